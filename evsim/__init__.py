@@ -1,0 +1,22 @@
+"""evsim: an event-driven spiking neural network simulator for the CPU.
+
+Public API::
+
+    net = evsim.load("model.nir", dt=None, dialect="nir", ...)   # or build an evsim.Network by hand
+    res = evsim.run(net, x)                                      # x: [T, n_in], [B, T, n_in] or events
+    res.output, res.spikes[name], res.sops
+"""
+
+from .errors import EvsimError, InputError, ModelFileError, NetworkError
+from .network import Network, Population, Projection, feedforward
+from .neurons import IF, LI, LIF, CubaLI, CubaLIF, NeuronParams, discretise, make_params
+from .simulation import EventStream, Result, Spikes, run
+from .io import load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "run", "Network", "Population", "Projection", "feedforward", "NeuronParams", "IF", "LIF", "LI",
+    "CubaLIF", "CubaLI", "discretise", "make_params", "EventStream", "Result", "Spikes", "EvsimError",
+    "InputError", "ModelFileError", "NetworkError", "__version__",
+]

@@ -1,0 +1,139 @@
+"""The event-driven engine: flattens a `Network` into arrays once, then runs samples through the event loop.
+
+See `evsim.engine.queue` for the queue and its invariants and `evsim.engine.loop` for the loop itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..network import Network
+from ..neurons import RESET_MODES
+from .loop import run_discrete
+
+_PARAM_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "v_th", "v_reset", "v_min")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CompiledNetwork:
+    """A `Network` flattened over a global neuron index (population ``p`` owns ``pop_off[p]:pop_off[p+1]``).
+
+    Zero-weight synapses are dropped (they change nothing and cost a delivery); projections keep their own CSR
+    arrays concatenated, addressed through ``ip_off`` (rows) and ``syn_off`` (synapses).
+    """
+
+    net: Network
+    names: tuple[str, ...]
+    pop_off: np.ndarray
+    arrays: dict  # keyword arguments of `run_discrete` that do not depend on the sample
+    proj_names: tuple[str, ...]
+    proj_nnz: tuple[np.ndarray, ...]  # per projection: non-zero synapses per source neuron
+    rec_pops: tuple[str, ...]  # densely recorded populations (non-spiking outputs), in trace column order
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def compile_network(net: Network) -> CompiledNetwork:
+    pops = net.populations
+    names = tuple(p.name for p in pops)
+    P = len(pops)
+    sizes = np.array([p.size for p in pops], dtype=np.int64)
+    pop_off = np.zeros(P + 1, dtype=np.int64)
+    np.cumsum(sizes, out=pop_off[1:])
+    N = int(pop_off[-1])
+    par = {f: np.zeros(N) for f in _PARAM_FIELDS}
+    par["v_th"][:] = np.inf
+    par["v_min"][:] = -np.inf
+    refractory = np.zeros(N, dtype=np.int64)
+    flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v")}
+    reset_mode = np.zeros(P, dtype=np.int64)
+    rec_off = np.zeros(P, dtype=np.int64)
+    rec_pops = []
+    n_rec = 0
+    for k, p in enumerate(pops):
+        sl = slice(pop_off[k], pop_off[k + 1])
+        if p.neuron is None:
+            flags["is_input"][k] = True
+            continue
+        for f in _PARAM_FIELDS:
+            par[f][sl] = getattr(p.neuron, f)
+        refractory[sl] = p.neuron.refractory
+        flags["ge"][k] = p.neuron.threshold_op == ">="
+        flags["multi"][k] = p.neuron.multi_spike
+        flags["rdelay"][k] = p.neuron.reset_delay
+        reset_mode[k] = RESET_MODES[p.neuron.reset]
+        if p.name in net.outputs and not p.neuron.spiking:
+            flags["record_v"][k] = True
+            rec_off[k] = n_rec
+            n_rec += p.size
+            rec_pops.append(p.name)
+
+    projs = net.projections
+    ip_parts, tg_parts, w_parts, d_parts, nnz = [], [], [], [], []
+    ip_off = np.zeros(len(projs), dtype=np.int64)
+    syn_off = np.zeros(len(projs), dtype=np.int64)
+    tgt_pop = np.zeros(len(projs), dtype=np.int64)
+    ip_pos = syn_pos = 0
+    for q_i, q in enumerate(projs):
+        keep = q.weights != 0
+        rows = np.repeat(np.arange(q.indptr.shape[0] - 1), np.diff(q.indptr))
+        counts = np.bincount(rows[keep], minlength=q.indptr.shape[0] - 1)
+        indptr = np.zeros(q.indptr.shape[0], dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        ip_off[q_i], syn_off[q_i] = ip_pos, syn_pos
+        tgt_pop[q_i] = names.index(q.target)
+        ip_parts.append(indptr)
+        tg_parts.append(q.targets[keep])
+        w_parts.append(q.weights[keep])
+        d_parts.append(q.delays[keep])
+        nnz.append(counts)
+        ip_pos += indptr.shape[0]
+        syn_pos += int(keep.sum())
+    src_of = [names.index(q.source) for q in projs]
+    out_order = np.argsort(np.array(src_of, dtype=np.int64), kind="stable")
+    out_ptr = np.zeros(P + 1, dtype=np.int64)
+    np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
+    D = 2
+    while D <= net.max_delay + 1:
+        D *= 2
+
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    arrays = dict(
+        N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
+        is_input=flags["is_input"], reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
+        rdelay=flags["rdelay"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
+        **par, refractory=refractory,
+        out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, syn_off=syn_off, tgt_pop=tgt_pop,
+        indptr=cat(ip_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
+        delays=cat(d_parts, np.int64), D=D)
+    return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
+                           tuple(rec_pops))
+
+
+@dataclasses.dataclass
+class SampleRun:
+    """What the loop returns for one sample (global neuron indices)."""
+
+    spike_t: np.ndarray
+    spike_n: np.ndarray
+    spike_c: np.ndarray
+    vtrace: np.ndarray
+    i: np.ndarray
+    v: np.ndarray
+    n_updates: int
+    sops: np.ndarray  # per projection
+
+
+def run_sample(cn: CompiledNetwork, T: int, ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray,
+               i0: np.ndarray | None = None, v0: np.ndarray | None = None) -> SampleRun:
+    """Run one sample of ``T`` steps. ``ev_*``: input events sorted by step, global neuron index, value."""
+    N = cn.arrays["N"]
+    i0 = np.zeros(N) if i0 is None else i0
+    v0 = np.zeros(N) if v0 is None else v0
+    out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, **cn.arrays)
+    return SampleRun(*out[:6], int(out[6]), out[7])

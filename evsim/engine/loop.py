@@ -1,0 +1,234 @@
+"""The one event loop (discrete mode), compiled with Numba.
+
+Events are spikes (or input values) in flight, each delivered individually along each outgoing synapse with that
+synapse's own delay into the calendar ring (`evsim.engine.queue`). At step ``t`` the loop pops slot ``t``: the
+wakes due at ``t`` (predicted threshold crossings), then the input events of ``t``, then, population by
+population in zero-delay order, every neuron that has something due. Only those neurons are touched: a neuron's
+state is brought from its last update to ``t`` in closed form (`evsim.neurons.advance`), the summed input is
+added, threshold and reset are applied, spikes are sent, and, when the neuron has a constant drive, its next
+input-free crossing is predicted and pushed on the wake heap. Populations recorded densely (non-spiking outputs)
+are brought up to date at every step.
+
+All arrays are flattened over a global neuron index (populations laid out one after the other); Python builds
+them once per network (`evsim.engine.compile_network`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import njit
+from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count
+from .queue import heap_pop, heap_push
+
+
+@njit
+def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark: np.ndarray, tl: np.ndarray,
+           tl_n: np.ndarray) -> None:
+    b = slot * N + n
+    if mark[b] == 0:
+        mark[b] = 1
+        sp = slot * P + p
+        tl[slot * N + pop_off[p] + tl_n[sp]] = n
+        tl_n[sp] += 1
+
+
+@njit
+def _bring_to(n: int, t: int, i: np.ndarray, v: np.ndarray, t_last: np.ndarray, ref_until: np.ndarray,
+              alpha: np.ndarray, beta: np.ndarray, g_i: np.ndarray, i_bias: np.ndarray, v_bias: np.ndarray,
+              v_reset: np.ndarray, v_min: np.ndarray) -> None:
+    """Advance neuron ``n`` with no input from ``t_last[n]`` to step ``t`` (refractory steps hold v)."""
+    tl0 = t_last[n]
+    if tl0 >= t:
+        return
+    r = ref_until[n]
+    if r > tl0:  # refractory steps: v held at v_reset, the current still evolves
+        held = min(r, t) - tl0
+        i[n], _ = advance(i[n], 0.0, held, alpha[n], 0.0, 0.0, i_bias[n], 0.0, -np.inf)
+        v[n] = v_reset[n]
+        tl0 += held
+    if t > tl0:
+        i[n], v[n] = advance(i[n], v[n], t - tl0, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n])
+    t_last[n] = t
+
+
+@njit
+def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
+                 reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray, rdelay: np.ndarray,
+                 record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
+                 alpha: np.ndarray, beta: np.ndarray, in_gain: np.ndarray, g_i: np.ndarray, g_x: np.ndarray,
+                 i_bias: np.ndarray, v_bias: np.ndarray, v_th: np.ndarray, v_reset: np.ndarray, v_min: np.ndarray,
+                 refractory: np.ndarray, i0: np.ndarray, v0: np.ndarray,
+                 out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray,
+                 tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+                 delays: np.ndarray, D: int,
+                 ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
+    """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
+    mask = D - 1
+    acc = np.zeros(D * N)
+    mark = np.zeros(D * N, dtype=np.uint8)
+    tl = np.empty(D * N, dtype=np.int32)
+    tl_n = np.zeros(D * P, dtype=np.int32)
+    i = i0.copy()
+    v = v0.copy()
+    t_last = np.full(N, -1, dtype=np.int64)
+    ref_until = np.full(N, -1, dtype=np.int64)
+    pending = np.zeros(N, dtype=np.int64)
+    wake_t = np.full(N, -1, dtype=np.int64)
+    heap = np.empty(64, dtype=np.int64)
+    hsize = 0
+    pop_of = np.empty(N, dtype=np.int64)
+    for p in range(P):
+        pop_of[pop_off[p]:pop_off[p + 1]] = p
+    rec_t = np.empty(1024, dtype=np.int64)
+    rec_n = np.empty(1024, dtype=np.int32)
+    rec_c = np.empty(1024, dtype=np.int32)
+    n_spk = 0
+    vtrace = np.zeros((T, n_rec))
+    n_updates = 0
+    sops = np.zeros(ip_off.shape[0], dtype=np.int64)
+
+    # Neurons that can cross threshold from their initial state with no input at all get a first wake.
+    for p in range(P):
+        if is_input[p]:
+            continue
+        for n in range(pop_off[p], pop_off[p + 1]):
+            k = next_crossing(i[n], v[n], T, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n],
+                              v_th[n], ge[p])
+            if k > 0:
+                wake_t[n] = k - 1
+                heap, hsize = heap_push(heap, hsize, (k - 1) * N + n)
+
+    ie = 0
+    n_ev = ev_t.shape[0]
+    for t in range(T):
+        s = t & mask
+        # 1. wakes due now
+        while hsize > 0 and heap[0] // N <= t:
+            key, hsize = heap_pop(heap, hsize)
+            n = key % N
+            if key // N == t and wake_t[n] == t:
+                _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
+        # 2. input events due now, and 3. neuron populations in zero-delay order
+        for oi in range(P + 1):
+            if oi == 0:
+                cnt = 0
+                p = -1
+            else:
+                p = order[oi - 1]
+                if is_input[p]:
+                    continue
+                cnt = tl_n[s * P + p]
+            j = 0
+            while True:
+                if oi == 0:
+                    if ie >= n_ev or ev_t[ie] != t:
+                        break
+                    n = ev_n[ie]
+                    val = ev_val[ie]
+                    ie += 1
+                    c = 1
+                else:
+                    if j >= cnt:
+                        break
+                    n = tl[s * N + pop_off[p] + j]
+                    j += 1
+                    b = s * N + n
+                    x = acc[b]
+                    acc[b] = 0.0
+                    mark[b] = 0
+                    n_updates += 1
+                    # --- bring the neuron to step t and apply this step's input
+                    if ref_until[n] >= t:
+                        _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                        pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
+                        c = 0
+                    else:
+                        if ref_until[n] > t_last[n]:
+                            _bring_to(n, ref_until[n], i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias,
+                                      v_reset, v_min)
+                        # one closed-form call over the whole gap: the same call `next_crossing` made
+                        i_n, v_n = advance(i[n], v[n], t - t_last[n], alpha[n], beta[n], g_i[n], i_bias[n],
+                                           v_bias[n], v_min[n])
+                        i_n += in_gain[n] * x
+                        v_n += g_x[n] * x
+                        if v_n < v_min[n]:
+                            v_n = v_min[n]
+                        if pending[n] > 0:
+                            if reset_mode[p] == RESET_SUBTRACT:
+                                v_n -= v_th[n] * pending[n]
+                            else:
+                                v_n = v_reset[n]
+                            pending[n] = 0
+                        c = spike_count(v_n, v_th[n], ge[p], multi[p])
+                        if c > 0:
+                            if rdelay[p]:
+                                pending[n] = c
+                            elif reset_mode[p] == RESET_SUBTRACT:
+                                v_n -= v_th[n] * c
+                            else:
+                                v_n = v_reset[n]
+                            if refractory[n] > 0:
+                                ref_until[n] = t + refractory[n]
+                        i[n] = i_n
+                        v[n] = v_n
+                        t_last[n] = t
+                    # --- schedule this neuron's next input-free event
+                    if pending[n] > 0:
+                        wake = t + 1
+                    else:
+                        base = max(t, ref_until[n])
+                        if t < base < T:
+                            _bring_to(n, base, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset,
+                                      v_min)
+                        k = next_crossing(i[n], v[n], T - 1 - base, alpha[n], beta[n], g_i[n], i_bias[n],
+                                          v_bias[n], v_min[n], v_th[n], ge[p])
+                        wake = base + k if k > 0 else -1
+                    if wake != wake_t[n]:
+                        wake_t[n] = wake
+                        if 0 <= wake < T:
+                            heap, hsize = heap_push(heap, hsize, wake * N + n)
+                    if c == 0:
+                        continue
+                    val = float(c)
+                    if n_spk == rec_t.shape[0]:
+                        rec_t = np.concatenate((rec_t, np.empty_like(rec_t)))
+                        rec_n = np.concatenate((rec_n, np.empty_like(rec_n)))
+                        rec_c = np.concatenate((rec_c, np.empty_like(rec_c)))
+                    rec_t[n_spk] = t
+                    rec_n[n_spk] = n
+                    rec_c[n_spk] = c
+                    n_spk += 1
+                # --- send: each outgoing synapse, with its own delay, into the ring
+                src_p = pop_of[n]
+                local = n - pop_off[src_p]
+                for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
+                    q = out_proj[qi]
+                    tp = tgt_pop[q]
+                    toff = pop_off[tp]
+                    base_i = ip_off[q] + local
+                    so = syn_off[q]
+                    e_end = indptr[base_i + 1]
+                    while e_end > indptr[base_i] and t + delays[so + e_end - 1] >= T:
+                        e_end -= 1  # rows are sorted by delay: these would arrive after the end
+                    sops[q] += e_end - indptr[base_i]
+                    for e in range(indptr[base_i], e_end):
+                        td = t + delays[so + e]
+                        tgt = toff + targets[so + e]
+                        sl = td & mask
+                        b2 = sl * N + tgt
+                        if mark[b2] == 0:
+                            mark[b2] = 1
+                            sp = sl * P + tp
+                            tl[sl * N + toff + tl_n[sp]] = tgt
+                            tl_n[sp] += 1
+                        acc[b2] += weights[so + e] * val
+            if oi > 0:
+                tl_n[s * P + p] = 0
+                if record_v[p]:
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+    for n in range(N):
+        _bring_to(n, T - 1, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+    return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops

@@ -1,0 +1,5 @@
+"""Model readers and writers."""
+
+from .nir import load
+
+__all__ = ["load"]

@@ -1,0 +1,304 @@
+"""The model as plain, frozen data: populations, projections (CSR with one delay per synapse), ports.
+
+A `Network` is validated once, on construction; every later stage (engine, reference, accounting, export) may
+rely on its invariants:
+
+* population names are unique; an input population (``neuron is None``) has no dynamics: its activity is the
+  input given to `evsim.run`;
+* a `Projection` connects ``source`` to ``target`` in CSR form by source neuron: the synapses of source neuron
+  ``j`` are ``indptr[j]:indptr[j+1]`` of ``targets`` (int32, ``0 <= target < target size``), ``weights``
+  (float64, finite) and ``delays`` (int32 steps, ``>= 0``). Within a row, synapses are sorted by delay;
+* zero-delay projections form no cycle (a recurrent loop needs at least one step of delay somewhere), so within
+  one step populations can be updated in the order given by `Network.order`;
+* ``inputs`` name input populations, ``outputs`` name populations whose activity is the network's output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import NetworkError
+from .neurons import NeuronParams
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Population:
+    """A group of neurons sharing a model. ``neuron=None`` makes it an input population (a source of events)."""
+
+    name: str  # unique name (the NIR node name when imported)
+    size: int  # number of neurons
+    neuron: NeuronParams | None = None  # per-neuron discrete-time parameters; None for inputs
+    shape: tuple[int, ...] | None = None  # the shape users know (e.g. (C, H, W)); size == prod(shape)
+
+    @property
+    def is_input(self) -> bool:
+        return self.neuron is None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from ``source`` to ``target`` in CSR form by source neuron (see the module docstring)."""
+
+    name: str  # unique name
+    source: str  # source population
+    target: str  # target population
+    indptr: np.ndarray  # int64 (n_source + 1,): row pointers
+    targets: np.ndarray  # int32 (n_syn,): target neuron of each synapse
+    weights: np.ndarray  # float64 (n_syn,): weight of each synapse
+    delays: np.ndarray  # int32 (n_syn,): delay of each synapse in steps
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.targets.shape[0])
+
+    @classmethod
+    def from_dense(cls, name: str, source: str, target: str, weight: Any, delay: Any = 0) -> "Projection":
+        """From a dense matrix ``weight[target, source]`` (PyTorch/NIR layout); zero weights make no synapse.
+
+        ``delay`` is a scalar or a matrix of the same shape, in steps.
+        """
+        w = np.asarray(weight, dtype=np.float64)
+        if w.ndim != 2:
+            raise NetworkError(f"projection {name!r}: weight must be a 2-D matrix [target, source], got shape "
+                               f"{w.shape}")
+        try:
+            d = np.broadcast_to(np.asarray(delay), w.shape)
+        except ValueError:
+            raise NetworkError(f"projection {name!r}: delay shape {np.shape(delay)} does not match weight shape "
+                               f"{w.shape}") from None
+        src, tgt = np.nonzero(w.T != 0)
+        return cls.from_synapses(name, source, target, src, tgt, w.T[src, tgt], d.T[src, tgt],
+                                 n_source=w.shape[1])
+
+    @classmethod
+    def from_synapses(cls, name: str, source: str, target: str, pre: Any, post: Any, weight: Any, delay: Any,
+                      n_source: int) -> "Projection":
+        """From synapse lists (pre, post, weight, delay in steps); sorts them into CSR rows by delay."""
+        pre = np.asarray(pre, dtype=np.int64).reshape(-1)
+        post = np.asarray(post).reshape(-1)
+        weight = np.broadcast_to(np.asarray(weight, dtype=np.float64), pre.shape)
+        delay = np.broadcast_to(np.asarray(delay), pre.shape)
+        if post.shape != pre.shape:
+            raise NetworkError(f"projection {name!r}: {pre.size} sources but {post.size} targets")
+        if pre.size and (pre.min() < 0 or pre.max() >= n_source):
+            raise NetworkError(f"projection {name!r}: source index out of range [0, {n_source})")
+        _check_delays(name, delay)
+        order = np.lexsort((post, delay, pre))
+        indptr = np.zeros(n_source + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pre, minlength=n_source), out=indptr[1:])
+        return cls(name, source, target, indptr, post[order].astype(np.int32), weight[order].copy(),
+                   delay[order].astype(np.int32))
+
+    def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(weight, delay)`` matrices ``[source, target]``; raises if two synapses share a pair."""
+        w = np.zeros((n_source, n_target))
+        d = np.zeros((n_source, n_target), dtype=np.int64)
+        src = np.repeat(np.arange(n_source), np.diff(self.indptr))
+        w[src, self.targets] = self.weights
+        d[src, self.targets] = self.delays
+        return w, d
+
+
+def _check_delays(name: str, delay: np.ndarray) -> None:
+    if delay.size == 0:
+        return
+    if not np.issubdtype(delay.dtype, np.integer):
+        if not np.all(np.isfinite(delay)):
+            raise NetworkError(f"projection {name!r}: delays must be finite")
+        if np.any(delay != np.round(delay)):
+            raise NetworkError(f"projection {name!r}: delays must be whole numbers of steps in discrete mode")
+    if delay.min() < 0:
+        raise NetworkError(f"projection {name!r}: negative delay {delay.min()} (delays are steps >= 0)")
+    if delay.max() > 2**30:
+        raise NetworkError(f"projection {name!r}: delay {delay.max()} steps is too large")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Network:
+    """Populations, projections and named ports; validated on construction (raises `NetworkError`)."""
+
+    populations: tuple[Population, ...]
+    projections: tuple[Projection, ...]
+    inputs: tuple[str, ...]  # names of input populations, in the order `run` expects them
+    outputs: tuple[str, ...]  # names of populations whose activity is the output
+    dt: float | None = None  # seconds per step (None: unitless steps)
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # provenance: source file, dialect, ...
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "populations", tuple(self.populations))
+        object.__setattr__(self, "projections", tuple(self.projections))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        self._validate()
+        for p in self.projections:
+            for f in ("indptr", "targets", "weights", "delays"):
+                object.__setattr__(p, f, _readonly(getattr(p, f)))
+
+    # ------------------------------------------------------------------------------------------------ queries
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population named {name!r}; have {[p.name for p in self.populations]}")
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations if not p.is_input)
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self.projections)
+
+    @property
+    def max_delay(self) -> int:
+        return max((int(p.delays.max()) for p in self.projections if p.n_synapses), default=0)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Population names in an order where every zero-delay projection goes forward."""
+        return self._order
+
+    def nbytes(self) -> int:
+        """Memory of the model's arrays (synapses and neuron parameters)."""
+        total = 0
+        for q in self.projections:
+            total += q.indptr.nbytes + q.targets.nbytes + q.weights.nbytes + q.delays.nbytes
+        for p in self.populations:
+            if p.neuron is not None:
+                total += sum(getattr(p.neuron, f).nbytes for f in ("alpha", "beta", "in_gain", "g_i", "g_x",
+                                                                   "i_bias", "v_bias", "v_th", "v_reset", "v_min",
+                                                                   "refractory"))
+        return total
+
+    # ------------------------------------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        sizes: dict[str, int] = {}
+        for p in self.populations:
+            if not isinstance(p, Population):
+                raise NetworkError(f"populations must be Population objects, got {type(p).__name__}")
+            if p.name in sizes:
+                raise NetworkError(f"two populations are named {p.name!r}")
+            if int(p.size) != p.size or p.size < 1:
+                raise NetworkError(f"population {p.name!r}: size must be a positive integer, got {p.size!r}")
+            if p.shape is not None and int(np.prod(p.shape)) != p.size:
+                raise NetworkError(f"population {p.name!r}: shape {p.shape} does not hold {p.size} neurons")
+            if p.neuron is not None:
+                if not isinstance(p.neuron, NeuronParams):
+                    raise NetworkError(f"population {p.name!r}: neuron must be NeuronParams (use evsim.LIF, ...)")
+                if p.neuron.size != p.size:
+                    raise NetworkError(f"population {p.name!r}: {p.size} neurons but parameters for "
+                                       f"{p.neuron.size}")
+                p.neuron.validate(f"population {p.name!r}")
+            sizes[p.name] = p.size
+        names: set[str] = set()
+        for q in self.projections:
+            self._validate_projection(q, sizes, names)
+        for port in self.inputs:
+            if port not in sizes:
+                raise NetworkError(f"input port {port!r} is not a population")
+            if not self.population(port).is_input:
+                raise NetworkError(f"input port {port!r} is a neuron population, not an input")
+        for p in self.populations:
+            if p.is_input and p.name not in self.inputs:
+                raise NetworkError(f"input population {p.name!r} is not listed in Network.inputs")
+            if any(q.target == p.name for q in self.projections) and p.is_input:
+                raise NetworkError(f"input population {p.name!r} cannot be the target of a projection")
+        for port in self.outputs:
+            if port not in sizes:
+                raise NetworkError(f"output port {port!r} is not a population")
+        if not self.outputs:
+            raise NetworkError("a network needs at least one output population")
+        if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):
+            raise NetworkError(f"dt must be a positive number of seconds, got {self.dt!r}")
+        object.__setattr__(self, "_order", self._zero_delay_order())
+
+    @staticmethod
+    def _validate_projection(q: Projection, sizes: dict[str, int], names: set[str]) -> None:
+        where = f"projection {q.name!r}"
+        if q.name in names:
+            raise NetworkError(f"two projections are named {q.name!r}")
+        names.add(q.name)
+        for end in ("source", "target"):
+            if getattr(q, end) not in sizes:
+                raise NetworkError(f"{where}: {end} {getattr(q, end)!r} is not a population")
+        ns, nt = sizes[q.source], sizes[q.target]
+        indptr = np.asarray(q.indptr)
+        if indptr.shape != (ns + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise NetworkError(f"{where}: indptr must be {ns + 1} non-decreasing row pointers from 0")
+        n = int(indptr[-1])
+        for f in ("targets", "weights", "delays"):
+            if np.asarray(getattr(q, f)).shape != (n,):
+                raise NetworkError(f"{where}: {f} must have one entry per synapse ({n}), got shape "
+                                   f"{np.asarray(getattr(q, f)).shape}")
+        object.__setattr__(q, "indptr", indptr.astype(np.int64))
+        t = np.asarray(q.targets)
+        if n and (t.min() < 0 or t.max() >= nt):
+            raise NetworkError(f"{where}: target index out of range [0, {nt}) for {q.target!r}")
+        object.__setattr__(q, "targets", t.astype(np.int32))
+        w = np.asarray(q.weights, dtype=np.float64)
+        if not np.all(np.isfinite(w)):
+            j = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise NetworkError(f"{where}: weight of synapse {j} is {w[j]}; weights must be finite (NaN/Inf found)")
+        object.__setattr__(q, "weights", w)
+        d = np.asarray(q.delays)
+        _check_delays(q.name, d)
+        d = d.astype(np.int32)
+        rows = np.repeat(np.arange(ns), np.diff(indptr))
+        if n and np.any((np.diff(d) < 0) & (rows[1:] == rows[:-1])):
+            order = np.lexsort((d, rows))  # keep the invariant: rows sorted by delay
+            for f, a in (("targets", q.targets), ("weights", w)):
+                object.__setattr__(q, f, np.asarray(a)[order])
+            d = d[order]
+        object.__setattr__(q, "delays", d)
+
+    def _zero_delay_order(self) -> tuple[str, ...]:
+        names = [p.name for p in self.populations]
+        succ: dict[str, set[str]] = {n: set() for n in names}
+        for q in self.projections:
+            if q.n_synapses and int(q.delays.min()) == 0:
+                if q.source == q.target:
+                    raise NetworkError(f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
+                                       "recurrent connections need a delay of at least one step")
+                succ[q.source].add(q.target)
+        indeg = {n: 0 for n in names}
+        for s in succ.values():
+            for t in s:
+                indeg[t] += 1
+        ready = [n for n in names if indeg[n] == 0]
+        out: list[str] = []
+        while ready:
+            n = ready.pop(0)
+            out.append(n)
+            for t in sorted(succ[n], key=names.index):
+                indeg[t] -= 1
+                if indeg[t] == 0:
+                    ready.append(t)
+        if len(out) != len(names):
+            cyc = [n for n in names if n not in out]
+            raise NetworkError(f"zero-delay cycle through populations {cyc}: a recurrent loop needs a delay of at "
+                               "least one step on some projection")
+        return tuple(out)
+
+
+def feedforward(sizes: Sequence[int], neuron_factory: Any, weights: Sequence[Any], delays: Sequence[Any] | None = None,
+                dt: float | None = None) -> Network:
+    """Convenience: a layered network ``input -> layer1 -> ... -> layerN`` (output = last layer).
+
+    ``neuron_factory(n)`` returns the `NeuronParams` of a layer of ``n`` neurons; ``weights[l]`` is the dense
+    matrix ``[n_{l+1}, n_l]``; ``delays[l]`` a scalar or matrix of steps (default 0).
+    """
+    names = ["input"] + [f"layer{k}" for k in range(1, len(sizes))]
+    pops = [Population("input", int(sizes[0]))]
+    pops += [Population(names[k], int(sizes[k]), neuron_factory(int(sizes[k]))) for k in range(1, len(sizes))]
+    projs = [Projection.from_dense(f"{names[k]}->{names[k + 1]}", names[k], names[k + 1], weights[k],
+                                   0 if delays is None else delays[k]) for k in range(len(sizes) - 1)]
+    return Network(tuple(pops), tuple(projs), ("input",), (names[-1],), dt=dt)

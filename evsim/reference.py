@@ -1,0 +1,92 @@
+"""A deliberately plain, dense, clock-driven NumPy simulator of a `Network`: the oracle the engine must match.
+
+It shares nothing with the engine but the `Network` data: no closed forms, no queue, no lazy updates. Every step,
+every neuron of every population is updated with the per-step equations of `evsim.neurons` (module docstring),
+in `Network.order`; input that a projection delivers with delay ``d`` is added to a dense buffer ``d`` steps
+ahead. It is slow (O(T x neurons + spikes x synapses) with dense matrices) and meant for tests and `evsim verify`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .network import Network
+
+
+@dataclasses.dataclass
+class ReferenceResult:
+    spikes: dict[str, np.ndarray]  # population -> spike counts [T, n]
+    v: dict[str, np.ndarray]  # population -> membrane [T, n] (after reset, as the engine stores it)
+    i: dict[str, np.ndarray]  # population -> current [T, n]
+
+
+def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
+             init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> ReferenceResult:
+    """``inputs[name]``: dense values ``[T, n]`` of each input population. ``init[name] = (i0, v0)``."""
+    init = init or {}
+    pops = {p.name: p for p in net.populations}
+    # dense (weight, delay) matrices [source, target] per projection
+    dense = {q.name: q.dense(pops[q.source].size, pops[q.target].size) for q in net.projections}
+    max_d = net.max_delay
+    buf = {p.name: np.zeros((T + max_d + 1, p.size)) for p in net.populations}
+    spikes = {p.name: np.zeros((T, p.size)) for p in net.populations}
+    vrec = {p.name: np.zeros((T, p.size)) for p in net.populations}
+    irec = {p.name: np.zeros((T, p.size)) for p in net.populations}
+    state = {}
+    for p in net.populations:
+        if p.neuron is not None:
+            i0, v0 = init.get(p.name, (np.zeros(p.size), np.zeros(p.size)))
+            state[p.name] = dict(i=np.array(i0, float), v=np.array(v0, float), ref=np.zeros(p.size, int),
+                                 pending=np.zeros(p.size))
+    for t in range(T):
+        for name in net.order:
+            p = pops[name]
+            if p.neuron is None:
+                out = inputs[name][t].astype(float)
+            else:
+                nu = p.neuron
+                st = state[name]
+                x = buf[name][t]
+                refr = st["ref"] > 0
+                x = np.where(refr, 0.0, x)
+                i_prev = st["i"]
+                i_new = nu.alpha * i_prev + nu.in_gain * x + nu.i_bias
+                v_new = nu.beta * st["v"] + nu.g_i * i_prev + nu.g_x * x + nu.v_bias
+                v_new = np.maximum(v_new, nu.v_min)
+                sub = nu.reset == "subtract"
+                has_pending = st["pending"] > 0
+                v_new = np.where(has_pending, v_new - nu.v_th * st["pending"] if sub else nu.v_reset, v_new)
+                st["pending"] = np.zeros(p.size)
+                v_new = np.where(refr, nu.v_reset, v_new)
+                if nu.threshold_op == ">=":
+                    fire = v_new >= nu.v_th
+                else:
+                    fire = v_new > nu.v_th
+                fire &= ~refr
+                if nu.multi_spike:
+                    count = np.where(fire, np.maximum(np.floor(v_new / np.where(fire, nu.v_th, 1.0)), 1.0), 0.0)
+                else:
+                    count = fire.astype(float)
+                if nu.reset_delay:
+                    st["pending"] = count
+                elif sub:
+                    v_new = v_new - count * np.where(fire, nu.v_th, 0.0)
+                else:
+                    v_new = np.where(fire, nu.v_reset, v_new)
+                st["ref"] = np.where(refr, st["ref"] - 1, np.where(fire, nu.refractory, 0))
+                st["i"], st["v"] = i_new, v_new
+                vrec[name][t], irec[name][t] = v_new, i_new
+                out = count
+            spikes[name][t] = out
+            if not out.any():
+                continue
+            for q in net.projections:
+                if q.source != name:
+                    continue
+                w, d = dense[q.name]
+                for delay in np.unique(d[w != 0]):
+                    if t + delay < T:
+                        buf[q.target][t + delay] += out @ np.where(d == delay, w, 0.0)
+    return ReferenceResult(spikes, vrec, irec)

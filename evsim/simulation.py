@@ -1,0 +1,297 @@
+"""`evsim.run`: checks and normalises inputs, runs each sample through the engine, gathers a `Result`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .engine import CompiledNetwork, compile_network, run_sample
+from .errors import InputError
+from .network import Network
+
+
+@dataclasses.dataclass(frozen=True)
+class EventStream:
+    """Input events of one sample: ``times`` in steps (integers), ``indices`` of input neurons (flat, C order),
+    optional ``values`` (default 1: a spike)."""
+
+    times: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class Spikes:
+    """Spikes of one population: step, neuron, count (1 unless multi-spike) and sample index of each spike."""
+
+    times: np.ndarray
+    indices: np.ndarray
+    counts: np.ndarray
+    samples: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+    def dense(self, steps: int, size: int, n_samples: int = 1) -> np.ndarray:
+        """Spike counts ``[n_samples, steps, size]`` (input values for an input population)."""
+        out = np.zeros((n_samples, steps, size), dtype=self.counts.dtype)
+        np.add.at(out, (self.samples, self.times, self.indices), self.counts)
+        return out
+
+
+@dataclasses.dataclass
+class Result:
+    """What `evsim.run` returns. For a batch, per-sample figures have a leading sample axis."""
+
+    net: Network
+    steps: int
+    batch: int | None  # number of samples, None for a single sample
+    output: np.ndarray  # [T, n_out] spike counts per step ([B, T, n_out]); membrane for a non-spiking output
+    spikes: dict[str, Spikes]  # every population, inputs included
+    sops: Any  # total synaptic operations: int, or int64 [B]
+    sops_by_projection: dict[str, Any]
+    neuron_updates: Any  # neuron state updates done by the engine (events reaching a neuron): int or [B]
+    final_state: dict[str, tuple[np.ndarray, np.ndarray]]  # population -> (i, v) at the last step ([B, n] each)
+
+    def spike_counts(self, name: str) -> np.ndarray:
+        """Total spikes per neuron of population ``name`` (per sample for a batch)."""
+        size = self.net.population(name).size
+        d = self.spikes[name].dense(self.steps, size, self.batch or 1).sum(axis=1)
+        return d if self.batch else d[0]
+
+    def predictions(self) -> np.ndarray | int:
+        """Class decision from the output: argmax of spike counts (or of the final membrane if non-spiking)."""
+        return np.argmax(self.output.sum(axis=-2) if self._spiking_output else self.output[..., -1, :], axis=-1)
+
+    @property
+    def _spiking_output(self) -> bool:
+        p = self.net.population(self.net.outputs[0])
+        return p.neuron is None or p.neuron.spiking
+
+
+_cache: dict[int, tuple[Network, CompiledNetwork]] = {}
+
+
+def _compiled(net: Network) -> CompiledNetwork:
+    hit = _cache.get(id(net))
+    if hit is None or hit[0] is not net:
+        hit = (net, compile_network(net))
+        if len(_cache) > 8:
+            _cache.clear()
+        _cache[id(net)] = hit
+    return hit[1]
+
+
+def run(net: Network, x: Any, *, steps: int | None = None, progress: bool = False) -> Result:
+    """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
+
+    ``x`` for a network with one input port: an array ``[T, n_in]`` (one sample on the model's time grid),
+    ``[B, T, n_in]`` (a batch); a multi-dimensional input (e.g. ``(C, H, W)``) may be given in its shape
+    (``[T, C, H, W]``) or flattened in C order; an `EventStream` or a tuple ``(times, indices[, values])`` with
+    times in steps; or a list of those (a batch). With several input ports, a dict ``{port: x}``.
+    ``steps`` sets T for event input (default: last event + 1). ``progress`` shows a bar over samples.
+    """
+    if not isinstance(net, Network):
+        raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
+    samples, T, batched = _normalise(net, x, steps)
+    cn = _compiled(net)
+    runs = []
+    it: Iterable = samples
+    if progress and len(samples) > 1:
+        from tqdm.auto import tqdm
+
+        it = tqdm(samples, desc="samples", unit="sample")
+    for ev_t, ev_n, ev_val in it:
+        runs.append(run_sample(cn, T, ev_t, ev_n, ev_val))
+    return _gather(cn, runs, samples, T, batched)
+
+
+def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool) -> Result:
+    net = cn.net
+    B = len(runs)
+    spikes: dict[str, Spikes] = {}
+    all_t = np.concatenate([r.spike_t for r in runs])
+    all_n = np.concatenate([r.spike_n for r in runs]).astype(np.int64)
+    all_c = np.concatenate([r.spike_c for r in runs]).astype(np.int64)
+    all_s = np.concatenate([np.full(r.spike_t.shape[0], b, dtype=np.int64) for b, r in enumerate(runs)])
+    pop_of = np.searchsorted(cn.pop_off, all_n, side="right") - 1
+    in_t = np.concatenate([s[0] for s in samples])
+    in_n = np.concatenate([s[1] for s in samples])
+    in_v = np.concatenate([s[2] for s in samples])
+    in_s = np.concatenate([np.full(s[0].shape[0], b, dtype=np.int64) for b, s in enumerate(samples)])
+    in_pop = np.searchsorted(cn.pop_off, in_n, side="right") - 1
+    for k, name in enumerate(cn.names):
+        if net.populations[k].is_input:  # input events as given (values may be real numbers)
+            sel = in_pop == k
+            spikes[name] = Spikes(in_t[sel], in_n[sel] - cn.pop_off[k], in_v[sel], in_s[sel])
+        else:
+            sel = pop_of == k
+            spikes[name] = Spikes(all_t[sel], all_n[sel] - cn.pop_off[k], all_c[sel], all_s[sel])
+    outs = []
+    for name in net.outputs:
+        p = net.population(name)
+        if name in cn.rec_pops:
+            start = sum(net.population(r).size for r in cn.rec_pops[:cn.rec_pops.index(name)])
+            outs.append(np.stack([r.vtrace[:, start:start + p.size] for r in runs]))
+        else:
+            outs.append(spikes[name].dense(T, p.size, B))
+    output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
+    sops_pq = np.stack([r.sops for r in runs]) if net.projections else np.zeros((B, 0), dtype=np.int64)
+    final = {}
+    for k, name in enumerate(cn.names):
+        sl = slice(cn.pop_off[k], cn.pop_off[k + 1])
+        final[name] = (np.stack([r.i[sl] for r in runs]), np.stack([r.v[sl] for r in runs]))
+    upd = np.array([r.n_updates for r in runs], dtype=np.int64)
+
+    def pick(a):
+        return a if batched else a[0]
+
+    return Result(
+        net=net, steps=T, batch=B if batched else None, output=pick(output), spikes=spikes,
+        sops=pick(sops_pq.sum(axis=1)) if batched else int(sops_pq.sum()),
+        sops_by_projection={q: (sops_pq[:, j] if batched else int(sops_pq[0, j]))
+                            for j, q in enumerate(cn.proj_names)},
+        neuron_updates=upd if batched else int(upd[0]),
+        final_state={k: (pick(i), pick(v)) for k, (i, v) in final.items()})
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool]:
+    """Per sample ``(ev_t, ev_n, ev_val)`` with global neuron indices, the number of steps, batched or not."""
+    ports = net.inputs
+    if not ports:
+        raise InputError("the network has no input port")
+    if isinstance(x, Mapping):
+        unknown = set(x) - set(ports)
+        if unknown:
+            raise InputError(f"unknown input port(s) {sorted(unknown)}; the network's inputs are {list(ports)}")
+        missing = set(ports) - set(x)
+        if missing:
+            raise InputError(f"no input given for port(s) {sorted(missing)}")
+        per_port = {p: x[p] for p in ports}
+    elif len(ports) == 1:
+        per_port = {ports[0]: x}
+    else:
+        raise InputError(f"the network has {len(ports)} input ports {list(ports)}: pass a dict {{port: input}}")
+    offsets = {}
+    off = 0
+    for p in net.populations:
+        offsets[p.name] = off
+        off += p.size
+    parsed = {name: _parse_port(net, name, v, steps) for name, v in per_port.items()}
+    Ts = {name: T for name, (_, T, _) in parsed.items()}
+    T = steps if steps is not None else max(Ts.values())
+    batch_sizes = {len(s) for s, _, _ in parsed.values()}
+    if len(batch_sizes) != 1:
+        raise InputError(f"input ports have different batch sizes: {sorted(batch_sizes)}")
+    B = batch_sizes.pop()
+    batched = any(b for _, _, b in parsed.values())
+    samples = []
+    for b in range(B):
+        ts, ns, vs = [], [], []
+        for name, (s, _, _) in parsed.items():
+            t, n, v = s[b]
+            ts.append(t)
+            ns.append(n + offsets[name])
+            vs.append(v)
+        t = np.concatenate(ts)
+        o = np.argsort(t, kind="stable")
+        samples.append((t[o].astype(np.int64), np.concatenate(ns)[o].astype(np.int64),
+                        np.concatenate(vs)[o].astype(np.float64)))
+    return samples, int(T), batched
+
+
+def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[list, int, bool]:
+    pop = net.population(name)
+    n = pop.size
+    shape = pop.shape or (n,)
+    if isinstance(x, (EventStream, tuple)):
+        return [_events(name, n, x, steps)], _events_T(x, steps), False
+    if isinstance(x, list) and x and isinstance(x[0], (EventStream, tuple)):
+        evs = [_events(name, n, e, steps) for e in x]
+        return evs, max(_events_T(e, steps) for e in x), True
+    try:
+        a = np.asarray(x)
+    except Exception as e:  # noqa: BLE001 - anything not array-like
+        raise InputError(f"input {name!r}: cannot read {type(x).__name__} as an array: {e}") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise InputError(f"input {name!r}: expected numbers, got dtype {a.dtype}")
+    nd = len(shape)
+    if a.ndim >= nd + 1 and tuple(a.shape[-nd:]) == tuple(shape) and a.ndim in (nd + 1, nd + 2):
+        a = a.reshape(a.shape[:a.ndim - nd] + (n,))
+    if a.ndim == 2 and a.shape[1] == n:
+        batched, a = False, a[None]
+    elif a.ndim == 3 and a.shape[2] == n:
+        batched = True
+    else:
+        want = f"[T, {n}] or [B, T, {n}]" + (f" (or [T, {', '.join(map(str, shape))}])" if nd > 1 else "")
+        raise InputError(f"input {name!r}: got shape {a.shape}, expected {want} — the input port has {n} neurons")
+    a = a.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"input {name!r}: contains NaN or Inf")
+    T = a.shape[1]
+    if steps is not None and steps != T:
+        raise InputError(f"input {name!r}: has {T} steps but steps={steps} was asked for")
+    out = []
+    for b in range(a.shape[0]):
+        t, j = np.nonzero(a[b])
+        out.append((t, j, a[b][t, j]))
+    return out, T, batched
+
+
+def _events_T(e: Any, steps: int | None) -> int:
+    if steps is not None:
+        return int(steps)
+    times = np.asarray(e.times if isinstance(e, EventStream) else e[0])
+    return int(times.max()) + 1 if times.size else 0
+
+
+def _events(name: str, n: int, e: Any, steps: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(e, EventStream):
+        times, idx, vals = e.times, e.indices, e.values
+    else:
+        if len(e) not in (2, 3):
+            raise InputError(f"input {name!r}: an event tuple is (times, indices) or (times, indices, values)")
+        times, idx = e[0], e[1]
+        vals = e[2] if len(e) == 3 else None
+    times = np.asarray(times)
+    idx = np.asarray(idx)
+    if times.shape != idx.shape or times.ndim != 1:
+        raise InputError(f"input {name!r}: times and indices must be 1-D arrays of one length, got {times.shape} "
+                         f"and {idx.shape}")
+    if times.size and not np.issubdtype(times.dtype, np.integer):
+        if not np.all(np.isfinite(times)) or np.any(times != np.round(times)):
+            raise InputError(f"input {name!r}: event times are steps and must be whole numbers")
+    if times.size and times.min() < 0:
+        raise InputError(f"input {name!r}: negative event time {times.min()}")
+    if steps is not None and times.size and times.max() >= steps:
+        raise InputError(f"input {name!r}: event at step {times.max()} is beyond steps={steps}")
+    if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n):
+        raise InputError(f"input {name!r}: event indices must be integers in [0, {n})")
+    v = np.ones(times.shape) if vals is None else np.broadcast_to(np.asarray(vals, dtype=np.float64), times.shape)
+    if not np.all(np.isfinite(v)):
+        raise InputError(f"input {name!r}: event values contain NaN or Inf")
+    return times.astype(np.int64), idx.astype(np.int64), v
+
+
+def as_dense_inputs(net: Network, x: Any, steps: int | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
+    """Inputs as dense ``{port: [T, n]}`` per sample (what `evsim.reference.simulate` takes)."""
+    samples, T, _ = _normalise(net, x, steps)
+    offsets = {}
+    off = 0
+    for p in net.populations:
+        offsets[p.name] = (off, p.size)
+        off += p.size
+    out = []
+    for ev_t, ev_n, ev_val in samples:
+        d = {}
+        for name in net.inputs:
+            o, n = offsets[name]
+            a = np.zeros((T, n))
+            sel = (ev_n >= o) & (ev_n < o + n)
+            np.add.at(a, (ev_t[sel], ev_n[sel] - o), ev_val[sel])
+            d[name] = a
+        out.append(d)
+    return out, T
