@@ -6,7 +6,7 @@ summed weighted input ``x_t`` (the sum of all events that arrive at ``t``)::
     i_t = alpha * i_{t-1} + in_gain * x_t + i_bias              (synaptic current)
     v_t = beta  * v_{t-1} + g_i * i_{t-1} + g_x * x_t + v_bias  (membrane)
     v_t = max(v_t, v_min)
-    if a reset is pending from step t-1 (reset_delay):  v_t -= theta * c_{t-1}   or   v_t = v_reset
+    if a reset is pending from step t-1 (reset_delay):  v_t -= theta * c_{t-1}   or   v_t = v_reset;  clamp again
     spike count c_t = 1 if v_t > theta (or >= theta), floor(v_t / theta) with multi_spike, else 0
     if c_t and not reset_delay:                     v_t -= theta * c_t (subtract)   or   v_t = v_reset (zero)
     after a spike the neuron is refractory for `refractory` steps: v is held at v_reset and input is discarded
@@ -100,6 +100,9 @@ class NeuronParams:
             raise NetworkError(f"{where}: current decay 'alpha' must lie in [0, 1] (got {_bad(self.alpha, 0, 1)})")
         if np.any((self.alpha == 1) & (self.i_bias != 0)):
             raise NetworkError(f"{where}: a current that never decays (alpha = 1) cannot have a bias")
+        if np.any(np.isfinite(self.v_min) & (self.g_i != 0)):
+            raise NetworkError(f"{where}: a membrane clamp 'v_min' is supported only without a synaptic current "
+                               "(IF, LIF, LI): with one, the clamped trajectory has no closed form")
         if self.reset not in RESET_MODES:
             raise NetworkError(f"{where}: reset must be one of {sorted(RESET_MODES)}, got {self.reset!r}")
         if self.threshold_op not in THRESHOLD_OPS:
@@ -289,10 +292,28 @@ def advance(i: float, v: float, k: int, alpha: float, beta: float, g_i: float, i
 
 
 @njit
+def step_from(i: float, v: float, k: int, x: float, alpha: float, beta: float, in_gain: float, g_i: float,
+              g_x: float, i_bias: float, v_bias: float, v_min: float) -> tuple[float, float]:
+    """State at the ``k``-th step (``k >= 1``) after ``(i, v)`` when input ``x`` arrives at that step: ``k - 1``
+    input-free steps in closed form, then the step itself with the per-step equations (clamped last, so the clamp
+    sees the input exactly as a clock-driven update does)."""
+    if k > 1:
+        i, v = advance(i, v, k - 1, alpha, beta, g_i, i_bias, v_bias, v_min)
+    v_new = beta * v + g_i * i + g_x * x + v_bias
+    if v_new < v_min:
+        v_new = v_min
+    return alpha * i + in_gain * x + i_bias, v_new
+
+
+@njit
 def spike_count(v: float, theta: float, ge: bool, multi: bool) -> int:
     if (v >= theta) if ge else (v > theta):
         if multi:
-            c = int(math.floor(v / theta))
+            q = math.floor(v / theta)
+            if not q < 2.0**40:
+                raise OverflowError("multi-spike: over 2**40 spikes from one neuron in one step; the activity "
+                                    "diverges (check the weights and thresholds)")
+            c = int(q)
             return c if c > 1 else 1
         return 1
     return 0
@@ -303,7 +324,7 @@ def next_crossing(i: float, v: float, horizon: int, alpha: float, beta: float, g
                   v_bias: float, v_min: float, theta: float, ge: bool) -> int:
     """Smallest ``k`` in ``1..horizon`` at which the input-free trajectory crosses threshold, or -1.
 
-    Uses the same `advance` as the engine, so a predicted crossing is the crossing the engine computes. Stops
+    Uses the same `step_from` as the engine, so a predicted crossing is the crossing the engine computes. Stops
     early once an upper bound proves the membrane stays below threshold: with a drive ``u_m = g_i i_{m-1} +
     v_bias`` bounded by ``U``, ``v`` never exceeds ``max(v, U / (1 - beta))``.
     """
@@ -327,7 +348,7 @@ def next_crossing(i: float, v: float, horizon: int, alpha: float, beta: float, g
         bound = max(bound, v_min)
         if (bound < theta) if ge else (bound <= theta):
             return -1
-        _, vn = advance(i, v, k, alpha, beta, g_i, i_bias, v_bias, v_min)
+        _, vn = step_from(i, v, k, 0.0, alpha, beta, 0.0, g_i, 0.0, i_bias, v_bias, v_min)
         if (vn >= theta) if ge else (vn > theta):
             return k
     return -1

@@ -57,10 +57,14 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                 v_new = np.maximum(v_new, nu.v_min)
                 sub = nu.reset == "subtract"
                 has_pending = st["pending"] > 0
-                v_new = np.where(has_pending, v_new - nu.v_th * st["pending"] if sub else nu.v_reset, v_new)
+                if has_pending.any():
+                    v_new = np.where(has_pending, v_new - nu.v_th * st["pending"] if sub else nu.v_reset, v_new)
+                    v_new = np.maximum(v_new, nu.v_min)
                 st["pending"] = np.zeros(p.size)
                 v_new = np.where(refr, nu.v_reset, v_new)
-                if nu.threshold_op == ">=":
+                if not nu.spiking:
+                    fire = np.zeros(p.size, dtype=bool)
+                elif nu.threshold_op == ">=":
                     fire = v_new >= nu.v_th
                 else:
                     fire = v_new > nu.v_th
@@ -72,7 +76,7 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                 if nu.reset_delay:
                     st["pending"] = count
                 elif sub:
-                    v_new = v_new - count * np.where(fire, nu.v_th, 0.0)
+                    v_new = v_new - count * np.where(fire, nu.v_th, 0.0)  # no inf * 0 for silent neurons
                 else:
                     v_new = np.where(fire, nu.v_reset, v_new)
                 st["ref"] = np.where(refr, st["ref"] - 1, np.where(fire, nu.refractory, 0))

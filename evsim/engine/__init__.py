@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 
+from ..errors import EvsimError
 from ..network import Network
 from ..neurons import RESET_MODES
 from .loop import run_discrete
@@ -135,5 +136,8 @@ def run_sample(cn: CompiledNetwork, T: int, ev_t: np.ndarray, ev_n: np.ndarray, 
     N = cn.arrays["N"]
     i0 = np.zeros(N) if i0 is None else i0
     v0 = np.zeros(N) if v0 is None else v0
-    out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, **cn.arrays)
+    try:
+        out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, **cn.arrays)
+    except OverflowError as e:
+        raise EvsimError(str(e)) from None
     return SampleRun(*out[:6], int(out[6]), out[7])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count
+from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count, step_from
 from .queue import heap_pop, heap_push
 
 
@@ -82,7 +82,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
         pop_of[pop_off[p]:pop_off[p + 1]] = p
     rec_t = np.empty(1024, dtype=np.int64)
     rec_n = np.empty(1024, dtype=np.int32)
-    rec_c = np.empty(1024, dtype=np.int32)
+    rec_c = np.empty(1024, dtype=np.int64)
     n_spk = 0
     vtrace = np.zeros((T, n_rec))
     n_updates = 0
@@ -147,19 +147,17 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                         if ref_until[n] > t_last[n]:
                             _bring_to(n, ref_until[n], i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias,
                                       v_reset, v_min)
-                        # one closed-form call over the whole gap: the same call `next_crossing` made
-                        i_n, v_n = advance(i[n], v[n], t - t_last[n], alpha[n], beta[n], g_i[n], i_bias[n],
-                                           v_bias[n], v_min[n])
-                        i_n += in_gain[n] * x
-                        v_n += g_x[n] * x
-                        if v_n < v_min[n]:
-                            v_n = v_min[n]
+                        # the gap in closed form, then this step: the same call `next_crossing` made
+                        i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
+                                             g_x[n], i_bias[n], v_bias[n], v_min[n])
                         if pending[n] > 0:
                             if reset_mode[p] == RESET_SUBTRACT:
                                 v_n -= v_th[n] * pending[n]
                             else:
                                 v_n = v_reset[n]
                             pending[n] = 0
+                            if v_n < v_min[n]:
+                                v_n = v_min[n]
                         c = spike_count(v_n, v_th[n], ge[p], multi[p])
                         if c > 0:
                             if rdelay[p]:
