@@ -6,9 +6,9 @@ summed weighted input ``x_t`` (the sum of all events that arrive at ``t``)::
     i_t = alpha * i_{t-1} + in_gain * x_t + i_bias              (synaptic current)
     v_t = beta  * v_{t-1} + g_i * i_{t-1} + g_x * x_t + v_bias  (membrane)
     v_t = max(v_t, v_min)
-    if a reset is pending from step t-1 (reset_delay):  v_t -= theta * c_{t-1}   or   v_t = v_reset;  clamp again
+    if a reset is pending from step t-1 (reset_delay):  v_t -= theta * c_{t-1};  clamp again
     spike count c_t = 1 if v_t > theta (or >= theta), floor(v_t / theta) with multi_spike, else 0
-    if c_t and not reset_delay:                     v_t -= theta * c_t (subtract)   or   v_t = v_reset (zero)
+    if c_t:  v_t -= theta * c_t (subtract; with reset_delay this waits for step t+1, undecayed)  or  v_t = v_reset
     after a spike the neuron is refractory for `refractory` steps: v is held at v_reset and input is discarded
 
 IF, LIF, LI, CubaLIF and CubaLI are named constructors that fill the coefficients (LI and CubaLI never spike);
@@ -64,7 +64,8 @@ class NeuronParams:
     reset: str = "subtract"  # "subtract" (v -= theta * count) or "zero" (v = v_reset)
     threshold_op: str = ">"  # spike when v > theta, or v >= theta
     multi_spike: bool = False  # floor(v / theta) spikes per step (Sinabs) instead of one
-    reset_delay: bool = False  # reset applied one step late, after integration (snnTorch's default)
+    reset_delay: bool = False  # subtract one step late, after integration (snnTorch's default); no effect on
+    # spikes of a reset to zero (snnTorch zeroes the previous membrane before integrating: the same spikes)
 
     @property
     def size(self) -> int:

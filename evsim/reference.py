@@ -58,7 +58,7 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                 sub = nu.reset == "subtract"
                 has_pending = st["pending"] > 0
                 if has_pending.any():
-                    v_new = np.where(has_pending, v_new - nu.v_th * st["pending"] if sub else nu.v_reset, v_new)
+                    v_new = np.where(has_pending, v_new - nu.v_th * st["pending"], v_new)
                     v_new = np.maximum(v_new, nu.v_min)
                 st["pending"] = np.zeros(p.size)
                 v_new = np.where(refr, nu.v_reset, v_new)
@@ -73,7 +73,7 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                     count = np.where(fire, np.maximum(np.floor(v_new / np.where(fire, nu.v_th, 1.0)), 1.0), 0.0)
                 else:
                     count = fire.astype(float)
-                if nu.reset_delay:
+                if nu.reset_delay and sub:
                     st["pending"] = count
                 elif sub:
                     v_new = v_new - count * np.where(fire, nu.v_th, 0.0)  # no inf * 0 for silent neurons

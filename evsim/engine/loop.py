@@ -151,16 +151,13 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                         i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
                                              g_x[n], i_bias[n], v_bias[n], v_min[n])
                         if pending[n] > 0:
-                            if reset_mode[p] == RESET_SUBTRACT:
-                                v_n -= v_th[n] * pending[n]
-                            else:
-                                v_n = v_reset[n]
+                            v_n -= v_th[n] * pending[n]
                             pending[n] = 0
                             if v_n < v_min[n]:
                                 v_n = v_min[n]
                         c = spike_count(v_n, v_th[n], ge[p], multi[p])
                         if c > 0:
-                            if rdelay[p]:
+                            if rdelay[p] and reset_mode[p] == RESET_SUBTRACT:
                                 pending[n] = c
                             elif reset_mode[p] == RESET_SUBTRACT:
                                 v_n -= v_th[n] * c

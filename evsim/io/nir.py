@@ -59,15 +59,16 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
     an explicit value overrides it. ``strict=False`` reads a file that fails NIR's type check, with a warning.
     """
     d = get_dialect(dialect)
+    graph = read_graph(path, strict=strict)
     dt = d.dt if dt is None else dt
     if dt is None:
-        raise ModelFileError(f"dialect {dialect!r} has no default time step: pass dt=... (seconds per step)")
+        raise ModelFileError(f"dialect {dialect!r} has no default time step: pass dt=... seconds per step (CLI: "
+                             "--dt), or a framework's dialect")
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
     s = Settings(dialect, float(dt), discretisation or d.discretisation, reset or d.reset,
                  d.reset_delay if reset_delay is None else bool(reset_delay), threshold_op or d.threshold_op,
                  d.multi_spike if multi_spike is None else bool(multi_spike))
-    graph = read_graph(path, strict=strict)
     try:
         return from_graph(graph, s, source=str(path))
     except EvsimError as e:

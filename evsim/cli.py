@@ -1,0 +1,161 @@
+"""The `evsim` command line: parse, call the library, print. ``main(argv)`` returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import __version__
+from .dialects import DIALECTS
+from .errors import EvsimError
+from .neurons import DISCRETISATIONS
+
+EXAMPLES = """examples:
+  evsim run examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch
+  evsim info model.nir --dialect norse --dt 1e-4
+  evsim run model.nir --input x.npz --dialect snntorch --out results.npz
+"""
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (.nir)")
+    g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
+    g.add_argument("--dialect", default="nir", choices=sorted(DIALECTS),
+                   help="framework conventions the model was trained with (default: nir)")
+    g.add_argument("--dt", type=float, help="seconds per time step (default: the dialect's)")
+    g.add_argument("--reset", choices=["zero", "subtract"], help="reset to v_reset, or subtract the threshold")
+    g.add_argument("--reset-delay", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply a subtractive reset one step late (snnTorch's default)")
+    g.add_argument("--threshold-op", choices=[">", ">="], help="spike when v > threshold, or v >= threshold")
+    g.add_argument("--multi-spike", action=argparse.BooleanOptionalAction, default=None,
+                   help="floor(v/threshold) spikes per step (Sinabs)")
+    g.add_argument("--discretisation", choices=DISCRETISATIONS, help="how continuous-time equations are stepped")
+    g.add_argument("--no-strict", dest="strict", action="store_false",
+                   help="load a file that fails NIR's type check, with a warning")
+
+
+def _load(args: argparse.Namespace):
+    from .io import load
+
+    return load(args.model, args.dt, dialect=args.dialect, reset=args.reset, reset_delay=args.reset_delay,
+                threshold_op=args.threshold_op, multi_spike=args.multi_spike, discretisation=args.discretisation,
+                strict=args.strict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evsim", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        description="Event-driven simulation of trained spiking neural networks on the CPU: run a model on "
+                    "inputs, count its synaptic operations, inspect it.")
+    parser.add_argument("--version", action="version", version=f"evsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run a model on inputs; print accuracy, output spikes and SOPs",
+                         description="Run MODEL event by event on the samples in --input and report the output "
+                                     "spikes, the accuracy against the labels (when the file has them) and the "
+                                     "synaptic operations.")
+    _model_args(run)
+    run.add_argument("--input", "-i", required=True, metavar="FILE",
+                     help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
+    run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
+    run.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    info = sub.add_parser("info", help="show a model's populations, synapses, delays and memory",
+                          description="Load MODEL and show what evsim built from it.")
+    _model_args(info)
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .io.files import read_inputs, write_json, write_npz
+    from .simulation import run
+
+    t0 = time.perf_counter()
+    net = _load(args)
+    x, labels = read_inputs(args.input)
+    if args.samples is not None:
+        if x.ndim < 3:
+            raise EvsimError("--samples needs a batch of samples [B, T, ...] in the input file")
+        x = x[:args.samples]
+        labels = None if labels is None else labels[:args.samples]
+    t1 = time.perf_counter()
+    res = run(net, x, progress=args.progress and sys.stderr.isatty())
+    t2 = time.perf_counter()
+    B = res.batch or 1
+    out = np.asarray(res.output)
+    counts = out.reshape(B, res.steps, -1).sum(axis=1)
+    sops = np.atleast_1d(res.sops)
+    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print(f"input    {args.input}: {B} sample(s) x {res.steps} steps")
+    print(f"run      {t2 - t1:.3f} s ({(t2 - t1) / B * 1e3:.2f} ms/sample), load {t1 - t0:.3f} s")
+    print(f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
+          f"mean per neuron {np.round(counts.mean(axis=0), 2).tolist()}")
+    pred = np.atleast_1d(res.predictions())
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if labels.shape[0] != B:
+            raise EvsimError(f"{args.input}: {labels.shape[0]} labels for {B} samples")
+        acc = float(np.mean(pred == labels))
+        print(f"accuracy {acc:.4f} ({int(np.sum(pred == labels))}/{B}, argmax of output spike counts)")
+    print(f"SOPs     {int(sops.sum())} total, {sops.mean():.0f} per sample")
+    for q, v in res.sops_by_projection.items():
+        print(f"         {q}: {int(np.sum(v))}")
+    if args.out:
+        fields = dict(output=out, predictions=pred, sops=sops,
+                      **{f"sops/{q}": np.atleast_1d(v) for q, v in res.sops_by_projection.items()})
+        if labels is not None:
+            fields["labels"] = labels
+        if args.out.endswith(".json"):
+            write_json(args.out, {k: np.asarray(v) for k, v in fields.items()})
+        else:
+            write_npz(args.out, **fields)
+        print(f"wrote    {args.out}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    net = _load(args)
+    print(f"model       {args.model}")
+    print(f"dialect     {args.dialect}, dt {net.dt:g} s, settings {net.meta.get('settings', {})}")
+    print(f"neurons     {net.n_neurons} in {sum(not p.is_input for p in net.populations)} populations; "
+          f"synapses {net.n_synapses}; memory {net.nbytes() / 1024:.1f} KiB")
+    print(f"inputs      {', '.join(f'{n} ({net.population(n).size})' for n in net.inputs)}")
+    print(f"outputs     {', '.join(f'{n} ({net.population(n).size})' for n in net.outputs)}")
+    print("populations:")
+    for p in net.populations:
+        kind = "input" if p.neuron is None else p.neuron.model
+        shape = f" shape {p.shape}" if p.shape and len(p.shape) > 1 else ""
+        print(f"  {p.name:<20} {kind:<8} {p.size:>8}{shape}")
+    print("projections:")
+    for q in net.projections:
+        d = f"{q.delays.min()}..{q.delays.max()}" if q.n_synapses else "-"
+        print(f"  {q.name:<32} {q.n_synapses:>10} synapses  delays {d} steps")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return int(args.func(args))
+    except EvsimError as e:
+        print(f"evsim: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
