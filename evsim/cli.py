@@ -137,8 +137,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  {p.name:<20} {kind:<8} {p.size:>8}{shape}")
     print("projections:")
     for q in net.projections:
-        d = f"{q.delays.min()}..{q.delays.max()}" if q.n_synapses else "-"
-        print(f"  {q.name:<32} {q.n_synapses:>10} synapses  delays {d} steps")
+        d = f"{q.min_delay}..{q.max_delay}" if q.n_synapses else "-"
+        kind = "implicit conv" if hasattr(q, "spec") else "explicit"
+        print(f"  {q.name:<32} {q.n_synapses:>10} synapses  delays {d} steps  {kind}, {q.nbytes() / 1024:.1f} KiB")
     return 0
 
 

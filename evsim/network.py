@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .conv import ConvSpec
 from .errors import NetworkError
 from .neurons import NeuronParams
 
@@ -108,6 +109,60 @@ class Projection:
         return w, d
 
 
+    @property
+    def min_delay(self) -> int:
+        return int(self.delays.min()) if self.n_synapses else 0
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delays.max()) if self.n_synapses else 0
+
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.targets.nbytes + self.weights.nbytes + self.delays.nbytes)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ConvProjection:
+    """An implicit convolution (optionally pre-pooled, see `evsim.conv.ConvSpec`) from ``source`` to ``target``,
+    all synapses with one delay. Memory is the kernel, not a synapse table: the engine computes each spike's
+    targets on the fly. `to_explicit` gives the equivalent `Projection`."""
+
+    name: str
+    source: str
+    target: str
+    spec: ConvSpec
+    delay: int = 0  # steps, for every synapse
+
+    @property
+    def n_synapses(self) -> int:
+        """Synapses the expansion would hold (non-zero weights)."""
+        n = self.__dict__.get("_n_syn")
+        if n is None:
+            n = int(self.spec.expand()[0].shape[0])
+            object.__setattr__(self, "_n_syn", n)
+        return n
+
+    @property
+    def min_delay(self) -> int:
+        return int(self.delay)
+
+    max_delay = min_delay
+
+    def nbytes(self) -> int:
+        return self.spec.nbytes()
+
+    def to_explicit(self) -> Projection:
+        pre, post, w = self.spec.expand()
+        return Projection.from_synapses(self.name, self.source, self.target, pre, post, w, self.delay,
+                                        self.spec.n_in)
+
+    def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
+        pre, post, w = self.spec.expand()
+        wd = np.zeros((n_source, n_target))
+        np.add.at(wd, (pre, post), w)
+        return wd, np.full((n_source, n_target), int(self.delay), dtype=np.int64)
+
+
 def _check_delays(name: str, delay: np.ndarray) -> None:
     if delay.size == 0:
         return
@@ -127,7 +182,7 @@ class Network:
     """Populations, projections and named ports; validated on construction (raises `NetworkError`)."""
 
     populations: tuple[Population, ...]
-    projections: tuple[Projection, ...]
+    projections: tuple[Projection | ConvProjection, ...]
     inputs: tuple[str, ...]  # names of input populations, in the order `run` expects them
     outputs: tuple[str, ...]  # names of populations whose activity is the output
     dt: float | None = None  # seconds per step (None: unitless steps)
@@ -140,6 +195,9 @@ class Network:
         object.__setattr__(self, "outputs", tuple(self.outputs))
         self._validate()
         for p in self.projections:
+            if isinstance(p, ConvProjection):
+                p.spec.weight.setflags(write=False)
+                continue
             for f in ("indptr", "targets", "weights", "delays"):
                 object.__setattr__(p, f, _readonly(getattr(p, f)))
 
@@ -160,7 +218,7 @@ class Network:
 
     @property
     def max_delay(self) -> int:
-        return max((int(p.delays.max()) for p in self.projections if p.n_synapses), default=0)
+        return max((p.max_delay for p in self.projections), default=0)
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -169,9 +227,7 @@ class Network:
 
     def nbytes(self) -> int:
         """Memory of the model's arrays (synapses and neuron parameters)."""
-        total = 0
-        for q in self.projections:
-            total += q.indptr.nbytes + q.targets.nbytes + q.weights.nbytes + q.delays.nbytes
+        total = sum(q.nbytes() for q in self.projections)
         for p in self.populations:
             if p.neuron is not None:
                 total += sum(getattr(p.neuron, f).nbytes for f in ("alpha", "beta", "in_gain", "g_i", "g_x",
@@ -222,8 +278,10 @@ class Network:
         object.__setattr__(self, "_order", self._zero_delay_order())
 
     @staticmethod
-    def _validate_projection(q: Projection, sizes: dict[str, int], names: set[str]) -> None:
+    def _validate_projection(q: Projection | ConvProjection, sizes: dict[str, int], names: set[str]) -> None:
         where = f"projection {q.name!r}"
+        if not isinstance(q, (Projection, ConvProjection)):
+            raise NetworkError(f"projections must be Projection or ConvProjection objects, got {type(q).__name__}")
         if q.name in names:
             raise NetworkError(f"two projections are named {q.name!r}")
         names.add(q.name)
@@ -231,6 +289,12 @@ class Network:
             if getattr(q, end) not in sizes:
                 raise NetworkError(f"{where}: {end} {getattr(q, end)!r} is not a population")
         ns, nt = sizes[q.source], sizes[q.target]
+        if isinstance(q, ConvProjection):
+            if (q.spec.n_in, q.spec.n_out) != (ns, nt):
+                raise NetworkError(f"{where}: convolution maps {q.spec.in_shape} -> {q.spec.out_shape} but "
+                                   f"{q.source!r} has {ns} and {q.target!r} {nt} neurons")
+            _check_delays(q.name, np.array([q.delay]))
+            return
         indptr = np.asarray(q.indptr)
         if indptr.shape != (ns + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
             raise NetworkError(f"{where}: indptr must be {ns + 1} non-decreasing row pointers from 0")
@@ -264,7 +328,7 @@ class Network:
         names = [p.name for p in self.populations]
         succ: dict[str, set[str]] = {n: set() for n in names}
         for q in self.projections:
-            if q.n_synapses and int(q.delays.min()) == 0:
+            if q.min_delay == 0 and q.n_synapses:
                 if q.source == q.target:
                     raise NetworkError(f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
                                        "recurrent connections need a delay of at least one step")

@@ -53,9 +53,10 @@ def test_wrong_input_width(tmp_path, capsys):
     assert "expected [T, 64]" in capsys.readouterr().err
 
 
-def test_unsupported_node(capsys):
-    assert main(["info", str(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir"), "--dt", "1e-3"]) == 2
-    assert "Conv2d" in capsys.readouterr().err
+def test_info_shows_implicit_convolutions(capsys):
+    assert main(["info", str(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir"), "--dt", "1e-3"]) == 0
+    text = capsys.readouterr().out
+    assert "input->1" in text and "implicit conv" in text and "shape (2, 34, 34)" in text
 
 
 def test_help_reads_well(capsys):

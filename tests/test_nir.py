@@ -132,8 +132,17 @@ def test_bad_files_give_clear_errors(tmp_path):
     text.write_text("not a model")
     with pytest.raises(evsim.ModelFileError, match="not an HDF5 file"):
         evsim.load(text, dt=1e-3)
-    with pytest.raises(evsim.ModelFileError, match="node '0'.*Conv2d"):
-        evsim.load(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir", dt=1e-3)
+    th = write(tmp_path, {"in": nir.Input(np.array([2])), "th": nir.Threshold(np.ones(2)),
+                          "out": nir.Output(np.array([2]))}, [("in", "th"), ("th", "out")], "threshold.nir")
+    with pytest.raises(evsim.ModelFileError, match="node 'th': NIR node type Threshold is not supported"):
+        evsim.load(th, dt=1e-3)
+    pool = write(tmp_path, {"in": nir.Input(np.array([1, 4, 4])),
+                            "p": nir.SumPool2d(np.array([2, 1]), np.array([2, 1]), np.array([0, 0])),
+                            "lif": lif(6), "out": nir.Output(np.array([6]))},
+                 [("in", "p"), ("p", "lif"), ("lif", "out")], "pool.nir", type_check=False)
+    with pytest.raises(evsim.ModelFileError, match="node 'p' \\(SumPool2d\\): only square pooling windows"):
+        with pytest.warns(UserWarning, match="without NIR's type check"):
+            evsim.load(pool, dt=1e-3, strict=False)
     with pytest.raises(evsim.ModelFileError, match="'lif' which does not exist"):
         evsim.load(need_models() / "nir_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir",
                    dialect="snntorch")

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import EvsimError
-from ..network import Network
+from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from .loop import run_discrete
 
@@ -30,7 +30,7 @@ class CompiledNetwork:
     pop_off: np.ndarray
     arrays: dict  # keyword arguments of `run_discrete` that do not depend on the sample
     proj_names: tuple[str, ...]
-    proj_nnz: tuple[np.ndarray, ...]  # per projection: non-zero synapses per source neuron
+    proj_nnz: tuple[np.ndarray | None, ...]  # explicit projections: non-zero synapses per source neuron
     rec_pops: tuple[str, ...]  # densely recorded populations (non-spiking outputs), in trace column order
 
     def index(self, name: str) -> int:
@@ -78,14 +78,22 @@ def compile_network(net: Network) -> CompiledNetwork:
     syn_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
     ip_pos = syn_pos = 0
+    conv_of = np.full(len(projs), -1, dtype=np.int64)
+    convs = []
     for q_i, q in enumerate(projs):
+        tgt_pop[q_i] = names.index(q.target)
+        if isinstance(q, ConvProjection):
+            conv_of[q_i] = len(convs)
+            convs.append(q)
+            ip_off[q_i], syn_off[q_i] = ip_pos, syn_pos
+            nnz.append(None)
+            continue
         keep = q.weights != 0
         rows = np.repeat(np.arange(q.indptr.shape[0] - 1), np.diff(q.indptr))
         counts = np.bincount(rows[keep], minlength=q.indptr.shape[0] - 1)
         indptr = np.zeros(q.indptr.shape[0], dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         ip_off[q_i], syn_off[q_i] = ip_pos, syn_pos
-        tgt_pop[q_i] = names.index(q.target)
         ip_parts.append(indptr)
         tg_parts.append(q.targets[keep])
         w_parts.append(q.weights[keep])
@@ -104,6 +112,14 @@ def compile_network(net: Network) -> CompiledNetwork:
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
+    conv_woff = np.zeros(len(convs) + 1, dtype=np.int64)
+    np.cumsum([c.spec.weight.size for c in convs], out=conv_woff[1:])
+    conv_arrays = dict(
+        conv_of=conv_of,
+        conv_par=np.stack([c.spec.params() for c in convs]) if convs else np.zeros((0, 16), dtype=np.int64),
+        conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64), conv_woff=conv_woff,
+        conv_scale=np.array([c.spec.pool_scale for c in convs], dtype=np.float64),
+        conv_delay=np.array([c.delay for c in convs], dtype=np.int64))
     arrays = dict(
         N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
         is_input=flags["is_input"], reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
@@ -111,7 +127,7 @@ def compile_network(net: Network) -> CompiledNetwork:
         **par, refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, syn_off=syn_off, tgt_pop=tgt_pop,
         indptr=cat(ip_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
-        delays=cat(d_parts, np.int64), D=D)
+        delays=cat(d_parts, np.int64), D=D, **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
                            tuple(rec_pops))
 

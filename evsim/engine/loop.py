@@ -34,6 +34,61 @@ def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark:
 
 
 @njit
+def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.ndarray, acc: np.ndarray,
+             mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> None:
+    b = sl * N + tgt
+    if mark[b] == 0:
+        mark[b] = 1
+        sp = sl * P + tp
+        tl[sl * N + pop_off[tp] + tl_n[sp]] = tgt
+        tl_n[sp] += 1
+    acc[b] += w
+
+
+@njit
+def _emit_conv(j: int, val: float, sl: int, tp: int, cp: np.ndarray, w: np.ndarray, scale: float, N: int, P: int,
+               pop_off: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> int:
+    """Deliver a spike of source neuron ``j`` through an implicit convolution (`evsim.conv.ConvSpec`, parameter
+    vector ``cp`` in `ConvSpec.params` order) into ring slot ``sl``; returns the number of synapses used."""
+    c_in, h, wd, c_out, oh, ow, kh, kw = cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7]
+    sy, sx, py, px, dy, dx, groups, pool = cp[8], cp[9], cp[10], cp[11], cp[12], cp[13], cp[14], cp[15]
+    c = j // (h * wd)
+    y = ((j // wd) % h) // pool
+    x = (j % wd) // pool
+    if y >= h // pool or x >= wd // pool:
+        return 0
+    cg = c_in // groups
+    og = c_out // groups
+    g = c // cg
+    ci = c - g * cg
+    toff = pop_off[tp]
+    n = 0
+    for co in range(g * og, (g + 1) * og):
+        wbase = ((co * cg + ci) * kh) * kw
+        for ky in range(kh):
+            ny = y + py - ky * dy
+            if ny < 0 or ny % sy != 0:
+                continue
+            oy = ny // sy
+            if oy >= oh:
+                continue
+            for kx in range(kw):
+                nx = x + px - kx * dx
+                if nx < 0 or nx % sx != 0:
+                    continue
+                ox = nx // sx
+                if ox >= ow:
+                    continue
+                wt = w[wbase + ky * kw + kx]
+                if wt == 0.0:
+                    continue
+                _deliver(sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, acc, mark, tl,
+                         tl_n)
+                n += 1
+    return n
+
+
+@njit
 def _bring_to(n: int, t: int, i: np.ndarray, v: np.ndarray, t_last: np.ndarray, ref_until: np.ndarray,
               alpha: np.ndarray, beta: np.ndarray, g_i: np.ndarray, i_bias: np.ndarray, v_bias: np.ndarray,
               v_reset: np.ndarray, v_min: np.ndarray) -> None:
@@ -61,7 +116,8 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                  refractory: np.ndarray, i0: np.ndarray, v0: np.ndarray,
                  out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray,
                  tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray,
-                 delays: np.ndarray, D: int,
+                 delays: np.ndarray, D: int, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
+                 conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray,
                  ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
     mask = D - 1
@@ -200,6 +256,14 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
                     q = out_proj[qi]
                     tp = tgt_pop[q]
+                    k_conv = conv_of[q]
+                    if k_conv >= 0:  # implicit convolution: targets computed on the fly
+                        td = t + conv_delay[k_conv]
+                        if td < T:
+                            sops[q] += _emit_conv(local, val, td & mask, tp, conv_par[k_conv],
+                                                  conv_w[conv_woff[k_conv]:conv_woff[k_conv + 1]],
+                                                  conv_scale[k_conv], N, P, pop_off, acc, mark, tl, tl_n)
+                        continue
                     toff = pop_off[tp]
                     base_i = ip_off[q] + local
                     so = syn_off[q]

@@ -22,8 +22,11 @@ import numpy as np
 
 from ..dialects import get_dialect
 from ..errors import EvsimError, ModelFileError
-from ..network import Network, Population, Projection
+from ..network import ConvProjection, Network, Population, Projection
 from ..neurons import NeuronParams, discretise
+from ..conv import ConvSpec
+from .linear import (IDENTITY, LINEAR_CONVERTERS, LinearNode, Operator, add, apply, bias_through, shape_of,
+                     size_of, to_matrix)
 
 NEURON_TYPES = ("LIF", "IF", "LI", "CubaLIF", "CubaLI")
 
@@ -39,24 +42,17 @@ class Settings:
     reset_delay: bool
     threshold_op: str
     multi_spike: bool
-
-
-@dataclasses.dataclass
-class Linear:
-    """A linear node: ``y = W x + b`` per step, plus optional per-output delays in steps."""
-
-    weight: np.ndarray  # [n_out, n_in]
-    bias: np.ndarray  # [n_out]
-    delay: np.ndarray | None = None  # [n_out] steps (Delay nodes)
+    implicit: bool = True  # convolutions stay implicit (False: expand them into explicit synapses)
 
 
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
          reset_delay: bool | None = None, threshold_op: str | None = None, multi_spike: bool | None = None,
-         discretisation: str | None = None, strict: bool = True) -> Network:
+         discretisation: str | None = None, strict: bool = True, implicit: bool = True) -> Network:
     """Load a NIR graph as an `evsim.Network` (discrete mode).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
     an explicit value overrides it. ``strict=False`` reads a file that fails NIR's type check, with a warning.
+    ``implicit=False`` expands convolutions into explicit synapses (same spikes, more memory).
     """
     d = get_dialect(dialect)
     graph = read_graph(path, strict=strict)
@@ -68,7 +64,7 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
         raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
     s = Settings(dialect, float(dt), discretisation or d.discretisation, reset or d.reset,
                  d.reset_delay if reset_delay is None else bool(reset_delay), threshold_op or d.threshold_op,
-                 d.multi_spike if multi_spike is None else bool(multi_spike))
+                 d.multi_spike if multi_spike is None else bool(multi_spike), implicit=bool(implicit))
     try:
         return from_graph(graph, s, source=str(path))
     except EvsimError as e:
@@ -141,72 +137,9 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
     return convert
 
 
-def _matrix(name: str, node: Any, field: str) -> np.ndarray:
-    w = np.asarray(getattr(node, field), dtype=np.float64)
-    if w.ndim != 2:
-        raise ModelFileError(f"node {name!r} ({type(node).__name__}): {field} must be a 2-D matrix, got shape "
-                             f"{w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ModelFileError(f"node {name!r}: {field} contains NaN or Inf")
-    return w
-
-
-def _affine(name: str, node: Any, s: Settings) -> Linear:
-    w = _matrix(name, node, "weight")
-    b = np.asarray(node.bias, dtype=np.float64).reshape(-1)
-    if b.shape != (w.shape[0],):
-        raise ModelFileError(f"node {name!r} (Affine): bias has {b.size} values for {w.shape[0]} outputs")
-    if not np.all(np.isfinite(b)):
-        raise ModelFileError(f"node {name!r}: bias contains NaN or Inf")
-    return Linear(w, b)
-
-
-def _linear(name: str, node: Any, s: Settings) -> Linear:
-    w = _matrix(name, node, "weight")
-    return Linear(w, np.zeros(w.shape[0]))
-
-
-def _scale(name: str, node: Any, s: Settings) -> Linear:
-    a = np.asarray(node.scale, dtype=np.float64).reshape(-1)
-    return Linear(np.diag(a), np.zeros(a.size))
-
-
-def _identity(name: str, node: Any, s: Settings) -> Linear:
-    n = _size(node, "input")
-    return Linear(np.eye(n), np.zeros(n))
-
-
-def _delay(name: str, node: Any, s: Settings) -> Linear:
-    d = np.asarray(node.delay, dtype=np.float64).reshape(-1)
-    steps = np.round(d / s.dt)
-    if np.any(d < 0) or not np.all(np.isfinite(d)):
-        raise ModelFileError(f"node {name!r} (Delay): delays must be finite and >= 0 seconds")
-    if np.any(np.abs(steps * s.dt - d) > 1e-6 * np.maximum(s.dt, np.abs(d))):
-        raise ModelFileError(f"node {name!r} (Delay): delays {d[np.abs(steps * s.dt - d) > 0][:3]} s are not whole "
-                             f"multiples of dt = {s.dt} s")
-    return Linear(np.eye(d.size), np.zeros(d.size), steps.astype(np.int64))
-
-
-LINEAR_CONVERTERS: dict[str, Callable[[str, Any, Settings], Linear]] = {
-    "Affine": _affine, "Linear": _linear, "Scale": _scale, "Flatten": _identity, "Delay": _delay,
-}
 NEURON_CONVERTERS = {t: _neuron(t) for t in NEURON_TYPES}
-PLANNED = {  # node types of NIR 1.0 that evsim reads in a later release: say so plainly
-    "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Threshold", "I",
-}
-
-
-def _size(node: Any, port: str) -> int:
-    types = node.input_type if port == "input" else node.output_type
-    shape = next(iter(types.values())) if types else None
-    if shape is None:
-        raise ModelFileError(f"node {type(node).__name__}: no {port} shape")
-    return int(np.prod(np.asarray(shape).reshape(-1))) if np.asarray(shape).size else 1
-
-
-def _shape(node: Any, port: str) -> tuple[int, ...]:
-    types = node.input_type if port == "input" else node.output_type
-    return tuple(int(x) for x in np.asarray(next(iter(types.values()))).reshape(-1))
+PLANNED = {"Threshold", "I"}  # node types of NIR 1.0 that evsim reads in a later release: say so plainly
+_size, _shape = size_of, shape_of
 
 
 # ----------------------------------------------------------------------------------------------------- graph
@@ -271,37 +204,43 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
         raise ModelFileError("the graph has no Input node")
     if not top_out:
         raise ModelFileError("the graph has no Output node")
-    linear = {n: (_identity(n, nodes[n], s) if n in nested_io else LINEAR_CONVERTERS[type(nodes[n]).__name__](
-        n, nodes[n], s)) for n, k in kinds.items() if k == "linear"}
+    linear: dict[str, LinearNode] = {}
+    for n, k in kinds.items():
+        if k == "linear":
+            t = "Flatten" if n in nested_io else type(nodes[n]).__name__
+            linear[n] = LINEAR_CONVERTERS[t](n, nodes[n], s.dt)
     back = _back_edges(nodes, edges, top_in)
     preds: dict[str, list[tuple[str, int]]] = {n: [] for n in nodes}
     for a, b in edges:
         preds[b].append((a, 1 if (a, b) in back else 0))
 
     sizes = {n: (_size(nodes[n], "output") if kinds[n] in ("input", "neuron") else None) for n in nodes}
-    memo: dict[str, tuple[dict[tuple[str, int], np.ndarray], np.ndarray]] = {}
+    shapes = {n: (_shape(nodes[n], "output") if kinds[n] in ("input", "neuron") else None) for n in nodes}
+    Contrib = dict[tuple[str, int], Operator]
+    memo: dict[str, tuple[Contrib, np.ndarray]] = {}
     visiting: set[str] = set()
 
-    def into(name: str, n_in: int) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
-        """Map from (source population, delay) to the weight matrix into ``name``'s input, and its bias."""
-        total: dict[tuple[str, int], np.ndarray] = {}
+    def merge(total: Contrib, key: tuple[str, int], op: Operator) -> None:
+        total[key] = add(total[key], op, sizes[key[0]]) if key in total else op
+
+    def into(name: str, n_in: int) -> tuple[Contrib, np.ndarray]:
+        """Operator from each (source population, delay) into ``name``'s input, and the summed bias."""
+        total: Contrib = {}
         bias = np.zeros(n_in)
         for u, edge_delay in preds[name]:
             c, b = out_of(u)
-            width = b.shape[0]
-            if width != n_in:
-                raise ModelFileError(f"edge ({u!r}, {name!r}): {u!r} gives {width} values but {name!r} takes {n_in}")
+            if b.shape[0] != n_in:
+                raise ModelFileError(f"edge ({u!r}, {name!r}): {u!r} gives {b.shape[0]} values but {name!r} takes "
+                                     f"{n_in}")
             bias += b
-            for (src, d), w in c.items():
-                key = (src, d + edge_delay)
-                total[key] = total[key] + w if key in total else w
+            for (src, d), op in c.items():
+                merge(total, (src, d + edge_delay), op)
         return total, bias
 
-    def out_of(name: str) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray]:
+    def out_of(name: str) -> tuple[Contrib, np.ndarray]:
         kind = kinds[name]
         if kind in ("input", "neuron"):
-            n = sizes[name]
-            return {(name, 0): np.eye(n)}, np.zeros(n)
+            return {(name, 0): IDENTITY}, np.zeros(sizes[name])
         if kind == "output":
             raise ModelFileError(f"node {name!r}: an Output node cannot feed other nodes")
         if name in memo:
@@ -310,24 +249,18 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
             raise ModelFileError(f"node {name!r}: a cycle made only of linear nodes (no neuron in the loop)")
         visiting.add(name)
         lin = linear[name]
-        c, b = into(name, lin.weight.shape[1])
-        out: dict[tuple[str, int], np.ndarray] = {}
-        for (src, d), w in c.items():
-            wl = lin.weight @ w
-            if lin.delay is None:
-                out[(src, d)] = out[(src, d)] + wl if (src, d) in out else wl
-                continue
-            for dd in np.unique(lin.delay):
-                part = np.where((lin.delay == dd)[:, None], wl, 0.0)
-                key = (src, d + int(dd))
-                out[key] = out[key] + part if key in out else part
-        res = (out, lin.weight @ b + lin.bias)
+        c, b = into(name, lin.n_in)
+        out: Contrib = {}
+        for (src, d), op in c.items():
+            for dd, new in apply(lin, op, sizes[src], shapes[src]):
+                merge(out, (src, d + dd), new)
+        res = (out, bias_through(lin, b))
         visiting.discard(name)
         memo[name] = res
         return res
 
     pops: list[Population] = []
-    projs: list[Projection] = []
+    projs: list[Projection | ConvProjection] = []
     node_map: dict[str, str] = {}
     for name in nodes:
         if kinds[name] == "input":
@@ -345,11 +278,16 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
         pops.append(Population(name, n, params, _shape(nodes[name], "output")))
         node_map[name] = name
         multi = len({src for src, _ in c}) < len(c)
-        for (src, d), w in sorted(c.items()):
-            if not np.any(w):
-                continue
+        for (src, d), op in sorted(c.items(), key=lambda kv: kv[0]):
             pname = f"{src}->{name}" + (f"@{d}" if multi else "")
-            projs.append(Projection.from_dense(pname, src, name, w, d))
+            if isinstance(op, ConvSpec) and s.implicit:
+                projs.append(ConvProjection(pname, src, name, op, d))
+                continue
+            m = to_matrix(op, sizes[src]).tocoo()
+            nz = m.data != 0
+            if nz.any():
+                projs.append(Projection.from_synapses(pname, src, name, m.col[nz], m.row[nz], m.data[nz], d,
+                                                      sizes[src]))
     outputs = []
     for name in top_out:
         feeders = preds[name]
