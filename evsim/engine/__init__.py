@@ -127,7 +127,7 @@ def compile_network(net: Network) -> CompiledNetwork:
         **par, refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, syn_off=syn_off, tgt_pop=tgt_pop,
         indptr=cat(ip_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
-        delays=cat(d_parts, np.int64), D=D, **conv_arrays)
+        delays=cat(d_parts, np.int32), D=D, **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
                            tuple(rec_pops))
 

@@ -227,6 +227,9 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                     # --- schedule this neuron's next input-free event
                     if pending[n] > 0:
                         wake = t + 1
+                    elif (v_bias[n] == 0.0 and i_bias[n] == 0.0 and (g_i[n] == 0.0 or i[n] == 0.0)
+                          and v[n] < v_th[n] and v_th[n] > 0.0 and ref_until[n] <= t):
+                        wake = -1  # no drive and below threshold: the state only decays towards 0
                     else:
                         base = max(t, ref_until[n])
                         if t < base < T:
@@ -267,21 +270,27 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                     toff = pop_off[tp]
                     base_i = ip_off[q] + local
                     so = syn_off[q]
-                    e_end = indptr[base_i + 1]
-                    while e_end > indptr[base_i] and t + delays[so + e_end - 1] >= T:
-                        e_end -= 1  # rows are sorted by delay: these would arrive after the end
-                    sops[q] += e_end - indptr[base_i]
-                    for e in range(indptr[base_i], e_end):
-                        td = t + delays[so + e]
-                        tgt = toff + targets[so + e]
+                    e = indptr[base_i] + so
+                    e_end = indptr[base_i + 1] + so
+                    start = e
+                    while e < e_end:  # rows are sorted by delay: one ring slot per run of equal delays
+                        dcur = delays[e]
+                        td = t + dcur
+                        if td >= T:
+                            break  # this and the rest would arrive after the end
                         sl = td & mask
-                        b2 = sl * N + tgt
-                        if mark[b2] == 0:
-                            mark[b2] = 1
-                            sp = sl * P + tp
-                            tl[sl * N + toff + tl_n[sp]] = tgt
-                            tl_n[sp] += 1
-                        acc[b2] += weights[so + e] * val
+                        slot_base = sl * N + toff
+                        sp = sl * P + tp
+                        while e < e_end and delays[e] == dcur:
+                            tgt = targets[e]
+                            b2 = slot_base + tgt
+                            if mark[b2] == 0:
+                                mark[b2] = 1
+                                tl[slot_base + tl_n[sp]] = toff + tgt
+                                tl_n[sp] += 1
+                            acc[b2] += weights[e] * val
+                            e += 1
+                    sops[q] += e - start
             if oi > 0:
                 tl_n[s * P + p] = 0
                 if record_v[p]:
