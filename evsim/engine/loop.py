@@ -108,6 +108,53 @@ def _bring_to(n: int, t: int, i: np.ndarray, v: np.ndarray, t_last: np.ndarray, 
 
 
 @njit
+def _send(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray, pop_off: np.ndarray,
+          out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray, tgt_pop: np.ndarray,
+          indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, delays: np.ndarray, conv_of: np.ndarray,
+          conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray, conv_scale: np.ndarray,
+          conv_delay: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
+          sops: np.ndarray) -> None:
+    """Deliver an event of value ``val`` from neuron ``n`` at step ``t`` along every outgoing synapse."""
+    src_p = pop_of[n]
+    local = n - pop_off[src_p]
+    for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
+        q = out_proj[qi]
+        tp = tgt_pop[q]
+        toff = pop_off[tp]
+        k_conv = conv_of[q]
+        if k_conv >= 0:  # implicit convolution: targets computed on the fly
+            td = t + conv_delay[k_conv]
+            if td < T:
+                sops[q] += _emit_conv(local, val, td & mask, tp, conv_par[k_conv],
+                                      conv_w[conv_woff[k_conv]:conv_woff[k_conv + 1]], conv_scale[k_conv], N, P,
+                                      pop_off, acc, mark, tl, tl_n)
+            continue
+        base_i = ip_off[q] + local
+        so = syn_off[q]
+        e = indptr[base_i] + so
+        e_end = indptr[base_i + 1] + so
+        start = e
+        while e < e_end:  # rows are sorted by delay: one ring slot per run of equal delays
+            dcur = delays[e]
+            td = t + dcur
+            if td >= T:
+                break  # this and the rest would arrive after the end
+            sl = td & mask
+            slot_base = sl * N + toff
+            sp = sl * P + tp
+            while e < e_end and delays[e] == dcur:
+                tgt = targets[e]
+                b2 = slot_base + tgt
+                if mark[b2] == 0:
+                    mark[b2] = 1
+                    tl[slot_base + tl_n[sp]] = toff + tgt
+                    tl_n[sp] += 1
+                acc[b2] += weights[e] * val
+                e += 1
+        sops[q] += e - start
+
+
+@njit
 def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
                  reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray, rdelay: np.ndarray,
                  record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
@@ -165,138 +212,95 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             n = key % N
             if key // N == t and wake_t[n] == t:
                 _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
-        # 2. input events due now, and 3. neuron populations in zero-delay order
-        for oi in range(P + 1):
-            if oi == 0:
-                cnt = 0
-                p = -1
-            else:
-                p = order[oi - 1]
-                if is_input[p]:
-                    continue
-                cnt = tl_n[s * P + p]
-            j = 0
-            while True:
-                if oi == 0:
-                    if ie >= n_ev or ev_t[ie] != t:
-                        break
-                    n = ev_n[ie]
-                    val = ev_val[ie]
-                    ie += 1
-                    c = 1
+        # 2. input events due now
+        while ie < n_ev and ev_t[ie] == t:
+            _send(ev_n[ie], ev_val[ie], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+                  tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                  conv_delay, acc, mark, tl, tl_n, sops)
+            ie += 1
+        # 3. neuron populations, in zero-delay order
+        for oi in range(P):
+            p = order[oi]
+            if is_input[p]:
+                continue
+            sp = s * P + p
+            tl_base = s * N + pop_off[p]
+            pge = ge[p]
+            subtract = reset_mode[p] == RESET_SUBTRACT
+            late = rdelay[p] and subtract
+            for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
+                n = tl[tl_base + j]
+                b = s * N + n
+                x = acc[b]
+                acc[b] = 0.0
+                mark[b] = 0
+                n_updates += 1
+                # --- bring the neuron to step t and apply this step's input
+                c = 0
+                if ref_until[n] >= t:
+                    _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                    pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
                 else:
-                    if j >= cnt:
-                        break
-                    n = tl[s * N + pop_off[p] + j]
-                    j += 1
-                    b = s * N + n
-                    x = acc[b]
-                    acc[b] = 0.0
-                    mark[b] = 0
-                    n_updates += 1
-                    # --- bring the neuron to step t and apply this step's input
-                    if ref_until[n] >= t:
-                        _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
-                        pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
-                        c = 0
-                    else:
-                        if ref_until[n] > t_last[n]:
-                            _bring_to(n, ref_until[n], i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias,
-                                      v_reset, v_min)
-                        # the gap in closed form, then this step: the same call `next_crossing` made
-                        i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
-                                             g_x[n], i_bias[n], v_bias[n], v_min[n])
-                        if pending[n] > 0:
-                            v_n -= v_th[n] * pending[n]
-                            pending[n] = 0
-                            if v_n < v_min[n]:
-                                v_n = v_min[n]
-                        c = spike_count(v_n, v_th[n], ge[p], multi[p])
-                        if c > 0:
-                            if rdelay[p] and reset_mode[p] == RESET_SUBTRACT:
-                                pending[n] = c
-                            elif reset_mode[p] == RESET_SUBTRACT:
-                                v_n -= v_th[n] * c
-                            else:
-                                v_n = v_reset[n]
-                            if refractory[n] > 0:
-                                ref_until[n] = t + refractory[n]
-                        i[n] = i_n
-                        v[n] = v_n
-                        t_last[n] = t
-                    # --- schedule this neuron's next input-free event
+                    if ref_until[n] > t_last[n]:
+                        _bring_to(n, ref_until[n], i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias,
+                                  v_reset, v_min)
+                    # the gap in closed form, then this step: the same call `next_crossing` made
+                    i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
+                                         g_x[n], i_bias[n], v_bias[n], v_min[n])
                     if pending[n] > 0:
-                        wake = t + 1
-                    elif (v_bias[n] == 0.0 and i_bias[n] == 0.0 and (g_i[n] == 0.0 or i[n] == 0.0)
-                          and v[n] < v_th[n] and v_th[n] > 0.0 and ref_until[n] <= t):
-                        wake = -1  # no drive and below threshold: the state only decays towards 0
-                    else:
-                        base = max(t, ref_until[n])
-                        if t < base < T:
-                            _bring_to(n, base, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset,
-                                      v_min)
-                        k = next_crossing(i[n], v[n], T - 1 - base, alpha[n], beta[n], g_i[n], i_bias[n],
-                                          v_bias[n], v_min[n], v_th[n], ge[p])
-                        wake = base + k if k > 0 else -1
-                    if wake != wake_t[n]:
-                        wake_t[n] = wake
-                        if 0 <= wake < T:
-                            heap, hsize = heap_push(heap, hsize, wake * N + n)
-                    if c == 0:
-                        continue
-                    val = float(c)
-                    if n_spk == rec_t.shape[0]:
-                        rec_t = np.concatenate((rec_t, np.empty_like(rec_t)))
-                        rec_n = np.concatenate((rec_n, np.empty_like(rec_n)))
-                        rec_c = np.concatenate((rec_c, np.empty_like(rec_c)))
-                    rec_t[n_spk] = t
-                    rec_n[n_spk] = n
-                    rec_c[n_spk] = c
-                    n_spk += 1
-                # --- send: each outgoing synapse, with its own delay, into the ring
-                src_p = pop_of[n]
-                local = n - pop_off[src_p]
-                for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
-                    q = out_proj[qi]
-                    tp = tgt_pop[q]
-                    k_conv = conv_of[q]
-                    if k_conv >= 0:  # implicit convolution: targets computed on the fly
-                        td = t + conv_delay[k_conv]
-                        if td < T:
-                            sops[q] += _emit_conv(local, val, td & mask, tp, conv_par[k_conv],
-                                                  conv_w[conv_woff[k_conv]:conv_woff[k_conv + 1]],
-                                                  conv_scale[k_conv], N, P, pop_off, acc, mark, tl, tl_n)
-                        continue
-                    toff = pop_off[tp]
-                    base_i = ip_off[q] + local
-                    so = syn_off[q]
-                    e = indptr[base_i] + so
-                    e_end = indptr[base_i + 1] + so
-                    start = e
-                    while e < e_end:  # rows are sorted by delay: one ring slot per run of equal delays
-                        dcur = delays[e]
-                        td = t + dcur
-                        if td >= T:
-                            break  # this and the rest would arrive after the end
-                        sl = td & mask
-                        slot_base = sl * N + toff
-                        sp = sl * P + tp
-                        while e < e_end and delays[e] == dcur:
-                            tgt = targets[e]
-                            b2 = slot_base + tgt
-                            if mark[b2] == 0:
-                                mark[b2] = 1
-                                tl[slot_base + tl_n[sp]] = toff + tgt
-                                tl_n[sp] += 1
-                            acc[b2] += weights[e] * val
-                            e += 1
-                    sops[q] += e - start
-            if oi > 0:
-                tl_n[s * P + p] = 0
-                if record_v[p]:
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
-                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+                        v_n -= v_th[n] * pending[n]
+                        pending[n] = 0
+                        if v_n < v_min[n]:
+                            v_n = v_min[n]
+                    c = spike_count(v_n, v_th[n], pge, multi[p])
+                    if c > 0:
+                        if late:
+                            pending[n] = c
+                        elif subtract:
+                            v_n -= v_th[n] * c
+                        else:
+                            v_n = v_reset[n]
+                        if refractory[n] > 0:
+                            ref_until[n] = t + refractory[n]
+                    i[n] = i_n
+                    v[n] = v_n
+                    t_last[n] = t
+                # --- schedule this neuron's next input-free event
+                if pending[n] > 0:
+                    wake = t + 1
+                elif (v_bias[n] == 0.0 and i_bias[n] == 0.0 and (g_i[n] == 0.0 or i[n] == 0.0)
+                      and v[n] < v_th[n] and v_th[n] > 0.0 and ref_until[n] <= t):
+                    wake = -1  # no drive and below threshold: the state only decays towards 0
+                else:
+                    base = max(t, ref_until[n])
+                    if t < base < T:
+                        _bring_to(n, base, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset,
+                                  v_min)
+                    k = next_crossing(i[n], v[n], T - 1 - base, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n],
+                                      v_min[n], v_th[n], pge)
+                    wake = base + k if k > 0 else -1
+                if wake != wake_t[n]:
+                    wake_t[n] = wake
+                    if 0 <= wake < T:
+                        heap, hsize = heap_push(heap, hsize, wake * N + n)
+                if c == 0:
+                    continue
+                if n_spk == rec_t.shape[0]:
+                    rec_t = np.concatenate((rec_t, np.empty_like(rec_t)))
+                    rec_n = np.concatenate((rec_n, np.empty_like(rec_n)))
+                    rec_c = np.concatenate((rec_c, np.empty_like(rec_c)))
+                rec_t[n_spk] = t
+                rec_n[n_spk] = n
+                rec_c[n_spk] = c
+                n_spk += 1
+                _send(n, float(c), t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off, tgt_pop,
+                      indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                      conv_delay, acc, mark, tl, tl_n, sops)
+            tl_n[sp] = 0
+            if record_v[p]:
+                for n in range(pop_off[p], pop_off[p + 1]):
+                    _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                    vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
     for n in range(N):
         _bring_to(n, T - 1, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops
