@@ -4,7 +4,7 @@ A `Network` is validated once, on construction; every later stage (engine, refer
 rely on its invariants:
 
 * population names are unique; an input population (``neuron is None``) has no dynamics: its activity is the
-  input given to `evsim.run`;
+  input given to `evsim.run`, or, for a Poisson source (``poisson_rate``), random counts drawn by the engine;
 * a `Projection` connects ``source`` to ``target`` in CSR form by source neuron: the synapses of source neuron
   ``j`` are ``indptr[j]:indptr[j+1]`` of ``targets`` (int32, ``0 <= target < target size``), ``weights``
   (float64, finite) and ``delays`` (int32 steps, ``>= 0``). Within a row, synapses are sorted by delay;
@@ -39,6 +39,8 @@ class Population:
     size: int  # number of neurons
     neuron: NeuronParams | None = None  # per-neuron discrete-time parameters; None for inputs
     shape: tuple[int, ...] | None = None  # the shape users know (e.g. (C, H, W)); size == prod(shape)
+    poisson_rate: float | None = None  # input population that makes its own events: independent Poisson counts
+    # with this mean per neuron per step (NEST's poisson_generator); it takes no input in `run`
 
     @property
     def is_input(self) -> bool:
@@ -263,8 +265,18 @@ class Network:
                 raise NetworkError(f"input port {port!r} is not a population")
             if not self.population(port).is_input:
                 raise NetworkError(f"input port {port!r} is a neuron population, not an input")
+            if self.population(port).poisson_rate is not None:
+                raise NetworkError(f"input port {port!r} is a Poisson source: it makes its own events, do not list it "
+                                   "in Network.inputs")
         for p in self.populations:
-            if p.is_input and p.name not in self.inputs:
+            if p.poisson_rate is not None:
+                if not p.is_input:
+                    raise NetworkError(f"population {p.name!r}: only an input population (neuron=None) can have a "
+                                       "poisson_rate")
+                if not (np.isfinite(p.poisson_rate) and p.poisson_rate >= 0):
+                    raise NetworkError(f"population {p.name!r}: poisson_rate must be a finite mean count >= 0 per "
+                                       f"step, got {p.poisson_rate!r}")
+            elif p.is_input and p.name not in self.inputs:
                 raise NetworkError(f"input population {p.name!r} is not listed in Network.inputs")
             if any(q.target == p.name for q in self.projections) and p.is_input:
                 raise NetworkError(f"input population {p.name!r} cannot be the target of a projection")

@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from .errors import EvsimError
 from .network import Network
 
 
@@ -26,6 +27,9 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
              init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> ReferenceResult:
     """``inputs[name]``: dense values ``[T, n]`` of each input population. ``init[name] = (i0, v0)``."""
     init = init or {}
+    if any(p.poisson_rate is not None for p in net.populations):
+        raise EvsimError("the dense reference does not model Poisson sources (their random streams are the "
+                         "engine's own); compare on explicit inputs")
     pops = {p.name: p for p in net.populations}
     # dense (weight, delay) matrices [source, target] per projection
     dense = {q.name: q.dense(pops[q.source].size, pops[q.target].size) for q in net.projections}

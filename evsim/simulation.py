@@ -84,7 +84,8 @@ def _compiled(net: Network) -> CompiledNetwork:
     return hit[1]
 
 
-def run(net: Network, x: Any, *, steps: int | None = None, progress: bool = False) -> Result:
+def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool = False, seed: int = 0,
+        initial: Mapping[str, Any] | None = None) -> Result:
     """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
 
     ``x`` for a network with one input port: an array ``[T, n_in]`` (one sample on the model's time grid),
@@ -92,20 +93,41 @@ def run(net: Network, x: Any, *, steps: int | None = None, progress: bool = Fals
     (``[T, C, H, W]``) or flattened in C order; an `EventStream` or a tuple ``(times, indices[, values])`` with
     times in steps; or a list of those (a batch). With several input ports, a dict ``{port: x}``.
     ``steps`` sets T for event input (default: last event + 1). ``progress`` shows a bar over samples.
+    A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
+    draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
+    (default 0), the same for every sample.
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
+    v0 = _initial(cn, initial)
     runs = []
     it: Iterable = samples
     if progress and len(samples) > 1:
         from tqdm.auto import tqdm
 
         it = tqdm(samples, desc="samples", unit="sample")
-    for ev_t, ev_n, ev_val in it:
-        runs.append(run_sample(cn, T, ev_t, ev_n, ev_val))
+    for b, (ev_t, ev_n, ev_val) in enumerate(it):
+        runs.append(run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b))
     return _gather(cn, runs, samples, T, batched)
+
+
+def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarray | None:
+    if not initial:
+        return None
+    v0 = np.zeros(int(cn.pop_off[-1]))
+    for name, value in initial.items():
+        if name not in cn.names or cn.net.population(name).is_input:
+            raise InputError(f"initial: {name!r} is not a neuron population")
+        k = cn.names.index(name)
+        n = int(cn.pop_off[k + 1] - cn.pop_off[k])
+        a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if np.ndim(value) == 0 else np.asarray(
+            value, dtype=np.float64)
+        if a.shape != (n,) or not np.all(np.isfinite(a)):
+            raise InputError(f"initial[{name!r}]: expected {n} finite membrane values, got shape {a.shape}")
+        v0[cn.pop_off[k]:cn.pop_off[k + 1]] = a
+    return v0
 
 
 def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool) -> Result:
@@ -162,7 +184,14 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
     """Per sample ``(ev_t, ev_n, ev_val)`` with global neuron indices, the number of steps, batched or not."""
     ports = net.inputs
     if not ports:
-        raise InputError("the network has no input port")
+        if x is not None:
+            raise InputError("the network has no input port (its sources are Poisson populations): pass steps=T only")
+        if steps is None or int(steps) != steps or steps < 1:
+            raise InputError("a network without input ports needs steps=T (a positive number of steps)")
+        empty = np.zeros(0, dtype=np.int64)
+        return [(empty, empty, np.zeros(0))], int(steps), False
+    if x is None:
+        raise InputError(f"no input given; the network's input ports are {list(ports)}")
     if isinstance(x, Mapping):
         unknown = set(x) - set(ports)
         if unknown:

@@ -115,3 +115,31 @@ def test_cuba_current_keeps_charging_after_the_input():
             first = t
     assert first is not None and first > 0
     assert np.flatnonzero(res.output[:, 0])[0] == first
+
+
+def test_poisson_source_counts_are_poisson_and_seeded():
+    n, T, lam = 400, 1000, 0.3
+    pops = (evsim.Population("ext", n, poisson_rate=lam), evsim.Population("p", n, evsim.IF(n, 1e12)))
+    net = evsim.Network(pops, (evsim.Projection.from_dense("q", "ext", "p", np.eye(n)),), (), ("p",))
+    res = evsim.run(net, steps=T, seed=7)
+    counts = res.final_state["p"][1]  # IF with unit weights: the membrane is the number of events received
+    assert abs(counts.mean() - lam * T) < 5 * np.sqrt(lam * T / n)
+    assert abs(counts.var() / (lam * T) - 1) < 0.2  # Poisson: variance = mean
+    assert abs(res.sops / (n * T) - (1 - np.exp(-lam))) < 0.01  # one delivery per non-empty count
+    again = evsim.run(net, steps=T, seed=7)
+    np.testing.assert_array_equal(again.final_state["p"][1], counts)
+    assert not np.array_equal(evsim.run(net, steps=T, seed=8).final_state["p"][1], counts)
+    with pytest.raises(evsim.InputError, match="needs steps=T"):
+        evsim.run(net)
+    with pytest.raises(evsim.NetworkError, match="Poisson source"):
+        evsim.Network(pops, (), ("ext",), ("p",))
+
+
+def test_initial_membrane(rng):
+    net = evsim.feedforward([1, 3], lambda n: evsim.LIF(n, 0.5, 1.0), [np.zeros((3, 1))])
+    res = evsim.run(net, np.zeros((4, 1)), initial={"layer1": [0.8, 2.4, -1.0]})
+    # 2.4 * 0.5 = 1.2 > 1 at step 0: a spike with no input (a predicted crossing), then 0.2 decays
+    np.testing.assert_allclose(res.final_state["layer1"][1], [0.8 * 0.5**4, 0.2 * 0.5**3, -1.0 * 0.5**4])
+    assert res.spikes["layer1"].indices.tolist() == [1] and res.spikes["layer1"].times.tolist() == [0]
+    with pytest.raises(evsim.InputError, match="expected 3 finite membrane values"):
+        evsim.run(net, np.zeros((4, 1)), initial={"layer1": [1.0, 2.0]})

@@ -51,6 +51,7 @@ def compile_network(net: Network) -> CompiledNetwork:
     refractory = np.zeros(N, dtype=np.int64)
     flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v")}
     reset_mode = np.zeros(P, dtype=np.int64)
+    poisson = np.zeros(P)
     rec_off = np.zeros(P, dtype=np.int64)
     rec_pops = []
     n_rec = 0
@@ -58,6 +59,7 @@ def compile_network(net: Network) -> CompiledNetwork:
         sl = slice(pop_off[k], pop_off[k + 1])
         if p.neuron is None:
             flags["is_input"][k] = True
+            poisson[k] = p.poisson_rate or 0.0
             continue
         for f in _PARAM_FIELDS:
             par[f][sl] = getattr(p.neuron, f)
@@ -122,7 +124,7 @@ def compile_network(net: Network) -> CompiledNetwork:
         conv_delay=np.array([c.delay for c in convs], dtype=np.int64))
     arrays = dict(
         N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
-        is_input=flags["is_input"], reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
+        is_input=flags["is_input"], poisson=poisson, reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
         **par, refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, syn_off=syn_off, tgt_pop=tgt_pop,
@@ -147,13 +149,14 @@ class SampleRun:
 
 
 def run_sample(cn: CompiledNetwork, T: int, ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray,
-               i0: np.ndarray | None = None, v0: np.ndarray | None = None) -> SampleRun:
-    """Run one sample of ``T`` steps. ``ev_*``: input events sorted by step, global neuron index, value."""
+               i0: np.ndarray | None = None, v0: np.ndarray | None = None, seed: int = 0) -> SampleRun:
+    """Run one sample of ``T`` steps. ``ev_*``: input events sorted by step, global neuron index, value.
+    ``seed`` seeds the Poisson sources."""
     N = cn.arrays["N"]
     i0 = np.zeros(N) if i0 is None else i0
     v0 = np.zeros(N) if v0 is None else v0
     try:
-        out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, **cn.arrays)
+        out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, seed=seed, **cn.arrays)
     except OverflowError as e:
         raise EvsimError(str(e)) from None
     return SampleRun(*out[:6], int(out[6]), out[7])

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count, step_from
 from .queue import heap_pop, heap_push
 
 
-@njit
+@njit_inline
 def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark: np.ndarray, tl: np.ndarray,
            tl_n: np.ndarray) -> None:
     b = slot * N + n
@@ -33,7 +33,7 @@ def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark:
         tl_n[sp] += 1
 
 
-@njit
+@njit_inline
 def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.ndarray, acc: np.ndarray,
              mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> None:
     b = sl * N + tgt
@@ -107,7 +107,7 @@ def _bring_to(n: int, t: int, i: np.ndarray, v: np.ndarray, t_last: np.ndarray, 
     t_last[n] = t
 
 
-@njit
+@njit_inline
 def _send(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray, pop_off: np.ndarray,
           out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray, tgt_pop: np.ndarray,
           indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, delays: np.ndarray, conv_of: np.ndarray,
@@ -156,7 +156,7 @@ def _send(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of:
 
 @njit
 def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
-                 reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray, rdelay: np.ndarray,
+                 poisson: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray, rdelay: np.ndarray,
                  record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
                  alpha: np.ndarray, beta: np.ndarray, in_gain: np.ndarray, g_i: np.ndarray, g_x: np.ndarray,
                  i_bias: np.ndarray, v_bias: np.ndarray, v_th: np.ndarray, v_reset: np.ndarray, v_min: np.ndarray,
@@ -167,6 +167,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                  conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray,
                  ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
+    np.random.seed(seed)
     mask = D - 1
     acc = np.zeros(D * N)
     mark = np.zeros(D * N, dtype=np.uint8)
@@ -212,12 +213,20 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             n = key % N
             if key // N == t and wake_t[n] == t:
                 _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
-        # 2. input events due now
+        # 2. input events due now, and the Poisson sources' events
         while ie < n_ev and ev_t[ie] == t:
             _send(ev_n[ie], ev_val[ie], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
                   tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
                   conv_delay, acc, mark, tl, tl_n, sops)
             ie += 1
+        for p in range(P):  # Poisson sources: one independent count per neuron per step
+            if poisson[p] > 0.0:
+                for n in range(pop_off[p], pop_off[p + 1]):
+                    c = np.random.poisson(poisson[p])
+                    if c > 0:
+                        _send(n, float(c), t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+                              tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff,
+                              conv_scale, conv_delay, acc, mark, tl, tl_n, sops)
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
             p = order[oi]
