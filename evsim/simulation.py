@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def _compiled(net: Network) -> CompiledNetwork:
 
 
 def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool = False, seed: int = 0,
-        initial: Mapping[str, Any] | None = None) -> Result:
+        initial: Mapping[str, Any] | None = None, threads: int = 1) -> Result:
     """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
 
     ``x`` for a network with one input port: an array ``[T, n_in]`` (one sample on the model's time grid),
@@ -95,21 +95,44 @@ def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool
     ``steps`` sets T for event input (default: last event + 1). ``progress`` shows a bar over samples.
     A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
-    (default 0), the same for every sample.
+    (default 0), the same for every sample. ``threads > 1`` runs the samples of a batch in parallel threads (the
+    compiled loop releases the GIL); results do not depend on it.
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)
-    runs = []
-    it: Iterable = samples
+    if int(threads) != threads or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+
+    def one(b: int) -> Any:
+        ev_t, ev_n, ev_val = samples[b]
+        return run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b)
+
+    bar = None
     if progress and len(samples) > 1:
         from tqdm.auto import tqdm
 
-        it = tqdm(samples, desc="samples", unit="sample")
-    for b, (ev_t, ev_n, ev_val) in enumerate(it):
-        runs.append(run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b))
+        bar = tqdm(total=len(samples), desc="samples", unit="sample")
+    if threads == 1 or len(samples) == 1:
+        runs = []
+        for b in range(len(samples)):
+            runs.append(one(b))
+            if bar is not None:
+                bar.update()
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=int(threads)) as pool:
+            futures = [pool.submit(one, b) for b in range(len(samples))]
+            runs = []
+            for f in futures:
+                runs.append(f.result())
+                if bar is not None:
+                    bar.update()
+    if bar is not None:
+        bar.close()
     return _gather(cn, runs, samples, T, batched)
 
 

@@ -121,3 +121,13 @@ def test_event_stream_equals_dense(rng):
     c = evsim.run(net, evsim.EventStream(t, j, np.ones(t.size)), steps=25)
     np.testing.assert_array_equal(a.output, b.output)
     np.testing.assert_array_equal(a.output, c.output)
+
+
+def test_threads_do_not_change_results(rng):
+    W = [rng.normal(0, 1, (30, 8)), rng.normal(0, 1, (4, 30))]
+    net = evsim.feedforward([8, 30, 4], lambda n: evsim.CubaLIF(n, 0.5, 0.9, bias=0.05), W,
+                            [rng.integers(0, 6, (30, 8)), 1])
+    xb = (rng.random((9, 40, 8)) < 0.2).astype(float)
+    a, b = evsim.run(net, xb), evsim.run(net, xb, threads=3)
+    np.testing.assert_array_equal(a.output, b.output)
+    np.testing.assert_array_equal(a.sops, b.sops)
