@@ -188,12 +188,13 @@ def CubaLI(n: int, alpha: Any, beta: Any, *, in_gain: Any = 1.0, gain: Any = 1.0
     return dataclasses.replace(p, model="CubaLI")
 
 
-DISCRETISATIONS = ("exact", "euler", "euler-new-i")
+DISCRETISATIONS = ("exact", "euler", "euler-new-i", "exp-unit")
+IF_GAINS = ("r", "r*dt")
 
 
 def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any = None, tau_syn: Any = None,
                r: Any = 1.0, w_in: Any = 1.0, v_leak: Any = 0.0, bias: Any = 0.0, threshold: Any = np.inf,
-               **kw: Any) -> NeuronParams:
+               if_gain: str = "r", **kw: Any) -> NeuronParams:
     """Coefficients for NIR's continuous-time models at step ``dt``.
 
     NIR equations: LIF/LI ``tau v' = (v_leak - v) + r I``; CubaLIF/CubaLI ``tau_syn i' = -i + w_in I``,
@@ -205,6 +206,12 @@ def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any
         paper's exact reference) and the linear ODE is integrated exactly over the step.
       * ``euler``: forward Euler, the membrane sees the previous step's current (Norse).
       * ``euler-new-i``: forward Euler, the membrane sees this step's current (snnTorch ``Synaptic``).
+      * ``exp-unit``: ``beta = exp(-dt/tau)`` and the input enters unscaled, ``v_t = beta v_{t-1} + r x_t``
+        (Sinabs ``LIF(norm_input=False)``); with a synapse ``i_t = alpha (i_{t-1} + w_in x_t)``,
+        ``v_t = beta v_{t-1} + r i_t`` (Sinabs ``tau_syn``), ``alpha = exp(-dt/tau_syn)``.
+
+    ``if_gain`` is the IF input gain per step: ``"r"`` (``v_t = v_{t-1} + r x_t``, Norse and Sinabs) or ``"r*dt"``
+    (NIR's ``v' = R I`` stepped by Euler, ``v_t = v_{t-1} + r dt x_t``: SpikingJelly exports ``r = 1/dt``).
     """
     if method not in DISCRETISATIONS:
         raise NetworkError(f"discretisation must be one of {DISCRETISATIONS}, got {method!r}")
@@ -213,16 +220,24 @@ def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any
     b = np.asarray(bias, f)
     v_leak = np.asarray(v_leak, f)
     if model == "IF":
-        return make_params("IF", n, beta=1.0, g_x=r, v_bias=r * b, threshold=threshold, **kw)
+        if if_gain not in IF_GAINS:
+            raise NetworkError(f"IF input gain must be one of {IF_GAINS}, got {if_gain!r}")
+        g = r * dt if if_gain == "r*dt" else r
+        return make_params("IF", n, beta=1.0, g_x=g, v_bias=g * b, threshold=threshold, **kw)
     if tau is None:
         raise NetworkError(f"{model}: needs a membrane time constant 'tau'")
     tau = np.asarray(tau, f)
     if np.any(tau <= 0):
         raise NetworkError(f"{model}: time constants must be positive, got tau = {tau.min()}")
     if model in ("LIF", "LI"):
-        beta = np.exp(-dt / tau) if method == "exact" else 1.0 - dt / tau
-        gx = r * (1.0 - beta) if method == "exact" else r * dt / tau
-        vb = (1.0 - beta) * v_leak if method == "exact" else dt / tau * v_leak
+        beta = np.exp(-dt / tau) if method in ("exact", "exp-unit") else 1.0 - dt / tau
+        if method == "exact":
+            gx = r * (1.0 - beta)
+        elif method == "exp-unit":
+            gx = r * np.ones_like(beta)
+        else:
+            gx = r * dt / tau
+        vb = (1.0 - beta) * v_leak if method in ("exact", "exp-unit") else dt / tau * v_leak
         return make_params(model, n, beta=beta, g_x=gx, v_bias=vb + gx * b, threshold=threshold, **kw)
     if model not in ("CubaLIF", "CubaLI"):
         raise NetworkError(f"discretise: unknown neuron model {model!r}")
@@ -241,6 +256,12 @@ def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any
         in_gain = (1.0 - a) * w_in
         g_i = r * k
         g_x = w_in * r * ((1.0 - bt) - k)
+        vb = (1.0 - bt) * v_leak
+    elif method == "exp-unit":
+        a = np.exp(-dt / ts)
+        bt = np.exp(-dt / tau)
+        in_gain = a * w_in
+        g_i, g_x = r * a, r * a * w_in
         vb = (1.0 - bt) * v_leak
     else:
         a = 1.0 - dt / ts

@@ -43,16 +43,24 @@ class Settings:
     threshold_op: str
     multi_spike: bool
     implicit: bool = True  # convolutions stay implicit (False: expand them into explicit synapses)
+    v_min: float | None = None  # explicit membrane clamp for every IF/LIF/CubaLIF node (None: the dialect's rule)
+    v_min_rel: dict[str, float] = dataclasses.field(default_factory=dict)  # node type -> clamp / v_threshold
+    if_gain: str = "r"  # IF input gain per step: "r" or "r*dt"
+    synapse_delay: int = 0  # extra steps on every projection but self-recurrent ones (lava-dl's per-layer latency)
 
 
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
          reset_delay: bool | None = None, threshold_op: str | None = None, multi_spike: bool | None = None,
-         discretisation: str | None = None, strict: bool = True, implicit: bool = True) -> Network:
+         discretisation: str | None = None, strict: bool = True, implicit: bool = True, v_min: float | None = None,
+         if_gain: str | None = None, synapse_delay: int | None = None) -> Network:
     """Load a NIR graph as an `evsim.Network` (discrete mode).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
     an explicit value overrides it. ``strict=False`` reads a file that fails NIR's type check, with a warning.
     ``implicit=False`` expands convolutions into explicit synapses (same spikes, more memory).
+    ``v_min`` clamps every spiking membrane from below (``-inf``: no clamp; default: the dialect's, e.g. Sinabs IF
+    at ``-v_threshold``); ``if_gain`` is the IF input gain (``"r"`` or ``"r*dt"``); ``synapse_delay`` adds that
+    many steps to every projection except a population's feedback onto itself (lava-dl: 1).
     """
     d = get_dialect(dialect)
     graph = read_graph(path, strict=strict)
@@ -64,11 +72,27 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
         raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
     s = Settings(dialect, float(dt), discretisation or d.discretisation, reset or d.reset,
                  d.reset_delay if reset_delay is None else bool(reset_delay), threshold_op or d.threshold_op,
-                 d.multi_spike if multi_spike is None else bool(multi_spike), implicit=bool(implicit))
+                 d.multi_spike if multi_spike is None else bool(multi_spike), implicit=bool(implicit),
+                 v_min=None if v_min is None else float(v_min), v_min_rel=dict(d.v_min),
+                 if_gain=if_gain or d.if_gain,
+                 synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay)
+    if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
+        raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
-        return from_graph(graph, s, source=str(path))
+        return _with_latency(from_graph(graph, s, source=str(path)), int(s.synapse_delay))
     except EvsimError as e:
         raise type(e)(f"{path}: {e}") from None
+
+
+def _with_latency(net: Network, k: int) -> Network:
+    """Every projection ``k`` steps later, except a population's projection onto itself (its one-step feedback is
+    already the latency of a recurrent layer): Loihi/Lava and lava-dl's ``delay_shift`` take one step per layer."""
+    if k == 0:
+        return net
+    projs = tuple(p if p.source == p.target else
+                  dataclasses.replace(p, delay=p.delay + k) if isinstance(p, ConvProjection) else
+                  dataclasses.replace(p, delays=(p.delays + k).astype(p.delays.dtype)) for p in net.projections)
+    return dataclasses.replace(net, projections=projs)
 
 
 def read_graph(path: str | Path, strict: bool = True) -> Any:
@@ -121,20 +145,46 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
     def convert(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> NeuronParams:
         kw: dict[str, Any] = dict(method=s.discretisation, bias=bias, r=_param(name, node, "r", n, 1.0))
         if model in ("LIF", "IF", "CubaLIF"):
-            kw.update(threshold=_param(name, node, "v_threshold", n), v_reset=_param(name, node, "v_reset", n, 0.0),
+            thr = _param(name, node, "v_threshold", n)
+            kw.update(threshold=thr, v_reset=_param(name, node, "v_reset", n, 0.0),
                       reset=s.reset, reset_delay=s.reset_delay, threshold_op=s.threshold_op,
                       multi_spike=s.multi_spike)
+            if s.v_min is not None:
+                kw.update(v_min=s.v_min)
+            elif model in s.v_min_rel:
+                kw.update(v_min=s.v_min_rel[model] * thr)
+        if model == "IF":
+            kw.update(if_gain=s.if_gain)
         if model in ("LIF", "LI"):
             kw.update(tau=_param(name, node, "tau", n), v_leak=_param(name, node, "v_leak", n, 0.0))
         if model in ("CubaLIF", "CubaLI"):
             kw.update(tau=_param(name, node, "tau_mem", n), tau_syn=_param(name, node, "tau_syn", n),
                       v_leak=_param(name, node, "v_leak", n, 0.0), w_in=_param(name, node, "w_in", n, 1.0))
+        _check_time_constants(name, model, kw, s)
         try:
             return discretise(model, n, s.dt, **kw)
         except EvsimError as e:
             raise ModelFileError(f"node {name!r} ({model}): {e}") from None
 
     return convert
+
+
+def _check_time_constants(name: str, model: str, kw: dict[str, Any], s: Settings) -> None:
+    """Euler steps need tau >= dt; a smaller tau is almost always a time-unit mix-up in the exporter: say which."""
+    if not s.discretisation.startswith("euler"):
+        return
+    for field in ("tau", "tau_syn"):
+        tau = kw.get(field)
+        if tau is None or not np.any(tau < s.dt):
+            continue
+        hint = ""
+        if s.dialect == "norse":
+            hint = (" Norse's to_nir (1.1) writes tau = dt/tau_mem_inv, i.e. dt times the true time constant "
+                    "(norse/norse#411): divide the file's tau, tau_mem, tau_syn by dt")
+        t_min = float(np.min(tau))
+        raise ModelFileError(f"node {name!r} ({model}): {field} = {t_min:g} s is shorter than the time step dt = "
+                             f"{s.dt:g} s, so a forward-Euler step overshoots (decay {1 - s.dt / t_min:g} per step); "
+                             f"check dt and the exporter's time units.{hint}")
 
 
 NEURON_CONVERTERS = {t: _neuron(t) for t in NEURON_TYPES}
