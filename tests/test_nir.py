@@ -177,3 +177,17 @@ def test_bad_parameters_name_the_node(tmp_path):
                  [("in", "fc"), ("fc", "lif"), ("lif", "out")], "tau.nir")
     with pytest.raises(evsim.ModelFileError, match="node 'lif'.*positive"):
         evsim.load(path, dt=1e-3)
+
+
+def test_per_node_settings_override_the_dialect():
+    path = EXAMPLES / "data" / "digits_snntorch.nir"
+    data = np.load(EXAMPLES / "data" / "digits_test.npz")
+    x = data["x"][:40]
+    mixed = evsim.load(path, dialect="snntorch", nodes={"3": dict(reset_delay=False)})
+    assert mixed.population("1").neuron.reset_delay and not mixed.population("3").neuron.reset_delay
+    hidden_same = evsim.run(mixed, x).spikes["1"].dense(25, 128, 40)
+    np.testing.assert_array_equal(hidden_same, data["snntorch_hidden"][:40])  # layer 1 untouched
+    with pytest.raises(evsim.ModelFileError, match="no neuron node of that name"):
+        evsim.load(path, dialect="snntorch", nodes={"0": dict(reset="zero")})
+    with pytest.raises(evsim.ModelFileError, match="cannot override \\['tau'\\]"):
+        evsim.load(path, dialect="snntorch", nodes={"1": dict(tau=1.0)})

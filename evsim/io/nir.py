@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -52,7 +52,8 @@ class Settings:
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
          reset_delay: bool | None = None, threshold_op: str | None = None, multi_spike: bool | None = None,
          discretisation: str | None = None, strict: bool = True, implicit: bool = True, v_min: float | None = None,
-         if_gain: str | None = None, synapse_delay: int | None = None) -> Network:
+         if_gain: str | None = None, synapse_delay: int | None = None,
+         nodes: Mapping[str, Mapping[str, Any]] | None = None) -> Network:
     """Load a NIR graph as an `evsim.Network` (discrete mode).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
@@ -61,6 +62,8 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
     ``v_min`` clamps every spiking membrane from below (``-inf``: no clamp; default: the dialect's, e.g. Sinabs IF
     at ``-v_threshold``); ``if_gain`` is the IF input gain (``"r"`` or ``"r*dt"``); ``synapse_delay`` adds that
     many steps to every projection except a population's feedback onto itself (lava-dl: 1).
+    ``nodes={node name: {setting: value}}`` overrides neuron settings (reset, reset_delay, threshold_op,
+    multi_spike, discretisation, v_min) for single nodes, e.g. a model whose layers were built differently.
     """
     d = get_dialect(dialect)
     graph = read_graph(path, strict=strict)
@@ -79,7 +82,7 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
     if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
         raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
-        return _with_latency(from_graph(graph, s, source=str(path)), int(s.synapse_delay))
+        return _with_latency(from_graph(graph, s, source=str(path), overrides=nodes), int(s.synapse_delay))
     except EvsimError as e:
         raise type(e)(f"{path}: {e}") from None
 
@@ -226,7 +229,11 @@ def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[s
     return nodes, edges, ins, outs
 
 
-def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
+NODE_SETTINGS = ("reset", "reset_delay", "threshold_op", "multi_spike", "discretisation", "v_min")
+
+
+def from_graph(graph: Any, s: Settings, source: str = "<graph>",
+               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Network:
     import nir
 
     nodes, edges, top_in, top_out = _flatten(graph)
@@ -254,6 +261,16 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
         raise ModelFileError("the graph has no Input node")
     if not top_out:
         raise ModelFileError("the graph has no Output node")
+    overrides = dict(overrides or {})
+    for name, o in overrides.items():
+        if kinds.get(name) != "neuron":
+            raise ModelFileError(f"nodes={{{name!r}: ...}}: no neuron node of that name; neuron nodes are "
+                                 f"{sorted(n for n, k in kinds.items() if k == 'neuron')}")
+        bad = set(o) - set(NODE_SETTINGS)
+        if bad:
+            raise ModelFileError(f"nodes[{name!r}]: cannot override {sorted(bad)}; per-node settings are "
+                                 f"{', '.join(NODE_SETTINGS)}")
+    node_settings = {n: dataclasses.replace(s, **overrides.get(n, {})) for n, k in kinds.items() if k == "neuron"}
     linear: dict[str, LinearNode] = {}
     for n, k in kinds.items():
         if k == "linear":
@@ -324,7 +341,7 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>") -> Network:
         if n_in != n:
             raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {n})")
         c, bias = into(name, n)
-        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, s)
+        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, node_settings[name])
         pops.append(Population(name, n, params, _shape(nodes[name], "output")))
         node_map[name] = name
         multi = len({src for src, _ in c}) < len(c)
