@@ -38,6 +38,8 @@ RESET_SUBTRACT = 1
 RESET_MODES = {"zero": RESET_ZERO, "subtract": RESET_SUBTRACT}
 THRESHOLD_OPS = (">", ">=")
 
+SHORT_GAP = 16  # gaps up to this many steps are stepped, longer ones use the closed form
+
 _FLOAT_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "v_th", "v_reset", "v_min")
 
 
@@ -300,7 +302,15 @@ def cross_sum(a: float, b: float, k: int) -> float:
 @njit
 def advance(i: float, v: float, k: int, alpha: float, beta: float, g_i: float, i_bias: float, v_bias: float,
             v_min: float) -> tuple[float, float]:
-    """State after ``k >= 1`` input-free steps, in closed form."""
+    """State after ``k >= 1`` input-free steps: the per-step equations for short gaps (cheaper than powers, and
+    the same arithmetic as a clock-driven update), the closed form for long ones."""
+    if k <= SHORT_GAP:
+        for _ in range(k):
+            v = beta * v + g_i * i + v_bias
+            if v < v_min:
+                v = v_min
+            i = alpha * i + i_bias
+        return i, v
     h = cross_sum(alpha, beta, k)
     gb = geom(beta, k)
     i_term = i * h

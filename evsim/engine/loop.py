@@ -45,13 +45,17 @@ def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.n
     acc[b] += w
 
 
-@njit
-def _emit_conv(j: int, val: float, sl: int, tp: int, cp: np.ndarray, w: np.ndarray, scale: float, N: int, P: int,
-               pop_off: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> int:
-    """Deliver a spike of source neuron ``j`` through an implicit convolution (`evsim.conv.ConvSpec`, parameter
-    vector ``cp`` in `ConvSpec.params` order) into ring slot ``sl``; returns the number of synapses used."""
-    c_in, h, wd, c_out, oh, ow, kh, kw = cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7]
-    sy, sx, py, px, dy, dx, groups, pool = cp[8], cp[9], cp[10], cp[11], cp[12], cp[13], cp[14], cp[15]
+@njit_inline
+def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w: np.ndarray, woff: int,
+               scale: float, N: int, P: int, pop_off: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray,
+               tl_n: np.ndarray) -> int:
+    """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (`evsim.conv.ConvSpec`: its
+    parameters are row ``cps[kc]`` in `ConvSpec.params` order, its kernel ``w[woff:]``) into ring slot ``sl``;
+    returns the number of synapses used. (Rows and offsets, not array views: a view costs reference counting
+    on every event.)"""
+    c_in, h, wd, c_out, oh, ow = cps[kc, 0], cps[kc, 1], cps[kc, 2], cps[kc, 3], cps[kc, 4], cps[kc, 5]
+    kh, kw, sy, sx, py, px = cps[kc, 6], cps[kc, 7], cps[kc, 8], cps[kc, 9], cps[kc, 10], cps[kc, 11]
+    dy, dx, groups, pool = cps[kc, 12], cps[kc, 13], cps[kc, 14], cps[kc, 15]
     c = j // (h * wd)
     y = ((j // wd) % h) // pool
     x = (j % wd) // pool
@@ -64,7 +68,7 @@ def _emit_conv(j: int, val: float, sl: int, tp: int, cp: np.ndarray, w: np.ndarr
     toff = pop_off[tp]
     n = 0
     for co in range(g * og, (g + 1) * og):
-        wbase = ((co * cg + ci) * kh) * kw
+        wbase = woff + ((co * cg + ci) * kh) * kw
         for ky in range(kh):
             ny = y + py - ky * dy
             if ny < 0 or ny % sy != 0:
@@ -89,46 +93,76 @@ def _emit_conv(j: int, val: float, sl: int, tp: int, cp: np.ndarray, w: np.ndarr
 
 
 @njit
-def _bring_to(n: int, t: int, i: np.ndarray, v: np.ndarray, t_last: np.ndarray, ref_until: np.ndarray,
-              alpha: np.ndarray, beta: np.ndarray, g_i: np.ndarray, i_bias: np.ndarray, v_bias: np.ndarray,
-              v_reset: np.ndarray, v_min: np.ndarray) -> None:
-    """Advance neuron ``n`` with no input from ``t_last[n]`` to step ``t`` (refractory steps hold v)."""
-    tl0 = t_last[n]
-    if tl0 >= t:
-        return
-    r = ref_until[n]
-    if r > tl0:  # refractory steps: v held at v_reset, the current still evolves
-        held = min(r, t) - tl0
-        i[n], _ = advance(i[n], 0.0, held, alpha[n], 0.0, 0.0, i_bias[n], 0.0, -np.inf)
-        v[n] = v_reset[n]
-        tl0 += held
-    if t > tl0:
-        i[n], v[n] = advance(i[n], v[n], t - tl0, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n])
-    t_last[n] = t
+def _gap(i: float, v: float, t0: int, t: int, ref_until: int, alpha: float, beta: float, g_i: float, i_bias: float,
+         v_bias: float, v_reset: float, v_min: float) -> tuple[float, float]:
+    """State at step ``t`` of a neuron last updated at ``t0``, with no input in between (refractory steps up to
+    ``ref_until`` hold v at v_reset while the current evolves). Scalars only: cheap to call from the loop."""
+    if t0 >= t:
+        return i, v
+    if ref_until > t0:
+        held = min(ref_until, t) - t0
+        i, _ = advance(i, 0.0, held, alpha, 0.0, 0.0, i_bias, 0.0, -np.inf)
+        v = v_reset
+        t0 += held
+    if t > t0:
+        i, v = advance(i, v, t - t0, alpha, beta, g_i, i_bias, v_bias, v_min)
+    return i, v
+
+
+@njit
+def _send(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
+          pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
+          syn_off: np.ndarray, tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+          delays: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray,
+          conv_scale: np.ndarray, conv_delay: np.ndarray, has_conv: np.ndarray, acc: np.ndarray, mark: np.ndarray,
+          tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
+    """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
+    outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
+    per event."""
+    for k in range(lo, hi):
+        _send_one(src_n[k], src_v[k], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+                  tgt_pop, indptr, targets, weights, delays, conv_of, acc, mark, tl, tl_n, sops)
+    if hi > lo and has_conv[pop_of[src_n[lo]]]:
+        _send_conv(src_n, src_v, lo, hi, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, tgt_pop, conv_of,
+                   conv_par, conv_w, conv_woff, conv_scale, conv_delay, acc, mark, tl, tl_n, sops)
+
+
+@njit
+def _send_conv(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
+               pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray,
+               tgt_pop: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
+               conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray, acc: np.ndarray,
+               mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
+    """The implicit-convolution part of `_send` (kept out of the explicit path's loop, which it slows down)."""
+    for k in range(lo, hi):
+        n = src_n[k]
+        src_p = pop_of[n]
+        local = n - pop_off[src_p]
+        for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
+            q = out_proj[qi]
+            kc = conv_of[q]
+            if kc < 0:
+                continue
+            td = t + conv_delay[kc]
+            if td < T:
+                sops[q] += _emit_conv(local, src_v[k], td & mask, tgt_pop[q], conv_par, kc, conv_w, conv_woff[kc],
+                                      conv_scale[kc], N, P, pop_off, acc, mark, tl, tl_n)
 
 
 @njit_inline
-def _send(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray, pop_off: np.ndarray,
-          out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray, tgt_pop: np.ndarray,
-          indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, delays: np.ndarray, conv_of: np.ndarray,
-          conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray, conv_scale: np.ndarray,
-          conv_delay: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
-          sops: np.ndarray) -> None:
-    """Deliver an event of value ``val`` from neuron ``n`` at step ``t`` along every outgoing synapse."""
+def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray,
+              pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray,
+              tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, delays: np.ndarray,
+              conv_of: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
+              sops: np.ndarray) -> None:
     src_p = pop_of[n]
     local = n - pop_off[src_p]
     for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
         q = out_proj[qi]
         tp = tgt_pop[q]
         toff = pop_off[tp]
-        k_conv = conv_of[q]
-        if k_conv >= 0:  # implicit convolution: targets computed on the fly
-            td = t + conv_delay[k_conv]
-            if td < T:
-                sops[q] += _emit_conv(local, val, td & mask, tp, conv_par[k_conv],
-                                      conv_w[conv_woff[k_conv]:conv_woff[k_conv + 1]], conv_scale[k_conv], N, P,
-                                      pop_off, acc, mark, tl, tl_n)
-            continue
+        if conv_of[q] >= 0:
+            continue  # implicit convolutions: `_send_conv`
         base_i = ip_off[q] + local
         so = syn_off[q]
         e = indptr[base_i] + so
@@ -191,6 +225,15 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
     vtrace = np.zeros((T, n_rec))
     n_updates = 0
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
+    has_conv = np.zeros(P, dtype=np.bool_)
+    for q in range(conv_of.shape[0]):
+        if conv_of[q] >= 0:
+            for p in range(P):
+                for qi in range(out_ptr[p], out_ptr[p + 1]):
+                    if out_proj[qi] == q:
+                        has_conv[p] = True
+    sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
+    sb_v = np.empty(N)
 
     # Neurons that can cross threshold from their initial state with no input at all get a first wake.
     for p in range(P):
@@ -214,19 +257,26 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             if key // N == t and wake_t[n] == t:
                 _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
         # 2. input events due now, and the Poisson sources' events
-        while ie < n_ev and ev_t[ie] == t:
-            _send(ev_n[ie], ev_val[ie], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+        ie_end = ie
+        while ie_end < n_ev and ev_t[ie_end] == t:
+            ie_end += 1
+        if ie_end > ie:
+            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
                   tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                  conv_delay, acc, mark, tl, tl_n, sops)
-            ie += 1
+                  conv_delay, has_conv, acc, mark, tl, tl_n, sops)
+            ie = ie_end
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
+                m = 0
                 for n in range(pop_off[p], pop_off[p + 1]):
                     c = np.random.poisson(poisson[p])
                     if c > 0:
-                        _send(n, float(c), t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
-                              tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff,
-                              conv_scale, conv_delay, acc, mark, tl, tl_n, sops)
+                        sb_n[m] = n
+                        sb_v[m] = c
+                        m += 1
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+                      tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                      conv_delay, has_conv, acc, mark, tl, tl_n, sops)
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
             p = order[oi]
@@ -237,6 +287,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             pge = ge[p]
             subtract = reset_mode[p] == RESET_SUBTRACT
             late = rdelay[p] and subtract
+            m = 0
             for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
                 n = tl[tl_base + j]
                 b = s * N + n
@@ -247,12 +298,16 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 # --- bring the neuron to step t and apply this step's input
                 c = 0
                 if ref_until[n] >= t:
-                    _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                    if t > t_last[n]:
+                        i[n], v[n] = _gap(i[n], v[n], t_last[n], t, ref_until[n], alpha[n], beta[n], g_i[n],
+                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
                 else:
                     if ref_until[n] > t_last[n]:
-                        _bring_to(n, ref_until[n], i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias,
-                                  v_reset, v_min)
+                        i[n], v[n] = _gap(i[n], v[n], t_last[n], ref_until[n], ref_until[n], alpha[n], beta[n],
+                                          g_i[n], i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        t_last[n] = ref_until[n]
                     # the gap in closed form, then this step: the same call `next_crossing` made
                     i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
                                          g_x[n], i_bias[n], v_bias[n], v_min[n])
@@ -283,8 +338,9 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 else:
                     base = max(t, ref_until[n])
                     if t < base < T:
-                        _bring_to(n, base, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset,
-                                  v_min)
+                        i[n], v[n] = _gap(i[n], v[n], t_last[n], base, ref_until[n], alpha[n], beta[n], g_i[n],
+                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        t_last[n] = base
                     k = next_crossing(i[n], v[n], T - 1 - base, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n],
                                       v_min[n], v_th[n], pge)
                     wake = base + k if k > 0 else -1
@@ -302,14 +358,23 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 rec_n[n_spk] = n
                 rec_c[n_spk] = c
                 n_spk += 1
-                _send(n, float(c), t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off, tgt_pop,
-                      indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                      conv_delay, acc, mark, tl, tl_n, sops)
+                sb_n[m] = n
+                sb_v[m] = c
+                m += 1
             tl_n[sp] = 0
+            # this population's spikes of step t, sent together (zero-delay targets come later in `order`)
+            if m > 0:
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
+                      tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                      conv_delay, has_conv, acc, mark, tl, tl_n, sops)
             if record_v[p]:
                 for n in range(pop_off[p], pop_off[p + 1]):
-                    _bring_to(n, t, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+                    if t > t_last[n]:
+                        i[n], v[n] = _gap(i[n], v[n], t_last[n], t, ref_until[n], alpha[n], beta[n], g_i[n],
+                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        t_last[n] = t
                     vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
-    for n in range(N):
-        _bring_to(n, T - 1, i, v, t_last, ref_until, alpha, beta, g_i, i_bias, v_bias, v_reset, v_min)
+    for n in range(N):  # every neuron to the last step, for the final state
+        i[n], v[n] = _gap(i[n], v[n], t_last[n], T - 1, ref_until[n], alpha[n], beta[n], g_i[n], i_bias[n],
+                          v_bias[n], v_reset[n], v_min[n])
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops
