@@ -72,6 +72,40 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Load MODEL and show what evsim built from it.")
     _model_args(info)
     info.set_defaults(func=cmd_info)
+
+    verify = sub.add_parser("verify", help="check the engine against the dense reference (and a framework's output)",
+                            description="Run MODEL on --input with the event-driven engine and with evsim's dense "
+                                        "clock-driven reference, and with --expect against a framework's recorded "
+                                        "output spikes; report the spike-level match per layer and the first "
+                                        "divergence. Exit status 0 when everything agrees, 1 when not.")
+    _model_args(verify)
+    verify.add_argument("--input", "-i", required=True, metavar="FILE",
+                        help=".npz/.h5 with an array 'x' [B, T, n_in] (and optionally 'labels'), or .npy")
+    verify.add_argument("--expect", metavar="FILE",
+                        help=".npz with the framework's output spikes [B, T, n_out] (array 'output' or '*_output')")
+    verify.add_argument("--expect-key", metavar="KEY", help="name of the array in --expect (default: see above)")
+    verify.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    verify.add_argument("--out", "-o", metavar="FILE", help="write the findings as JSON")
+    verify.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    verify.set_defaults(func=cmd_verify)
+
+    report = sub.add_parser("report", help="count SOPs, spikes, sparsity and energy; write JSON, CSV, plots, HTML",
+                            description="Run MODEL on --input and write into --out DIR: report.json, CSV tables, "
+                                        "PNG plots (spike raster, SOPs and energy per layer, firing rates, SOPs over "
+                                        "time) and report.html, one self-contained page with all of them.")
+    _model_args(report)
+    report.add_argument("--input", "-i", required=True, metavar="FILE",
+                        help=".npz/.h5 with an array 'x' [B, T, n_in] (and optionally 'labels'), or .npy")
+    report.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the report's files")
+    report.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    report.add_argument("--energy", nargs="+", metavar="PRESET", default=None,
+                        help="energy presets to price the counts with (default: horowitz45-fp32 "
+                             "horowitz45-fp32-sram loihi; shipped: see evsim/energy_presets.json)")
+    report.add_argument("--energy-file", metavar="FILE", help="your own presets (.json or .toml)")
+    report.add_argument("--raster-sample", type=int, default=0, metavar="K", help="sample shown in the raster")
+    report.add_argument("--bin", type=int, default=1, metavar="STEPS", help="time bin of 'SOPs over time'")
+    report.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
@@ -140,6 +174,47 @@ def cmd_info(args: argparse.Namespace) -> int:
         d = f"{q.min_delay}..{q.max_delay}" if q.n_synapses else "-"
         kind = "implicit conv" if hasattr(q, "spec") else "explicit"
         print(f"  {q.name:<32} {q.n_synapses:>10} synapses  delays {d} steps  {kind}, {q.nbytes() / 1024:.1f} KiB")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .io.files import write_json
+    from .report import read_samples
+    from .verify import read_expected, verify
+
+    net = _load(args)
+    x, labels = read_samples(args.input, args.samples)
+    expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
+    v = verify(net, x, labels=labels, expect=expect, expect_name=key,
+               progress=args.progress and sys.stderr.isatty())
+    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print(f"input    {args.input}" + (f"; expected output: {args.expect} [{key}]" if args.expect else ""))
+    print("\n".join(v.lines()))
+    if args.out:
+        write_json(args.out, v.to_dict())
+        print(f"wrote    {args.out}")
+    return 0 if v.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .energy import load_file
+    from .report import DEFAULT_PRESETS, headline, make_report, read_samples, write
+
+    net = _load(args)
+    x, labels = read_samples(args.input, args.samples)
+    presets = args.energy or list(DEFAULT_PRESETS) + (list(load_file(args.energy_file)) if args.energy_file else [])
+    if args.bin < 1:
+        raise EvsimError(f"--bin must be at least one step, got {args.bin}")
+    rep = make_report(net, x, labels=labels, presets=presets, energy_file=args.energy_file,
+                      progress=args.progress and sys.stderr.isatty(),
+                      meta=dict(model=args.model, input=args.input, dialect=args.dialect,
+                                settings=net.meta.get("settings", {})))
+    if not 0 <= args.raster_sample < rep.acct.samples:
+        raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")
+    files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)
+    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print("\n".join(headline(rep)))
+    print(f"wrote    {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
     return 0
 
 
