@@ -1,0 +1,54 @@
+"""Shared bits of the peer runners: command-line options, loading the workload, and the one JSON result line.
+
+A runner is started as `PYTHON benchmarks/peers/X_runner.py --workload W [--npz FILE] [--samples N] [--seed S]`;
+with --npz it reads the arrays the harness wrote (so every simulator sees identical arrays whatever its NumPy),
+otherwise it calls the builders of benchmarks/workloads.py itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root, for `benchmarks.workloads`
+
+from benchmarks import workloads  # noqa: E402
+
+KEYS = ("simulator", "workload", "n_neurons", "n_synapses", "sim_time_ms", "build_s", "wall_s", "n_spikes",
+        "n_synaptic_events", "events_per_s", "peak_rss_mb", "checksum", "threads")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--workload", required=True, choices=["feedforward", "brunel-small", "brunel-large"])
+    p.add_argument("--npz", help="workload arrays written by the harness (default: build them here)")
+    p.add_argument("--samples", type=int, default=10, help="feedforward: 1-s samples back to back (T = N s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    return p
+
+
+def load(args) -> dict:
+    return workloads.load_npz(args.npz) if args.npz else workloads.build(args.workload, args.samples, args.seed)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process or of any child it waited for (Brian2 standalone runs a child), in MB."""
+    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(kb / 1024.0, 1)
+
+
+def emit(simulator: str, args, wl: dict, build_s: float, wall_s: float, checksum: dict, n_events: int,
+         threads: int) -> None:
+    """Print the single JSON line of a run (keys as in shared/bench/SPEC.md)."""
+    n_neurons = sum(wl["populations"].values()) - wl["populations"].get("in", 0)  # input relays are not neurons
+    rec = dict(simulator=simulator, workload=args.workload, n_neurons=int(n_neurons),
+               n_synapses=workloads.n_synapses(wl), sim_time_ms=float(wl["sim_time_ms"]),
+               build_s=round(build_s, 4), wall_s=round(wall_s, 4), n_spikes=int(sum(checksum.values())),
+               n_synaptic_events=int(n_events), events_per_s=round(n_events / wall_s, 1) if wall_s > 0 else None,
+               peak_rss_mb=peak_rss_mb(), checksum={k: int(v) for k, v in checksum.items()}, threads=threads)
+    assert tuple(rec) == KEYS
+    print(json.dumps(rec), flush=True)

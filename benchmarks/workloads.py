@@ -1,0 +1,181 @@
+"""The benchmark workloads of shared/bench/SPEC.md as plain NumPy arrays, made with fixed seeds.
+
+Every simulator (evsim and the peers) builds the same connectivity, weights, delays, initial voltages and input
+spikes from these arrays; only brunel's external Poisson drive is drawn by each simulator.
+
+A workload is a dict:
+  name, dt_ms, T_steps, sim_time_ms
+  populations: {name: size}, in the order spikes flow (for feedforward "in" is the input population)
+  projections: [{name, source, target, pre, post, weight, delay_steps}]  (indices local to source/target)
+  neuron: {tau_m, v_th, v_reset, t_ref_steps, e_l}   (mV and ms; feedforward is unitless with V_th = 1)
+  feedforward: input_steps, input_index (one spike of input `index` in step `step`, sorted by step)
+  brunel: v0 (initial voltage per neuron), NE, CE, CI, J, g, eta, ext_rate_hz
+
+Time convention ("canonical steps"): the step of every spike is an integer 0..T_steps-1. A spike in step t sent
+with delay D steps is added in step t + D. Per step: decay V, add the input that arrives in this step, test the
+threshold, reset (NEST's order). `dense_reference` implements exactly this for feedforward.
+
+`save_npz` / `load_npz` carry a workload between Python environments (the peers run in their own venvs).
+`synaptic_events` gives n_synaptic_events from per-population spike counts: sum over spikes of the sender's
+out-degree (input spikes count: they are delivered through the first layer's synapses; brunel's external drive
+does not).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+FF_SIZES = (700, 256, 256, 20)
+FF_NAMES = ("in", "h1", "h2", "out")
+FF_SCALE = (0.6, 2.0, 2.0)
+FF_BIAS = (0.012, 0.0, 0.0)
+FF_MAX_D = 25  # trained delay index d ~ U{0..25}; used delay = d + 1 steps
+
+
+def feedforward(n_samples: int = 10, seed: int = 0) -> dict:
+    """700 -> 256 -> 256 -> 20 dense, dt = 1 ms, T = n_samples * 1000 steps of Bernoulli(0.01) input.
+
+    Weights and delays come from `default_rng([seed, 0])`; the input of sample k from `default_rng([seed, 1, k])`,
+    so a run with fewer samples sees a prefix of the same input.
+    """
+    rng = np.random.default_rng([seed, 0])
+    projections = []
+    for l in range(3):
+        n_pre, n_post = FF_SIZES[l], FF_SIZES[l + 1]
+        w = rng.standard_normal((n_pre, n_post)) / np.sqrt(n_pre) * FF_SCALE[l] + FF_BIAS[l]
+        d = rng.integers(0, FF_MAX_D + 1, size=(n_pre, n_post))
+        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+        projections.append(dict(name=f"{FF_NAMES[l]}->{FF_NAMES[l + 1]}", source=FF_NAMES[l], target=FF_NAMES[l + 1],
+                                pre=pre.ravel().astype(np.int32), post=post.ravel().astype(np.int32),
+                                weight=w.ravel(), delay_steps=(d.ravel() + 1).astype(np.int32)))
+    steps, index = [], []
+    for k in range(n_samples):
+        s, i = np.nonzero(np.random.default_rng([seed, 1, k]).random((1000, FF_SIZES[0])) < 0.01)
+        steps.append(s + 1000 * k)
+        index.append(i)
+    T = 1000 * n_samples
+    return dict(name="feedforward", dt_ms=1.0, T_steps=T, sim_time_ms=float(T), seed=seed,
+                populations=dict(zip(FF_NAMES, FF_SIZES)), projections=projections,
+                neuron=dict(tau_m=20.0, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
+                input_steps=np.concatenate(steps).astype(np.int64), input_index=np.concatenate(index).astype(np.int32))
+
+
+def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> dict:
+    """Brunel (2000) with delta synapses: 80/20 E/I, fixed in-degree K with replacement, delays U{5..50} x 0.1 ms."""
+    rng = np.random.default_rng([seed, 2])
+    NE = int(0.8 * N)
+    CE, CI = int(0.8 * K), K - int(0.8 * K)
+    J, g, eta, tau_m, theta = 0.1, 5.0, 2.0, 20.0, 20.0
+    post = np.repeat(np.arange(N, dtype=np.int32), K)
+    pre = np.empty((N, K), dtype=np.int32)
+    pre[:, :CE] = rng.integers(0, NE, size=(N, CE))
+    pre[:, CE:] = rng.integers(NE, N, size=(N, CI))
+    pre = pre.ravel()
+    weight = np.where(pre < NE, J, -g * J)
+    delay = rng.integers(5, 51, size=N * K).astype(np.int32)
+    v0 = rng.uniform(0.0, theta, size=N)
+    nu_thr = theta / (J * CE * tau_m)  # per ms
+    dt = 0.1
+    return dict(name=f"brunel-{N}-{K}", dt_ms=dt, T_steps=int(round(T_ms / dt)), sim_time_ms=float(T_ms), seed=seed,
+                populations=dict(E=NE, I=N - NE),
+                projections=[dict(name="all->all", source="all", target="all", pre=pre, post=post,
+                                  weight=weight, delay_steps=delay)],
+                neuron=dict(tau_m=tau_m, v_th=theta, v_reset=10.0, t_ref_steps=20, e_l=0.0),
+                v0=v0, N=N, K=K, NE=NE, CE=CE, CI=CI, J=J, g=g, eta=eta,
+                ext_rate_hz=CE * eta * nu_thr * 1000.0)
+
+
+def build(workload: str, samples: int = 10, seed: int = 0) -> dict:
+    """Builder by harness name: feedforward, brunel-small, brunel-large."""
+    if workload == "feedforward":
+        return feedforward(samples, seed)
+    if workload == "brunel-small":
+        return brunel(2000, 200, seed)
+    if workload == "brunel-large":
+        return brunel(10000, 1000, seed)
+    raise ValueError(f"unknown workload {workload!r}")
+
+
+def n_synapses(wl: dict) -> int:
+    return int(sum(len(p["pre"]) for p in wl["projections"]))
+
+
+def synaptic_events(wl: dict, counts: dict) -> int:
+    """Sum over spikes of the sender's out-degree.
+
+    feedforward: counts = {population: total spikes}; brunel: counts = {"per_neuron": array [N]}.
+    """
+    if wl["name"] == "feedforward":
+        return int(sum(counts[FF_NAMES[l]] * FF_SIZES[l + 1] for l in range(3)))
+    outdeg = np.bincount(wl["projections"][0]["pre"], minlength=wl["N"])
+    return int(np.dot(np.asarray(counts["per_neuron"], dtype=np.int64), outdeg))
+
+
+def save_npz(wl: dict, path: str) -> None:
+    arrays, meta = {}, {}
+    for k, v in wl.items():
+        if k == "projections":
+            meta[k] = []
+            for i, p in enumerate(v):
+                meta[k].append({kk: vv for kk, vv in p.items() if not isinstance(vv, np.ndarray)})
+                arrays.update({f"proj{i}_{kk}": vv for kk, vv in p.items() if isinstance(vv, np.ndarray)})
+        elif isinstance(v, np.ndarray):
+            arrays[k] = v
+        else:
+            meta[k] = v
+    np.savez(path, _meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_npz(path: str) -> dict:
+    with np.load(path) as z:
+        wl = json.loads(str(z["_meta"]))
+        for i, p in enumerate(wl.get("projections", [])):
+            for k in ("pre", "post", "weight", "delay_steps"):
+                p[k] = z[f"proj{i}_{k}"]
+        for k in z.files:
+            if k != "_meta" and not k.startswith("proj"):
+                wl[k] = z[k]
+    return wl
+
+
+def dense_reference(wl: dict) -> dict:
+    """Discrete-time NumPy reference of feedforward: v = v*exp(-dt/tau) + arriving input; spike if v > 1; v = 0.
+
+    Returns {population: spike count} over steps 0..T-1 (input included).
+    """
+    T, n = wl["T_steps"], list(wl["populations"].values())
+    decay = np.exp(-wl["dt_ms"] / wl["neuron"]["tau_m"])
+    W = [p["weight"].reshape(n[l], n[l + 1]) for l, p in enumerate(wl["projections"])]
+    D = [p["delay_steps"].reshape(n[l], n[l + 1]) for l, p in enumerate(wl["projections"])]
+    R = max(int(d.max()) for d in D) + 1  # ring of future input slots
+    buf = [np.zeros((R, m)) for m in n[1:]]
+    v = [np.zeros(m) for m in n[1:]]
+    counts = np.zeros(4, dtype=np.int64)
+    bounds = np.searchsorted(wl["input_steps"], np.arange(T + 1))
+    for t in range(T):
+        spk = wl["input_index"][bounds[t]:bounds[t + 1]]
+        counts[0] += spk.size
+        for l in range(3):
+            if spk.size:  # deliver the spikes of layer l (sent in step t) into layer l+1's future slots
+                np.add.at(buf[l], ((t + D[l][spk]) % R, np.arange(n[l + 1])), W[l][spk])
+            slot = t % R  # layer l+1 updates in step t (delays >= 1, so nothing just written lands here)
+            v[l] = v[l] * decay + buf[l][slot]
+            buf[l][slot] = 0.0
+            fired = v[l] > wl["neuron"]["v_th"]
+            v[l][fired] = wl["neuron"]["v_reset"]
+            spk = np.nonzero(fired)[0]
+            counts[l + 1] += spk.size
+    return dict(zip(wl["populations"], counts.tolist()))
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    t0 = time.perf_counter()
+    wl = feedforward(n)
+    c = dense_reference(wl)
+    print(json.dumps(dict(workload="feedforward", samples=n, counts=c, rates_per_bin={
+        k: c[k] / (wl["T_steps"] * wl["populations"][k]) for k in c}, seconds=round(time.perf_counter() - t0, 2))))
