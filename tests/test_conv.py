@@ -9,8 +9,9 @@ from scipy import signal
 import evsim
 from evsim import reference
 from evsim.conv import ConvSpec
+from evsim.engine import compile_network, run_sample
 from evsim.network import ConvProjection
-from evsim.simulation import as_dense_inputs
+from evsim.simulation import _normalise, as_dense_inputs
 
 
 @st.composite
@@ -81,6 +82,10 @@ def test_engine_implicit_equals_explicit_and_reference(case, delay):
     ri, re = evsim.run(net_i, x), evsim.run(net_e, x)
     np.testing.assert_array_equal(ri.output, re.output)
     assert ri.sops == re.sops
+    (ev,), T, _ = _normalise(net_i, x, None)
+    listed = run_sample(compile_network(net_i, scan_max=0), T, *ev)  # list mode, as for large populations
+    assert sorted(zip(listed.spike_t.tolist(), (listed.spike_n - spec.n_in).tolist(), listed.spike_c.tolist())) \
+        == sorted(zip(ri.spikes["c"].times.tolist(), ri.spikes["c"].indices.tolist(), ri.spikes["c"].counts.tolist()))
     ref = reference.simulate(net_i, as_dense_inputs(net_i, x)[0][0], 12)
     np.testing.assert_array_equal(ri.output, ref.spikes["c"])
     np.testing.assert_allclose(ri.final_state["c"][1], ref.v["c"][-1], atol=1e-9)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import evsim
 from evsim import reference
-from evsim.simulation import as_dense_inputs
+from evsim.engine import compile_network, run_sample
+from evsim.simulation import _normalise, as_dense_inputs
 
 MODELS = ("IF", "LIF", "LI", "CubaLIF", "CubaLI", "nir-LIF", "nir-CubaLIF")
 
@@ -84,6 +85,16 @@ def test_engine_matches_reference(case):
     assume(all(np.all(np.abs(s) < 1e6) for s in ref.spikes.values()))
     assume(all(np.all(np.isfinite(v)) for v in ref.v.values()))
     res = evsim.run(net, x)
+    # the same run with every population in list mode (the mode large populations use)
+    (ev,), T_, _ = _normalise(net, x, None)
+    listed = run_sample(compile_network(net, scan_max=0), T_, *ev)
+    np.testing.assert_array_equal(listed.spike_t, np.sort(listed.spike_t))
+    got_all = sorted(zip(listed.spike_t.tolist(), listed.spike_n.tolist(), listed.spike_c.tolist()))
+    cn = compile_network(net)
+    want_all = sorted((t, n + int(cn.pop_off[cn.index(p)]), c) for p in cn.names if not net.population(p).is_input
+                      for t, n, c in zip(res.spikes[p].times.tolist(), res.spikes[p].indices.tolist(),
+                                         res.spikes[p].counts.tolist()))
+    assert got_all == want_all
     for p in net.populations:
         if p.is_input:
             continue

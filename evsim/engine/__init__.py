@@ -14,6 +14,11 @@ from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from .loop import run_discrete
 
+# Populations up to this size are found by scanning their accumulators each step (a delivery is then one add);
+# larger ones keep a list of the neurons reached (a delivery also checks and sets a mark), which pays off when
+# a step reaches few of their neurons.
+SCAN_MAX = 32768
+
 _PARAM_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "v_th", "v_reset", "v_min")
 
 
@@ -21,8 +26,11 @@ _PARAM_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "
 class CompiledNetwork:
     """A `Network` flattened over a global neuron index (population ``p`` owns ``pop_off[p]:pop_off[p+1]``).
 
-    Zero-weight synapses are dropped (they change nothing and cost a delivery); projections keep their own CSR
-    arrays concatenated, addressed through ``ip_off`` (rows) and ``syn_off`` (synapses).
+    Zero-weight synapses are dropped (they change nothing and cost a delivery). Explicit synapses of all
+    projections are concatenated (``targets`` local to the target population, ``weights``) and addressed by
+    **delay groups**: row ``j`` of projection ``q`` owns groups ``gptr[ip_off[q] + j] : gptr[ip_off[q] + j + 1]``;
+    group ``g`` is the synapses ``g_start[g]:g_end[g]``, all with delay ``g_delay[g]``, in increasing delay. A
+    spike thus costs one ring-slot computation per distinct delay, and no per-synapse delay is stored.
     """
 
     net: Network
@@ -37,7 +45,8 @@ class CompiledNetwork:
         return self.names.index(name)
 
 
-def compile_network(net: Network) -> CompiledNetwork:
+def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwork:
+    """Flatten ``net``; populations up to ``scan_max`` neurons (default `SCAN_MAX`) are scanned."""
     pops = net.populations
     names = tuple(p.name for p in pops)
     P = len(pops)
@@ -75,11 +84,10 @@ def compile_network(net: Network) -> CompiledNetwork:
             rec_pops.append(p.name)
 
     projs = net.projections
-    ip_parts, tg_parts, w_parts, d_parts, nnz = [], [], [], [], []
+    ip_parts, gs_parts, ge_parts, gd_parts, tg_parts, w_parts, nnz = [], [], [], [], [], [], []
     ip_off = np.zeros(len(projs), dtype=np.int64)
-    syn_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
-    ip_pos = syn_pos = 0
+    ip_pos = syn_pos = g_pos = 0
     conv_of = np.full(len(projs), -1, dtype=np.int64)
     convs = []
     for q_i, q in enumerate(projs):
@@ -87,21 +95,30 @@ def compile_network(net: Network) -> CompiledNetwork:
         if isinstance(q, ConvProjection):
             conv_of[q_i] = len(convs)
             convs.append(q)
-            ip_off[q_i], syn_off[q_i] = ip_pos, syn_pos
+            ip_off[q_i] = ip_pos
             nnz.append(None)
             continue
         keep = q.weights != 0
-        rows = np.repeat(np.arange(q.indptr.shape[0] - 1), np.diff(q.indptr))
-        counts = np.bincount(rows[keep], minlength=q.indptr.shape[0] - 1)
-        indptr = np.zeros(q.indptr.shape[0], dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        ip_off[q_i], syn_off[q_i] = ip_pos, syn_pos
-        ip_parts.append(indptr)
+        n_src = q.indptr.shape[0] - 1
+        rows = np.repeat(np.arange(n_src), np.diff(q.indptr))[keep]
+        d = q.delays[keep]
+        counts = np.bincount(rows, minlength=n_src)
+        # delay groups: runs of equal (row, delay); rows are sorted by delay, so one group per distinct delay
+        new_group = np.ones(rows.shape[0], dtype=bool)
+        new_group[1:] = (rows[1:] != rows[:-1]) | (d[1:] != d[:-1])
+        starts = np.flatnonzero(new_group)
+        gptr = np.zeros(n_src + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[starts], minlength=n_src), out=gptr[1:])
+        ip_off[q_i] = ip_pos
+        ip_parts.append(gptr + g_pos)
+        gs_parts.append(starts + syn_pos)
+        ge_parts.append(np.append(starts[1:], rows.shape[0])[:starts.shape[0]] + syn_pos)
+        gd_parts.append(d[starts])
         tg_parts.append(q.targets[keep])
         w_parts.append(q.weights[keep])
-        d_parts.append(q.delays[keep])
         nnz.append(counts)
-        ip_pos += indptr.shape[0]
+        ip_pos += n_src + 1
+        g_pos += starts.shape[0]
         syn_pos += int(keep.sum())
     src_of = [names.index(q.source) for q in projs]
     out_order = np.argsort(np.array(src_of, dtype=np.int64), kind="stable")
@@ -127,9 +144,10 @@ def compile_network(net: Network) -> CompiledNetwork:
         is_input=flags["is_input"], poisson=poisson, reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
         **par, refractory=refractory,
-        out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, syn_off=syn_off, tgt_pop=tgt_pop,
-        indptr=cat(ip_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
-        delays=cat(d_parts, np.int32), D=D, **conv_arrays)
+        out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
+        gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
+        g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
+        D=D, scan=sizes <= (SCAN_MAX if scan_max is None else scan_max), **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
                            tuple(rec_pops))
 

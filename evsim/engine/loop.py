@@ -34,9 +34,13 @@ def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark:
 
 
 @njit_inline
-def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.ndarray, acc: np.ndarray,
-             mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> None:
+def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.ndarray, scan: np.ndarray,
+             acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> None:
     b = sl * N + tgt
+    if scan[tp]:
+        acc[b] += w
+        tl_n[sl * P + tp] = 1
+        return
     if mark[b] == 0:
         mark[b] = 1
         sp = sl * P + tp
@@ -47,8 +51,8 @@ def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.n
 
 @njit_inline
 def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w: np.ndarray, woff: int,
-               scale: float, N: int, P: int, pop_off: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray,
-               tl_n: np.ndarray) -> int:
+               scale: float, N: int, P: int, pop_off: np.ndarray, scan: np.ndarray, acc: np.ndarray,
+               mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> int:
     """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (`evsim.conv.ConvSpec`: its
     parameters are row ``cps[kc]`` in `ConvSpec.params` order, its kernel ``w[woff:]``) into ring slot ``sl``;
     returns the number of synapses used. (Rows and offsets, not array views: a view costs reference counting
@@ -86,8 +90,8 @@ def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w
                 wt = w[wbase + ky * kw + kx]
                 if wt == 0.0:
                     continue
-                _deliver(sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, acc, mark, tl,
-                         tl_n)
+                _deliver(sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, scan, acc, mark,
+                         tl, tl_n)
                 n += 1
     return n
 
@@ -112,26 +116,28 @@ def _gap(i: float, v: float, t0: int, t: int, ref_until: int, alpha: float, beta
 @njit
 def _send(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
           pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
-          syn_off: np.ndarray, tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray,
-          delays: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray,
-          conv_scale: np.ndarray, conv_delay: np.ndarray, has_conv: np.ndarray, acc: np.ndarray, mark: np.ndarray,
+          tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray, g_delay: np.ndarray,
+          targets: np.ndarray, weights: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray,
+          conv_scale: np.ndarray, conv_delay: np.ndarray, has_conv: np.ndarray, scan: np.ndarray, acc: np.ndarray,
+          mark: np.ndarray,
           tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
     for k in range(lo, hi):
-        _send_one(src_n[k], src_v[k], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
-                  tgt_pop, indptr, targets, weights, delays, conv_of, acc, mark, tl, tl_n, sops)
+        _send_one(src_n[k], src_v[k], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
+                  tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, scan, acc, mark, tl, tl_n, sops)
     if hi > lo and has_conv[pop_of[src_n[lo]]]:
         _send_conv(src_n, src_v, lo, hi, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, tgt_pop, conv_of,
-                   conv_par, conv_w, conv_woff, conv_scale, conv_delay, acc, mark, tl, tl_n, sops)
+                   conv_par, conv_w, conv_woff, conv_scale, conv_delay, scan, acc, mark, tl, tl_n, sops)
 
 
 @njit
 def _send_conv(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
                pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray,
                tgt_pop: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
-               conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray, acc: np.ndarray,
+               conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray, scan: np.ndarray,
+               acc: np.ndarray,
                mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
     """The implicit-convolution part of `_send` (kept out of the explicit path's loop, which it slows down)."""
     for k in range(lo, hi):
@@ -146,14 +152,14 @@ def _send_conv(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T
             td = t + conv_delay[kc]
             if td < T:
                 sops[q] += _emit_conv(local, src_v[k], td & mask, tgt_pop[q], conv_par, kc, conv_w, conv_woff[kc],
-                                      conv_scale[kc], N, P, pop_off, acc, mark, tl, tl_n)
+                                      conv_scale[kc], N, P, pop_off, scan, acc, mark, tl, tl_n)
 
 
 @njit_inline
 def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray,
-              pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray,
-              tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, delays: np.ndarray,
-              conv_of: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
+              pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
+              tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray, g_delay: np.ndarray,
+              targets: np.ndarray, weights: np.ndarray, conv_of: np.ndarray, scan: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
               sops: np.ndarray) -> None:
     src_p = pop_of[n]
     local = n - pop_off[src_p]
@@ -163,41 +169,43 @@ def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop
         toff = pop_off[tp]
         if conv_of[q] >= 0:
             continue  # implicit convolutions: `_send_conv`
-        base_i = ip_off[q] + local
-        so = syn_off[q]
-        e = indptr[base_i] + so
-        e_end = indptr[base_i + 1] + so
-        start = e
-        while e < e_end:  # rows are sorted by delay: one ring slot per run of equal delays
-            dcur = delays[e]
-            td = t + dcur
+        row = ip_off[q] + local
+        used = 0
+        for g in range(gptr[row], gptr[row + 1]):  # delay groups, in increasing delay
+            td = t + g_delay[g]
             if td >= T:
-                break  # this and the rest would arrive after the end
+                break  # this group and the rest would arrive after the end
             sl = td & mask
             slot_base = sl * N + toff
             sp = sl * P + tp
-            while e < e_end and delays[e] == dcur:
-                tgt = targets[e]
-                b2 = slot_base + tgt
-                if mark[b2] == 0:
-                    mark[b2] = 1
-                    tl[slot_base + tl_n[sp]] = toff + tgt
-                    tl_n[sp] += 1
-                acc[b2] += weights[e] * val
-                e += 1
-        sops[q] += e - start
+            if scan[tp]:  # the target population is scanned: just accumulate
+                for e in range(g_start[g], g_end[g]):
+                    acc[slot_base + targets[e]] += weights[e] * val
+                tl_n[sp] = 1
+            else:  # list the neurons reached, once each
+                for e in range(g_start[g], g_end[g]):
+                    tgt = targets[e]
+                    b2 = slot_base + tgt
+                    if mark[b2] == 0:
+                        mark[b2] = 1
+                        tl[slot_base + tl_n[sp]] = toff + tgt
+                        tl_n[sp] += 1
+                    acc[b2] += weights[e] * val
+            used += g_end[g] - g_start[g]
+        sops[q] += used
 
 
 @njit
 def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
-                 poisson: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray, rdelay: np.ndarray,
+                 poisson: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray,
+                 rdelay: np.ndarray,
                  record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
                  alpha: np.ndarray, beta: np.ndarray, in_gain: np.ndarray, g_i: np.ndarray, g_x: np.ndarray,
                  i_bias: np.ndarray, v_bias: np.ndarray, v_th: np.ndarray, v_reset: np.ndarray, v_min: np.ndarray,
                  refractory: np.ndarray, i0: np.ndarray, v0: np.ndarray,
-                 out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray, syn_off: np.ndarray,
-                 tgt_pop: np.ndarray, indptr: np.ndarray, targets: np.ndarray, weights: np.ndarray,
-                 delays: np.ndarray, D: int, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
+                 out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
+                 tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray,
+                 g_delay: np.ndarray, targets: np.ndarray, weights: np.ndarray, D: int, scan: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
                  conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray,
                  ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
@@ -255,15 +263,18 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             key, hsize = heap_pop(heap, hsize)
             n = key % N
             if key // N == t and wake_t[n] == t:
-                _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
+                if scan[pop_of[n]]:
+                    tl_n[s * P + pop_of[n]] = 1  # the scan finds it through wake_t
+                else:
+                    _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
         # 2. input events due now, and the Poisson sources' events
         ie_end = ie
         while ie_end < n_ev and ev_t[ie_end] == t:
             ie_end += 1
         if ie_end > ie:
-            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
-                  tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                  conv_delay, has_conv, acc, mark, tl, tl_n, sops)
+            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
+                  tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                  conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
             ie = ie_end
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
@@ -274,9 +285,9 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                         sb_n[m] = n
                         sb_v[m] = c
                         m += 1
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
-                      tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                      conv_delay, has_conv, acc, mark, tl, tl_n, sops)
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
+                      tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                      conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
             p = order[oi]
@@ -288,12 +299,23 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             subtract = reset_mode[p] == RESET_SUBTRACT
             late = rdelay[p] and subtract
             m = 0
-            for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
-                n = tl[tl_base + j]
-                b = s * N + n
-                x = acc[b]
+            scan_p = scan[p]
+            count = tl_n[sp]  # (cannot grow while p is processed: no zero-delay self-loops)
+            if scan_p and count > 0:
+                count = pop_off[p + 1] - pop_off[p]
+            for j in range(count):
+                if scan_p:  # every neuron with input, or with a wake due now
+                    n = pop_off[p] + j
+                    b = s * N + n
+                    x = acc[b]
+                    if x == 0.0 and wake_t[n] != t:
+                        continue
+                else:  # the neurons listed as they were reached
+                    n = tl[tl_base + j]
+                    b = s * N + n
+                    x = acc[b]
+                    mark[b] = 0
                 acc[b] = 0.0
-                mark[b] = 0
                 n_updates += 1
                 # --- bring the neuron to step t and apply this step's input
                 c = 0
@@ -364,9 +386,9 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             tl_n[sp] = 0
             # this population's spikes of step t, sent together (zero-delay targets come later in `order`)
             if m > 0:
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, syn_off,
-                      tgt_pop, indptr, targets, weights, delays, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                      conv_delay, has_conv, acc, mark, tl, tl_n, sops)
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
+                      tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
+                      conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
             if record_v[p]:
                 for n in range(pop_off[p], pop_off[p + 1]):
                     if t > t_last[n]:
