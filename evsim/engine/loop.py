@@ -240,6 +240,8 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 for qi in range(out_ptr[p], out_ptr[p + 1]):
                     if out_proj[qi] == q:
                         has_conv[p] = True
+    # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
+    undriven = (v_bias == 0.0) & (i_bias == 0.0) & (v_th > 0.0)
     sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
     sb_v = np.empty(N)
 
@@ -354,8 +356,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 # --- schedule this neuron's next input-free event
                 if pending[n] > 0:
                     wake = t + 1
-                elif (v_bias[n] == 0.0 and i_bias[n] == 0.0 and (g_i[n] == 0.0 or i[n] == 0.0)
-                      and v[n] < v_th[n] and v_th[n] > 0.0 and ref_until[n] <= t):
+                elif undriven[n] and v[n] < v_th[n] and ref_until[n] <= t and (g_i[n] == 0.0 or i[n] == 0.0):
                     wake = -1  # no drive and below threshold: the state only decays towards 0
                 else:
                     base = max(t, ref_until[n])

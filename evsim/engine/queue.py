@@ -8,11 +8,18 @@ step ``t``. Invariants while step ``t`` is processed:
 
 * slots hold only events due in ``[t, t + D)``; a slot is emptied when its step is processed, before it can be
   reused for step ``t + D``;
-* for each slot and neuron, ``acc[slot, n]`` is the summed weight of the events due to ``n`` at that step and
-  ``mark[slot, n]`` says whether ``n`` is already listed; ``tl[slot]`` lists the marked neurons, grouped by
-  population (each population owns the segment of its global indices, ``tl_n[slot, p]`` entries long), in the
-  order their first event arrived (the sequence order). Simultaneous events to one neuron are therefore summed
-  in arrival order and delivered as one input, exactly as a clock-driven simulator sums them;
+* ``acc[slot, n]`` is the summed weight of the events due to neuron ``n`` at that step, added in arrival order
+  (the sequence order), so simultaneous events to one neuron are delivered as one input, exactly as a
+  clock-driven simulator sums them;
+* which neurons have something due is known in one of two ways, chosen per population when the network is
+  compiled (`evsim.engine.SCAN_MAX`):
+  - *scanned* populations (up to 32k neurons): ``tl_n[slot, p] > 0`` says the population has events or wakes at
+    that step; processing scans its accumulators for non-zero input (and ``wake_t`` for wakes). A delivery is one
+    add, the cheapest possible; a neuron whose inputs cancel exactly to 0 is not touched, which changes nothing
+    (its state advances the same way later);
+  - *listed* populations: ``mark[slot, n]`` says whether ``n`` is already listed and ``tl[slot]`` lists the marked
+    neurons, in the segment of the population's global indices, ``tl_n[slot, p]`` entries long, in the order their
+    first event arrived. A step then costs only the neurons it reaches, however large the population;
 * insertion and removal are O(1); no comparison is ever made.
 
 A binary heap would cost O(log n) per event for no gain when every delay is a whole number of steps below a known
