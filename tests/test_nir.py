@@ -132,10 +132,6 @@ def test_bad_files_give_clear_errors(tmp_path):
     text.write_text("not a model")
     with pytest.raises(evsim.ModelFileError, match="not an HDF5 file"):
         evsim.load(text, dt=1e-3)
-    th = write(tmp_path, {"in": nir.Input(np.array([2])), "th": nir.Threshold(np.ones(2)),
-                          "out": nir.Output(np.array([2]))}, [("in", "th"), ("th", "out")], "threshold.nir")
-    with pytest.raises(evsim.ModelFileError, match="node 'th': NIR node type Threshold is not supported"):
-        evsim.load(th, dt=1e-3)
     pool = write(tmp_path, {"in": nir.Input(np.array([1, 4, 4])),
                             "p": nir.SumPool2d(np.array([2, 1]), np.array([2, 1]), np.array([0, 0])),
                             "lif": lif(6), "out": nir.Output(np.array([6]))},
@@ -191,3 +187,17 @@ def test_per_node_settings_override_the_dialect():
         evsim.load(path, dialect="snntorch", nodes={"0": dict(reset="zero")})
     with pytest.raises(evsim.ModelFileError, match="cannot override \\['tau'\\]"):
         evsim.load(path, dialect="snntorch", nodes={"1": dict(tau=1.0)})
+
+
+def test_threshold_and_integrator_nodes(tmp_path, rng):
+    W = rng.normal(0, 1, (3, 2))
+    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Affine(W, np.array([0.1, 0.0, -0.1])),
+                            "th": nir.Threshold(np.array([0.2, 0.0, 0.5])), "w2": nir.Linear(np.ones((1, 3))),
+                            "acc": nir.I(np.array([2.0])), "out": nir.Output(np.array([1]))},
+                 [("in", "fc"), ("fc", "th"), ("th", "w2"), ("w2", "acc"), ("acc", "out")], "th_i.nir")
+    net = evsim.load(path, dt=1e-3)
+    x = rng.normal(0, 1, (30, 2))
+    res = evsim.run(net, x)
+    spikes = (x @ W.T + [0.1, 0.0, -0.1]) > [0.2, 0.0, 0.5]  # a threshold has no memory
+    np.testing.assert_array_equal(res.spikes["th"].dense(30, 3)[0], spikes)
+    np.testing.assert_allclose(res.output[:, 0], 2.0 * np.cumsum(spikes.sum(axis=1)))  # I integrates r * input

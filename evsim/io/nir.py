@@ -23,7 +23,7 @@ import numpy as np
 from ..dialects import get_dialect
 from ..errors import EvsimError, ModelFileError
 from ..network import ConvProjection, Network, Population, Projection
-from ..neurons import NeuronParams, discretise
+from ..neurons import NeuronParams, discretise, make_params
 from ..conv import ConvSpec
 from .linear import (IDENTITY, LINEAR_CONVERTERS, LinearNode, Operator, add, apply, bias_through, shape_of,
                      size_of, to_matrix)
@@ -190,8 +190,22 @@ def _check_time_constants(name: str, model: str, kw: dict[str, Any], s: Settings
                              f"check dt and the exporter's time units.{hint}")
 
 
-NEURON_CONVERTERS = {t: _neuron(t) for t in NEURON_TYPES}
-PLANNED = {"Threshold", "I"}  # node types of NIR 1.0 that evsim reads in a later release: say so plainly
+def _threshold(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> NeuronParams:
+    """NIR Threshold ``z = H(x - theta)``: no memory (beta = 0); spikes in a step where its input is above."""
+    return make_params("Threshold", n, beta=0.0, g_x=1.0, v_bias=bias, threshold=_param(name, node, "threshold", n),
+                       reset="zero", threshold_op=s.threshold_op)
+
+
+def _integrator(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> NeuronParams:
+    """NIR I ``v' = r I``: a non-spiking integrator, stepped as IF is (gain ``r`` or ``r dt`` per step)."""
+    r = _param(name, node, "r", n, 1.0)
+    g = r * s.dt if s.if_gain == "r*dt" else r
+    return make_params("I", n, beta=1.0, g_x=g, v_bias=g * bias, threshold=np.inf)
+
+
+NEURON_CONVERTERS: dict[str, Callable[[str, Any, int, np.ndarray, Settings], NeuronParams]] = {
+    **{t: _neuron(t) for t in NEURON_TYPES}, "Threshold": _threshold, "I": _integrator}
+PLANNED: set[str] = set()  # node types of NIR 1.0 that evsim reads in a later release: say so plainly
 _size, _shape = size_of, shape_of
 
 
