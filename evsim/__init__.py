@@ -12,11 +12,12 @@ from .network import Network, Population, Projection, feedforward
 from .neurons import IF, LI, LIF, CubaLI, CubaLIF, NeuronParams, discretise, make_params
 from .simulation import EventStream, Result, Spikes, run
 from .io import load
+from .io.nir_export import read_nir_data, save_nir, write_nir_data
 
 __version__ = "0.1.0"
 
 __all__ = [
     "load", "run", "Network", "Population", "Projection", "feedforward", "NeuronParams", "IF", "LIF", "LI",
     "CubaLIF", "CubaLI", "discretise", "make_params", "EventStream", "Result", "Spikes", "EvsimError",
-    "InputError", "ModelFileError", "NetworkError", "__version__",
+    "InputError", "ModelFileError", "NetworkError", "__version__", "save_nir", "read_nir_data", "write_nir_data",
 ]

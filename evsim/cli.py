@@ -157,23 +157,54 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .network import ConvProjection
+
     net = _load(args)
+
+    def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int] = set()) -> None:
+        w = [max(len(str(r[k])) for r in [header] + rows) for k in range(len(header))]
+        for r in [header] + rows:
+            cells = [str(c).rjust(w[k]) if k in right else str(c).ljust(w[k]) for k, c in enumerate(r)]
+            print("  " + "  ".join(cells).rstrip())
+
+    def kib(n: float) -> str:
+        return f"{n / 1024:.1f} KiB" if n < 1024**2 else f"{n / 1024**2:.1f} MiB"
+
+    settings = {k: v for k, v in dict(net.meta.get("settings", {})).items()
+                if k not in ("dialect", "dt") and v not in (None, {}, "")}
     print(f"model       {args.model}")
-    print(f"dialect     {args.dialect}, dt {net.dt:g} s, settings {net.meta.get('settings', {})}")
-    print(f"neurons     {net.n_neurons} in {sum(not p.is_input for p in net.populations)} populations; "
-          f"synapses {net.n_synapses}; memory {net.nbytes() / 1024:.1f} KiB")
-    print(f"inputs      {', '.join(f'{n} ({net.population(n).size})' for n in net.inputs)}")
-    print(f"outputs     {', '.join(f'{n} ({net.population(n).size})' for n in net.outputs)}")
-    print("populations:")
-    for p in net.populations:
-        kind = "input" if p.neuron is None else p.neuron.model
-        shape = f" shape {p.shape}" if p.shape and len(p.shape) > 1 else ""
-        print(f"  {p.name:<20} {kind:<8} {p.size:>8}{shape}")
-    print("projections:")
+    print(f"dialect     {args.dialect}, dt {net.dt:g} s; " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+    print(f"network     {net.n_neurons} neurons in {sum(not p.is_input for p in net.populations)} populations, "
+          f"{net.n_synapses} synapses, memory {kib(net.nbytes())}")
+    def port(n: str) -> str:
+        p = net.population(n)
+        return f"{n} ({p.size}" + (f", shape {p.shape})" if p.shape and len(p.shape) > 1 else ")")
+
+    print(f"inputs      {', '.join(port(n) for n in net.inputs)}")
+    print(f"outputs     {', '.join(port(n) for n in net.outputs)}")
+    if net.meta.get("format") == "nir":
+        from .io.nir import read_graph
+        from .io.nir_export import node_table
+
+        rows = node_table(net, read_graph(args.model, strict=args.strict))
+        print(f"\nNIR graph ({len(rows)} nodes) and what evsim built from each node:")
+        table(("node", "type", "shape", "evsim"), rows)
+    print("\npopulations:")
+    table(("name", "model", "neurons", "shape"),
+          [(p.name, "input" if p.neuron is None else p.neuron.model, str(p.size), str(p.shape or (p.size,)))
+           for p in net.populations], right={2})
+    print("\nprojections:")
+    rows = []
     for q in net.projections:
-        d = f"{q.min_delay}..{q.max_delay}" if q.n_synapses else "-"
-        kind = "implicit conv" if hasattr(q, "spec") else "explicit"
-        print(f"  {q.name:<32} {q.n_synapses:>10} synapses  delays {d} steps  {kind}, {q.nbytes() / 1024:.1f} KiB")
+        d = (f"{q.min_delay}" if q.min_delay == q.max_delay else f"{q.min_delay}..{q.max_delay}") \
+            if q.n_synapses else "-"
+        if isinstance(q, ConvProjection):  # an explicit table would hold targets, weights, delays and row pointers
+            expanded = q.n_synapses * 16 + (net.population(q.source).size + 1) * 8
+            kind = f"implicit conv (explicit: {kib(expanded)})"
+        else:
+            kind = "explicit"
+        rows.append((q.name, f"{q.source} -> {q.target}", f"{q.n_synapses} synapses", d, kind, kib(q.nbytes())))
+    table(("name", "source -> target", "synapses", "delay (steps)", "kind", "memory"), rows, right={2, 5})
     return 0
 
 
