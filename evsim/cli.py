@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -18,8 +19,11 @@ from .neurons import DISCRETISATIONS
 
 EXAMPLES = """examples:
   evsim run examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch
-  evsim info model.nir --dialect norse --dt 1e-4
-  evsim run model.nir --input x.npz --dialect snntorch --out results.npz
+  evsim verify examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch \
+      --expect examples/data/digits_test.npz
+  evsim report examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch \
+      --out report/
+  evsim info examples/data/cnn_sinabs.nir --dialect sinabs
 """
 
 
@@ -65,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
     run.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -122,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         x = x[:args.samples]
         labels = None if labels is None else labels[:args.samples]
     t1 = time.perf_counter()
-    res = run(net, x, progress=args.progress and sys.stderr.isatty())
+    res = run(net, x, progress=args.progress and sys.stderr.isatty(), threads=args.threads)
     t2 = time.perf_counter()
     B = res.batch or 1
     out = np.asarray(res.output)
@@ -255,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             return int(args.func(args))
     except EvsimError as e:
         print(f"evsim: error: {e}", file=sys.stderr)
@@ -262,6 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `evsim info model.nir | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"evsim: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
