@@ -103,6 +103,8 @@ def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)
+    if int(seed) != seed or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
 

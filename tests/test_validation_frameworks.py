@@ -2,7 +2,7 @@
 framework (validation/frameworks/<fw>_cases.py, run in a Python that has torch and the framework), then loaded and
 run by evsim on the same inputs; every output and hidden spike must be identical.
 
-The framework scripts run in the interpreter named by EVSIM_TORCH_PYTHON (default /work/venv-torch/bin/python);
+The framework scripts run in the interpreter named by EVSIM_TORCH_PYTHON (default ../venv-torch/bin/python beside the repository);
 without it, or without the framework there, the tests skip and say why. They run only when selected
 (`pytest -m validation`, or EVSIM_VALIDATION=1), keeping the default suite fast; `-s` prints every case's match rate.
 Cases whose npz carries a ``gap`` (a framework behaviour the neuron kernel cannot express) report their match rate
@@ -26,7 +26,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.validation
 
-TORCH_PY = Path(os.environ.get("EVSIM_TORCH_PYTHON", "/work/venv-torch/bin/python"))
+TORCH_PY = Path(os.environ.get("EVSIM_TORCH_PYTHON",
+                               Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python"))
 SCRIPTS = REPO / "validation" / "frameworks"
 # script stem -> the module it needs; "braille": the NIR paper's Braille RSNNs rebuilt in snnTorch
 FRAMEWORKS = {"snntorch": "snntorch", "norse": "norse", "sinabs": "sinabs", "spikingjelly": "spikingjelly",

@@ -139,9 +139,13 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64), conv_woff=conv_woff,
         conv_scale=np.array([c.spec.pool_scale for c in convs], dtype=np.float64),
         conv_delay=np.array([c.delay for c in convs], dtype=np.int64))
+    cdfs = [_poisson_cdf(r) if r > 0 else np.zeros(0) for r in poisson]
+    pcdf_off = np.zeros(P + 1, dtype=np.int64)
+    np.cumsum([c.size for c in cdfs], out=pcdf_off[1:])
     arrays = dict(
         N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
-        is_input=flags["is_input"], poisson=poisson, reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
+        is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off,
+        reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
         **par, refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
@@ -150,6 +154,15 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         D=D, scan=sizes <= (SCAN_MAX if scan_max is None else scan_max), **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
                            tuple(rec_pops))
+
+
+def _poisson_cdf(lam: float) -> np.ndarray:
+    """P(count <= k) for k = 0, 1, ... while the tail is above 1e-16 (the engine samples by inversion)."""
+    from scipy.stats import poisson
+
+    k = np.arange(int(lam + 40 * np.sqrt(lam) + 40))
+    cdf = poisson.cdf(k, lam)
+    return cdf[:int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1]
 
 
 @dataclasses.dataclass

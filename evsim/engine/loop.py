@@ -96,6 +96,18 @@ def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w
     return n
 
 
+@njit_inline
+def _uniform(state: np.ndarray) -> float:
+    """A uniform number in [0, 1) from the SplitMix64 generator whose state is ``state[0]`` (fast, and the same
+    stream on every platform for a given seed)."""
+    z = state[0] + np.uint64(0x9E3779B97F4A7C15)
+    state[0] = z
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
 @njit
 def _gap(i: float, v: float, t0: int, t: int, ref_until: int, alpha: float, beta: float, g_i: float, i_bias: float,
          v_bias: float, v_reset: float, v_min: float) -> tuple[float, float]:
@@ -197,7 +209,7 @@ def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop
 
 @njit
 def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
-                 poisson: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray,
+                 poisson: np.ndarray, pcdf: np.ndarray, pcdf_off: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray,
                  rdelay: np.ndarray,
                  record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
                  alpha: np.ndarray, beta: np.ndarray, in_gain: np.ndarray, g_i: np.ndarray, g_x: np.ndarray,
@@ -209,7 +221,8 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                  conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray,
                  ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
-    np.random.seed(seed)
+    rng = np.empty(1, dtype=np.uint64)
+    rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     mask = D - 1
     acc = np.zeros(D * N)
     mark = np.zeros(D * N, dtype=np.uint8)
@@ -281,8 +294,12 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
                 m = 0
+                lo_c, hi_c = pcdf_off[p], pcdf_off[p + 1]
                 for n in range(pop_off[p], pop_off[p + 1]):
-                    c = np.random.poisson(poisson[p])
+                    u = _uniform(rng)  # inversion of the tabulated Poisson CDF
+                    c = 0
+                    while lo_c + c < hi_c and u > pcdf[lo_c + c]:
+                        c += 1
                     if c > 0:
                         sb_n[m] = n
                         sb_v[m] = c
