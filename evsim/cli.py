@@ -44,6 +44,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="load a file that fails NIR's type check, with a warning")
 
 
+def _input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", "-i", required=True, metavar="FILE",
+                   help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
+    p.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
 def _load(args: argparse.Namespace):
     from .io import load
 
@@ -65,12 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "spikes, the accuracy against the labels (when the file has them) and the "
                                      "synaptic operations.")
     _model_args(run)
-    run.add_argument("--input", "-i", required=True, metavar="FILE",
-                     help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
+    _input_args(run)
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
-    run.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
     run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
-    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
     info = sub.add_parser("info", help="show a model's populations, synapses, delays and memory",
@@ -84,14 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "output spikes; report the spike-level match per layer and the first "
                                         "divergence. Exit status 0 when everything agrees, 1 when not.")
     _model_args(verify)
-    verify.add_argument("--input", "-i", required=True, metavar="FILE",
-                        help=".npz/.h5 with an array 'x' [B, T, n_in] (and optionally 'labels'), or .npy")
+    _input_args(verify)
     verify.add_argument("--expect", metavar="FILE",
                         help=".npz with the framework's output spikes [B, T, n_out] (array 'output' or '*_output')")
     verify.add_argument("--expect-key", metavar="KEY", help="name of the array in --expect (default: see above)")
-    verify.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
     verify.add_argument("--out", "-o", metavar="FILE", help="write the findings as JSON")
-    verify.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     verify.set_defaults(func=cmd_verify)
 
     report = sub.add_parser("report", help="count SOPs, spikes, sparsity and energy; write JSON, CSV, plots, HTML",
@@ -99,17 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
                                         "PNG plots (spike raster, SOPs and energy per layer, firing rates, SOPs over "
                                         "time) and report.html, one self-contained page with all of them.")
     _model_args(report)
-    report.add_argument("--input", "-i", required=True, metavar="FILE",
-                        help=".npz/.h5 with an array 'x' [B, T, n_in] (and optionally 'labels'), or .npy")
+    _input_args(report)
     report.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the report's files")
-    report.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
     report.add_argument("--energy", nargs="+", metavar="PRESET", default=None,
                         help="energy presets to price the counts with (default: horowitz45-fp32 "
                              "horowitz45-fp32-sram loihi; shipped: see evsim/energy_presets.json)")
     report.add_argument("--energy-file", metavar="FILE", help="your own presets (.json or .toml)")
     report.add_argument("--raster-sample", type=int, default=0, metavar="K", help="sample shown in the raster")
     report.add_argument("--bin", type=int, default=1, metavar="STEPS", help="time bin of 'SOPs over time'")
-    report.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     report.set_defaults(func=cmd_report)
     return parser
 
