@@ -7,7 +7,6 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np

@@ -143,7 +143,6 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999))
     loss_fn = nn.CrossEntropyLoss()
     xte_t = torch.from_numpy(x_test).float().transpose(0, 1)  # [T,300,64]
-    yte_t = torch.from_numpy(yte)
 
     def test_acc():
         with torch.no_grad():

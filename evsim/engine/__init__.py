@@ -38,7 +38,6 @@ class CompiledNetwork:
     pop_off: np.ndarray
     arrays: dict  # keyword arguments of `run_discrete` that do not depend on the sample
     proj_names: tuple[str, ...]
-    proj_nnz: tuple[np.ndarray | None, ...]  # explicit projections: non-zero synapses per source neuron
     rec_pops: tuple[str, ...]  # densely recorded populations (non-spiking outputs), in trace column order
 
     def index(self, name: str) -> int:
@@ -84,7 +83,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             rec_pops.append(p.name)
 
     projs = net.projections
-    ip_parts, gs_parts, ge_parts, gd_parts, tg_parts, w_parts, nnz = [], [], [], [], [], [], []
+    ip_parts, gs_parts, ge_parts, gd_parts, tg_parts, w_parts = [], [], [], [], [], []
     ip_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
     ip_pos = syn_pos = g_pos = 0
@@ -96,13 +95,11 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             conv_of[q_i] = len(convs)
             convs.append(q)
             ip_off[q_i] = ip_pos
-            nnz.append(None)
             continue
         keep = q.weights != 0
         n_src = q.indptr.shape[0] - 1
         rows = np.repeat(np.arange(n_src), np.diff(q.indptr))[keep]
         d = q.delays[keep]
-        counts = np.bincount(rows, minlength=n_src)
         # delay groups: runs of equal (row, delay); rows are sorted by delay, so one group per distinct delay
         new_group = np.ones(rows.shape[0], dtype=bool)
         new_group[1:] = (rows[1:] != rows[:-1]) | (d[1:] != d[:-1])
@@ -116,7 +113,6 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         gd_parts.append(d[starts])
         tg_parts.append(q.targets[keep])
         w_parts.append(q.weights[keep])
-        nnz.append(counts)
         ip_pos += n_src + 1
         g_pos += starts.shape[0]
         syn_pos += int(keep.sum())
@@ -152,8 +148,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
         g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
         D=D, scan=sizes <= (SCAN_MAX if scan_max is None else scan_max), **conv_arrays)
-    return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(nnz),
-                           tuple(rec_pops))
+    return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops))
 
 
 def _poisson_cdf(lam: float) -> np.ndarray:
