@@ -118,7 +118,7 @@ def test_nmnist_cnn_implicit_equals_expanded_and_saves_memory():
     assert exp.nbytes() > 5 * imp.nbytes()
     r = np.random.default_rng(3)
     x = (r.random((60, 2, 34, 34)) < 0.05).astype(float)  # N-MNIST-like event frames [T, C, H, W]
-    ri, re = evsim.run(imp, x), evsim.run(exp, x)
+    ri, re = evsim.run(imp, x), evsim.run(exp, x.reshape(60, -1))  # (C, H, W) frames or flattened in C order
     for p in imp.populations:
         np.testing.assert_array_equal(ri.spikes[p.name].dense(60, p.size), re.spikes[p.name].dense(60, p.size))
     assert ri.sops_by_projection == re.sops_by_projection
