@@ -16,13 +16,11 @@ from .dialects import DIALECTS
 from .errors import EvsimError
 from .neurons import DISCRETISATIONS
 
-EXAMPLES = """examples:
-  evsim run examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch
-  evsim verify examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch \
-      --expect examples/data/digits_test.npz
-  evsim report examples/data/digits_snntorch.nir --input examples/data/digits_test.npz --dialect snntorch \
-      --out report/
-  evsim info examples/data/cnn_sinabs.nir --dialect sinabs
+EXAMPLES = """examples:  (from the repository root, with M=examples/data/digits_snntorch.nir D=examples/data/digits_test.npz)
+  evsim run $M --input $D --dialect snntorch                  accuracy, output spikes, SOPs
+  evsim verify $M --input $D --dialect snntorch --expect $D   engine vs reference vs snnTorch's own spikes
+  evsim report $M --input $D --dialect snntorch --out report  JSON, CSV, plots and report.html
+  evsim info examples/data/cnn_sinabs.nir --dialect sinabs    the NIR graph and what evsim built
 """
 
 
