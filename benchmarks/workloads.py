@@ -42,12 +42,13 @@ def feedforward(n_samples: int = 10, seed: int = 0) -> dict:
     """
     rng = np.random.default_rng([seed, 0])
     projections = []
-    for l in range(3):
-        n_pre, n_post = FF_SIZES[l], FF_SIZES[l + 1]
-        w = rng.standard_normal((n_pre, n_post)) / np.sqrt(n_pre) * FF_SCALE[l] + FF_BIAS[l]
+    for layer in range(3):
+        n_pre, n_post = FF_SIZES[layer], FF_SIZES[layer + 1]
+        w = rng.standard_normal((n_pre, n_post)) / np.sqrt(n_pre) * FF_SCALE[layer] + FF_BIAS[layer]
         d = rng.integers(0, FF_MAX_D + 1, size=(n_pre, n_post))
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-        projections.append(dict(name=f"{FF_NAMES[l]}->{FF_NAMES[l + 1]}", source=FF_NAMES[l], target=FF_NAMES[l + 1],
+        projections.append(dict(name=f"{FF_NAMES[layer]}->{FF_NAMES[layer + 1]}", source=FF_NAMES[layer],
+                                target=FF_NAMES[layer + 1],
                                 pre=pre.ravel().astype(np.int32), post=post.ravel().astype(np.int32),
                                 weight=w.ravel(), delay_steps=(d.ravel() + 1).astype(np.int32)))
     steps, index = [], []
@@ -108,7 +109,7 @@ def synaptic_events(wl: dict, counts: dict) -> int:
     feedforward: counts = {population: total spikes}; brunel: counts = {"per_neuron": array [N]}.
     """
     if wl["name"] == "feedforward":
-        return int(sum(counts[FF_NAMES[l]] * FF_SIZES[l + 1] for l in range(3)))
+        return int(sum(counts[FF_NAMES[layer]] * FF_SIZES[layer + 1] for layer in range(3)))
     outdeg = np.bincount(wl["projections"][0]["pre"], minlength=wl["N"])
     return int(np.dot(np.asarray(counts["per_neuron"], dtype=np.int64), outdeg))
 
@@ -147,8 +148,8 @@ def dense_reference(wl: dict) -> dict:
     """
     T, n = wl["T_steps"], list(wl["populations"].values())
     decay = np.exp(-wl["dt_ms"] / wl["neuron"]["tau_m"])
-    W = [p["weight"].reshape(n[l], n[l + 1]) for l, p in enumerate(wl["projections"])]
-    D = [p["delay_steps"].reshape(n[l], n[l + 1]) for l, p in enumerate(wl["projections"])]
+    W = [p["weight"].reshape(n[layer], n[layer + 1]) for layer, p in enumerate(wl["projections"])]
+    D = [p["delay_steps"].reshape(n[layer], n[layer + 1]) for layer, p in enumerate(wl["projections"])]
     R = max(int(d.max()) for d in D) + 1  # ring of future input slots
     buf = [np.zeros((R, m)) for m in n[1:]]
     v = [np.zeros(m) for m in n[1:]]
@@ -157,16 +158,16 @@ def dense_reference(wl: dict) -> dict:
     for t in range(T):
         spk = wl["input_index"][bounds[t]:bounds[t + 1]]
         counts[0] += spk.size
-        for l in range(3):
-            if spk.size:  # deliver the spikes of layer l (sent in step t) into layer l+1's future slots
-                np.add.at(buf[l], ((t + D[l][spk]) % R, np.arange(n[l + 1])), W[l][spk])
-            slot = t % R  # layer l+1 updates in step t (delays >= 1, so nothing just written lands here)
-            v[l] = v[l] * decay + buf[l][slot]
-            buf[l][slot] = 0.0
-            fired = v[l] > wl["neuron"]["v_th"]
-            v[l][fired] = wl["neuron"]["v_reset"]
+        for layer in range(3):
+            if spk.size:  # deliver the spikes of layer layer (sent in step t) into layer layer+1's future slots
+                np.add.at(buf[layer], ((t + D[layer][spk]) % R, np.arange(n[layer + 1])), W[layer][spk])
+            slot = t % R  # layer layer+1 updates in step t (delays >= 1, so nothing just written lands here)
+            v[layer] = v[layer] * decay + buf[layer][slot]
+            buf[layer][slot] = 0.0
+            fired = v[layer] > wl["neuron"]["v_th"]
+            v[layer][fired] = wl["neuron"]["v_reset"]
             spk = np.nonzero(fired)[0]
-            counts[l + 1] += spk.size
+            counts[layer + 1] += spk.size
     return dict(zip(wl["populations"], counts.tolist()))
 
 

@@ -16,7 +16,7 @@ from .dialects import DIALECTS
 from .errors import EvsimError
 from .neurons import DISCRETISATIONS
 
-EXAMPLES = """examples:  (from the repository root, with M=examples/data/digits_snntorch.nir D=examples/data/digits_test.npz)
+EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir, D=examples/data/digits_test.npz)
   evsim run $M --input $D --dialect snntorch                  accuracy, output spikes, SOPs
   evsim verify $M --input $D --dialect snntorch --expect $D   engine vs reference vs snnTorch's own spikes
   evsim report $M --input $D --dialect snntorch --out report  JSON, CSV, plots and report.html
@@ -161,7 +161,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     net = _load(args)
 
-    def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int] = set()) -> None:
+    def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
         w = [max(len(str(r[k])) for r in [header] + rows) for k in range(len(header))]
         for r in [header] + rows:
             cells = [str(c).rjust(w[k]) if k in right else str(c).ljust(w[k]) for k, c in enumerate(r)]

@@ -22,7 +22,8 @@ def main() -> None:
     res = evsim.run(net, data["x"], progress=True)
     same = np.mean(np.all(res.output == data["snntorch_output"], axis=(1, 2)))
     acc = np.mean(res.predictions() == data["labels"])
-    print(f"samples: {len(data['labels'])}, accuracy evsim {acc:.4f} vs snnTorch {float(data['snntorch_accuracy']):.4f}")
+    ref = float(data["snntorch_accuracy"])
+    print(f"samples: {len(data['labels'])}, accuracy evsim {acc:.4f} vs snnTorch {ref:.4f}")
     print(f"output spike trains identical to snnTorch's: {same:.1%} of samples")
     print(f"synaptic operations per sample: {np.mean(res.sops):.0f}")
     if same < 1.0:

@@ -1,5 +1,7 @@
 """Network validation and input checks: bad input gives one clear error naming what was wrong."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,9 +69,9 @@ def test_structural_errors_name_the_part():
 
 def test_network_is_frozen(rng):
     net = small(rng)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="read-only"):
         net.projections[0].weights[0] = 5.0
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         net.dt = 1.0
 
 

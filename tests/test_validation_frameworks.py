@@ -2,8 +2,8 @@
 framework (validation/frameworks/<fw>_cases.py, run in a Python that has torch and the framework), then loaded and
 run by evsim on the same inputs; every output and hidden spike must be identical.
 
-The framework scripts run in the interpreter named by EVSIM_TORCH_PYTHON (default ../venv-torch/bin/python beside the repository);
-without it, or without the framework there, the tests skip and say why. They run only when selected
+The framework scripts run in the interpreter named by EVSIM_TORCH_PYTHON (default ../venv-torch/bin/python beside
+the repository); without it, or without the framework there, the tests skip and say why. They run only when selected
 (`pytest -m validation`, or EVSIM_VALIDATION=1), keeping the default suite fast; `-s` prints every case's match rate.
 Cases whose npz carries a ``gap`` (a framework behaviour the neuron kernel cannot express) report their match rate
 instead of requiring identity.

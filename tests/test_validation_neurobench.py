@@ -1,7 +1,8 @@
 """evsim's counters against NeuroBench's and Sinabs' own (the `validation` extra).
 
 ``validation/neurobench_sinabs.py`` runs in a Python with torch, snntorch, neurobench and sinabs (named by
-EVSIM_TORCH_PYTHON, default ../venv-torch/bin/python beside the repository) and writes their figures; evsim then runs the same models
+EVSIM_TORCH_PYTHON, default ../venv-torch/bin/python beside the repository) and writes their figures; evsim then
+runs the same models
 on the same inputs here. Without that Python or those packages the tests skip and say why. They run only when
 selected (`pytest -m validation`, or EVSIM_VALIDATION=1), like tests/test_validation_frameworks.py.
 """

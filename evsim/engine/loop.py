@@ -23,8 +23,9 @@ from .queue import heap_pop, heap_push
 
 
 @njit_inline
-def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark: np.ndarray, tl: np.ndarray,
-           tl_n: np.ndarray) -> None:
+def _touch(
+    slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray
+) -> None:
     b = slot * N + n
     if mark[b] == 0:
         mark[b] = 1
@@ -34,8 +35,20 @@ def _touch(slot: int, n: int, p: int, N: int, P: int, pop_off: np.ndarray, mark:
 
 
 @njit_inline
-def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.ndarray, scan: np.ndarray,
-             acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> None:
+def _deliver(
+    sl: int,
+    tgt: int,
+    tp: int,
+    w: float,
+    N: int,
+    P: int,
+    pop_off: np.ndarray,
+    scan: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    tl: np.ndarray,
+    tl_n: np.ndarray,
+) -> None:
     b = sl * N + tgt
     if scan[tp]:
         acc[b] += w
@@ -50,9 +63,25 @@ def _deliver(sl: int, tgt: int, tp: int, w: float, N: int, P: int, pop_off: np.n
 
 
 @njit_inline
-def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w: np.ndarray, woff: int,
-               scale: float, N: int, P: int, pop_off: np.ndarray, scan: np.ndarray, acc: np.ndarray,
-               mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray) -> int:
+def _emit_conv(
+    j: int,
+    val: float,
+    sl: int,
+    tp: int,
+    cps: np.ndarray,
+    kc: int,
+    w: np.ndarray,
+    woff: int,
+    scale: float,
+    N: int,
+    P: int,
+    pop_off: np.ndarray,
+    scan: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    tl: np.ndarray,
+    tl_n: np.ndarray,
+) -> int:
     """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (`evsim.conv.ConvSpec`: its
     parameters are row ``cps[kc]`` in `ConvSpec.params` order, its kernel ``w[woff:]``) into ring slot ``sl``;
     returns the number of synapses used. (Rows and offsets, not array views: a view costs reference counting
@@ -90,8 +119,9 @@ def _emit_conv(j: int, val: float, sl: int, tp: int, cps: np.ndarray, kc: int, w
                 wt = w[wbase + ky * kw + kx]
                 if wt == 0.0:
                     continue
-                _deliver(sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, scan, acc, mark,
-                         tl, tl_n)
+                _deliver(
+                    sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, scan, acc, mark, tl, tl_n
+                )
                 n += 1
     return n
 
@@ -109,8 +139,20 @@ def _uniform(state: np.ndarray) -> float:
 
 
 @njit
-def _gap(i: float, v: float, t0: int, t: int, ref_until: int, alpha: float, beta: float, g_i: float, i_bias: float,
-         v_bias: float, v_reset: float, v_min: float) -> tuple[float, float]:
+def _gap(
+    i: float,
+    v: float,
+    t0: int,
+    t: int,
+    ref_until: int,
+    alpha: float,
+    beta: float,
+    g_i: float,
+    i_bias: float,
+    v_bias: float,
+    v_reset: float,
+    v_min: float,
+) -> tuple[float, float]:
     """State at step ``t`` of a neuron last updated at ``t0``, with no input in between (refractory steps up to
     ``ref_until`` hold v at v_reset while the current evolves). Scalars only: cheap to call from the loop."""
     if t0 >= t:
@@ -126,31 +168,134 @@ def _gap(i: float, v: float, t0: int, t: int, ref_until: int, alpha: float, beta
 
 
 @njit
-def _send(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
-          pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
-          tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray, g_delay: np.ndarray,
-          targets: np.ndarray, weights: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray, conv_woff: np.ndarray,
-          conv_scale: np.ndarray, conv_delay: np.ndarray, has_conv: np.ndarray, scan: np.ndarray, acc: np.ndarray,
-          mark: np.ndarray,
-          tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
+def _send(
+    src_n: np.ndarray,
+    src_v: np.ndarray,
+    lo: int,
+    hi: int,
+    t: int,
+    T: int,
+    N: int,
+    P: int,
+    mask: int,
+    pop_of: np.ndarray,
+    pop_off: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    ip_off: np.ndarray,
+    tgt_pop: np.ndarray,
+    gptr: np.ndarray,
+    g_start: np.ndarray,
+    g_end: np.ndarray,
+    g_delay: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    conv_of: np.ndarray,
+    conv_par: np.ndarray,
+    conv_w: np.ndarray,
+    conv_woff: np.ndarray,
+    conv_scale: np.ndarray,
+    conv_delay: np.ndarray,
+    has_conv: np.ndarray,
+    scan: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    tl: np.ndarray,
+    tl_n: np.ndarray,
+    sops: np.ndarray,
+) -> None:
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
     for k in range(lo, hi):
-        _send_one(src_n[k], src_v[k], t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
-                  tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, scan, acc, mark, tl, tl_n, sops)
+        _send_one(
+            src_n[k],
+            src_v[k],
+            t,
+            T,
+            N,
+            P,
+            mask,
+            pop_of,
+            pop_off,
+            out_ptr,
+            out_proj,
+            ip_off,
+            tgt_pop,
+            gptr,
+            g_start,
+            g_end,
+            g_delay,
+            targets,
+            weights,
+            conv_of,
+            scan,
+            acc,
+            mark,
+            tl,
+            tl_n,
+            sops,
+        )
     if hi > lo and has_conv[pop_of[src_n[lo]]]:
-        _send_conv(src_n, src_v, lo, hi, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, tgt_pop, conv_of,
-                   conv_par, conv_w, conv_woff, conv_scale, conv_delay, scan, acc, mark, tl, tl_n, sops)
+        _send_conv(
+            src_n,
+            src_v,
+            lo,
+            hi,
+            t,
+            T,
+            N,
+            P,
+            mask,
+            pop_of,
+            pop_off,
+            out_ptr,
+            out_proj,
+            tgt_pop,
+            conv_of,
+            conv_par,
+            conv_w,
+            conv_woff,
+            conv_scale,
+            conv_delay,
+            scan,
+            acc,
+            mark,
+            tl,
+            tl_n,
+            sops,
+        )
 
 
 @njit
-def _send_conv(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T: int, N: int, P: int, mask: int,
-               pop_of: np.ndarray, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray,
-               tgt_pop: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
-               conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray, scan: np.ndarray,
-               acc: np.ndarray,
-               mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray, sops: np.ndarray) -> None:
+def _send_conv(
+    src_n: np.ndarray,
+    src_v: np.ndarray,
+    lo: int,
+    hi: int,
+    t: int,
+    T: int,
+    N: int,
+    P: int,
+    mask: int,
+    pop_of: np.ndarray,
+    pop_off: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    tgt_pop: np.ndarray,
+    conv_of: np.ndarray,
+    conv_par: np.ndarray,
+    conv_w: np.ndarray,
+    conv_woff: np.ndarray,
+    conv_scale: np.ndarray,
+    conv_delay: np.ndarray,
+    scan: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    tl: np.ndarray,
+    tl_n: np.ndarray,
+    sops: np.ndarray,
+) -> None:
     """The implicit-convolution part of `_send` (kept out of the explicit path's loop, which it slows down)."""
     for k in range(lo, hi):
         n = src_n[k]
@@ -163,16 +308,56 @@ def _send_conv(src_n: np.ndarray, src_v: np.ndarray, lo: int, hi: int, t: int, T
                 continue
             td = t + conv_delay[kc]
             if td < T:
-                sops[q] += _emit_conv(local, src_v[k], td & mask, tgt_pop[q], conv_par, kc, conv_w, conv_woff[kc],
-                                      conv_scale[kc], N, P, pop_off, scan, acc, mark, tl, tl_n)
+                sops[q] += _emit_conv(
+                    local,
+                    src_v[k],
+                    td & mask,
+                    tgt_pop[q],
+                    conv_par,
+                    kc,
+                    conv_w,
+                    conv_woff[kc],
+                    conv_scale[kc],
+                    N,
+                    P,
+                    pop_off,
+                    scan,
+                    acc,
+                    mark,
+                    tl,
+                    tl_n,
+                )
 
 
 @njit_inline
-def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop_of: np.ndarray,
-              pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
-              tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray, g_delay: np.ndarray,
-              targets: np.ndarray, weights: np.ndarray, conv_of: np.ndarray, scan: np.ndarray, acc: np.ndarray, mark: np.ndarray, tl: np.ndarray, tl_n: np.ndarray,
-              sops: np.ndarray) -> None:
+def _send_one(
+    n: int,
+    val: float,
+    t: int,
+    T: int,
+    N: int,
+    P: int,
+    mask: int,
+    pop_of: np.ndarray,
+    pop_off: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    ip_off: np.ndarray,
+    tgt_pop: np.ndarray,
+    gptr: np.ndarray,
+    g_start: np.ndarray,
+    g_end: np.ndarray,
+    g_delay: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    conv_of: np.ndarray,
+    scan: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    tl: np.ndarray,
+    tl_n: np.ndarray,
+    sops: np.ndarray,
+) -> None:
     src_p = pop_of[n]
     local = n - pop_off[src_p]
     for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
@@ -208,18 +393,59 @@ def _send_one(n: int, val: float, t: int, T: int, N: int, P: int, mask: int, pop
 
 
 @njit
-def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray, is_input: np.ndarray,
-                 poisson: np.ndarray, pcdf: np.ndarray, pcdf_off: np.ndarray, seed: int, reset_mode: np.ndarray, ge: np.ndarray, multi: np.ndarray,
-                 rdelay: np.ndarray,
-                 record_v: np.ndarray, rec_off: np.ndarray, n_rec: int,
-                 alpha: np.ndarray, beta: np.ndarray, in_gain: np.ndarray, g_i: np.ndarray, g_x: np.ndarray,
-                 i_bias: np.ndarray, v_bias: np.ndarray, v_th: np.ndarray, v_reset: np.ndarray, v_min: np.ndarray,
-                 refractory: np.ndarray, i0: np.ndarray, v0: np.ndarray,
-                 out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
-                 tgt_pop: np.ndarray, gptr: np.ndarray, g_start: np.ndarray, g_end: np.ndarray,
-                 g_delay: np.ndarray, targets: np.ndarray, weights: np.ndarray, D: int, scan: np.ndarray, conv_of: np.ndarray, conv_par: np.ndarray, conv_w: np.ndarray,
-                 conv_woff: np.ndarray, conv_scale: np.ndarray, conv_delay: np.ndarray,
-                 ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray):
+def run_discrete(
+    T: int,
+    N: int,
+    P: int,
+    pop_off: np.ndarray,
+    order: np.ndarray,
+    is_input: np.ndarray,
+    poisson: np.ndarray,
+    pcdf: np.ndarray,
+    pcdf_off: np.ndarray,
+    seed: int,
+    reset_mode: np.ndarray,
+    ge: np.ndarray,
+    multi: np.ndarray,
+    rdelay: np.ndarray,
+    record_v: np.ndarray,
+    rec_off: np.ndarray,
+    n_rec: int,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    in_gain: np.ndarray,
+    g_i: np.ndarray,
+    g_x: np.ndarray,
+    i_bias: np.ndarray,
+    v_bias: np.ndarray,
+    v_th: np.ndarray,
+    v_reset: np.ndarray,
+    v_min: np.ndarray,
+    refractory: np.ndarray,
+    i0: np.ndarray,
+    v0: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    ip_off: np.ndarray,
+    tgt_pop: np.ndarray,
+    gptr: np.ndarray,
+    g_start: np.ndarray,
+    g_end: np.ndarray,
+    g_delay: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    D: int,
+    scan: np.ndarray,
+    conv_of: np.ndarray,
+    conv_par: np.ndarray,
+    conv_w: np.ndarray,
+    conv_woff: np.ndarray,
+    conv_scale: np.ndarray,
+    conv_delay: np.ndarray,
+    ev_t: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
     rng = np.empty(1, dtype=np.uint64)
     rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
@@ -238,7 +464,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
     hsize = 0
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
-        pop_of[pop_off[p]:pop_off[p + 1]] = p
+        pop_of[pop_off[p] : pop_off[p + 1]] = p
     rec_t = np.empty(1024, dtype=np.int64)
     rec_n = np.empty(1024, dtype=np.int32)
     rec_c = np.empty(1024, dtype=np.int64)
@@ -263,8 +489,7 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
         if is_input[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
-            k = next_crossing(i[n], v[n], T, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n],
-                              v_th[n], ge[p])
+            k = next_crossing(i[n], v[n], T, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n], v_th[n], ge[p])
             if k > 0:
                 wake_t[n] = k - 1
                 heap, hsize = heap_push(heap, hsize, (k - 1) * N + n)
@@ -287,9 +512,42 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
         while ie_end < n_ev and ev_t[ie_end] == t:
             ie_end += 1
         if ie_end > ie:
-            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
-                  tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                  conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
+            _send(
+                ev_n,
+                ev_val,
+                ie,
+                ie_end,
+                t,
+                T,
+                N,
+                P,
+                mask,
+                pop_of,
+                pop_off,
+                out_ptr,
+                out_proj,
+                ip_off,
+                tgt_pop,
+                gptr,
+                g_start,
+                g_end,
+                g_delay,
+                targets,
+                weights,
+                conv_of,
+                conv_par,
+                conv_w,
+                conv_woff,
+                conv_scale,
+                conv_delay,
+                has_conv,
+                scan,
+                acc,
+                mark,
+                tl,
+                tl_n,
+                sops,
+            )
             ie = ie_end
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
@@ -304,9 +562,42 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                         sb_n[m] = n
                         sb_v[m] = c
                         m += 1
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
-                      tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                      conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
+                _send(
+                    sb_n,
+                    sb_v,
+                    0,
+                    m,
+                    t,
+                    T,
+                    N,
+                    P,
+                    mask,
+                    pop_of,
+                    pop_off,
+                    out_ptr,
+                    out_proj,
+                    ip_off,
+                    tgt_pop,
+                    gptr,
+                    g_start,
+                    g_end,
+                    g_delay,
+                    targets,
+                    weights,
+                    conv_of,
+                    conv_par,
+                    conv_w,
+                    conv_woff,
+                    conv_scale,
+                    conv_delay,
+                    has_conv,
+                    scan,
+                    acc,
+                    mark,
+                    tl,
+                    tl_n,
+                    sops,
+                )
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
             p = order[oi]
@@ -340,18 +631,54 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 c = 0
                 if ref_until[n] >= t:
                     if t > t_last[n]:
-                        i[n], v[n] = _gap(i[n], v[n], t_last[n], t, ref_until[n], alpha[n], beta[n], g_i[n],
-                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        i[n], v[n] = _gap(
+                            i[n],
+                            v[n],
+                            t_last[n],
+                            t,
+                            ref_until[n],
+                            alpha[n],
+                            beta[n],
+                            g_i[n],
+                            i_bias[n],
+                            v_bias[n],
+                            v_reset[n],
+                            v_min[n],
+                        )
                         t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
                 else:
                     if ref_until[n] > t_last[n]:
-                        i[n], v[n] = _gap(i[n], v[n], t_last[n], ref_until[n], ref_until[n], alpha[n], beta[n],
-                                          g_i[n], i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        i[n], v[n] = _gap(
+                            i[n],
+                            v[n],
+                            t_last[n],
+                            ref_until[n],
+                            ref_until[n],
+                            alpha[n],
+                            beta[n],
+                            g_i[n],
+                            i_bias[n],
+                            v_bias[n],
+                            v_reset[n],
+                            v_min[n],
+                        )
                         t_last[n] = ref_until[n]
                     # the gap in closed form, then this step: the same call `next_crossing` made
-                    i_n, v_n = step_from(i[n], v[n], t - t_last[n], x, alpha[n], beta[n], in_gain[n], g_i[n],
-                                         g_x[n], i_bias[n], v_bias[n], v_min[n])
+                    i_n, v_n = step_from(
+                        i[n],
+                        v[n],
+                        t - t_last[n],
+                        x,
+                        alpha[n],
+                        beta[n],
+                        in_gain[n],
+                        g_i[n],
+                        g_x[n],
+                        i_bias[n],
+                        v_bias[n],
+                        v_min[n],
+                    )
                     if pending[n] > 0:
                         v_n -= v_th[n] * pending[n]
                         pending[n] = 0
@@ -378,11 +705,34 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
                 else:
                     base = max(t, ref_until[n])
                     if t < base < T:
-                        i[n], v[n] = _gap(i[n], v[n], t_last[n], base, ref_until[n], alpha[n], beta[n], g_i[n],
-                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        i[n], v[n] = _gap(
+                            i[n],
+                            v[n],
+                            t_last[n],
+                            base,
+                            ref_until[n],
+                            alpha[n],
+                            beta[n],
+                            g_i[n],
+                            i_bias[n],
+                            v_bias[n],
+                            v_reset[n],
+                            v_min[n],
+                        )
                         t_last[n] = base
-                    k = next_crossing(i[n], v[n], T - 1 - base, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n],
-                                      v_min[n], v_th[n], pge)
+                    k = next_crossing(
+                        i[n],
+                        v[n],
+                        T - 1 - base,
+                        alpha[n],
+                        beta[n],
+                        g_i[n],
+                        i_bias[n],
+                        v_bias[n],
+                        v_min[n],
+                        v_th[n],
+                        pge,
+                    )
                     wake = base + k if k > 0 else -1
                 if wake != wake_t[n]:
                     wake_t[n] = wake
@@ -404,17 +754,74 @@ def run_discrete(T: int, N: int, P: int, pop_off: np.ndarray, order: np.ndarray,
             tl_n[sp] = 0
             # this population's spikes of step t, sent together (zero-delay targets come later in `order`)
             if m > 0:
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
-                      tgt_pop, gptr, g_start, g_end, g_delay, targets, weights, conv_of, conv_par, conv_w, conv_woff, conv_scale,
-                      conv_delay, has_conv, scan, acc, mark, tl, tl_n, sops)
+                _send(
+                    sb_n,
+                    sb_v,
+                    0,
+                    m,
+                    t,
+                    T,
+                    N,
+                    P,
+                    mask,
+                    pop_of,
+                    pop_off,
+                    out_ptr,
+                    out_proj,
+                    ip_off,
+                    tgt_pop,
+                    gptr,
+                    g_start,
+                    g_end,
+                    g_delay,
+                    targets,
+                    weights,
+                    conv_of,
+                    conv_par,
+                    conv_w,
+                    conv_woff,
+                    conv_scale,
+                    conv_delay,
+                    has_conv,
+                    scan,
+                    acc,
+                    mark,
+                    tl,
+                    tl_n,
+                    sops,
+                )
             if record_v[p]:
                 for n in range(pop_off[p], pop_off[p + 1]):
                     if t > t_last[n]:
-                        i[n], v[n] = _gap(i[n], v[n], t_last[n], t, ref_until[n], alpha[n], beta[n], g_i[n],
-                                          i_bias[n], v_bias[n], v_reset[n], v_min[n])
+                        i[n], v[n] = _gap(
+                            i[n],
+                            v[n],
+                            t_last[n],
+                            t,
+                            ref_until[n],
+                            alpha[n],
+                            beta[n],
+                            g_i[n],
+                            i_bias[n],
+                            v_bias[n],
+                            v_reset[n],
+                            v_min[n],
+                        )
                         t_last[n] = t
                     vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
     for n in range(N):  # every neuron to the last step, for the final state
-        i[n], v[n] = _gap(i[n], v[n], t_last[n], T - 1, ref_until[n], alpha[n], beta[n], g_i[n], i_bias[n],
-                          v_bias[n], v_reset[n], v_min[n])
+        i[n], v[n] = _gap(
+            i[n],
+            v[n],
+            t_last[n],
+            T - 1,
+            ref_until[n],
+            alpha[n],
+            beta[n],
+            g_i[n],
+            i_bias[n],
+            v_bias[n],
+            v_reset[n],
+            v_min[n],
+        )
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops

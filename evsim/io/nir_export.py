@@ -44,8 +44,8 @@ receives arrives through convolutions (NIR has no reshape after a ``Linear``); o
 Not expressible (`NetworkError` naming the population or projection): refractory periods, Poisson sources,
 membrane clamps ``v_min`` other than one `evsim.load` can be told (one value, or the dialect's rule), spiking
 populations that differ in reset / reset timing / threshold comparison / multi-spike (the loader applies one
-setting to all), a population mixing leaky and non-leaky or spiking and non-spiking neurons, coefficients that no NIR parameters reproduce
-under the chosen discretisation.
+setting to all), a population mixing leaky and non-leaky or spiking and non-spiking neurons, coefficients that no
+NIR parameters reproduce under the chosen discretisation.
 """
 
 from __future__ import annotations
@@ -618,7 +618,7 @@ def _links(net: Network, names: list[str], nshape: dict[str, tuple[int, ...]]) -
     src = net.inputs[0] if net.inputs else ""
     n_in = net.population(src).size if src else 0
     out = []
-    for i, name in enumerate(names):
+    for name in names:
         nodes: list[tuple[str, Any]] = [(".flatten", _flatten_node(nshape[src]))] if len(nshape[src]) > 1 else []
         nodes.append(("", ("linear", np.zeros((net.population(name).size, n_in)))))
         out.append(_Chain(src, name, f"{name}.entry", nodes, (net.population(name).size,), 0, real=False,

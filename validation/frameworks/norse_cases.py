@@ -2,7 +2,8 @@
 
 Norse's to_nir writes tau = dt/tau_mem_inv (dt times the true time constant, norse/norse#411) and keeps the
 batch dimension in the Input type (nir.read's type check fails): the cases divide tau by dt and load with
-strict=False. Cases: LIFBoxCell (NIR LIF) feed-forward with bias, reset to v_reset and by subtraction (``reset_subtract``; the
+strict=False. Cases: LIFBoxCell (NIR LIF) feed-forward with bias, reset to v_reset and by subtraction
+(``reset_subtract``; the
 exporter does not record the reset, so the case passes reset="subtract"), IAFCell (NIR IF), LIFCell (NIR CubaLIF;
 the exporter omits w_in, read as 1, while LIFCell adds its input to the current unscaled: the workaround sets
 w_in = tau_syn/dt in the graph), and a recurrent LIFBoxCell layer (a Linear of the previous step's spikes; Norse's

@@ -4,7 +4,8 @@ Cases: IAF (multi-spike, subtract, ``min_v_mem = -threshold`` as ``from_nir`` bu
 with v_min=-inf), LIF with ``norm_input=False`` (what ``from_nir`` builds; tau in steps), LIF with the default
 ``norm_input=True`` (the exporter drops norm_input and writes r = 1: the workaround is discretisation="exact",
 whose gain r(1 - exp(-1/tau)) is Sinabs' normalisation), IAF with MembraneReset (reset="zero"), and a recurrent
-LIFRecurrent layer (the exporter has no recurrent node: NIR written by hand), float32 (Sinabs' spike functions return float32).
+LIFRecurrent layer (the exporter has no recurrent node: NIR written by hand), float32 (Sinabs' spike functions
+return float32).
 Usage: python sinabs_cases.py OUTDIR
 """
 

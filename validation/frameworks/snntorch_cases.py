@@ -2,7 +2,8 @@
 
 Cases: Leaky and Synaptic, feed-forward (with and without bias) and recurrent (RLeaky/RSynaptic all-to-all),
 reset "subtract" (snnTorch's default, reset_delay=True) and "zero", reset_delay=False, in float32 (snnTorch's
-Heaviside returns float32 spikes, so a float64 net fails inside export_to_nir's trace). snnTorch's exporter writes v_reset = 0 whatever the reset was and never records
+Heaviside returns float32 spikes, so a float64 net fails inside export_to_nir's trace). snnTorch's exporter writes
+v_reset = 0 whatever the reset was and never records
 reset_delay, so each case passes its reset to evsim.load explicitly (the documented workaround); scalar
 beta/threshold make the exporter fail (nir's infer_types rejects 0-d LIF parameters), so they are per-neuron
 vectors. Usage: python snntorch_cases.py OUTDIR
