@@ -201,3 +201,13 @@ def test_threshold_and_integrator_nodes(tmp_path, rng):
     spikes = (x @ W.T + [0.1, 0.0, -0.1]) > [0.2, 0.0, 0.5]  # a threshold has no memory
     np.testing.assert_array_equal(res.spikes["th"].dense(30, 3)[0], spikes)
     np.testing.assert_allclose(res.output[:, 0], 2.0 * np.cumsum(spikes.sum(axis=1)))  # I integrates r * input
+
+
+def test_nonzero_v_reset_with_subtractive_reset_is_refused(tmp_path):
+    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Linear(np.eye(2)),
+                            "lif": lif(2, v_reset=np.array([0.0, 0.3])), "out": nir.Output(np.array([2]))},
+                 [("in", "fc"), ("fc", "lif"), ("lif", "out")], "vreset.nir")
+    with pytest.raises(evsim.ModelFileError, match="node 'lif' \\(LIF\\): v_reset = 0.3, but a reset by subtraction"):
+        evsim.load(path, dt=1e-3, reset="subtract")
+    net = evsim.load(path, dt=1e-3)  # the nir dialect resets to v_reset
+    np.testing.assert_array_equal(net.population("lif").neuron.v_reset, [0.0, 0.3])

@@ -149,7 +149,12 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
         kw: dict[str, Any] = dict(method=s.discretisation, bias=bias, r=_param(name, node, "r", n, 1.0))
         if model in ("LIF", "IF", "CubaLIF"):
             thr = _param(name, node, "v_threshold", n)
-            kw.update(threshold=thr, v_reset=_param(name, node, "v_reset", n, 0.0),
+            v_reset = _param(name, node, "v_reset", n, 0.0)
+            if s.reset == "subtract" and np.any(v_reset != 0):
+                raise ModelFileError(f"node {name!r} ({model}): v_reset = {v_reset[v_reset != 0][0]:g}, but a reset by "
+                                     "subtraction ignores v_reset; pass reset='zero' to reset to it, or check the "
+                                     "exporter")
+            kw.update(threshold=thr, v_reset=v_reset,
                       reset=s.reset, reset_delay=s.reset_delay, threshold_op=s.threshold_op,
                       multi_spike=s.multi_spike)
             if s.v_min is not None:

@@ -243,7 +243,10 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
         v_leak = (p.v_bias - p.g_x * bias) / unit.v_bias
         params = dict(tau_syn=ts, tau_mem=tau, r=r, v_leak=v_leak, w_in=w_in)
     if spiking:
-        params.update(v_threshold=p.v_th.copy(), v_reset=p.v_reset.copy())
+        # a reset by subtraction never reads v_reset (refractory periods are refused above), and the loader
+        # refuses a non-zero one with it: write 0
+        v_reset = np.zeros_like(p.v_reset) if p.reset == "subtract" else p.v_reset.copy()
+        params.update(v_threshold=p.v_th.copy(), v_reset=v_reset)
     for k_, v in params.items():
         if not np.all(np.isfinite(v)):
             j = int(np.flatnonzero(~np.isfinite(v))[0])
