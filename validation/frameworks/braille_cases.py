@@ -72,13 +72,17 @@ def main():
         h, o = forward(net, torch.tensor(x, dtype=torch.float32))
         # snnTorch 1.0.0 RSynaptic(reset_delay=False) applies its immediate reset to the *argument* mem and
         # returns self.mem, so lif1 runs as reset_delay=True (zero: the whole next membrane is zeroed while the
-        # current integrates on); lif2 (Synaptic) resets at once. One load setting cannot give both layers.
-        gap = ("snnTorch 1.0.0 RSynaptic ignores reset_delay=False (resets a discarded local); lif1 then needs "
-               "reset_delay=True semantics, lif2 reset_delay=False: per-node settings are not available")
+        # current integrates on); lif2 (Synaptic) resets at once: a per-node setting gives lif1 its late reset.
+        # With reset to zero, snnTorch's late zero reset is a one-step refractory period that spares the current,
+        # which the kernel cannot express.
+        load = dict(dialect="snntorch", reset=reset, reset_delay=False, nodes={"lif1.lif": {"reset_delay": True}})
+        gap = ("lif2: snnTorch's immediate subtractive reset (reset_delay=False) tests the threshold on a membrane "
+               "that already subtracted the previous step's spike; the kernel has no such rule" if reset == "subtract"
+               else "snnTorch 1.0.0 RSynaptic ignores reset_delay=False; its late zero reset (a one-step refractory "
+               "period that spares the synaptic current) is not expressible")
         nir_path = RNN / f"braille_{nir_name}.nir"
         (out / nir_path.name).write_bytes(nir_path.read_bytes())
-        save_case(out, "braille", nir_name, nir_path, x, {"lif1.lif": h, "lif2": o},
-                  dict(dialect="snntorch", reset=reset, reset_delay=False), gap=gap,
+        save_case(out, "braille", nir_name, nir_path, x, {"lif1.lif": h, "lif2": o}, load, gap=gap,
                   note=f"snnTorch RSynaptic/Synaptic rebuilt from data/model_{stem}.pt, reset={reset}")
 
 
