@@ -143,7 +143,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off,
         reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
-        **par, refractory=refractory,
+        prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)), refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
         gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
         g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),

@@ -411,16 +411,7 @@ def run_discrete(
     record_v: np.ndarray,
     rec_off: np.ndarray,
     n_rec: int,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-    in_gain: np.ndarray,
-    g_i: np.ndarray,
-    g_x: np.ndarray,
-    i_bias: np.ndarray,
-    v_bias: np.ndarray,
-    v_th: np.ndarray,
-    v_reset: np.ndarray,
-    v_min: np.ndarray,
+    prm: np.ndarray,
     refractory: np.ndarray,
     i0: np.ndarray,
     v0: np.ndarray,
@@ -446,7 +437,10 @@ def run_discrete(
     ev_n: np.ndarray,
     ev_val: np.ndarray,
 ):
-    """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters."""
+    """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters.
+
+    ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain, g_i, g_x, i_bias,
+    v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines."""
     rng = np.empty(1, dtype=np.uint64)
     rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     mask = D - 1
@@ -480,7 +474,7 @@ def run_discrete(
                     if out_proj[qi] == q:
                         has_conv[p] = True
     # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
-    undriven = (v_bias == 0.0) & (i_bias == 0.0) & (v_th > 0.0)
+    undriven = (prm[:, 6] == 0.0) & (prm[:, 5] == 0.0) & (prm[:, 7] > 0.0)
     sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
     sb_v = np.empty(N)
 
@@ -489,7 +483,7 @@ def run_discrete(
         if is_input[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
-            k = next_crossing(i[n], v[n], T, alpha[n], beta[n], g_i[n], i_bias[n], v_bias[n], v_min[n], v_th[n], ge[p])
+            k = next_crossing(i[n], v[n], T, prm[n, 0], prm[n, 1], prm[n, 3], prm[n, 5], prm[n, 6], prm[n, 9], prm[n, 7], ge[p])
             if k > 0:
                 wake_t[n] = k - 1
                 heap, hsize = heap_push(heap, hsize, (k - 1) * N + n)
@@ -637,13 +631,13 @@ def run_discrete(
                             t_last[n],
                             t,
                             ref_until[n],
-                            alpha[n],
-                            beta[n],
-                            g_i[n],
-                            i_bias[n],
-                            v_bias[n],
-                            v_reset[n],
-                            v_min[n],
+                            prm[n, 0],
+                            prm[n, 1],
+                            prm[n, 3],
+                            prm[n, 5],
+                            prm[n, 6],
+                            prm[n, 8],
+                            prm[n, 9],
                         )
                         t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
@@ -655,13 +649,13 @@ def run_discrete(
                             t_last[n],
                             ref_until[n],
                             ref_until[n],
-                            alpha[n],
-                            beta[n],
-                            g_i[n],
-                            i_bias[n],
-                            v_bias[n],
-                            v_reset[n],
-                            v_min[n],
+                            prm[n, 0],
+                            prm[n, 1],
+                            prm[n, 3],
+                            prm[n, 5],
+                            prm[n, 6],
+                            prm[n, 8],
+                            prm[n, 9],
                         )
                         t_last[n] = ref_until[n]
                     # the gap in closed form, then this step: the same call `next_crossing` made
@@ -670,28 +664,28 @@ def run_discrete(
                         v[n],
                         t - t_last[n],
                         x,
-                        alpha[n],
-                        beta[n],
-                        in_gain[n],
-                        g_i[n],
-                        g_x[n],
-                        i_bias[n],
-                        v_bias[n],
-                        v_min[n],
+                        prm[n, 0],
+                        prm[n, 1],
+                        prm[n, 2],
+                        prm[n, 3],
+                        prm[n, 4],
+                        prm[n, 5],
+                        prm[n, 6],
+                        prm[n, 9],
                     )
                     if pending[n] > 0:
-                        v_n -= v_th[n] * pending[n]
+                        v_n -= prm[n, 7] * pending[n]
                         pending[n] = 0
-                        if v_n < v_min[n]:
-                            v_n = v_min[n]
-                    c = spike_count(v_n, v_th[n], pge, multi[p])
+                        if v_n < prm[n, 9]:
+                            v_n = prm[n, 9]
+                    c = spike_count(v_n, prm[n, 7], pge, multi[p])
                     if c > 0:
                         if late:
                             pending[n] = c
                         elif subtract:
-                            v_n -= v_th[n] * c
+                            v_n -= prm[n, 7] * c
                         else:
-                            v_n = v_reset[n]
+                            v_n = prm[n, 8]
                         if refractory[n] > 0:
                             ref_until[n] = t + refractory[n]
                     i[n] = i_n
@@ -700,7 +694,7 @@ def run_discrete(
                 # --- schedule this neuron's next input-free event
                 if pending[n] > 0:
                     wake = t + 1
-                elif undriven[n] and v[n] < v_th[n] and ref_until[n] <= t and (g_i[n] == 0.0 or i[n] == 0.0):
+                elif undriven[n] and v[n] < prm[n, 7] and ref_until[n] <= t and (prm[n, 3] == 0.0 or i[n] == 0.0):
                     wake = -1  # no drive and below threshold: the state only decays towards 0
                 else:
                     base = max(t, ref_until[n])
@@ -711,26 +705,26 @@ def run_discrete(
                             t_last[n],
                             base,
                             ref_until[n],
-                            alpha[n],
-                            beta[n],
-                            g_i[n],
-                            i_bias[n],
-                            v_bias[n],
-                            v_reset[n],
-                            v_min[n],
+                            prm[n, 0],
+                            prm[n, 1],
+                            prm[n, 3],
+                            prm[n, 5],
+                            prm[n, 6],
+                            prm[n, 8],
+                            prm[n, 9],
                         )
                         t_last[n] = base
                     k = next_crossing(
                         i[n],
                         v[n],
                         T - 1 - base,
-                        alpha[n],
-                        beta[n],
-                        g_i[n],
-                        i_bias[n],
-                        v_bias[n],
-                        v_min[n],
-                        v_th[n],
+                        prm[n, 0],
+                        prm[n, 1],
+                        prm[n, 3],
+                        prm[n, 5],
+                        prm[n, 6],
+                        prm[n, 9],
+                        prm[n, 7],
                         pge,
                     )
                     wake = base + k if k > 0 else -1
@@ -799,13 +793,13 @@ def run_discrete(
                             t_last[n],
                             t,
                             ref_until[n],
-                            alpha[n],
-                            beta[n],
-                            g_i[n],
-                            i_bias[n],
-                            v_bias[n],
-                            v_reset[n],
-                            v_min[n],
+                            prm[n, 0],
+                            prm[n, 1],
+                            prm[n, 3],
+                            prm[n, 5],
+                            prm[n, 6],
+                            prm[n, 8],
+                            prm[n, 9],
                         )
                         t_last[n] = t
                     vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
@@ -816,12 +810,12 @@ def run_discrete(
             t_last[n],
             T - 1,
             ref_until[n],
-            alpha[n],
-            beta[n],
-            g_i[n],
-            i_bias[n],
-            v_bias[n],
-            v_reset[n],
-            v_min[n],
+            prm[n, 0],
+            prm[n, 1],
+            prm[n, 3],
+            prm[n, 5],
+            prm[n, 6],
+            prm[n, 8],
+            prm[n, 9],
         )
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops
