@@ -483,7 +483,9 @@ def run_discrete(
         if is_input[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
-            k = next_crossing(i[n], v[n], T, prm[n, 0], prm[n, 1], prm[n, 3], prm[n, 5], prm[n, 6], prm[n, 9], prm[n, 7], ge[p])
+            k = next_crossing(
+                i[n], v[n], T, prm[n, 0], prm[n, 1], prm[n, 3], prm[n, 5], prm[n, 6], prm[n, 9], prm[n, 7], ge[p]
+            )
             if k > 0:
                 wake_t[n] = k - 1
                 heap, hsize = heap_push(heap, hsize, (k - 1) * N + n)
