@@ -439,8 +439,9 @@ def run_discrete(
 ):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters.
 
-    ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain, g_i, g_x, i_bias,
-    v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines."""
+    ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain,
+    g_i, g_x, i_bias, v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines.
+    """
     rng = np.empty(1, dtype=np.uint64)
     rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     mask = D - 1
