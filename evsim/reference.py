@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import EvsimError
-from .network import Network
+from .network import ConvProjection, Network
 
 
 @dataclasses.dataclass
@@ -23,16 +24,36 @@ class ReferenceResult:
     i: dict[str, np.ndarray]  # population -> current [T, n]
 
 
+def delay_matrices(net: Network) -> dict[str, list[tuple[int, sp.csr_matrix]]]:
+    """Per projection, one sparse weight matrix ``[source, target]`` per delay value (reusable across samples)."""
+    pops = {p.name: p for p in net.populations}
+    out = {}
+    for q in net.projections:
+        shape = (pops[q.source].size, pops[q.target].size)
+        if isinstance(q, ConvProjection):
+            pre, post, w = q.spec.expand()
+            d = np.full(w.shape, q.delay)
+        else:
+            pre, post, w, d = np.repeat(np.arange(shape[0]), np.diff(q.indptr)), q.targets, q.weights, q.delays
+        out[q.name] = []
+        for delay in np.unique(d[w != 0]):
+            sel = (d == delay) & (w != 0)
+            out[q.name].append((int(delay), sp.csr_matrix((w[sel], (pre[sel], post[sel])), shape=shape)))
+    return out
+
+
 def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
-             init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> ReferenceResult:
-    """``inputs[name]``: dense values ``[T, n]`` of each input population. ``init[name] = (i0, v0)``."""
+             init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+             matrices: dict[str, list[tuple[int, sp.csr_matrix]]] | None = None) -> ReferenceResult:
+    """``inputs[name]``: dense values ``[T, n]`` of each input population. ``init[name] = (i0, v0)``.
+    ``matrices``: `delay_matrices(net)`, when several samples are simulated."""
     init = init or {}
     if any(p.poisson_rate is not None for p in net.populations):
         raise EvsimError("the dense reference does not model Poisson sources (their random streams are the "
                          "engine's own); compare on explicit inputs")
     pops = {p.name: p for p in net.populations}
-    # dense (weight, delay) matrices [source, target] per projection
-    dense = {q.name: q.dense(pops[q.source].size, pops[q.target].size) for q in net.projections}
+    if matrices is None:
+        matrices = delay_matrices(net)
     max_d = net.max_delay
     buf = {p.name: np.zeros((T + max_d + 1, p.size)) for p in net.populations}
     spikes = {p.name: np.zeros((T, p.size)) for p in net.populations}
@@ -93,8 +114,7 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
             for q in net.projections:
                 if q.source != name:
                     continue
-                w, d = dense[q.name]
-                for delay in np.unique(d[w != 0]):
+                for delay, w_d in matrices[q.name]:
                     if t + delay < T:
-                        buf[q.target][t + delay] += out @ np.where(d == delay, w, 0.0)
+                        buf[q.target][t + delay] += w_d.T @ out
     return ReferenceResult(spikes, vrec, irec)

@@ -159,8 +159,9 @@ def verify(net: Network, x: Any, *, labels: Any = None, expect: Any = None, expe
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc="reference", unit="sample")
+    matrices = reference.delay_matrices(net)
     for b in it:
-        ref = reference.simulate(net, dense_in[b], T)
+        ref = reference.simulate(net, dense_in[b], T, matrices=matrices)
         bad_here = None
         for name in net.order:
             p = net.population(name)

@@ -41,8 +41,8 @@ def test_verify_finds_the_first_divergence_with_both_membranes(digits, monkeypat
     real = reference.simulate
     calls = []
 
-    def tampered(net_, inputs, T, init=None):
-        r = real(net_, inputs, T, init)
+    def tampered(net_, inputs, T, init=None, matrices=None):
+        r = real(net_, inputs, T, init, matrices)
         calls.append(1)
         if len(calls) == 2:  # sample 1
             r.spikes["1"][4, 7] = 1 - r.spikes["1"][4, 7]
