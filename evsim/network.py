@@ -102,10 +102,14 @@ class Projection:
                    delay[order].astype(np.int32))
 
     def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
-        """Dense ``(weight, delay)`` matrices ``[source, target]``; raises if two synapses share a pair."""
+        """Dense ``(weight, delay)`` matrices ``[source, target]``; raises if two synapses share a pair (their
+        delays could differ: a dense matrix cannot hold them)."""
+        src = np.repeat(np.arange(n_source), np.diff(self.indptr))
+        pairs = src.astype(np.int64) * n_target + self.targets
+        if np.unique(pairs).size != pairs.size:
+            raise NetworkError(f"projection {self.name!r}: several synapses join one pair of neurons; no dense form")
         w = np.zeros((n_source, n_target))
         d = np.zeros((n_source, n_target), dtype=np.int64)
-        src = np.repeat(np.arange(n_source), np.diff(self.indptr))
         w[src, self.targets] = self.weights
         d[src, self.targets] = self.delays
         return w, d
