@@ -21,6 +21,9 @@ from .._jit import njit, njit_inline
 from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count, step_from
 from .queue import heap_pop, heap_push
 
+# columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
+ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
+
 
 @njit_inline
 def _touch(
@@ -178,35 +181,35 @@ def _send(
     N: int,
     P: int,
     mask: int,
-    pop_of: np.ndarray,
-    pop_off: np.ndarray,
-    out_ptr: np.ndarray,
-    out_proj: np.ndarray,
-    ip_off: np.ndarray,
-    tgt_pop: np.ndarray,
-    gptr: np.ndarray,
-    g_start: np.ndarray,
-    g_end: np.ndarray,
-    g_delay: np.ndarray,
-    targets: np.ndarray,
-    weights: np.ndarray,
-    conv_of: np.ndarray,
-    conv_par: np.ndarray,
-    conv_w: np.ndarray,
-    conv_woff: np.ndarray,
-    conv_scale: np.ndarray,
-    conv_delay: np.ndarray,
-    has_conv: np.ndarray,
-    scan: np.ndarray,
-    acc: np.ndarray,
-    mark: np.ndarray,
-    tl: np.ndarray,
-    tl_n: np.ndarray,
-    sops: np.ndarray,
+    syn: tuple,
+    ring: tuple,
 ) -> None:
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
+    (
+        pop_of,
+        pop_off,
+        out_ptr,
+        out_proj,
+        ip_off,
+        tgt_pop,
+        gptr,
+        g_start,
+        g_end,
+        g_delay,
+        targets,
+        weights,
+        conv_of,
+        conv_par,
+        conv_w,
+        conv_woff,
+        conv_scale,
+        conv_delay,
+        has_conv,
+        scan,
+    ) = syn
+    acc, mark, tl, tl_n, sops = ring
     for k in range(lo, hi):
         _send_one(
             src_n[k],
@@ -475,7 +478,31 @@ def run_discrete(
                     if out_proj[qi] == q:
                         has_conv[p] = True
     # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
-    undriven = (prm[:, 6] == 0.0) & (prm[:, 5] == 0.0) & (prm[:, 7] > 0.0)
+    undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
+    # what `_send` needs, passed as two tuples
+    syn = (
+        pop_of,
+        pop_off,
+        out_ptr,
+        out_proj,
+        ip_off,
+        tgt_pop,
+        gptr,
+        g_start,
+        g_end,
+        g_delay,
+        targets,
+        weights,
+        conv_of,
+        conv_par,
+        conv_w,
+        conv_woff,
+        conv_scale,
+        conv_delay,
+        has_conv,
+        scan,
+    )
+    ring = (acc, mark, tl, tl_n, sops)
     sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
     sb_v = np.empty(N)
 
@@ -485,7 +512,17 @@ def run_discrete(
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
             k = next_crossing(
-                i[n], v[n], T, prm[n, 0], prm[n, 1], prm[n, 3], prm[n, 5], prm[n, 6], prm[n, 9], prm[n, 7], ge[p]
+                i[n],
+                v[n],
+                T,
+                prm[n, ALPHA],
+                prm[n, BETA],
+                prm[n, G_I],
+                prm[n, I_BIAS],
+                prm[n, V_BIAS],
+                prm[n, V_MIN],
+                prm[n, V_TH],
+                ge[p],
             )
             if k > 0:
                 wake_t[n] = k - 1
@@ -509,42 +546,7 @@ def run_discrete(
         while ie_end < n_ev and ev_t[ie_end] == t:
             ie_end += 1
         if ie_end > ie:
-            _send(
-                ev_n,
-                ev_val,
-                ie,
-                ie_end,
-                t,
-                T,
-                N,
-                P,
-                mask,
-                pop_of,
-                pop_off,
-                out_ptr,
-                out_proj,
-                ip_off,
-                tgt_pop,
-                gptr,
-                g_start,
-                g_end,
-                g_delay,
-                targets,
-                weights,
-                conv_of,
-                conv_par,
-                conv_w,
-                conv_woff,
-                conv_scale,
-                conv_delay,
-                has_conv,
-                scan,
-                acc,
-                mark,
-                tl,
-                tl_n,
-                sops,
-            )
+            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, syn, ring)
             ie = ie_end
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
@@ -559,42 +561,7 @@ def run_discrete(
                         sb_n[m] = n
                         sb_v[m] = c
                         m += 1
-                _send(
-                    sb_n,
-                    sb_v,
-                    0,
-                    m,
-                    t,
-                    T,
-                    N,
-                    P,
-                    mask,
-                    pop_of,
-                    pop_off,
-                    out_ptr,
-                    out_proj,
-                    ip_off,
-                    tgt_pop,
-                    gptr,
-                    g_start,
-                    g_end,
-                    g_delay,
-                    targets,
-                    weights,
-                    conv_of,
-                    conv_par,
-                    conv_w,
-                    conv_woff,
-                    conv_scale,
-                    conv_delay,
-                    has_conv,
-                    scan,
-                    acc,
-                    mark,
-                    tl,
-                    tl_n,
-                    sops,
-                )
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
             p = order[oi]
@@ -634,13 +601,13 @@ def run_discrete(
                             t_last[n],
                             t,
                             ref_until[n],
-                            prm[n, 0],
-                            prm[n, 1],
-                            prm[n, 3],
-                            prm[n, 5],
-                            prm[n, 6],
-                            prm[n, 8],
-                            prm[n, 9],
+                            prm[n, ALPHA],
+                            prm[n, BETA],
+                            prm[n, G_I],
+                            prm[n, I_BIAS],
+                            prm[n, V_BIAS],
+                            prm[n, V_RESET],
+                            prm[n, V_MIN],
                         )
                         t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
@@ -652,13 +619,13 @@ def run_discrete(
                             t_last[n],
                             ref_until[n],
                             ref_until[n],
-                            prm[n, 0],
-                            prm[n, 1],
-                            prm[n, 3],
-                            prm[n, 5],
-                            prm[n, 6],
-                            prm[n, 8],
-                            prm[n, 9],
+                            prm[n, ALPHA],
+                            prm[n, BETA],
+                            prm[n, G_I],
+                            prm[n, I_BIAS],
+                            prm[n, V_BIAS],
+                            prm[n, V_RESET],
+                            prm[n, V_MIN],
                         )
                         t_last[n] = ref_until[n]
                     # the gap in closed form, then this step: the same call `next_crossing` made
@@ -667,28 +634,28 @@ def run_discrete(
                         v[n],
                         t - t_last[n],
                         x,
-                        prm[n, 0],
-                        prm[n, 1],
-                        prm[n, 2],
-                        prm[n, 3],
-                        prm[n, 4],
-                        prm[n, 5],
-                        prm[n, 6],
-                        prm[n, 9],
+                        prm[n, ALPHA],
+                        prm[n, BETA],
+                        prm[n, IN_GAIN],
+                        prm[n, G_I],
+                        prm[n, G_X],
+                        prm[n, I_BIAS],
+                        prm[n, V_BIAS],
+                        prm[n, V_MIN],
                     )
                     if pending[n] > 0:
-                        v_n -= prm[n, 7] * pending[n]
+                        v_n -= prm[n, V_TH] * pending[n]
                         pending[n] = 0
-                        if v_n < prm[n, 9]:
-                            v_n = prm[n, 9]
-                    c = spike_count(v_n, prm[n, 7], pge, multi[p])
+                        if v_n < prm[n, V_MIN]:
+                            v_n = prm[n, V_MIN]
+                    c = spike_count(v_n, prm[n, V_TH], pge, multi[p])
                     if c > 0:
                         if late:
                             pending[n] = c
                         elif subtract:
-                            v_n -= prm[n, 7] * c
+                            v_n -= prm[n, V_TH] * c
                         else:
-                            v_n = prm[n, 8]
+                            v_n = prm[n, V_RESET]
                         if refractory[n] > 0:
                             ref_until[n] = t + refractory[n]
                     i[n] = i_n
@@ -697,7 +664,7 @@ def run_discrete(
                 # --- schedule this neuron's next input-free event
                 if pending[n] > 0:
                     wake = t + 1
-                elif undriven[n] and v[n] < prm[n, 7] and ref_until[n] <= t and (prm[n, 3] == 0.0 or i[n] == 0.0):
+                elif undriven[n] and v[n] < prm[n, V_TH] and ref_until[n] <= t and (prm[n, G_I] == 0.0 or i[n] == 0.0):
                     wake = -1  # no drive and below threshold: the state only decays towards 0
                 else:
                     base = max(t, ref_until[n])
@@ -708,26 +675,26 @@ def run_discrete(
                             t_last[n],
                             base,
                             ref_until[n],
-                            prm[n, 0],
-                            prm[n, 1],
-                            prm[n, 3],
-                            prm[n, 5],
-                            prm[n, 6],
-                            prm[n, 8],
-                            prm[n, 9],
+                            prm[n, ALPHA],
+                            prm[n, BETA],
+                            prm[n, G_I],
+                            prm[n, I_BIAS],
+                            prm[n, V_BIAS],
+                            prm[n, V_RESET],
+                            prm[n, V_MIN],
                         )
                         t_last[n] = base
                     k = next_crossing(
                         i[n],
                         v[n],
                         T - 1 - base,
-                        prm[n, 0],
-                        prm[n, 1],
-                        prm[n, 3],
-                        prm[n, 5],
-                        prm[n, 6],
-                        prm[n, 9],
-                        prm[n, 7],
+                        prm[n, ALPHA],
+                        prm[n, BETA],
+                        prm[n, G_I],
+                        prm[n, I_BIAS],
+                        prm[n, V_BIAS],
+                        prm[n, V_MIN],
+                        prm[n, V_TH],
                         pge,
                     )
                     wake = base + k if k > 0 else -1
@@ -751,42 +718,7 @@ def run_discrete(
             tl_n[sp] = 0
             # this population's spikes of step t, sent together (zero-delay targets come later in `order`)
             if m > 0:
-                _send(
-                    sb_n,
-                    sb_v,
-                    0,
-                    m,
-                    t,
-                    T,
-                    N,
-                    P,
-                    mask,
-                    pop_of,
-                    pop_off,
-                    out_ptr,
-                    out_proj,
-                    ip_off,
-                    tgt_pop,
-                    gptr,
-                    g_start,
-                    g_end,
-                    g_delay,
-                    targets,
-                    weights,
-                    conv_of,
-                    conv_par,
-                    conv_w,
-                    conv_woff,
-                    conv_scale,
-                    conv_delay,
-                    has_conv,
-                    scan,
-                    acc,
-                    mark,
-                    tl,
-                    tl_n,
-                    sops,
-                )
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
             if record_v[p]:
                 for n in range(pop_off[p], pop_off[p + 1]):
                     if t > t_last[n]:
@@ -796,13 +728,13 @@ def run_discrete(
                             t_last[n],
                             t,
                             ref_until[n],
-                            prm[n, 0],
-                            prm[n, 1],
-                            prm[n, 3],
-                            prm[n, 5],
-                            prm[n, 6],
-                            prm[n, 8],
-                            prm[n, 9],
+                            prm[n, ALPHA],
+                            prm[n, BETA],
+                            prm[n, G_I],
+                            prm[n, I_BIAS],
+                            prm[n, V_BIAS],
+                            prm[n, V_RESET],
+                            prm[n, V_MIN],
                         )
                         t_last[n] = t
                     vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
@@ -813,12 +745,12 @@ def run_discrete(
             t_last[n],
             T - 1,
             ref_until[n],
-            prm[n, 0],
-            prm[n, 1],
-            prm[n, 3],
-            prm[n, 5],
-            prm[n, 6],
-            prm[n, 8],
-            prm[n, 9],
+            prm[n, ALPHA],
+            prm[n, BETA],
+            prm[n, G_I],
+            prm[n, I_BIAS],
+            prm[n, V_BIAS],
+            prm[n, V_RESET],
+            prm[n, V_MIN],
         )
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops
