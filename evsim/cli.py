@@ -110,17 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .io.files import read_inputs, write_json, write_npz
+    from .io.files import read_samples, write_json, write_npz
     from .simulation import run
 
     t0 = time.perf_counter()
     net = _load(args)
-    x, labels = read_inputs(args.input)
-    if args.samples is not None:
-        if x.ndim < 3:
-            raise EvsimError("--samples needs a batch of samples [B, T, ...] in the input file")
-        x = x[:args.samples]
-        labels = None if labels is None else labels[:args.samples]
+    x, labels = read_samples(args.input, args.samples)
     t1 = time.perf_counter()
     res = run(net, x, progress=args.progress and sys.stderr.isatty(), threads=args.threads)
     t2 = time.perf_counter()
@@ -210,7 +205,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .io.files import write_json
-    from .report import read_samples
+    from .io.files import read_samples
     from .verify import read_expected, verify
 
     net = _load(args)
@@ -229,7 +224,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .energy import load_file
-    from .report import DEFAULT_PRESETS, headline, make_report, read_samples, write
+    from .io.files import read_samples
+    from .report import DEFAULT_PRESETS, headline, make_report, write
 
     net = _load(args)
     x, labels = read_samples(args.input, args.samples)

@@ -69,22 +69,6 @@ def make_report(net: Network, x: Any, *, labels: Any = None, presets: Sequence[s
                   lab, dict(meta or {}), {"run_s": t1 - t0, "accounting_s": t2 - t1})
 
 
-def read_samples(path: str | Path, samples: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """`evsim.io.files.read_inputs`, keeping only the first ``samples`` samples (what ``--samples N`` does)."""
-    from .errors import EvsimError
-    from .io.files import read_inputs
-
-    x, labels = read_inputs(path)
-    if samples is not None:
-        if x.ndim < 3:
-            raise EvsimError("--samples needs a batch of samples [B, T, ...] in the input file")
-        if samples < 1:
-            raise EvsimError(f"--samples must be at least 1, got {samples}")
-        x = x[:samples]
-        labels = None if labels is None else labels[:samples]
-    return x, labels
-
-
 # ------------------------------------------------------------------------------------------------ content
 def summary(rep: Report) -> dict[str, Any]:
     """The content of ``report.json``."""

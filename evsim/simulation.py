@@ -241,6 +241,8 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
     if len(batch_sizes) != 1:
         raise InputError(f"input ports have different batch sizes: {sorted(batch_sizes)}")
     B = batch_sizes.pop()
+    if B == 0:
+        raise InputError("the input holds no sample (a batch of 0)")
     batched = any(b for _, _, b in parsed.values())
     samples = []
     for b in range(B):

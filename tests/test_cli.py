@@ -39,6 +39,8 @@ def test_info(capsys):
     (["info", "/no/such/model.nir", "--dt", "1e-3"], "no such file"),
     (["run", MODEL, "--input", "/no/such.npz", "--dialect", "snntorch"], "no such input file"),
     (["info", MODEL], "no default time step"),
+    (["run", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "0"], "--samples must be at least 1"),
+    (["run", MODEL, "--input", MODEL, "--dialect", "snntorch"], "unknown input format '.nir'"),
 ])
 def test_errors_exit_nonzero_with_one_message(argv, match, capsys):
     assert main(argv) == 2
@@ -65,3 +67,14 @@ def test_help_reads_well(capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     assert "run" in text and "info" in text and "examples:" in text
+
+
+def test_not_an_npz_and_an_empty_batch(tmp_path, capsys):
+    bad = tmp_path / "x.npz"
+    bad.write_text("not numpy")
+    assert main(["run", MODEL, "--input", str(bad), "--dialect", "snntorch"]) == 2
+    assert "not a .npz file" in capsys.readouterr().err
+    empty = tmp_path / "empty.npz"
+    np.savez(empty, x=np.zeros((0, 25, 64)))
+    assert main(["run", MODEL, "--input", str(empty), "--dialect", "snntorch"]) == 2
+    assert "holds no sample" in capsys.readouterr().err

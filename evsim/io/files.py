@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +29,8 @@ def read_inputs(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         if suffix == ".npy":
             return np.load(p, allow_pickle=False), None
         if suffix == ".npz":
+            if not zipfile.is_zipfile(p):
+                raise InputError(f"{p}: not a .npz file (an .npz is a zip archive written by numpy.savez)")
             with np.load(p, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         elif suffix in (".h5", ".hdf5"):
@@ -46,6 +49,19 @@ def read_inputs(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputError(f"{p}: no input array; expected one named {' or '.join(INPUT_KEYS)}, found {sorted(arrays)}")
     y_key = next((k for k in LABEL_KEYS if k in arrays), None)
     return arrays[x_key], (arrays[y_key] if y_key else None)
+
+
+def read_samples(path: str | Path, samples: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`read_inputs`, keeping only the first ``samples`` samples (what the CLI's ``--samples N`` does)."""
+    x, labels = read_inputs(path)
+    if samples is not None:
+        if x.ndim < 3:
+            raise InputError(f"{path}: --samples needs a batch of samples [B, T, ...] in the input file")
+        if samples < 1:
+            raise InputError(f"--samples must be at least 1, got {samples}")
+        x = x[:samples]
+        labels = None if labels is None else labels[:samples]
+    return x, labels
 
 
 @contextlib.contextmanager
