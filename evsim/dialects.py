@@ -43,6 +43,7 @@ class Dialect:
     v_min: Mapping[str, float] = dataclasses.field(default_factory=dict)
     if_gain: str = "r"  # IF input gain per step: "r" (v += r x) or "r*dt" (v += r dt x, NIR's v' = R I by Euler)
     synapse_delay: int = 0  # extra steps on every projection (lava-dl/Loihi: one step of latency per layer)
+    start_at_reset: bool = False  # spiking neurons start each sample at v_reset, not 0 (SpikingJelly)
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -81,8 +82,8 @@ DIALECTS: dict[str, Dialect] = {
                 "v += (v_reset - v)/tau + x); neuron/base_node.py (fire heaviside(v - v_th): v >= v_th; hard reset "
                 "v = v_reset, soft reset (v_reset=None) v -= v_th); nir_exchange/to_nir.py (dt = 1e-4: LIF tau = "
                 "tau*dt, r = 1 or tau, v_leak = v_reset; IF r = 1/dt; CubaLIF r = tau_mem/dt, w_in = tau_syn/dt; "
-                "soft reset is refused by the exporter)",
-                if_gain="r*dt"),
+                "soft reset is refused by the exporter; base_node.py: v starts at v_reset)",
+                if_gain="r*dt", start_at_reset=True),
     )
 }
 

@@ -68,6 +68,7 @@ class NeuronParams:
     multi_spike: bool = False  # floor(v / theta) spikes per step (Sinabs) instead of one
     reset_delay: bool = False  # subtract one step late, after integration (snnTorch's default); no effect on
     # spikes of a reset to zero (snnTorch zeroes the previous membrane before integrating: the same spikes)
+    v_init: np.ndarray | None = None  # membrane at the start of every sample (None: 0; SpikingJelly: v_reset)
 
     @property
     def size(self) -> int:
@@ -95,6 +96,8 @@ class NeuronParams:
                 j = int(np.flatnonzero(bad)[0])
                 raise NetworkError(f"{where}: neuron parameter {f!r} is {a[j]} at neuron {j}; expected a finite "
                                    "number")
+        if self.v_init is not None and (np.shape(self.v_init) != (n,) or not np.all(np.isfinite(self.v_init))):
+            raise NetworkError(f"{where}: 'v_init' must be {n} finite initial membrane values")
         if self.refractory.shape != (n,) or np.any(self.refractory < 0):
             raise NetworkError(f"{where}: 'refractory' must be {n} non-negative step counts")
         if np.any((self.beta < 0) | (self.beta > 1)):
@@ -116,6 +119,8 @@ class NeuronParams:
     def take(self, idx: np.ndarray) -> "NeuronParams":
         """The parameters of a subset of neurons (used to split populations)."""
         kw = {f: getattr(self, f)[idx] for f in _FLOAT_FIELDS + ("refractory",)}
+        if self.v_init is not None:
+            kw["v_init"] = self.v_init[idx]
         return dataclasses.replace(self, **kw)
 
 
@@ -139,7 +144,7 @@ def _arr(value: Any, n: int, name: str, dtype: type = np.float64) -> np.ndarray:
 def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gain: Any = 1.0, g_i: Any = 0.0,
                 g_x: Any = 1.0, i_bias: Any = 0.0, v_bias: Any = 0.0, threshold: Any = 1.0, v_reset: Any = 0.0,
                 v_min: Any = -np.inf, refractory: Any = 0, reset: str = "subtract", threshold_op: str = ">",
-                multi_spike: bool = False, reset_delay: bool = False) -> NeuronParams:
+                multi_spike: bool = False, reset_delay: bool = False, v_init: Any = None) -> NeuronParams:
     """Build and validate a `NeuronParams` from scalars or per-neuron arrays (the raw coefficients)."""
     if int(n) != n or n < 1:
         raise NetworkError(f"a population needs a positive integer size, got {n!r}")
@@ -149,7 +154,8 @@ def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gai
         g_i=_arr(g_i, n, "g_i"), g_x=_arr(g_x, n, "g_x"), i_bias=_arr(i_bias, n, "i_bias"),
         v_bias=_arr(v_bias, n, "v_bias"), v_th=_arr(threshold, n, "threshold"), v_reset=_arr(v_reset, n, "v_reset"),
         v_min=_arr(v_min, n, "v_min"), refractory=_arr(refractory, n, "refractory", np.int32), reset=reset,
-        threshold_op=threshold_op, multi_spike=bool(multi_spike), reset_delay=bool(reset_delay))
+        threshold_op=threshold_op, multi_spike=bool(multi_spike), reset_delay=bool(reset_delay),
+        v_init=None if v_init is None else _arr(v_init, n, "v_init"))
     p.validate(f"{model} population")
     return p
 

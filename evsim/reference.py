@@ -62,7 +62,8 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
     state = {}
     for p in net.populations:
         if p.neuron is not None:
-            i0, v0 = init.get(p.name, (np.zeros(p.size), np.zeros(p.size)))
+            v_init = np.zeros(p.size) if p.neuron.v_init is None else p.neuron.v_init
+            i0, v0 = init.get(p.name, (np.zeros(p.size), v_init))
             state[p.name] = dict(i=np.array(i0, float), v=np.array(v0, float), ref=np.zeros(p.size, int),
                                  pending=np.zeros(p.size))
     for t in range(T):

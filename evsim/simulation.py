@@ -95,7 +95,7 @@ def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool
     ``steps`` sets T for event input (default: last event + 1). ``progress`` shows a bar over samples.
     A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
-    (default 0), the same for every sample. ``threads > 1`` runs the samples of a batch in parallel threads (the
+    (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples of a batch in parallel threads (the
     compiled loop releases the GIL); results do not depend on it.
     """
     if not isinstance(net, Network):
@@ -141,7 +141,7 @@ def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool
 def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarray | None:
     if not initial:
         return None
-    v0 = np.zeros(int(cn.pop_off[-1]))
+    v0 = cn.v_init.copy()
     for name, value in initial.items():
         if name not in cn.names or cn.net.population(name).is_input:
             raise InputError(f"initial: {name!r} is not a neuron population")

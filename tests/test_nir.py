@@ -211,3 +211,20 @@ def test_nonzero_v_reset_with_subtractive_reset_is_refused(tmp_path):
         evsim.load(path, dt=1e-3, reset="subtract")
     net = evsim.load(path, dt=1e-3)  # the nir dialect resets to v_reset
     np.testing.assert_array_equal(net.population("lif").neuron.v_reset, [0.0, 0.3])
+
+
+def test_spikingjelly_neurons_start_at_v_reset(tmp_path, rng):
+    path = write(tmp_path, {"in": nir.Input(np.array([3])), "fc": nir.Linear(rng.normal(0, 1, (2, 3))),
+                            "lif": lif(2, v_reset=np.array([0.4, -0.2])), "out": nir.Output(np.array([2]))},
+                 [("in", "fc"), ("fc", "lif"), ("lif", "out")], "sj.nir")
+    net = evsim.load(path, dialect="spikingjelly")
+    np.testing.assert_array_equal(net.population("lif").neuron.v_init, [0.4, -0.2])
+    assert evsim.load(path, dt=1e-4).population("lif").neuron.v_init is None  # other dialects start at 0
+    x = (rng.random((20, 3)) < 0.5).astype(float)
+    res = evsim.run(net, x)
+    ref = reference.simulate(net, as_dense_inputs(net, x)[0][0], 20)
+    np.testing.assert_array_equal(res.output, ref.spikes["lif"])
+    np.testing.assert_allclose(res.final_state["lif"][1], ref.v["lif"][-1], atol=1e-12)
+    # the start matters: from 0 instead, the membranes differ
+    from_zero = evsim.run(net, x, initial={"lif": [0.0, 0.0]})
+    assert not np.allclose(from_zero.final_state["lif"][1], res.final_state["lif"][1])

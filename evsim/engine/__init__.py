@@ -39,6 +39,7 @@ class CompiledNetwork:
     arrays: dict  # keyword arguments of `run_discrete` that do not depend on the sample
     proj_names: tuple[str, ...]
     rec_pops: tuple[str, ...]  # densely recorded populations (non-spiking outputs), in trace column order
+    v_init: np.ndarray  # initial membrane of every neuron (the populations' v_init, else 0)
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -57,6 +58,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     par["v_th"][:] = np.inf
     par["v_min"][:] = -np.inf
     refractory = np.zeros(N, dtype=np.int64)
+    v_init = np.zeros(N)
     flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v")}
     reset_mode = np.zeros(P, dtype=np.int64)
     poisson = np.zeros(P)
@@ -72,6 +74,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         for f in _PARAM_FIELDS:
             par[f][sl] = getattr(p.neuron, f)
         refractory[sl] = p.neuron.refractory
+        if p.neuron.v_init is not None:
+            v_init[sl] = p.neuron.v_init
         flags["ge"][k] = p.neuron.threshold_op == ">="
         flags["multi"][k] = p.neuron.multi_spike
         flags["rdelay"][k] = p.neuron.reset_delay
@@ -148,7 +152,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
         g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
         D=D, scan=sizes <= (SCAN_MAX if scan_max is None else scan_max), **conv_arrays)
-    return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops))
+    return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
 
 
 def _poisson_cdf(lam: float) -> np.ndarray:
@@ -180,7 +184,7 @@ def run_sample(cn: CompiledNetwork, T: int, ev_t: np.ndarray, ev_n: np.ndarray, 
     ``seed`` seeds the Poisson sources."""
     N = cn.arrays["N"]
     i0 = np.zeros(N) if i0 is None else i0
-    v0 = np.zeros(N) if v0 is None else v0
+    v0 = cn.v_init if v0 is None else v0
     try:
         out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, seed=seed, **cn.arrays)
     except OverflowError as e:

@@ -47,6 +47,7 @@ class Settings:
     v_min_rel: dict[str, float] = dataclasses.field(default_factory=dict)  # node type -> clamp / v_threshold
     if_gain: str = "r"  # IF input gain per step: "r" or "r*dt"
     synapse_delay: int = 0  # extra steps on every projection but self-recurrent ones (lava-dl's per-layer latency)
+    start_at_reset: bool = False  # spiking neurons start at v_reset (SpikingJelly)
 
 
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
@@ -78,7 +79,8 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
                  d.multi_spike if multi_spike is None else bool(multi_spike), implicit=bool(implicit),
                  v_min=None if v_min is None else float(v_min), v_min_rel=dict(d.v_min),
                  if_gain=if_gain or d.if_gain,
-                 synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay)
+                 synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay,
+                 start_at_reset=d.start_at_reset)
     if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
         raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
@@ -154,6 +156,8 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
                 raise ModelFileError(f"node {name!r} ({model}): v_reset = {v_reset[v_reset != 0][0]:g}, but a reset by "
                                      "subtraction ignores v_reset; pass reset='zero' to reset to it, or check the "
                                      "exporter")
+            if s.start_at_reset and np.any(v_reset != 0):
+                kw.update(v_init=v_reset)
             kw.update(threshold=thr, v_reset=v_reset,
                       reset=s.reset, reset_delay=s.reset_delay, threshold_op=s.threshold_op,
                       multi_spike=s.multi_spike)

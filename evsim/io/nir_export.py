@@ -203,6 +203,11 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
     n, dt, where = p.size, s.dt, f"population {pop.name!r} ({p.model})"
     if np.any(p.refractory != 0):
         raise NetworkError(f"{where}: refractory periods cannot be expressed in NIR (no NIR neuron has one)")
+    if p.v_init is not None and np.any(p.v_init != 0):
+        at_reset = get_dialect(s.dialect).start_at_reset and np.array_equal(p.v_init, p.v_reset)
+        if not at_reset:
+            raise NetworkError(f"{where}: initial membranes (v_init) cannot be expressed in NIR; only dialect "
+                               "'spikingjelly' starts neurons at v_reset")
     t = _family(pop)
     spiking = t in ("LIF", "IF", "CubaLIF")
     kw: dict[str, Any] = {}

@@ -100,11 +100,8 @@ def main():
             neurons = [k for k, v in graph.nodes.items() if isinstance(v, (nir.IF, nir.LIF, nir.CubaLIF))]
             name = (f"{kind}{'' if decay_input else '_nodecayinput'}"
                     f"{'_soft' if v_reset is None else '_vreset' if v_reset else ''}_{tag}")
-            gap = ""
-            if v_reset not in (None, 0.0):
-                gap = ("SpikingJelly starts a hard-reset neuron at v = v_reset, evsim at v = 0 (no initial-state "
-                       "setting in the kernel)")
-            save_case(out, "spikingjelly", name, graph, x, {neurons[0]: h, neurons[1]: o}, load, gap=gap,
+            # (a hard-reset neuron starts at v = v_reset: the dialect's start_at_reset gives evsim the same start)
+            save_case(out, "spikingjelly", name, graph, x, {neurons[0]: h, neurons[1]: o}, load,
                       note=f"{kind} v_reset={v_reset} decay_input={decay_input} {dtype}")
     for dtype, tag in ((torch.float32, "f32"), (torch.float64, "f64")):
         recurrent_case(out, np.random.default_rng(499), dtype, tag)
