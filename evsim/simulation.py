@@ -95,8 +95,8 @@ def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool
     ``steps`` sets T for event input (default: last event + 1). ``progress`` shows a bar over samples.
     A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
-    (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples of a batch in parallel threads (the
-    compiled loop releases the GIL); results do not depend on it.
+    (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples
+    of a batch in parallel threads (the compiled loop releases the GIL); results do not depend on it.
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
