@@ -44,6 +44,7 @@ class Dialect:
     if_gain: str = "r"  # IF input gain per step: "r" (v += r x) or "r*dt" (v += r dt x, NIR's v' = R I by Euler)
     synapse_delay: int = 0  # extra steps on every projection (lava-dl/Loihi: one step of latency per layer)
     start_at_reset: bool = False  # spiking neurons start each sample at v_reset, not 0 (SpikingJelly)
+    overshoot_rule: bool = False  # immediate subtraction tests 2 theta after an overshoot (snnTorch, see neurons)
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -55,7 +56,9 @@ DIALECTS: dict[str, Dialect] = {
         Dialect("snntorch", 1e-4, "euler-new-i", "subtract", True, ">", False,
                 "snntorch/_neurons/leaky.py, synaptic.py (mem = beta*mem + input - reset*threshold, reset from "
                 "the previous step); snntorch/export_nir.py (dt = 1e-4, tau = dt/(1-beta), r = tau/dt, "
-                "w_in = tau_syn/dt, v_reset written as 0)"),
+                "w_in = tau_syn/dt, v_reset written as 0); with reset_delay=False, leaky.py's forward tests the spike "
+                "on beta*mem + input - reset_prev*threshold and subtracts spk - reset_prev: the overshoot rule",
+                overshoot_rule=True),
         Dialect("norse", 1e-3, "euler-new-i", "zero", False, ">", False,
                 "norse/torch/functional/lif.py (LIFCell, norse 1.1: i += x first, then v += dt/tau_mem (v_leak - "
                 "v + i) with this step's current, then i decays; reset to v_reset); functional/lif_box.py (LIFBoxCell: "

@@ -8,6 +8,8 @@ summed weighted input ``x_t`` (the sum of all events that arrive at ``t``)::
     v_t = max(v_t, v_min)
     if a reset is pending from step t-1 (reset_delay):  v_t -= theta * c_{t-1};  clamp again
     spike count c_t = 1 if v_t > theta (or >= theta), floor(v_t / theta) with multi_spike, else 0
+        (overshoot_rule, snnTorch's immediate subtraction: the test is against 2 theta when the stored v_{t-1}
+        was still above theta after its own reset)
     if c_t:  v_t -= theta * c_t (subtract; with reset_delay this waits for step t+1, undecayed)  or  v_t = v_reset
     after a spike the neuron is refractory for `refractory` steps: v is held at v_reset and input is discarded
 
@@ -69,6 +71,8 @@ class NeuronParams:
     reset_delay: bool = False  # subtract one step late, after integration (snnTorch's default); no effect on
     # spikes of a reset to zero (snnTorch zeroes the previous membrane before integrating: the same spikes)
     v_init: np.ndarray | None = None  # membrane at the start of every sample (None: 0; SpikingJelly: v_reset)
+    overshoot_rule: bool = False  # snnTorch reset_delay=False with subtraction: after a step whose stored v stayed
+    # above theta, the spike test subtracts theta once more (snnTorch subtracts the previous step's reset again)
 
     @property
     def size(self) -> int:
@@ -113,6 +117,9 @@ class NeuronParams:
             raise NetworkError(f"{where}: reset must be one of {sorted(RESET_MODES)}, got {self.reset!r}")
         if self.threshold_op not in THRESHOLD_OPS:
             raise NetworkError(f"{where}: threshold_op must be '>' or '>=', got {self.threshold_op!r}")
+        if self.overshoot_rule and (self.reset != "subtract" or self.reset_delay or self.multi_spike):
+            raise NetworkError(f"{where}: overshoot_rule is snnTorch's immediate subtraction: it needs "
+                               "reset='subtract', no reset_delay and no multi_spike")
         if self.multi_spike and np.any(self.v_th[np.isfinite(self.v_th)] <= 0):
             raise NetworkError(f"{where}: multi_spike needs a positive threshold")
 
@@ -144,7 +151,8 @@ def _arr(value: Any, n: int, name: str, dtype: type = np.float64) -> np.ndarray:
 def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gain: Any = 1.0, g_i: Any = 0.0,
                 g_x: Any = 1.0, i_bias: Any = 0.0, v_bias: Any = 0.0, threshold: Any = 1.0, v_reset: Any = 0.0,
                 v_min: Any = -np.inf, refractory: Any = 0, reset: str = "subtract", threshold_op: str = ">",
-                multi_spike: bool = False, reset_delay: bool = False, v_init: Any = None) -> NeuronParams:
+                multi_spike: bool = False, reset_delay: bool = False, v_init: Any = None,
+                overshoot_rule: bool = False) -> NeuronParams:
     """Build and validate a `NeuronParams` from scalars or per-neuron arrays (the raw coefficients)."""
     if int(n) != n or n < 1:
         raise NetworkError(f"a population needs a positive integer size, got {n!r}")
@@ -155,7 +163,7 @@ def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gai
         v_bias=_arr(v_bias, n, "v_bias"), v_th=_arr(threshold, n, "threshold"), v_reset=_arr(v_reset, n, "v_reset"),
         v_min=_arr(v_min, n, "v_min"), refractory=_arr(refractory, n, "refractory", np.int32), reset=reset,
         threshold_op=threshold_op, multi_spike=bool(multi_spike), reset_delay=bool(reset_delay),
-        v_init=None if v_init is None else _arr(v_init, n, "v_init"))
+        v_init=None if v_init is None else _arr(v_init, n, "v_init"), overshoot_rule=bool(overshoot_rule))
     p.validate(f"{model} population")
     return p
 

@@ -88,12 +88,15 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                     v_new = np.maximum(v_new, nu.v_min)
                 st["pending"] = np.zeros(p.size)
                 v_new = np.where(refr, nu.v_reset, v_new)
+                theta = nu.v_th
+                if nu.overshoot_rule:  # snnTorch: 2 theta after a step whose stored membrane stayed above theta
+                    theta = np.where(st["v"] > nu.v_th, 2.0 * nu.v_th, nu.v_th)
                 if not nu.spiking:
                     fire = np.zeros(p.size, dtype=bool)
                 elif nu.threshold_op == ">=":
-                    fire = v_new >= nu.v_th
+                    fire = v_new >= theta
                 else:
-                    fire = v_new > nu.v_th
+                    fire = v_new > theta
                 fire &= ~refr
                 if nu.multi_spike:
                     count = np.where(fire, np.maximum(np.floor(v_new / np.where(fire, nu.v_th, 1.0)), 1.0), 0.0)

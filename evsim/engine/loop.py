@@ -411,6 +411,7 @@ def run_discrete(
     ge: np.ndarray,
     multi: np.ndarray,
     rdelay: np.ndarray,
+    overshoot: np.ndarray,
     record_v: np.ndarray,
     rec_off: np.ndarray,
     n_rec: int,
@@ -612,6 +613,10 @@ def run_discrete(
                         t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
                 else:
+                    # snnTorch's immediate subtraction tests against 2 theta after a step that ended above theta
+                    theta_test = prm[n, V_TH]
+                    if overshoot[p] and t_last[n] == t - 1 and v[n] > theta_test:
+                        theta_test *= 2.0
                     if ref_until[n] > t_last[n]:
                         i[n], v[n] = _gap(
                             i[n],
@@ -648,7 +653,7 @@ def run_discrete(
                         pending[n] = 0
                         if v_n < prm[n, V_MIN]:
                             v_n = prm[n, V_MIN]
-                    c = spike_count(v_n, prm[n, V_TH], pge, multi[p])
+                    c = spike_count(v_n, theta_test, pge, multi[p])
                     if c > 0:
                         if late:
                             pending[n] = c
@@ -662,8 +667,8 @@ def run_discrete(
                     v[n] = v_n
                     t_last[n] = t
                 # --- schedule this neuron's next input-free event
-                if pending[n] > 0:
-                    wake = t + 1
+                if pending[n] > 0 or (overshoot[p] and v[n] > prm[n, V_TH]):
+                    wake = t + 1  # a late reset, or a membrane still above threshold (overshoot rule), acts then
                 elif undriven[n] and v[n] < prm[n, V_TH] and ref_until[n] <= t and (prm[n, G_I] == 0.0 or i[n] == 0.0):
                     wake = -1  # no drive and below threshold: the state only decays towards 0
                 else:

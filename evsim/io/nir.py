@@ -48,6 +48,7 @@ class Settings:
     if_gain: str = "r"  # IF input gain per step: "r" or "r*dt"
     synapse_delay: int = 0  # extra steps on every projection but self-recurrent ones (lava-dl's per-layer latency)
     start_at_reset: bool = False  # spiking neurons start at v_reset (SpikingJelly)
+    overshoot_rule: bool = False  # snnTorch's immediate subtraction (evsim.neurons.NeuronParams.overshoot_rule)
 
 
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
@@ -80,7 +81,7 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
                  v_min=None if v_min is None else float(v_min), v_min_rel=dict(d.v_min),
                  if_gain=if_gain or d.if_gain,
                  synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay,
-                 start_at_reset=d.start_at_reset)
+                 start_at_reset=d.start_at_reset, overshoot_rule=d.overshoot_rule)
     if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
         raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
@@ -158,6 +159,8 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
                                      "exporter")
             if s.start_at_reset and np.any(v_reset != 0):
                 kw.update(v_init=v_reset)
+            kw.update(overshoot_rule=s.overshoot_rule and s.reset == "subtract" and not s.reset_delay
+                      and not s.multi_spike)
             kw.update(threshold=thr, v_reset=v_reset,
                       reset=s.reset, reset_delay=s.reset_delay, threshold_op=s.threshold_op,
                       multi_spike=s.multi_spike)

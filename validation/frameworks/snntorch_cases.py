@@ -98,11 +98,8 @@ def main():
             name = (f"{'r' if recurrent else ''}{kind}_{reset}{'' if delay else '_nodelay'}"
                     f"{'' if bias else '_nobias'}_{'f64' if dtype == torch.float64 else 'f32'}")
             hid_node = "1.lif" if recurrent else "1"
-            gap = ""
-            if reset == "subtract" and not delay:
-                gap = ("reset_delay=False subtract: snnTorch decides the spike on beta*v + I - thr*[v_prev > thr] "
-                       "(v_prev already reset) but stores beta*v + I - thr*spike; no kernel rule for that test")
-            elif reset == "zero" and (recurrent or kind == "synaptic"):
+            gap = ""  # reset_delay=False subtract: the snntorch dialect's overshoot rule (evsim.neurons)
+            if reset == "zero" and (recurrent or kind == "synaptic"):
                 gap = ("reset zero with reset_delay=True in RLeaky/Synaptic/RSynaptic zeroes the whole next membrane "
                        "(a 1-step refractory; Synaptic's current keeps integrating): RLeaky needs refractory=1 on that "
                        "node only, Synaptic a refractory that spares the current")
