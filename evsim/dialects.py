@@ -45,6 +45,9 @@ class Dialect:
     synapse_delay: int = 0  # extra steps on every projection (lava-dl/Loihi: one step of latency per layer)
     start_at_reset: bool = False  # spiking neurons start each sample at v_reset, not 0 (SpikingJelly)
     overshoot_rule: bool = False  # immediate subtraction tests 2 theta after an overshoot (snnTorch, see neurons)
+    # a late reset to zero holds the next step's membrane at 0 in recurrent LIF and in CubaLIF nodes, the current
+    # still integrating (snnTorch RLeaky, Synaptic, RSynaptic: one refractory step that keeps the current)
+    late_zero_refractory: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -58,7 +61,7 @@ DIALECTS: dict[str, Dialect] = {
                 "the previous step); snntorch/export_nir.py (dt = 1e-4, tau = dt/(1-beta), r = tau/dt, "
                 "w_in = tau_syn/dt, v_reset written as 0); with reset_delay=False, leaky.py's forward tests the spike "
                 "on beta*mem + input - reset_prev*threshold and subtracts spk - reset_prev: the overshoot rule",
-                overshoot_rule=True),
+                overshoot_rule=True, late_zero_refractory=True),
         Dialect("norse", 1e-3, "euler-new-i", "zero", False, ">", False,
                 "norse/torch/functional/lif.py (LIFCell, norse 1.1: i += x first, then v += dt/tau_mem (v_leak - "
                 "v + i) with this step's current, then i decays; reset to v_reset); functional/lif_box.py (LIFBoxCell: "

@@ -12,6 +12,7 @@ summed weighted input ``x_t`` (the sum of all events that arrive at ``t``)::
         was still above theta after its own reset)
     if c_t:  v_t -= theta * c_t (subtract; with reset_delay this waits for step t+1, undecayed)  or  v_t = v_reset
     after a spike the neuron is refractory for `refractory` steps: v is held at v_reset and input is discarded
+        (refractory_keeps_current: the current still integrates it)
 
 IF, LIF, LI, CubaLIF and CubaLI are named constructors that fill the coefficients (LI and CubaLI never spike);
 `discretise` derives them from NIR's continuous-time parameters. Because the update is linear between inputs, the
@@ -71,6 +72,8 @@ class NeuronParams:
     reset_delay: bool = False  # subtract one step late, after integration (snnTorch's default); no effect on
     # spikes of a reset to zero (snnTorch zeroes the previous membrane before integrating: the same spikes)
     v_init: np.ndarray | None = None  # membrane at the start of every sample (None: 0; SpikingJelly: v_reset)
+    refractory_keeps_current: bool = False  # during the refractory period the synaptic current still integrates
+    # its input (only the membrane is held): snnTorch's late reset to zero in Synaptic/RSynaptic
     overshoot_rule: bool = False  # snnTorch reset_delay=False with subtraction: after a step whose stored v stayed
     # above theta, the spike test subtracts theta once more (snnTorch subtracts the previous step's reset again)
 
@@ -152,7 +155,7 @@ def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gai
                 g_x: Any = 1.0, i_bias: Any = 0.0, v_bias: Any = 0.0, threshold: Any = 1.0, v_reset: Any = 0.0,
                 v_min: Any = -np.inf, refractory: Any = 0, reset: str = "subtract", threshold_op: str = ">",
                 multi_spike: bool = False, reset_delay: bool = False, v_init: Any = None,
-                overshoot_rule: bool = False) -> NeuronParams:
+                overshoot_rule: bool = False, refractory_keeps_current: bool = False) -> NeuronParams:
     """Build and validate a `NeuronParams` from scalars or per-neuron arrays (the raw coefficients)."""
     if int(n) != n or n < 1:
         raise NetworkError(f"a population needs a positive integer size, got {n!r}")
@@ -163,7 +166,8 @@ def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gai
         v_bias=_arr(v_bias, n, "v_bias"), v_th=_arr(threshold, n, "threshold"), v_reset=_arr(v_reset, n, "v_reset"),
         v_min=_arr(v_min, n, "v_min"), refractory=_arr(refractory, n, "refractory", np.int32), reset=reset,
         threshold_op=threshold_op, multi_spike=bool(multi_spike), reset_delay=bool(reset_delay),
-        v_init=None if v_init is None else _arr(v_init, n, "v_init"), overshoot_rule=bool(overshoot_rule))
+        v_init=None if v_init is None else _arr(v_init, n, "v_init"), overshoot_rule=bool(overshoot_rule),
+        refractory_keeps_current=bool(refractory_keeps_current))
     p.validate(f"{model} population")
     return p
 

@@ -76,9 +76,10 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
                 st = state[name]
                 x = buf[name][t]
                 refr = st["ref"] > 0
+                x_i = x if nu.refractory_keeps_current else np.where(refr, 0.0, x)
                 x = np.where(refr, 0.0, x)
                 i_prev = st["i"]
-                i_new = nu.alpha * i_prev + nu.in_gain * x + nu.i_bias
+                i_new = nu.alpha * i_prev + nu.in_gain * x_i + nu.i_bias
                 v_new = nu.beta * st["v"] + nu.g_i * i_prev + nu.g_x * x + nu.v_bias
                 v_new = np.maximum(v_new, nu.v_min)
                 sub = nu.reset == "subtract"

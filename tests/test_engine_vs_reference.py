@@ -23,6 +23,7 @@ def make_neuron(kind, n, r, flags):
     common = dict(reset=flags["reset"], threshold_op=flags["op"], multi_spike=flags["multi"],
                   reset_delay=flags["late"], refractory=flags["refractory"],
                   v_init=r.uniform(-0.5, 1.2, n) if flags["init"] else None,
+                  refractory_keeps_current=flags["keep_i"],
                   overshoot_rule=flags["over"] and flags["reset"] == "subtract"
                   and not (flags["late"] or flags["multi"]))
     if kind == "IF":
@@ -53,7 +54,7 @@ def networks(draw):
         flags = dict(reset=draw(st.sampled_from(["zero", "subtract"])), op=draw(st.sampled_from([">", ">="])),
                      multi=draw(st.booleans()), late=draw(st.booleans()), bias=draw(st.booleans()),
                      refractory=draw(st.sampled_from([0, 0, 1, 3])), clamp=draw(st.booleans()),
-                     init=draw(st.booleans()), over=draw(st.booleans()))
+                     init=draw(st.booleans()), over=draw(st.booleans()), keep_i=draw(st.booleans()))
         kind = draw(st.sampled_from(MODELS))
         n = draw(st.integers(1, 8))
         pops.append(evsim.Population(f"p{k}", n, make_neuron(kind, n, r, flags)))

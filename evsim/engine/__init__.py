@@ -59,7 +59,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     par["v_min"][:] = -np.inf
     refractory = np.zeros(N, dtype=np.int64)
     v_init = np.zeros(N)
-    flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v", "overshoot")}
+    flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v", "overshoot",
+                                                      "keep_i")}
     reset_mode = np.zeros(P, dtype=np.int64)
     poisson = np.zeros(P)
     rec_off = np.zeros(P, dtype=np.int64)
@@ -80,6 +81,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         flags["multi"][k] = p.neuron.multi_spike
         flags["rdelay"][k] = p.neuron.reset_delay
         flags["overshoot"][k] = p.neuron.overshoot_rule
+        flags["keep_i"][k] = p.neuron.refractory_keeps_current
         reset_mode[k] = RESET_MODES[p.neuron.reset]
         if p.name in net.outputs and not p.neuron.spiking:
             flags["record_v"][k] = True
@@ -147,7 +149,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
         is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off,
         reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
-        rdelay=flags["rdelay"], overshoot=flags["overshoot"], record_v=flags["record_v"], rec_off=rec_off, n_rec=n_rec,
+        rdelay=flags["rdelay"], overshoot=flags["overshoot"], keep_i=flags["keep_i"], record_v=flags["record_v"],
+        rec_off=rec_off, n_rec=n_rec,
         prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)), refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
         gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),

@@ -412,6 +412,7 @@ def run_discrete(
     multi: np.ndarray,
     rdelay: np.ndarray,
     overshoot: np.ndarray,
+    keep_i: np.ndarray,
     record_v: np.ndarray,
     rec_off: np.ndarray,
     n_rec: int,
@@ -612,6 +613,9 @@ def run_discrete(
                         )
                         t_last[n] = t
                     pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
+                    if keep_i[p] and x != 0.0:  # the current still integrates (refractory_keeps_current); the
+                        # state may already stand at the end of the refractory period: decay the input to there
+                        i[n] += prm[n, IN_GAIN] * x * prm[n, ALPHA] ** (t_last[n] - t)
                 else:
                     # snnTorch's immediate subtraction tests against 2 theta after a step that ended above theta
                     theta_test = prm[n, V_TH]

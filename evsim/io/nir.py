@@ -49,6 +49,7 @@ class Settings:
     synapse_delay: int = 0  # extra steps on every projection but self-recurrent ones (lava-dl's per-layer latency)
     start_at_reset: bool = False  # spiking neurons start at v_reset (SpikingJelly)
     overshoot_rule: bool = False  # snnTorch's immediate subtraction (evsim.neurons.NeuronParams.overshoot_rule)
+    late_zero_refractory: bool = False  # snnTorch's late reset to zero (evsim.dialects.Dialect)
 
 
 def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
@@ -81,7 +82,8 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
                  v_min=None if v_min is None else float(v_min), v_min_rel=dict(d.v_min),
                  if_gain=if_gain or d.if_gain,
                  synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay,
-                 start_at_reset=d.start_at_reset, overshoot_rule=d.overshoot_rule)
+                 start_at_reset=d.start_at_reset, overshoot_rule=d.overshoot_rule,
+                 late_zero_refractory=d.late_zero_refractory)
     if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
         raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
@@ -367,7 +369,12 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
         if n_in != n:
             raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {n})")
         c, bias = into(name, n)
-        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, node_settings[name])
+        s_n = node_settings[name]
+        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, s_n)
+        recurrent = any(src == name for src, _ in c)
+        if (s_n.late_zero_refractory and s_n.reset == "zero" and s_n.reset_delay
+                and (params.model == "CubaLIF" or (params.model == "LIF" and recurrent))):
+            params = dataclasses.replace(params, refractory=np.ones(n, dtype=np.int32), refractory_keeps_current=True)
         pops.append(Population(name, n, params, _shape(nodes[name], "output")))
         node_map[name] = name
         multi = len({src for src, _ in c}) < len(c)

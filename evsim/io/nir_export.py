@@ -201,7 +201,10 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
     p = pop.neuron
     assert p is not None
     n, dt, where = p.size, s.dt, f"population {pop.name!r} ({p.model})"
-    if np.any(p.refractory != 0):
+    # snnTorch's late reset to zero is one refractory step keeping the current: its dialect makes it again
+    late_zero = (get_dialect(s.dialect).late_zero_refractory and p.refractory_keeps_current and p.reset == "zero"
+                 and p.reset_delay and np.all(p.refractory == 1))
+    if np.any(p.refractory != 0) and not late_zero:
         raise NetworkError(f"{where}: refractory periods cannot be expressed in NIR (no NIR neuron has one)")
     if p.v_init is not None and np.any(p.v_init != 0):
         at_reset = get_dialect(s.dialect).start_at_reset and np.array_equal(p.v_init, p.v_reset)
@@ -473,6 +476,11 @@ def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = N
     incoming: dict[str, list[Any]] = {p.name: [] for p in net.populations}
     for q in net.projections:
         incoming[q.target].append(q)
+    for p in neurons:  # the loader gives snnTorch's late zero reset its refractory step only where snnTorch has it
+        if p.neuron.refractory.any() and p.neuron.model == "LIF" and not any(q.source == p.name
+                                                                              for q in incoming[p.name]):
+            raise NetworkError(f"population {p.name!r} (LIF): refractory periods cannot be expressed in NIR (no NIR "
+                               "neuron has one)")
 
     # NIR shapes: a population keeps its (C, H, W) / (C, W) shape only if every input reaches it as a convolution
     # of that output shape (NIR has no reshape into a multi-dimensional node); else it is flat

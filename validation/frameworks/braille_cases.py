@@ -73,15 +73,10 @@ def main():
         # snnTorch 1.0.0 RSynaptic(reset_delay=False) applies its immediate reset to the *argument* mem and
         # returns self.mem, so lif1 runs as reset_delay=True (zero: the whole next membrane is zeroed while the
         # current integrates on); lif2 (Synaptic) resets at once: a per-node setting gives lif1 its late reset.
-        # With reset to zero, snnTorch's late zero reset is a one-step refractory period that spares the current,
-        # which the kernel cannot express.
         load = dict(dialect="snntorch", reset=reset, reset_delay=False, nodes={"lif1.lif": {"reset_delay": True}})
-        gap = ("" if reset == "subtract" else
-               "snnTorch 1.0.0 RSynaptic ignores reset_delay=False; its late zero reset (a one-step refractory "
-               "period that spares the synaptic current) is not expressible")
         nir_path = RNN / f"braille_{nir_name}.nir"
         (out / nir_path.name).write_bytes(nir_path.read_bytes())
-        save_case(out, "braille", nir_name, nir_path, x, {"lif1.lif": h, "lif2": o}, load, gap=gap,
+        save_case(out, "braille", nir_name, nir_path, x, {"lif1.lif": h, "lif2": o}, load,
                   note=f"snnTorch RSynaptic/Synaptic rebuilt from data/model_{stem}.pt, reset={reset}")
 
 

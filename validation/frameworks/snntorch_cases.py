@@ -98,11 +98,9 @@ def main():
             name = (f"{'r' if recurrent else ''}{kind}_{reset}{'' if delay else '_nodelay'}"
                     f"{'' if bias else '_nobias'}_{'f64' if dtype == torch.float64 else 'f32'}")
             hid_node = "1.lif" if recurrent else "1"
-            gap = ""  # reset_delay=False subtract: the snntorch dialect's overshoot rule (evsim.neurons)
-            if reset == "zero" and (recurrent or kind == "synaptic"):
-                gap = ("reset zero with reset_delay=True in RLeaky/Synaptic/RSynaptic zeroes the whole next membrane "
-                       "(a 1-step refractory; Synaptic's current keeps integrating): RLeaky needs refractory=1 on that "
-                       "node only, Synaptic a refractory that spares the current")
+            # reset_delay=False subtract: the snntorch dialect's overshoot rule; reset zero with reset_delay=True in
+            # RLeaky/Synaptic/RSynaptic: its one refractory step that keeps the current (evsim.dialects)
+            gap = ""
             save_case(out, "snntorch", name, graph, x, {hid_node: hid, "3": o},
                       dict(dialect="snntorch", reset=reset, reset_delay=delay), gap=gap,
                       note=f"snn.{'R' if recurrent else ''}{kind.title()} reset={reset} reset_delay={delay} "
