@@ -9,10 +9,10 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import EvsimError
+from ..errors import EvsimError, NetworkError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
-from .loop import run_discrete
+from .loop import KMAX, run_discrete
 
 # Populations up to this size are found by scanning their accumulators each step (a delivery is then one add);
 # larger ones keep a list of the neurons reached (a delivery also checks and sets a mark), which pays off when
@@ -99,6 +99,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     for q_i, q in enumerate(projs):
         tgt_pop[q_i] = names.index(q.target)
         if isinstance(q, ConvProjection):
+            if max(q.spec.weight.shape[2:]) > KMAX:
+                raise NetworkError(f"projection {q.name!r}: kernels wider than {KMAX} are not supported")
             conv_of[q_i] = len(convs)
             convs.append(q)
             ip_off[q_i] = ip_pos

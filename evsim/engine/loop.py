@@ -23,6 +23,7 @@ from .queue import heap_pop, heap_push
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
 ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
+KMAX = 4096  # largest convolution kernel side the engine handles (checked when the network is compiled)
 
 
 @njit_inline
@@ -84,11 +85,13 @@ def _emit_conv(
     mark: np.ndarray,
     tl: np.ndarray,
     tl_n: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
 ) -> int:
     """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (`evsim.conv.ConvSpec`: its
     parameters are row ``cps[kc]`` in `ConvSpec.params` order, its kernel ``w[woff:]``) into ring slot ``sl``;
     returns the number of synapses used. (Rows and offsets, not array views: a view costs reference counting
-    on every event.)"""
+    on every event.) ``rows``/``cols``: scratch for the kernel taps that reach an output (``[tap, output]``)."""
     c_in, h, wd, c_out, oh, ow = cps[kc, 0], cps[kc, 1], cps[kc, 2], cps[kc, 3], cps[kc, 4], cps[kc, 5]
     kh, kw, sy, sx, py, px = cps[kc, 6], cps[kc, 7], cps[kc, 8], cps[kc, 9], cps[kc, 10], cps[kc, 11]
     dy, dx, groups, pool = cps[kc, 12], cps[kc, 13], cps[kc, 14], cps[kc, 15]
@@ -102,29 +105,57 @@ def _emit_conv(
     g = c // cg
     ci = c - g * cg
     toff = pop_off[tp]
+    # the kernel rows and columns that reach an output (the same for every output channel): found once
+    n_r = 0
+    for ky in range(kh):
+        ny = y + py - ky * dy
+        if ny < 0:
+            break  # ny only decreases with ky
+        if sy != 1:
+            if ny % sy != 0:
+                continue
+            ny //= sy
+        if ny < oh:
+            rows[n_r] = ky
+            rows[KMAX + n_r] = ny
+            n_r += 1
+    n_c = 0
+    for kx in range(kw):
+        nx = x + px - kx * dx
+        if nx < 0:
+            break
+        if sx != 1:
+            if nx % sx != 0:
+                continue
+            nx //= sx
+        if nx < ow:
+            cols[n_c] = kx
+            cols[KMAX + n_c] = nx
+            n_c += 1
     n = 0
+    scanned = scan[tp]
+    slot_base = sl * N + toff
+    sp = sl * P + tp
     for co in range(g * og, (g + 1) * og):
         wbase = woff + ((co * cg + ci) * kh) * kw
-        for ky in range(kh):
-            ny = y + py - ky * dy
-            if ny < 0 or ny % sy != 0:
-                continue
-            oy = ny // sy
-            if oy >= oh:
-                continue
-            for kx in range(kw):
-                nx = x + px - kx * dx
-                if nx < 0 or nx % sx != 0:
-                    continue
-                ox = nx // sx
-                if ox >= ow:
-                    continue
-                wt = w[wbase + ky * kw + kx]
+        for a in range(n_r):
+            w_row = wbase + rows[a] * kw
+            t_row = (co * oh + rows[KMAX + a]) * ow
+            for bb in range(n_c):
+                wt = w[w_row + cols[bb]]
                 if wt == 0.0:
                     continue
-                _deliver(
-                    sl, toff + (co * oh + oy) * ow + ox, tp, wt * scale * val, N, P, pop_off, scan, acc, mark, tl, tl_n
-                )
+                tgt = t_row + cols[KMAX + bb]
+                b2 = slot_base + tgt
+                if scanned:
+                    acc[b2] += wt * scale * val
+                    tl_n[sp] = 1
+                else:
+                    if mark[b2] == 0:
+                        mark[b2] = 1
+                        tl[slot_base + tl_n[sp]] = toff + tgt
+                        tl_n[sp] += 1
+                    acc[b2] += wt * scale * val
                 n += 1
     return n
 
@@ -300,6 +331,8 @@ def _send_conv(
     sops: np.ndarray,
 ) -> None:
     """The implicit-convolution part of `_send` (kept out of the explicit path's loop, which it slows down)."""
+    rows = np.empty(2 * KMAX, dtype=np.int64)
+    cols = np.empty(2 * KMAX, dtype=np.int64)
     for k in range(lo, hi):
         n = src_n[k]
         src_p = pop_of[n]
@@ -329,6 +362,8 @@ def _send_conv(
                     mark,
                     tl,
                     tl_n,
+                    rows,
+                    cols,
                 )
 
 
