@@ -39,34 +39,6 @@ def _touch(
 
 
 @njit_inline
-def _deliver(
-    sl: int,
-    tgt: int,
-    tp: int,
-    w: float,
-    N: int,
-    P: int,
-    pop_off: np.ndarray,
-    scan: np.ndarray,
-    acc: np.ndarray,
-    mark: np.ndarray,
-    tl: np.ndarray,
-    tl_n: np.ndarray,
-) -> None:
-    b = sl * N + tgt
-    if scan[tp]:
-        acc[b] += w
-        tl_n[sl * P + tp] = 1
-        return
-    if mark[b] == 0:
-        mark[b] = 1
-        sp = sl * P + tp
-        tl[sl * N + pop_off[tp] + tl_n[sp]] = tgt
-        tl_n[sp] += 1
-    acc[b] += w
-
-
-@njit_inline
 def _emit_conv(
     j: int,
     val: float,
