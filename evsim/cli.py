@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = np.asarray(res.output)
     counts = out.reshape(B, res.steps, -1).sum(axis=1)
     sops = np.atleast_1d(res.sops)
-    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
     print(f"input    {args.input}: {B} sample(s) x {res.steps} steps")
     print(f"run      {t2 - t1:.3f} s ({(t2 - t1) / B * 1e3:.2f} ms/sample), load {t1 - t0:.3f} s")
     print(f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
@@ -168,7 +168,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     settings = {k: v for k, v in dict(net.meta.get("settings", {})).items()
                 if k not in ("dialect", "dt") and v not in (None, {}, "")}
     print(f"model       {args.model}")
-    print(f"dialect     {args.dialect}, dt {net.dt:g} s; " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+    print(f"dialect     {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s; "
+          + ", ".join(f"{k} {v}" for k, v in settings.items()))
     print(f"network     {net.n_neurons} neurons in {sum(not p.is_input for p in net.populations)} populations, "
           f"{net.n_synapses} synapses, memory {kib(net.nbytes())}")
     def port(n: str) -> str:
@@ -213,7 +214,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
     v = verify(net, x, labels=labels, expect=expect, expect_name=key,
                progress=args.progress and sys.stderr.isatty())
-    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
     print(f"input    {args.input}" + (f"; expected output: {args.expect} [{key}]" if args.expect else ""))
     print("\n".join(v.lines()))
     if args.out:
@@ -239,7 +240,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not 0 <= args.raster_sample < rep.acct.samples:
         raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")
     files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)
-    print(f"model    {args.model}  (dialect {args.dialect}, dt {net.dt:g} s)")
+    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
     print("\n".join(headline(rep)))
     print(f"wrote    {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
     return 0

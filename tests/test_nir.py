@@ -228,3 +228,10 @@ def test_spikingjelly_neurons_start_at_v_reset(tmp_path, rng):
     # the start matters: from 0 instead, the membranes differ
     from_zero = evsim.run(net, x, initial={"lif": [0.0, 0.0]})
     assert not np.allclose(from_zero.final_state["lif"][1], res.final_state["lif"][1])
+
+
+def test_load_reads_lava_netx_files_too():
+    net = evsim.load(need_models() / "lava_oxford/network.net")
+    assert net.meta["dialect"] == "lava-dl" and net.n_synapses == 91668
+    with pytest.raises(evsim.ModelFileError, match="lava-dl netx network; it loads with its own semantics"):
+        evsim.load(need_models() / "lava_oxford/network.net", dialect="snntorch")

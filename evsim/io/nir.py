@@ -69,6 +69,13 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
     multi_spike, discretisation, v_min) for single nodes, e.g. a model whose layers were built differently.
     """
     d = get_dialect(dialect)
+    if _is_netx(path):  # lava-dl's own HDF5 format: its neurons carry their fixed-point semantics
+        if dialect not in ("nir", "lava-dl"):
+            raise ModelFileError(f"{path}: a lava-dl netx network; it loads with its own semantics, not dialect "
+                                 f"{dialect!r}")
+        from .lava import load_netx
+
+        return load_netx(path)
     graph = read_graph(path, strict=strict)
     dt = d.dt if dt is None else dt
     if dt is None:
@@ -101,6 +108,16 @@ def _with_latency(net: Network, k: int) -> Network:
                   dataclasses.replace(p, delay=p.delay + k) if isinstance(p, ConvProjection) else
                   dataclasses.replace(p, delays=(p.delays + k).astype(p.delays.dtype)) for p in net.projections)
     return dataclasses.replace(net, projections=projs)
+
+
+def _is_netx(path: str | Path) -> bool:
+    import h5py
+
+    p = Path(path)
+    if not (p.is_file() and h5py.is_hdf5(p)):
+        return False
+    with h5py.File(p, "r") as f:
+        return "layer" in f and "node" not in f
 
 
 def read_graph(path: str | Path, strict: bool = True) -> Any:
