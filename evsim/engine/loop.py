@@ -190,28 +190,10 @@ def _send(
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
-    (
-        pop_of,
-        pop_off,
-        out_ptr,
-        out_proj,
-        ip_off,
-        tgt_pop,
-        gptr,
-        g_start,
-        g_end,
-        g_delay,
-        targets,
-        weights,
-        conv_of,
-        conv_par,
-        conv_w,
-        conv_woff,
-        conv_scale,
-        conv_delay,
-        has_conv,
-        scan,
-    ) = syn
+    # fmt: off
+    (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_end, g_delay, targets, weights,
+     conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan) = syn  # see run_discrete
+    # fmt: on
     acc, mark, tl, tl_n, sops = ring
     for k in range(lo, hi):
         _send_one(
@@ -489,28 +471,10 @@ def run_discrete(
     # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
     undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
-    syn = (
-        pop_of,
-        pop_off,
-        out_ptr,
-        out_proj,
-        ip_off,
-        tgt_pop,
-        gptr,
-        g_start,
-        g_end,
-        g_delay,
-        targets,
-        weights,
-        conv_of,
-        conv_par,
-        conv_w,
-        conv_woff,
-        conv_scale,
-        conv_delay,
-        has_conv,
-        scan,
-    )
+    # fmt: off
+    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_end, g_delay, targets, weights,
+           conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan)
+    # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
     sb_v = np.empty(N)
