@@ -36,6 +36,17 @@ def spikes_in(rng: np.random.Generator, b: int, t: int, n: int, rate: float = 0.
     return (rng.random((b, t, n)) < rate).astype(np.float64)
 
 
+def set_linear(layer, rng: np.random.Generator, mean: float, std: float, gain: float = 1.0,
+               bias_std: float = 0.05) -> None:
+    """Weights ~ N(mean, std) * gain, then biases ~ N(0, bias_std) * gain (in that order of the random stream)."""
+    import torch
+
+    n_out, n_in = layer.weight.shape
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(rng.normal(mean, std, (n_out, n_in)) * gain))
+        layer.bias.copy_(torch.tensor(rng.normal(0.0, bias_std, n_out) * gain))
+
+
 def save_case(out: Path, fw: str, name: str, graph, x: np.ndarray, spikes: dict, load: dict, note: str = "",
               output: str | None = None, gap: str = "") -> None:
     """``spikes``: node name -> [B, T, n] array (torch or numpy); ``output``: which of them is the output."""

@@ -18,7 +18,7 @@ import torch
 from sinabs.activation import MembraneReset
 from sinabs.nir import to_nir
 
-from _common import outdir, save_case, spikes_in
+from _common import outdir, save_case, set_linear, spikes_in
 
 N_IN, N_HID, N_OUT, B, T = 10, 20, 5, 8, 60
 
@@ -36,11 +36,8 @@ def build(kind, rng, clamp):
     net = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HID), neuron(kind, N_HID, rng, clamp),
                               torch.nn.Linear(N_HID, N_OUT), neuron(kind, N_OUT, rng, clamp))
     gain = 6.0 if kind == "lif_norm" else 1.0
-    with torch.no_grad():
-        net[0].weight.copy_(torch.tensor(rng.normal(0.1, 0.6, (N_HID, N_IN)) * gain))
-        net[0].bias.copy_(torch.tensor(rng.normal(0.0, 0.05, N_HID) * gain))
-        net[2].weight.copy_(torch.tensor(rng.normal(0.1, 0.6, (N_OUT, N_HID)) * gain))
-        net[2].bias.copy_(torch.tensor(rng.normal(0.0, 0.05, N_OUT) * gain))
+    set_linear(net[0], rng, 0.1, 0.6, gain)
+    set_linear(net[2], rng, 0.1, 0.6, gain)
     return net
 
 

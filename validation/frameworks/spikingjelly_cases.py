@@ -15,7 +15,7 @@ import torch
 from spikingjelly.activation_based import functional, neuron
 from spikingjelly.activation_based.nir_exchange import export_to_nir
 
-from _common import outdir, save_case, spikes_in
+from _common import outdir, save_case, set_linear, spikes_in
 
 N_IN, N_HID, N_OUT, B, T, DT = 10, 20, 5, 16, 60, 1e-4
 
@@ -35,11 +35,8 @@ def build(kind, rng, v_reset, decay_input, dtype):
     net = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HID), node(kind, rng, v_reset, decay_input),
                               torch.nn.Linear(N_HID, N_OUT), node(kind, rng, v_reset, decay_input)).to(dtype)
     gain = {"if": 1.0, "lif": 1.5 if decay_input else 0.7, "cuba": 0.4}[kind]
-    with torch.no_grad():
-        net[0].weight.copy_(torch.tensor(rng.normal(0.1, 0.6, (N_HID, N_IN)) * gain))
-        net[0].bias.copy_(torch.tensor(rng.normal(0.0, 0.05, N_HID) * gain))
-        net[2].weight.copy_(torch.tensor(rng.normal(0.15, 0.6, (N_OUT, N_HID)) * gain))
-        net[2].bias.copy_(torch.tensor(rng.normal(0.0, 0.05, N_OUT) * gain))
+    set_linear(net[0], rng, 0.1, 0.6, gain)
+    set_linear(net[2], rng, 0.15, 0.6, gain)
     return net
 
 
