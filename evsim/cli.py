@@ -41,6 +41,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="load a file that fails NIR's type check, with a warning")
 
 
+def _print_model(args: argparse.Namespace, net) -> None:
+    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
+
+
 def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", required=True, metavar="FILE",
                    help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
@@ -123,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = np.asarray(res.output)
     counts = out.reshape(B, res.steps, -1).sum(axis=1)
     sops = np.atleast_1d(res.sops)
-    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
+    _print_model(args, net)
     print(f"input    {args.input}: {B} sample(s) x {res.steps} steps")
     print(f"run      {t2 - t1:.3f} s ({(t2 - t1) / B * 1e3:.2f} ms/sample), load {t1 - t0:.3f} s")
     print(f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
@@ -214,7 +218,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
     v = verify(net, x, labels=labels, expect=expect, expect_name=key,
                progress=args.progress and sys.stderr.isatty())
-    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
+    _print_model(args, net)
     print(f"input    {args.input}" + (f"; expected output: {args.expect} [{key}]" if args.expect else ""))
     print("\n".join(v.lines()))
     if args.out:
@@ -240,7 +244,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not 0 <= args.raster_sample < rep.acct.samples:
         raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")
     files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)
-    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
+    _print_model(args, net)
     print("\n".join(headline(rep)))
     print(f"wrote    {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
     return 0
