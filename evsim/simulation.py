@@ -158,24 +158,22 @@ def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarr
 def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool) -> Result:
     net = cn.net
     B = len(runs)
+
+    def by_population(per_sample: list) -> tuple[np.ndarray, ...]:
+        """(step, global neuron, count or value) arrays of every sample -> joined, with sample and population."""
+        t = np.concatenate([e[0] for e in per_sample])
+        n = np.concatenate([e[1] for e in per_sample]).astype(np.int64)
+        c = np.concatenate([e[2] for e in per_sample])
+        b = np.concatenate([np.full(e[0].shape[0], k, dtype=np.int64) for k, e in enumerate(per_sample)])
+        return t, n, c, b, np.searchsorted(cn.pop_off, n, side="right") - 1
+
+    emitted = by_population([(r.spike_t, r.spike_n, r.spike_c.astype(np.int64)) for r in runs])
+    given = by_population(samples)  # input events as given (values may be real numbers)
     spikes: dict[str, Spikes] = {}
-    all_t = np.concatenate([r.spike_t for r in runs])
-    all_n = np.concatenate([r.spike_n for r in runs]).astype(np.int64)
-    all_c = np.concatenate([r.spike_c for r in runs]).astype(np.int64)
-    all_s = np.concatenate([np.full(r.spike_t.shape[0], b, dtype=np.int64) for b, r in enumerate(runs)])
-    pop_of = np.searchsorted(cn.pop_off, all_n, side="right") - 1
-    in_t = np.concatenate([s[0] for s in samples])
-    in_n = np.concatenate([s[1] for s in samples])
-    in_v = np.concatenate([s[2] for s in samples])
-    in_s = np.concatenate([np.full(s[0].shape[0], b, dtype=np.int64) for b, s in enumerate(samples)])
-    in_pop = np.searchsorted(cn.pop_off, in_n, side="right") - 1
     for k, name in enumerate(cn.names):
-        if net.populations[k].is_input:  # input events as given (values may be real numbers)
-            sel = in_pop == k
-            spikes[name] = Spikes(in_t[sel], in_n[sel] - cn.pop_off[k], in_v[sel], in_s[sel])
-        else:
-            sel = pop_of == k
-            spikes[name] = Spikes(all_t[sel], all_n[sel] - cn.pop_off[k], all_c[sel], all_s[sel])
+        t, n, c, b, pop = given if net.populations[k].is_input else emitted
+        sel = pop == k
+        spikes[name] = Spikes(t[sel], n[sel] - cn.pop_off[k], c[sel], b[sel])
     outs = []
     for name in net.outputs:
         p = net.population(name)
