@@ -14,9 +14,11 @@ from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from .loop import KMAX, run_discrete
 
-# Populations up to this size are found by scanning their accumulators each step (a delivery is then one add);
-# larger ones keep a list of the neurons reached (a delivery also checks and sets a mark), which pays off when
-# a step reaches few of their neurons.
+# Populations up to this size are *stepped*: at a step where any of their neurons has input, every one of their
+# neurons is updated (a delivery is then one add, and the update loop has no search); populations that can act
+# with no input (bias, synaptic current, recorded membranes) are stepped at every step. Larger populations keep a
+# list of the neurons reached (a delivery also checks and sets a mark) and update only those, in closed form from
+# their last update, which pays off when a step reaches few of their neurons.
 SCAN_MAX = 32768
 
 _PARAM_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "v_th", "v_reset", "v_min")
@@ -129,6 +131,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     out_order = np.argsort(np.array(src_of, dtype=np.int64), kind="stable")
     out_ptr = np.zeros(P + 1, dtype=np.int64)
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
+    scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
+    always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
     D = 2
     while D <= net.max_delay + 1:
         D *= 2
@@ -157,8 +161,20 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
         gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
         g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
-        D=D, scan=sizes <= (SCAN_MAX if scan_max is None else scan_max), **conv_arrays)
+        D=D, scan=scan, always=always, **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
+
+
+def _quiet(nrn) -> bool:
+    """Whether every neuron of a population can only decay towards 0 below threshold when no input arrives
+    (no bias, no synaptic current, 0 <= beta <= 1, resets and clamps below a positive threshold): such a
+    population needs stepping only at steps with input, and at the step after one that ended at threshold."""
+    if nrn is None:
+        return True
+    p = {f: np.broadcast_to(np.asarray(getattr(nrn, f), dtype=float), (nrn.size,)) for f in _PARAM_FIELDS}
+    return bool(np.all((p["v_bias"] == 0) & (p["i_bias"] == 0) & (p["g_i"] == 0) & (p["beta"] >= 0)
+                       & (p["beta"] <= 1) & (p["v_th"] > 0) & (p["v_reset"] < p["v_th"])
+                       & (p["v_min"] < p["v_th"])))
 
 
 def _poisson_cdf(lam: float) -> np.ndarray:

@@ -177,6 +177,24 @@ def _gap(
 
 
 @njit
+def _grown(rec_t: np.ndarray, rec_n: np.ndarray, rec_c: np.ndarray, need: int) -> tuple:
+    """The spike record arrays with room for at least ``need`` spikes (doubled, contents kept)."""
+    size = max(need, 2 * rec_t.shape[0])
+    t2, n2, c2 = np.empty(size, dtype=rec_t.dtype), np.empty(size, dtype=rec_n.dtype), np.empty(size, dtype=rec_c.dtype)
+    t2[: rec_t.shape[0]] = rec_t
+    n2[: rec_n.shape[0]] = rec_n
+    c2[: rec_c.shape[0]] = rec_c
+    return t2, n2, c2
+
+
+@njit
+def _grown_heap(heap: np.ndarray, need: int) -> np.ndarray:
+    grown = np.empty(max(need, 2 * heap.shape[0]), dtype=np.int64)
+    grown[: heap.shape[0]] = heap
+    return grown
+
+
+@njit
 def _send(
     src_n: np.ndarray,
     src_v: np.ndarray,
@@ -424,6 +442,7 @@ def run_discrete(
     weights: np.ndarray,
     D: int,
     scan: np.ndarray,
+    always: np.ndarray,
     conv_of: np.ndarray,
     conv_par: np.ndarray,
     conv_w: np.ndarray,
@@ -484,7 +503,7 @@ def run_discrete(
 
     # Neurons that can cross threshold from their initial state with no input at all get a first wake.
     for p in range(P):
-        if is_input[p]:
+        if is_input[p] or always[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
             k = next_crossing(
@@ -502,7 +521,9 @@ def run_discrete(
             )
             if k > 0:
                 wake_t[n] = k - 1
-                heap, hsize = heap_push(heap, hsize, (k - 1) * N + n)
+                if hsize == heap.shape[0]:
+                    heap = _grown_heap(heap, hsize + 1)
+                hsize = heap_push(heap, hsize, (k - 1) * N + n)
 
     ie = 0
     n_ev = ev_t.shape[0]
@@ -549,22 +570,103 @@ def run_discrete(
             subtract = reset_mode[p] == RESET_SUBTRACT
             late = rdelay[p] and subtract
             m = 0
-            scan_p = scan[p]
-            count = tl_n[sp]  # (cannot grow while p is processed: no zero-delay self-loops)
-            if scan_p and count > 0:
-                count = pop_off[p + 1] - pop_off[p]
-            for j in range(count):
-                if scan_p:  # every neuron with input, or with a wake due now
-                    n = pop_off[p] + j
+            if n_spk + pop_off[p + 1] - pop_off[p] > rec_t.shape[0]:
+                # room for every neuron of p to fire, made here: the loops below must not reallocate (an array
+                # rebound in a loop makes Numba count references there, and the loop several times slower)
+                rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_spk + pop_off[p + 1] - pop_off[p])
+            if hsize + pop_off[p + 1] - pop_off[p] > heap.shape[0]:
+                heap = _grown_heap(heap, hsize + pop_off[p + 1] - pop_off[p])
+            if scan[p]:
+                # stepped population: every neuron brought to t and stepped (the loop vectorises well and costs
+                # less than finding the few neurons without input); only steps with input or wakes come here
+                if tl_n[sp] == 0 and not always[p]:
+                    continue
+                tl_n[sp] = 0
+                hot = False  # a neuron of a quiet population ends the step at or above threshold, or with a
+                # late reset to apply: the population is stepped again at t + 1
+                t0 = t_last[pop_off[p]]
+                if t - t0 > 1:  # idle steps in between: every neuron to the end of step t - 1
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        i[n], v[n] = _gap(
+                            i[n],
+                            v[n],
+                            t0,
+                            t - 1,
+                            ref_until[n],
+                            prm[n, ALPHA],
+                            prm[n, BETA],
+                            prm[n, G_I],
+                            prm[n, I_BIAS],
+                            prm[n, V_BIAS],
+                            prm[n, V_RESET],
+                            prm[n, V_MIN],
+                        )
+                t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
+                # its first neuron's entry, copied to the others at the end)
+                for n in range(pop_off[p], pop_off[p + 1]):
                     b = s * N + n
                     x = acc[b]
-                    if x == 0.0 and wake_t[n] != t:
-                        continue
-                else:  # the neurons listed as they were reached
-                    n = tl[tl_base + j]
-                    b = s * N + n
-                    x = acc[b]
-                    mark[b] = 0
+                    acc[b] = 0.0
+                    c = 0
+                    pend = pending[n]
+                    if ref_until[n] >= t:  # refractory: v held, input discarded unless the current keeps it
+                        i_n = prm[n, ALPHA] * i[n] + prm[n, I_BIAS]
+                        if keep_i[p]:
+                            i_n += prm[n, IN_GAIN] * x
+                        i[n] = i_n
+                        v[n] = prm[n, V_RESET]
+                        pending[n] = 0
+                    else:
+                        theta_test = prm[n, V_TH]
+                        if overshoot[p] and v[n] > theta_test:
+                            theta_test *= 2.0
+                        v_n = prm[n, BETA] * v[n] + prm[n, G_I] * i[n] + prm[n, G_X] * x + prm[n, V_BIAS]
+                        if v_n < prm[n, V_MIN]:
+                            v_n = prm[n, V_MIN]
+                        i[n] = prm[n, ALPHA] * i[n] + prm[n, IN_GAIN] * x + prm[n, I_BIAS]
+                        if pend > 0:
+                            v_n -= prm[n, V_TH] * pend
+                            pending[n] = 0
+                            if v_n < prm[n, V_MIN]:
+                                v_n = prm[n, V_MIN]
+                        c = spike_count(v_n, theta_test, pge, multi[p])
+                        if c > 0:
+                            if late:
+                                pending[n] = c
+                                hot = True
+                            elif subtract:
+                                v_n -= prm[n, V_TH] * c
+                            else:
+                                v_n = prm[n, V_RESET]
+                            if refractory[n] > 0:
+                                ref_until[n] = t + refractory[n]
+                        if v_n >= prm[n, V_TH]:
+                            hot = True
+                        v[n] = v_n
+                    if x != 0.0 or c > 0 or pend > 0:
+                        n_updates += 1  # the updates an event-driven engine needs: input, spike or late reset
+                    if c > 0:
+                        rec_t[n_spk] = t
+                        rec_n[n_spk] = n
+                        rec_c[n_spk] = c
+                        n_spk += 1
+                        sb_n[m] = n
+                        sb_v[m] = c
+                        m += 1
+                if hot and t + 1 < T:
+                    tl_n[((t + 1) & mask) * P + p] = 1
+                if m > 0:
+                    _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
+                if record_v[p]:
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+                continue
+            # listed population: only the neurons reached, each brought from its last update in closed form
+            for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
+                n = tl[tl_base + j]
+                b = s * N + n
+                x = acc[b]
+                mark[b] = 0
                 acc[b] = 0.0
                 n_updates += 1
                 # --- bring the neuron to step t and apply this step's input
@@ -684,13 +786,9 @@ def run_discrete(
                 if wake != wake_t[n]:
                     wake_t[n] = wake
                     if 0 <= wake < T:
-                        heap, hsize = heap_push(heap, hsize, wake * N + n)
+                        hsize = heap_push(heap, hsize, wake * N + n)
                 if c == 0:
                     continue
-                if n_spk == rec_t.shape[0]:
-                    rec_t = np.concatenate((rec_t, np.empty_like(rec_t)))
-                    rec_n = np.concatenate((rec_n, np.empty_like(rec_n)))
-                    rec_c = np.concatenate((rec_c, np.empty_like(rec_c)))
                 rec_t[n_spk] = t
                 rec_n[n_spk] = n
                 rec_c[n_spk] = c
@@ -721,6 +819,9 @@ def run_discrete(
                         )
                         t_last[n] = t
                     vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+    for p in range(P):
+        if scan[p]:
+            t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
     for n in range(N):  # every neuron to the last step, for the final state
         i[n], v[n] = _gap(
             i[n],

@@ -40,12 +40,9 @@ from .._jit import njit
 
 
 @njit
-def heap_push(heap: np.ndarray, size: int, key: int) -> tuple[np.ndarray, int]:
-    """Push ``key``; returns the (possibly grown) heap array and the new size."""
-    if size == heap.shape[0]:
-        grown = np.empty(max(16, 2 * size), dtype=np.int64)
-        grown[:size] = heap[:size]
-        heap = grown
+def heap_push(heap: np.ndarray, size: int, key: int) -> int:
+    """Push ``key``; returns the new size. The caller makes room (``size < heap.shape[0]``) beforehand, outside
+    its hot loops: an array reallocated in a loop makes Numba count references there."""
     j = size
     heap[j] = key
     while j > 0:
@@ -54,7 +51,7 @@ def heap_push(heap: np.ndarray, size: int, key: int) -> tuple[np.ndarray, int]:
             break
         heap[parent], heap[j] = heap[j], heap[parent]
         j = parent
-    return heap, size + 1
+    return size + 1
 
 
 @njit
