@@ -6,8 +6,10 @@ rely on its invariants:
 * population names are unique; an input population (``neuron is None``) has no dynamics: its activity is the
   input given to `evsim.run`, or, for a Poisson source (``poisson_rate``), random counts drawn by the engine;
 * a `Projection` connects ``source`` to ``target`` in CSR form by source neuron: the synapses of source neuron
-  ``j`` are ``indptr[j]:indptr[j+1]`` of ``targets`` (int32, ``0 <= target < target size``), ``weights``
-  (float64, finite) and ``delays`` (int32 steps, ``>= 0``). Within a row, synapses are sorted by delay;
+  ``j`` are ``indptr[j]:indptr[j+1]`` of ``targets`` (``0 <= target < target size``), ``weights`` (float64,
+  finite) and ``delays`` (steps, ``>= 0``). Within a row, synapses are sorted by delay. In a network the arrays
+  of all projections are views into one array each, of the smallest exact integer types (targets uint16 or
+  int32, delays uint8, uint16 or int32): about 11 bytes per synapse, used by the engine as they are;
 * zero-delay projections form no cycle (a recurrent loop needs at least one step of delay somewhere), so within
   one step populations can be updated in the order given by `Network.order`;
 * ``inputs`` name input populations, ``outputs`` name populations whose activity is the network's output.
@@ -55,9 +57,9 @@ class Projection:
     source: str  # source population
     target: str  # target population
     indptr: np.ndarray  # int64 (n_source + 1,): row pointers
-    targets: np.ndarray  # int32 (n_syn,): target neuron of each synapse
+    targets: np.ndarray  # integer (n_syn,): target neuron of each synapse (in a network: uint16 or int32)
     weights: np.ndarray  # float64 (n_syn,): weight of each synapse
-    delays: np.ndarray  # int32 (n_syn,): delay of each synapse in steps
+    delays: np.ndarray  # integer (n_syn,): delay of each synapse in steps (in a network: uint8, uint16 or int32)
 
     @property
     def n_synapses(self) -> int:
@@ -203,9 +205,33 @@ class Network:
         for p in self.projections:
             if isinstance(p, ConvProjection):
                 p.spec.weight.setflags(write=False)
-                continue
-            for f in ("indptr", "targets", "weights", "delays"):
-                object.__setattr__(p, f, _readonly(getattr(p, f)))
+            else:
+                object.__setattr__(p, "indptr", _readonly(p.indptr))
+        object.__setattr__(self, "_synapses", self._pack())
+
+    def _pack(self) -> dict[str, np.ndarray]:
+        """One contiguous array each for the targets, weights and delays of all explicit projections, in the
+        smallest exact types (targets uint16 when every target population has at most 65,536 neurons, delays
+        uint8 up to 255 steps); each projection's arrays become read-only views into them, so the engine uses them
+        as they are, with no copy. ``offsets[k]``: where the ``k``-th explicit projection starts."""
+        explicit = [q for q in self.projections if isinstance(q, Projection)]
+        sizes = {p.name: p.size for p in self.populations}
+        t_type = np.uint16 if all(sizes[q.target] <= 2**16 for q in explicit) else np.int32
+        max_d = max((q.max_delay for q in explicit), default=0)
+        d_type = np.uint8 if max_d < 2**8 else np.uint16 if max_d < 2**16 else np.int32
+        offsets = np.zeros(len(explicit) + 1, dtype=np.int64)
+        np.cumsum([q.n_synapses for q in explicit], out=offsets[1:])
+        flat = dict(targets=np.empty(offsets[-1], t_type), weights=np.empty(offsets[-1]),
+                    delays=np.empty(offsets[-1], d_type))
+        for k, q in enumerate(explicit):
+            for f, a in flat.items():
+                a[offsets[k] : offsets[k + 1]] = getattr(q, f)
+        for a in flat.values():
+            a.setflags(write=False)
+        for k, q in enumerate(explicit):
+            for f, a in flat.items():
+                object.__setattr__(q, f, a[offsets[k] : offsets[k + 1]])
+        return dict(flat, offsets=offsets)
 
     # ------------------------------------------------------------------------------------------------ queries
     def population(self, name: str) -> Population:

@@ -28,11 +28,13 @@ _PARAM_FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "
 class CompiledNetwork:
     """A `Network` flattened over a global neuron index (population ``p`` owns ``pop_off[p]:pop_off[p+1]``).
 
-    Zero-weight synapses are dropped (they change nothing and cost a delivery). Explicit synapses of all
-    projections are concatenated (``targets`` local to the target population, ``weights``) and addressed by
-    **delay groups**: row ``j`` of projection ``q`` owns groups ``gptr[ip_off[q] + j] : gptr[ip_off[q] + j + 1]``;
-    group ``g`` is the synapses ``g_start[g]:g_end[g]``, all with delay ``g_delay[g]``, in increasing delay. A
-    spike thus costs one ring-slot computation per distinct delay, and no per-synapse delay is stored.
+    The explicit synapses are the network's own arrays (`Network._pack`: ``targets`` local to the target
+    population, uint16 or int32, and ``weights``), not a copy (unless zero weights must be dropped: they change
+    nothing and would cost a delivery). They are addressed by **delay groups**: row ``j`` of projection ``q``
+    owns groups ``gptr[ip_off[q] + j] : gptr[ip_off[q] + j + 1]``; group ``g`` is the synapses
+    ``g_start[g]:g_start[g + 1]``, all with delay ``g_delay[g]``, in increasing delay (int32 each: 8 bytes per
+    group). A spike thus costs one ring-slot computation per distinct delay, and the engine reads no per-synapse
+    delay.
     """
 
     net: Network
@@ -92,12 +94,21 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             rec_pops.append(p.name)
 
     projs = net.projections
-    ip_parts, gs_parts, ge_parts, gd_parts, tg_parts, w_parts = [], [], [], [], [], []
+    syn = net._synapses  # every explicit projection's synapses, one array each (`Network._pack`): used as they are
+    targets, weights = syn["targets"], syn["weights"]
+    if np.any(weights == 0):  # zero weights change nothing and would cost a delivery: a filtered copy
+        keep = weights != 0
+        targets, weights = targets[keep], weights[keep]
+        kept_before = np.concatenate(([0], np.cumsum(keep)))  # kept synapses before each position
+    else:
+        keep, kept_before = None, None
+    ip_parts, gs_parts, gd_parts = [], [], []
     ip_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
-    ip_pos = syn_pos = g_pos = 0
+    ip_pos = g_pos = 0
     conv_of = np.full(len(projs), -1, dtype=np.int64)
     convs = []
+    k_expl = 0
     for q_i, q in enumerate(projs):
         tgt_pop[q_i] = names.index(q.target)
         if isinstance(q, ConvProjection):
@@ -107,10 +118,14 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             convs.append(q)
             ip_off[q_i] = ip_pos
             continue
-        keep = q.weights != 0
+        lo = int(syn["offsets"][k_expl])
+        k_expl += 1
         n_src = q.indptr.shape[0] - 1
-        rows = np.repeat(np.arange(n_src), np.diff(q.indptr))[keep]
-        d = q.delays[keep]
+        rows = np.repeat(np.arange(n_src), np.diff(q.indptr))
+        d = q.delays
+        if keep is not None:
+            kq = keep[lo : lo + rows.shape[0]]
+            rows, d, lo = rows[kq], d[kq], int(kept_before[lo])
         # delay groups: runs of equal (row, delay); rows are sorted by delay, so one group per distinct delay
         new_group = np.ones(rows.shape[0], dtype=bool)
         new_group[1:] = (rows[1:] != rows[:-1]) | (d[1:] != d[:-1])
@@ -119,14 +134,10 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         np.cumsum(np.bincount(rows[starts], minlength=n_src), out=gptr[1:])
         ip_off[q_i] = ip_pos
         ip_parts.append(gptr + g_pos)
-        gs_parts.append(starts + syn_pos)
-        ge_parts.append(np.append(starts[1:], rows.shape[0])[:starts.shape[0]] + syn_pos)
+        gs_parts.append(starts + lo)
         gd_parts.append(d[starts])
-        tg_parts.append(q.targets[keep])
-        w_parts.append(q.weights[keep])
         ip_pos += n_src + 1
         g_pos += starts.shape[0]
-        syn_pos += int(keep.sum())
     src_of = [names.index(q.source) for q in projs]
     out_order = np.argsort(np.array(src_of, dtype=np.int64), kind="stable")
     out_ptr = np.zeros(P + 1, dtype=np.int64)
@@ -159,8 +170,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         rec_off=rec_off, n_rec=n_rec,
         prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)), refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
-        gptr=cat(ip_parts, np.int64), g_start=cat(gs_parts, np.int64), g_end=cat(ge_parts, np.int64),
-        g_delay=cat(gd_parts, np.int64), targets=cat(tg_parts, np.int32), weights=cat(w_parts, np.float64),
+        gptr=cat(ip_parts, np.int64), g_start=np.append(cat(gs_parts, np.int64), targets.shape[0]).astype(np.int32),
+        g_delay=cat(gd_parts, np.int32), targets=targets, weights=weights,
         D=D, scan=scan, always=always, **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
 

@@ -212,7 +212,7 @@ def _send(
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
     # fmt: off
-    (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_end, g_delay, targets, weights,
+    (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_delay, targets, weights,
      conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
@@ -233,7 +233,6 @@ def _send(
             tgt_pop,
             gptr,
             g_start,
-            g_end,
             g_delay,
             targets,
             weights,
@@ -359,7 +358,6 @@ def _send_one(
     tgt_pop: np.ndarray,
     gptr: np.ndarray,
     g_start: np.ndarray,
-    g_end: np.ndarray,
     g_delay: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
@@ -380,20 +378,28 @@ def _send_one(
         if conv_of[q] >= 0:
             continue  # implicit convolutions: `_send_conv`
         row = ip_off[q] + local
-        used = 0
-        for g in range(gptr[row], gptr[row + 1]):  # delay groups, in increasing delay
-            td = t + g_delay[g]
-            if td >= T:
-                break  # this group and the rest would arrive after the end
-            sl = td & mask
-            slot_base = sl * N + toff
-            sp = sl * P + tp
-            if scan[tp]:  # the target population is scanned: just accumulate
-                for e in range(g_start[g], g_end[g]):
+        g0, g1 = gptr[row], gptr[row + 1]
+        g = g0
+        if scan[tp]:  # the target population is stepped: just accumulate
+            while g < g1:  # delay groups, in increasing delay
+                td = t + g_delay[g]
+                if td >= T:
+                    break  # this group and the rest would arrive after the end
+                sl = td & mask
+                slot_base = sl * N + toff
+                for e in range(g_start[g], g_start[g + 1]):
                     acc[slot_base + targets[e]] += weights[e] * val
-                tl_n[sp] = 1
-            else:  # list the neurons reached, once each
-                for e in range(g_start[g], g_end[g]):
+                tl_n[sl * P + tp] = 1
+                g += 1
+        else:  # list the neurons reached, once each
+            while g < g1:
+                td = t + g_delay[g]
+                if td >= T:
+                    break
+                sl = td & mask
+                slot_base = sl * N + toff
+                sp = sl * P + tp
+                for e in range(g_start[g], g_start[g + 1]):
                     tgt = targets[e]
                     b2 = slot_base + tgt
                     if mark[b2] == 0:
@@ -401,8 +407,8 @@ def _send_one(
                         tl[slot_base + tl_n[sp]] = toff + tgt
                         tl_n[sp] += 1
                     acc[b2] += weights[e] * val
-            used += g_end[g] - g_start[g]
-        sops[q] += used
+                g += 1
+        sops[q] += g_start[g] - g_start[g0]  # the synapses of the groups delivered
 
 
 @njit
@@ -436,7 +442,6 @@ def run_discrete(
     tgt_pop: np.ndarray,
     gptr: np.ndarray,
     g_start: np.ndarray,
-    g_end: np.ndarray,
     g_delay: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
@@ -494,7 +499,7 @@ def run_discrete(
     undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
     # fmt: off
-    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_end, g_delay, targets, weights,
+    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_delay, targets, weights,
            conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)

@@ -106,7 +106,7 @@ def _with_latency(net: Network, k: int) -> Network:
         return net
     projs = tuple(p if p.source == p.target else
                   dataclasses.replace(p, delay=p.delay + k) if isinstance(p, ConvProjection) else
-                  dataclasses.replace(p, delays=(p.delays + k).astype(p.delays.dtype)) for p in net.projections)
+                  dataclasses.replace(p, delays=p.delays.astype(np.int64) + k) for p in net.projections)
     return dataclasses.replace(net, projections=projs)
 
 
