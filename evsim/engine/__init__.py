@@ -144,6 +144,9 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
+    # stepped populations without refractory period, late reset, overshoot rule or multi-spike: the short loop
+    plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
+    plain &= np.array([p.neuron is None or not np.any(p.neuron.refractory) for p in pops], bool)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2
@@ -172,7 +175,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
         gptr=cat(ip_parts, np.int64), g_start=np.append(cat(gs_parts, np.int64), targets.shape[0]).astype(np.int32),
         g_delay=cat(gd_parts, np.int32), targets=targets, weights=weights,
-        D=D, scan=scan, always=always, **conv_arrays)
+        D=D, scan=scan, always=always, plain=plain, **conv_arrays)
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
 
 

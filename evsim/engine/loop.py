@@ -448,6 +448,7 @@ def run_discrete(
     D: int,
     scan: np.ndarray,
     always: np.ndarray,
+    plain: np.ndarray,
     conv_of: np.ndarray,
     conv_par: np.ndarray,
     conv_w: np.ndarray,
@@ -608,56 +609,82 @@ def run_discrete(
                         )
                 t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
                 # its first neuron's entry, copied to the others at the end)
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    b = s * N + n
-                    x = acc[b]
-                    acc[b] = 0.0
-                    c = 0
-                    pend = pending[n]
-                    if ref_until[n] >= t:  # refractory: v held, input discarded unless the current keeps it
-                        i_n = prm[n, ALPHA] * i[n] + prm[n, I_BIAS]
-                        if keep_i[p]:
-                            i_n += prm[n, IN_GAIN] * x
-                        i[n] = i_n
-                        v[n] = prm[n, V_RESET]
-                        pending[n] = 0
-                    else:
-                        theta_test = prm[n, V_TH]
-                        if overshoot[p] and v[n] > theta_test:
-                            theta_test *= 2.0
+                if plain[p]:  # no refractory period, late reset, overshoot rule or multi-spike: the short loop
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        b = s * N + n
+                        x = acc[b]
+                        acc[b] = 0.0
                         v_n = prm[n, BETA] * v[n] + prm[n, G_I] * i[n] + prm[n, G_X] * x + prm[n, V_BIAS]
                         if v_n < prm[n, V_MIN]:
                             v_n = prm[n, V_MIN]
                         i[n] = prm[n, ALPHA] * i[n] + prm[n, IN_GAIN] * x + prm[n, I_BIAS]
-                        if pend > 0:
-                            v_n -= prm[n, V_TH] * pend
-                            pending[n] = 0
-                            if v_n < prm[n, V_MIN]:
-                                v_n = prm[n, V_MIN]
-                        c = spike_count(v_n, theta_test, pge, multi[p])
-                        if c > 0:
-                            if late:
-                                pending[n] = c
-                                hot = True
-                            elif subtract:
-                                v_n -= prm[n, V_TH] * c
-                            else:
-                                v_n = prm[n, V_RESET]
-                            if refractory[n] > 0:
-                                ref_until[n] = t + refractory[n]
-                        if v_n >= prm[n, V_TH]:
+                        th = prm[n, V_TH]
+                        if (v_n >= th) if pge else (v_n > th):
+                            v_n = v_n - th if subtract else prm[n, V_RESET]
+                            rec_t[n_spk] = t
+                            rec_n[n_spk] = n
+                            rec_c[n_spk] = 1
+                            n_spk += 1
+                            sb_n[m] = n
+                            sb_v[m] = 1.0
+                            m += 1
+                            n_updates += 1
+                        elif x != 0.0:
+                            n_updates += 1  # the updates an event-driven engine needs: input or spike
+                        if v_n >= th:
                             hot = True
                         v[n] = v_n
-                    if x != 0.0 or c > 0 or pend > 0:
-                        n_updates += 1  # the updates an event-driven engine needs: input, spike or late reset
-                    if c > 0:
-                        rec_t[n_spk] = t
-                        rec_n[n_spk] = n
-                        rec_c[n_spk] = c
-                        n_spk += 1
-                        sb_n[m] = n
-                        sb_v[m] = c
-                        m += 1
+                else:  # every rule of `evsim.neurons`
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        b = s * N + n
+                        x = acc[b]
+                        acc[b] = 0.0
+                        c = 0
+                        pend = pending[n]
+                        if ref_until[n] >= t:  # refractory: v held, input discarded unless the current keeps it
+                            i_n = prm[n, ALPHA] * i[n] + prm[n, I_BIAS]
+                            if keep_i[p]:
+                                i_n += prm[n, IN_GAIN] * x
+                            i[n] = i_n
+                            v[n] = prm[n, V_RESET]
+                            pending[n] = 0
+                        else:
+                            theta_test = prm[n, V_TH]
+                            if overshoot[p] and v[n] > theta_test:
+                                theta_test *= 2.0
+                            v_n = prm[n, BETA] * v[n] + prm[n, G_I] * i[n] + prm[n, G_X] * x + prm[n, V_BIAS]
+                            if v_n < prm[n, V_MIN]:
+                                v_n = prm[n, V_MIN]
+                            i[n] = prm[n, ALPHA] * i[n] + prm[n, IN_GAIN] * x + prm[n, I_BIAS]
+                            if pend > 0:
+                                v_n -= prm[n, V_TH] * pend
+                                pending[n] = 0
+                                if v_n < prm[n, V_MIN]:
+                                    v_n = prm[n, V_MIN]
+                            c = spike_count(v_n, theta_test, pge, multi[p])
+                            if c > 0:
+                                if late:
+                                    pending[n] = c
+                                    hot = True
+                                elif subtract:
+                                    v_n -= prm[n, V_TH] * c
+                                else:
+                                    v_n = prm[n, V_RESET]
+                                if refractory[n] > 0:
+                                    ref_until[n] = t + refractory[n]
+                            if v_n >= prm[n, V_TH]:
+                                hot = True
+                            v[n] = v_n
+                        if x != 0.0 or c > 0 or pend > 0:
+                            n_updates += 1  # the updates an event-driven engine needs: input, spike or late reset
+                        if c > 0:
+                            rec_t[n_spk] = t
+                            rec_n[n_spk] = n
+                            rec_c[n_spk] = c
+                            n_spk += 1
+                            sb_n[m] = n
+                            sb_v[m] = c
+                            m += 1
                 if hot and t + 1 < T:
                     tl_n[((t + 1) & mask) * P + p] = 1
                 if m > 0:
