@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import EvsimError, NetworkError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
-from .loop import KMAX, run_discrete
+from .loop import GUIDE, KMAX, run_discrete
 
 # Populations up to this size are *stepped*: at a step where any of their neurons has input, every one of their
 # neurons is updated (a delivery is then one add, and the update loop has no search); populations that can act
@@ -144,9 +144,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
-    # stepped populations without refractory period, late reset, overshoot rule or multi-spike: the short loop
+    # stepped populations without late reset, overshoot rule or multi-spike: the short loop
     plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
-    plain &= np.array([p.neuron is None or not np.any(p.neuron.refractory) for p in pops], bool)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2
@@ -165,9 +164,12 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     cdfs = [_poisson_cdf(r) if r > 0 else np.zeros(0) for r in poisson]
     pcdf_off = np.zeros(P + 1, dtype=np.int64)
     np.cumsum([c.size for c in cdfs], out=pcdf_off[1:])
+    # guide tables: for u in [k/GUIDE, (k+1)/GUIDE) the count is at least guide[k] (the first c with cdf[c] > k/GUIDE)
+    pguide = np.concatenate([np.searchsorted(c, np.arange(GUIDE) / GUIDE, side="right") for c in cdfs]
+                            ).astype(np.int64) if P else np.zeros(0, np.int64)
     arrays = dict(
         N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
-        is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off,
+        is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off, pguide=pguide,
         reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], overshoot=flags["overshoot"], keep_i=flags["keep_i"], record_v=flags["record_v"],
         rec_off=rec_off, n_rec=n_rec,

@@ -23,6 +23,7 @@ from .queue import heap_pop, heap_push
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
 ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
+GUIDE = 1024  # entries of each Poisson source's guide table (`evsim.engine._poisson_cdf`)
 KMAX = 4096  # largest convolution kernel side the engine handles (checked when the network is compiled)
 
 
@@ -216,63 +217,91 @@ def _send(
      conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
-    for k in range(lo, hi):
-        _send_one(
-            src_n[k],
-            src_v[k],
-            t,
-            T,
-            N,
-            P,
-            mask,
-            pop_of,
-            pop_off,
-            out_ptr,
-            out_proj,
-            ip_off,
-            tgt_pop,
-            gptr,
-            g_start,
-            g_delay,
-            targets,
-            weights,
-            conv_of,
-            scan,
-            acc,
-            mark,
-            tl,
-            tl_n,
-            sops,
-        )
-    if hi > lo and has_conv[pop_of[src_n[lo]]]:
-        _send_conv(
-            src_n,
-            src_v,
-            lo,
-            hi,
-            t,
-            T,
-            N,
-            P,
-            mask,
-            pop_of,
-            pop_off,
-            out_ptr,
-            out_proj,
-            tgt_pop,
-            conv_of,
-            conv_par,
-            conv_w,
-            conv_woff,
-            conv_scale,
-            conv_delay,
-            scan,
-            acc,
-            mark,
-            tl,
-            tl_n,
-            sops,
-        )
+    k = lo
+    while k < hi:  # runs of events from one population (one run for a population's spikes)
+        src_p = pop_of[src_n[k]]
+        k_end = k + 1
+        while k_end < hi and pop_of[src_n[k_end]] == src_p:
+            k_end += 1
+        for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):  # projection by projection: its constants stay
+            q = out_proj[qi]  # in registers and its synapse count in a local
+            if conv_of[q] >= 0:
+                continue  # implicit convolutions: `_send_conv`
+            tp = tgt_pop[q]
+            toff = pop_off[tp]
+            row0 = ip_off[q] - pop_off[src_p]
+            used = 0
+            if scan[tp]:  # the target population is stepped: just accumulate
+                for kk in range(k, k_end):
+                    val = src_v[kk]
+                    row = row0 + src_n[kk]
+                    g0, g1 = gptr[row], gptr[row + 1]
+                    g = g0
+                    while g < g1:  # delay groups, in increasing delay
+                        td = t + g_delay[g]
+                        if td >= T:
+                            break  # this group and the rest would arrive after the end
+                        sl = td & mask
+                        slot_base = sl * N + toff
+                        for e in range(g_start[g], g_start[g + 1]):
+                            acc[slot_base + targets[e]] += weights[e] * val
+                        tl_n[sl * P + tp] = 1
+                        g += 1
+                    used += g_start[g] - g_start[g0]
+            else:  # list the neurons reached, once each
+                for kk in range(k, k_end):
+                    val = src_v[kk]
+                    row = row0 + src_n[kk]
+                    g0, g1 = gptr[row], gptr[row + 1]
+                    g = g0
+                    while g < g1:
+                        td = t + g_delay[g]
+                        if td >= T:
+                            break
+                        sl = td & mask
+                        slot_base = sl * N + toff
+                        sp = sl * P + tp
+                        for e in range(g_start[g], g_start[g + 1]):
+                            tgt = targets[e]
+                            b2 = slot_base + tgt
+                            if mark[b2] == 0:
+                                mark[b2] = 1
+                                tl[slot_base + tl_n[sp]] = toff + tgt
+                                tl_n[sp] += 1
+                            acc[b2] += weights[e] * val
+                        g += 1
+                    used += g_start[g] - g_start[g0]
+            sops[q] += used
+        if has_conv[src_p]:
+            _send_conv(
+                src_n,
+                src_v,
+                k,
+                k_end,
+                t,
+                T,
+                N,
+                P,
+                mask,
+                pop_of,
+                pop_off,
+                out_ptr,
+                out_proj,
+                tgt_pop,
+                conv_of,
+                conv_par,
+                conv_w,
+                conv_woff,
+                conv_scale,
+                conv_delay,
+                scan,
+                acc,
+                mark,
+                tl,
+                tl_n,
+                sops,
+            )
+        k = k_end
 
 
 @njit
@@ -341,76 +370,6 @@ def _send_conv(
                 )
 
 
-@njit_inline
-def _send_one(
-    n: int,
-    val: float,
-    t: int,
-    T: int,
-    N: int,
-    P: int,
-    mask: int,
-    pop_of: np.ndarray,
-    pop_off: np.ndarray,
-    out_ptr: np.ndarray,
-    out_proj: np.ndarray,
-    ip_off: np.ndarray,
-    tgt_pop: np.ndarray,
-    gptr: np.ndarray,
-    g_start: np.ndarray,
-    g_delay: np.ndarray,
-    targets: np.ndarray,
-    weights: np.ndarray,
-    conv_of: np.ndarray,
-    scan: np.ndarray,
-    acc: np.ndarray,
-    mark: np.ndarray,
-    tl: np.ndarray,
-    tl_n: np.ndarray,
-    sops: np.ndarray,
-) -> None:
-    src_p = pop_of[n]
-    local = n - pop_off[src_p]
-    for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
-        q = out_proj[qi]
-        tp = tgt_pop[q]
-        toff = pop_off[tp]
-        if conv_of[q] >= 0:
-            continue  # implicit convolutions: `_send_conv`
-        row = ip_off[q] + local
-        g0, g1 = gptr[row], gptr[row + 1]
-        g = g0
-        if scan[tp]:  # the target population is stepped: just accumulate
-            while g < g1:  # delay groups, in increasing delay
-                td = t + g_delay[g]
-                if td >= T:
-                    break  # this group and the rest would arrive after the end
-                sl = td & mask
-                slot_base = sl * N + toff
-                for e in range(g_start[g], g_start[g + 1]):
-                    acc[slot_base + targets[e]] += weights[e] * val
-                tl_n[sl * P + tp] = 1
-                g += 1
-        else:  # list the neurons reached, once each
-            while g < g1:
-                td = t + g_delay[g]
-                if td >= T:
-                    break
-                sl = td & mask
-                slot_base = sl * N + toff
-                sp = sl * P + tp
-                for e in range(g_start[g], g_start[g + 1]):
-                    tgt = targets[e]
-                    b2 = slot_base + tgt
-                    if mark[b2] == 0:
-                        mark[b2] = 1
-                        tl[slot_base + tl_n[sp]] = toff + tgt
-                        tl_n[sp] += 1
-                    acc[b2] += weights[e] * val
-                g += 1
-        sops[q] += g_start[g] - g_start[g0]  # the synapses of the groups delivered
-
-
 @njit
 def run_discrete(
     T: int,
@@ -422,6 +381,7 @@ def run_discrete(
     poisson: np.ndarray,
     pcdf: np.ndarray,
     pcdf_off: np.ndarray,
+    pguide: np.ndarray,
     seed: int,
     reset_mode: np.ndarray,
     ge: np.ndarray,
@@ -555,9 +515,10 @@ def run_discrete(
             if poisson[p] > 0.0:
                 m = 0
                 lo_c, hi_c = pcdf_off[p], pcdf_off[p + 1]
+                g_lo = p * GUIDE
                 for n in range(pop_off[p], pop_off[p + 1]):
-                    u = _uniform(rng)  # inversion of the tabulated Poisson CDF
-                    c = 0
+                    u = _uniform(rng)  # inversion of the tabulated Poisson CDF, the search started from the
+                    c = pguide[g_lo + int(u * GUIDE)]  # guide table (no mispredicted comparisons: 5x faster)
                     while lo_c + c < hi_c and u > pcdf[lo_c + c]:
                         c += 1
                     if c > 0:
@@ -609,11 +570,20 @@ def run_discrete(
                         )
                 t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
                 # its first neuron's entry, copied to the others at the end)
-                if plain[p]:  # no refractory period, late reset, overshoot rule or multi-spike: the short loop
+                if plain[p]:  # no late reset, overshoot rule or multi-spike: the short loop
                     for n in range(pop_off[p], pop_off[p + 1]):
                         b = s * N + n
                         x = acc[b]
                         acc[b] = 0.0
+                        if ref_until[n] >= t:  # refractory: v held, input discarded unless the current keeps it
+                            i_n = prm[n, ALPHA] * i[n] + prm[n, I_BIAS]
+                            if keep_i[p]:
+                                i_n += prm[n, IN_GAIN] * x
+                            i[n] = i_n
+                            v[n] = prm[n, V_RESET]
+                            if x != 0.0:
+                                n_updates += 1
+                            continue
                         v_n = prm[n, BETA] * v[n] + prm[n, G_I] * i[n] + prm[n, G_X] * x + prm[n, V_BIAS]
                         if v_n < prm[n, V_MIN]:
                             v_n = prm[n, V_MIN]
@@ -621,6 +591,8 @@ def run_discrete(
                         th = prm[n, V_TH]
                         if (v_n >= th) if pge else (v_n > th):
                             v_n = v_n - th if subtract else prm[n, V_RESET]
+                            if refractory[n] > 0:
+                                ref_until[n] = t + refractory[n]
                             rec_t[n_spk] = t
                             rec_n[n_spk] = n
                             rec_c[n_spk] = 1
