@@ -91,6 +91,23 @@ def test_engine_implicit_equals_explicit_and_reference(case, delay):
     np.testing.assert_allclose(ri.final_state["c"][1], ref.v["c"][-1], atol=1e-9)
 
 
+def test_conv_from_the_second_of_two_inputs_spiking_in_the_same_step(rng):
+    # a step's input events of several populations go out together: the convolution of the second input must
+    # still deliver (it was skipped once when the step's first event came from the other input)
+    spec = ConvSpec((1, 5, 5), rng.normal(0.5, 0.3, (2, 1, 3, 3)), pad=(1, 1))
+    pops = (evsim.Population("a", 3), evsim.Population("b", spec.n_in, shape=spec.in_shape),
+            evsim.Population("c", spec.n_out, evsim.IF(spec.n_out, 0.7), shape=spec.out_shape))
+    projs = (evsim.Projection.from_dense("a->c", "a", "c", rng.normal(0, 1, (spec.n_out, 3))),
+             ConvProjection("b->c", "b", "c", spec))
+    net = evsim.Network(pops, projs, ("a", "b"), ("c",))
+    xa = (rng.random((10, 3)) < 0.5).astype(float)
+    xb = (rng.random((10, spec.n_in)) < 0.3).astype(float)
+    res = evsim.run(net, {"a": xa, "b": xb})
+    ref = reference.simulate(net, {"a": xa, "b": xb}, 10)
+    np.testing.assert_array_equal(res.output, ref.spikes["c"])
+    assert res.sops_by_projection["b->c"] > 0
+
+
 def test_implicit_conv_memory_is_the_kernel():
     spec = ConvSpec((16, 16, 16), np.ones((16, 16, 3, 3)), pad=(1, 1))
     q = ConvProjection("q", "a", "b", spec)

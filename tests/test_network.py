@@ -7,6 +7,7 @@ import pytest
 
 import evsim
 from evsim import reference
+from evsim.engine import compile_network
 from evsim.simulation import as_dense_inputs
 
 
@@ -145,3 +146,39 @@ def test_initial_membrane(rng):
     assert res.spikes["layer1"].indices.tolist() == [1] and res.spikes["layer1"].times.tolist() == [0]
     with pytest.raises(evsim.InputError, match="expected 3 finite membrane values"):
         evsim.run(net, np.zeros((4, 1)), initial={"layer1": [1.0, 2.0]})
+
+
+def test_synapses_packed_small_and_shared_with_the_engine(rng):
+    # the network keeps one array each for targets, weights and delays, of the smallest exact types; the engine
+    # uses them without a copy: the feedforward benchmark's shape takes at most 12 bytes per synapse in all
+    w = [rng.normal(0, 0.1, (256, 700)), rng.normal(0, 0.1, (256, 256)), rng.normal(0, 0.1, (20, 256))]
+    d = [rng.integers(1, 27, x.shape) for x in w]
+    net = evsim.feedforward([700, 256, 256, 20], lambda n: evsim.LIF(n, 0.9), w, d)
+    flat = net._synapses
+    assert flat["targets"].dtype == np.uint16 and flat["delays"].dtype == np.uint8
+    for k, q in enumerate(net.projections):
+        assert np.shares_memory(q.targets, flat["targets"]) and np.shares_memory(q.weights, flat["weights"])
+        wd, dd = q.dense(*w[k].shape[::-1])
+        np.testing.assert_array_equal(wd.T, w[k])
+        np.testing.assert_array_equal(dd.T, d[k])
+    cn = compile_network(net)
+    assert cn.arrays["targets"] is flat["targets"] and cn.arrays["weights"] is flat["weights"]
+    assert cn.bytes_per_synapse() <= 12.0
+    assert cn.nbytes() < 2 * net.n_synapses  # groups, rows and per-neuron arrays: small beside the synapses
+
+
+def test_large_target_population_uses_int32_targets_and_long_delays(rng):
+    # over 65,536 target neurons and delays over 255 steps: the wider types, the same results as the reference
+    n = 70_000
+    pre = rng.integers(0, 4, 3000)
+    post = np.concatenate([rng.integers(0, n, 2990), [n - 1] * 10])
+    delay = np.concatenate([rng.integers(0, 4, 2990), [300] * 10])
+    pops = (evsim.Population("in", 4), evsim.Population("big", n, evsim.LIF(n, 0.9, 0.5)))
+    q = evsim.Projection.from_synapses("q", "in", "big", pre, post, rng.normal(0.4, 0.2, 3000), delay, 4)
+    net = evsim.Network(pops, (q,), ("in",), ("big",))
+    assert net._synapses["targets"].dtype == np.int32 and net._synapses["delays"].dtype == np.uint16
+    x = (rng.random((310, 4)) < 0.3).astype(float)
+    res = evsim.run(net, x)
+    ref = reference.simulate(net, {"in": x}, 310)
+    np.testing.assert_array_equal(res.spikes["big"].dense(310, n)[0], ref.spikes["big"])
+    assert res.spikes["big"].times.max() >= 300  # the long delays arrived

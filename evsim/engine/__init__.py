@@ -48,6 +48,24 @@ class CompiledNetwork:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
+    def nbytes(self) -> int:
+        """Memory of the engine's own arrays (delay groups, per-neuron rows, ...), not counting the network's
+        synapse arrays it uses as they are."""
+        shared = [a for a in self.net._synapses.values()]
+        return int(sum(a.nbytes for a in self.arrays.values() if isinstance(a, np.ndarray)
+                       and not any(a is b or np.shares_memory(a, b) for b in shared)))
+
+    def bytes_per_synapse(self) -> float:
+        """Synapse memory of the network and the engine together per explicit synapse: targets, weights,
+        delays, row pointers and delay groups (what a run needs in memory beyond the per-neuron state)."""
+        expl = [q for q in self.net.projections if not isinstance(q, ConvProjection)]
+        n = sum(q.n_synapses for q in expl)
+        a = self.arrays
+        total = sum(q.nbytes() for q in expl) + sum(a[k].nbytes for k in ("gptr", "g_start", "g_delay"))
+        if not np.shares_memory(a["targets"], self.net._synapses["targets"]):
+            total += a["targets"].nbytes + a["weights"].nbytes  # zero weights dropped: a copy
+        return total / max(n, 1)
+
 
 def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwork:
     """Flatten ``net``; populations up to ``scan_max`` neurons (default `SCAN_MAX`) are scanned."""
