@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/evsim_runner.py --workload feedforward --samples 10
 
-build_s: Network construction + flattening for the engine (`compile_network`); a warm-up run on one step before
+build_s: Network construction + flattening for the engine (`compile_network`); bytes_per_synapse: growth of the
+resident set over that build per synapse, array_bytes_per_synapse: the synapse arrays themselves
+(`CompiledNetwork.bytes_per_synapse`). A warm-up run on one step before
 timing loads the Numba kernels from the on-disk cache (or compiles them), so wall_s is the simulation alone, as
 for the peers. Time convention (benchmarks/workloads.py): a spike in step t with delay D steps is added in step
 t + D; evsim's discrete mode is exactly this.
@@ -17,14 +19,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
-from common import emit, load, parser, workloads  # noqa: E402
+from common import emit, load, parser, rss_mb, workloads  # noqa: E402
 
 import evsim  # noqa: E402
 from evsim.engine import compile_network  # noqa: E402
 
 
-def feedforward(wl: dict) -> tuple[float, float, dict, int]:
-    """Build, warm up, run; returns build_s, wall_s, spike counts per population, synaptic events."""
+def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
+    """Build, warm up, run; returns build_s, wall_s, spike counts per population, synaptic events, memory."""
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     nu = wl["neuron"]
     beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
@@ -36,21 +39,23 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int]:
                                             p["delay_steps"], wl["populations"][p["source"]])
              for p in wl["projections"]]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), ("out",), dt=wl["dt_ms"] * 1e-3)
-    compile_network(net)
+    cn = compile_network(net)
     build_s = time.perf_counter() - t0
+    mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())
     x = (wl["input_steps"], wl["input_index"])
     evsim.run(net, (np.zeros(1, np.int64), np.zeros(1, np.int64)), steps=1)  # warm-up: load the cached kernels
     t1 = time.perf_counter()
     res = evsim.run(net, x, steps=wl["T_steps"])
     wall_s = time.perf_counter() - t1
     counts = {name: int(res.spikes[name].counts.sum()) for name in workloads.FF_NAMES}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts)
+    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts), mem
 
 
-def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int]:
+def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     """iaf_psc_delta semantics: decay, add this step's input, V >= theta, reset to V_reset, 2 ms refractory
     (input discarded); the external drive is a Poisson source (mean 2 events per step per neuron, weight J,
     delay one step as NEST's poisson_generator connection)."""
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     nu, N = wl["neuron"], wl["N"]
     beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
@@ -63,25 +68,26 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int]:
              evsim.Projection.from_synapses("all->all", "all", "all", p["pre"], p["post"], p["weight"],
                                             p["delay_steps"], N))
     net = evsim.Network(pops, projs, (), ("all",), dt=wl["dt_ms"] * 1e-3)
-    compile_network(net)
+    cn = compile_network(net)
     build_s = time.perf_counter() - t0
+    mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())
     evsim.run(net, steps=1)  # warm-up: load the cached kernels
     t1 = time.perf_counter()
     res = evsim.run(net, steps=wl["T_steps"], seed=seed, initial={"all": wl["v0"]})
     wall_s = time.perf_counter() - t1
     per_neuron = np.bincount(res.spikes["all"].indices, minlength=N)
     counts = {"E": int(per_neuron[:wl["NE"]].sum()), "I": int(per_neuron[wl["NE"]:].sum())}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron})
+    return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron}), mem
 
 
 def main() -> None:
     args = parser("evsim runner for the SPEC workloads").parse_args()
     wl = load(args)
     if wl["name"] == "feedforward":
-        build_s, wall_s, counts, n_events = feedforward(wl)
+        build_s, wall_s, counts, n_events, mem = feedforward(wl)
     else:
-        build_s, wall_s, counts, n_events = brunel(wl, args.seed)
-    emit("evsim", args, wl, build_s, wall_s, counts, n_events, threads=1)
+        build_s, wall_s, counts, n_events, mem = brunel(wl, args.seed)
+    emit("evsim", args, wl, build_s, wall_s, counts, n_events, threads=1, **mem)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     /work/venv-bench/bin/python benchmarks/peers/nest_runner.py --workload feedforward --samples 10 [--threads 2]
 
-build_s: ResetKernel .. Create/Connect .. nest.Prepare(); wall_s: nest.Run() alone (simulation only).
+build_s: ResetKernel .. Create/Connect .. nest.Prepare(); wall_s: nest.Run() alone (simulation only);
+bytes_per_synapse: growth of the resident set over the build, per synapse.
 
 feedforward (dt = 1 ms): spike_generator -> parrot_neuron (delay 1 ms) -> iaf_psc_delta layers, delays d + 1 ms.
   iaf_psc_delta adds a delta weight to V_m directly in mV, whatever C_m, so weight w jumps V by w. E_L = 0,
@@ -23,7 +24,7 @@ import os
 import time
 
 import numpy as np
-from common import emit, load, parser, workloads
+from common import emit, load, parser, rss_mb, workloads
 
 os.environ.setdefault("PYNEST_QUIET", "1")  # no banner on stdout
 import nest  # noqa: E402
@@ -39,7 +40,8 @@ def _counts(rec) -> np.ndarray:
     return np.asarray(rec.get("events", "senders"))
 
 
-def feedforward(args, wl) -> tuple[float, float, dict, int]:
+def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     _kernel(args, wl["dt_ms"])
     n_in = wl["populations"]["in"]
@@ -65,15 +67,17 @@ def feedforward(args, wl) -> tuple[float, float, dict, int]:
         nest.Connect(pops[name], recs[name])
     nest.Prepare()
     build_s = time.perf_counter() - t0
+    build_mb = rss_mb() - rss0
     t0 = time.perf_counter()
     nest.Run(wl["sim_time_ms"] + wl["dt_ms"])  # canonical steps 0..T-1 (see docstring)
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
     counts = {name: len(_counts(r)) for name, r in recs.items()}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts)
+    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts), build_mb
 
 
-def brunel(args, wl) -> tuple[float, float, dict, int]:
+def brunel(args, wl) -> tuple[float, float, dict, int, float]:
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     _kernel(args, wl["dt_ms"])
     nu, N = wl["neuron"], wl["N"]
@@ -91,21 +95,22 @@ def brunel(args, wl) -> tuple[float, float, dict, int]:
     nest.Connect(nodes, rec)
     nest.Prepare()
     build_s = time.perf_counter() - t0
+    build_mb = rss_mb() - rss0
     t0 = time.perf_counter()
     nest.Run(wl["sim_time_ms"])
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
     per_neuron = np.bincount(_counts(rec) - ids[0], minlength=N)
     counts = {"E": int(per_neuron[:wl["NE"]].sum()), "I": int(per_neuron[wl["NE"]:].sum())}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron})
+    return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron}), build_mb
 
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     wl = load(args)
     run = feedforward if wl["name"] == "feedforward" else brunel
-    build_s, wall_s, counts, events = run(args, wl)
-    emit("nest", args, wl, build_s, wall_s, counts, events, args.threads)
+    build_s, wall_s, counts, events, build_mb = run(args, wl)
+    emit("nest", args, wl, build_s, wall_s, counts, events, args.threads, build_rss_mb=build_mb)
 
 
 if __name__ == "__main__":

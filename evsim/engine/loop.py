@@ -3,11 +3,20 @@
 Events are spikes (or input values) in flight, each delivered individually along each outgoing synapse with that
 synapse's own delay into the calendar ring (`evsim.engine.queue`). At step ``t`` the loop pops slot ``t``: the
 wakes due at ``t`` (predicted threshold crossings), then the input events of ``t``, then, population by
-population in zero-delay order, every neuron that has something due. Only those neurons are touched: a neuron's
-state is brought from its last update to ``t`` in closed form (`evsim.neurons.advance`), the summed input is
-added, threshold and reset are applied, spikes are sent, and, when the neuron has a constant drive, its next
-input-free crossing is predicted and pushed on the wake heap. Populations recorded densely (non-spiking outputs)
-are brought up to date at every step.
+population in zero-delay order, the populations with something due:
+
+* a *stepped* population (up to `evsim.engine.SCAN_MAX` neurons) updates all its neurons with the per-step
+  equations (after idle steps, first brought to ``t - 1`` together): one tight loop, cheaper than finding the
+  neurons with input. A population that can act without input (bias, synaptic current, recorded membrane) is
+  stepped at every step; a quiet one only at steps with input, and at the step after one that left a neuron at
+  threshold or with a late reset pending;
+* a *listed* population touches only the neurons reached: each is brought from its last update to ``t`` in
+  closed form (`evsim.neurons.advance`), the summed input is added, threshold and reset are applied, and, when
+  the neuron has a constant drive, its next input-free crossing is predicted and pushed on the wake heap.
+
+Spikes are sent population by population (`_send`). Lesson of the measurements, kept in the code: the per-neuron
+and per-synapse loops contain no call that passes arrays and no array reallocation (both make Numba count
+references in the loop, 2-3x slower); buffers are grown before the loops.
 
 All arrays are flattened over a global neuron index (populations laid out one after the other); Python builds
 them once per network (`evsim.engine.compile_network`).
@@ -213,7 +222,7 @@ def _send(
     outgoing synapse. One call per batch of simultaneous events: a call passes dozens of arrays, too costly
     per event."""
     # fmt: off
-    (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_delay, targets, weights,
+    (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, targets, weights,
      conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
@@ -231,46 +240,46 @@ def _send(
             toff = pop_off[tp]
             row0 = ip_off[q] - pop_off[src_p]
             used = 0
+            checked = t + q_maxd[q] >= T  # near the end some synapses arrive too late: test each one
             if scan[tp]:  # the target population is stepped: just accumulate
                 for kk in range(k, k_end):
                     val = src_v[kk]
                     row = row0 + src_n[kk]
-                    g0, g1 = gptr[row], gptr[row + 1]
-                    g = g0
-                    while g < g1:  # delay groups, in increasing delay
-                        td = t + g_delay[g]
-                        if td >= T:
-                            break  # this group and the rest would arrive after the end
-                        sl = td & mask
-                        slot_base = sl * N + toff
-                        for e in range(g_start[g], g_start[g + 1]):
-                            acc[slot_base + targets[e]] += weights[e] * val
-                        tl_n[sl * P + tp] = 1
-                        g += 1
-                    used += g_start[g] - g_start[g0]
+                    e0, e1 = rowptr[row], rowptr[row + 1]
+                    if checked:
+                        e = e0
+                        while e < e1 and t + delays[e] < T:  # (rows are sorted by delay)
+                            e += 1
+                        e1 = e
+                    if e1 > e0:
+                        for e in range(e0, e1):
+                            acc[((t + delays[e]) & mask) * N + toff + targets[e]] += weights[e] * val
+                        # mark the steps between the row's first and last arrival as having input (a superset
+                        # when the row skips delays: a quiet population is then stepped once too often, no harm)
+                        for td in range(t + delays[e0], t + delays[e1 - 1] + 1):
+                            tl_n[(td & mask) * P + tp] = 1
+                    used += e1 - e0
             else:  # list the neurons reached, once each
                 for kk in range(k, k_end):
                     val = src_v[kk]
                     row = row0 + src_n[kk]
-                    g0, g1 = gptr[row], gptr[row + 1]
-                    g = g0
-                    while g < g1:
-                        td = t + g_delay[g]
-                        if td >= T:
-                            break
-                        sl = td & mask
-                        slot_base = sl * N + toff
+                    e0, e1 = rowptr[row], rowptr[row + 1]
+                    if checked:
+                        e = e0
+                        while e < e1 and t + delays[e] < T:
+                            e += 1
+                        e1 = e
+                    for e in range(e0, e1):
+                        sl = (t + delays[e]) & mask
+                        tgt = targets[e]
+                        b2 = sl * N + toff + tgt
                         sp = sl * P + tp
-                        for e in range(g_start[g], g_start[g + 1]):
-                            tgt = targets[e]
-                            b2 = slot_base + tgt
-                            if mark[b2] == 0:
-                                mark[b2] = 1
-                                tl[slot_base + tl_n[sp]] = toff + tgt
-                                tl_n[sp] += 1
-                            acc[b2] += weights[e] * val
-                        g += 1
-                    used += g_start[g] - g_start[g0]
+                        if mark[b2] == 0:
+                            mark[b2] = 1
+                            tl[sl * N + toff + tl_n[sp]] = toff + tgt
+                            tl_n[sp] += 1
+                        acc[b2] += weights[e] * val
+                    used += e1 - e0
             sops[q] += used
         if has_conv[src_p]:
             _send_conv(
@@ -400,9 +409,9 @@ def run_discrete(
     out_proj: np.ndarray,
     ip_off: np.ndarray,
     tgt_pop: np.ndarray,
-    gptr: np.ndarray,
-    g_start: np.ndarray,
-    g_delay: np.ndarray,
+    rowptr: np.ndarray,
+    delays: np.ndarray,
+    q_maxd: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
     D: int,
@@ -460,7 +469,7 @@ def run_discrete(
     undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
     # fmt: off
-    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, gptr, g_start, g_delay, targets, weights,
+    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, targets, weights,
            conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)

@@ -13,10 +13,11 @@ step ``t``. Invariants while step ``t`` is processed:
   clock-driven simulator sums them;
 * which neurons have something due is known in one of two ways, chosen per population when the network is
   compiled (`evsim.engine.SCAN_MAX`):
-  - *scanned* populations (up to 32k neurons): ``tl_n[slot, p] > 0`` says the population has events or wakes at
-    that step; processing scans its accumulators for non-zero input (and ``wake_t`` for wakes). A delivery is one
-    add, the cheapest possible; a neuron whose inputs cancel exactly to 0 is not touched, which changes nothing
-    (its state advances the same way later);
+  - *stepped* populations (up to 32k neurons): ``tl_n[slot, p] > 0`` says the population may have input or
+    wakes at that step (a spike marks every step between its row's first and last arrival: a superset, which
+    only costs an update of the population with no input); processing updates every neuron of the population,
+    those without input included (cheaper than finding the others: a delivery is then one add). A population
+    that can act with no input (bias, synaptic current, recorded membrane) is stepped at every step;
   - *listed* populations: ``mark[slot, n]`` says whether ``n`` is already listed and ``tl[slot]`` lists the marked
     neurons, in the segment of the population's global indices, ``tl_n[slot, p]`` entries long, in the order their
     first event arrived. A step then costs only the neurons it reaches, however large the population;
