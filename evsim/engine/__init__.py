@@ -152,8 +152,9 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
-    # stepped populations without late reset, overshoot rule or multi-spike: the short loop
+    # stepped populations without refractory period, late reset, overshoot rule or multi-spike: the short loop
     plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
+    plain &= np.array([p.neuron is None or not np.any(p.neuron.refractory) for p in pops], bool)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2
@@ -181,7 +182,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
         rdelay=flags["rdelay"], overshoot=flags["overshoot"], keep_i=flags["keep_i"], record_v=flags["record_v"],
         rec_off=rec_off, n_rec=n_rec,
-        prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)), refractory=refractory,
+        prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)),
+        prmc=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=0)), refractory=refractory,
         out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
         rowptr=cat(ip_parts, np.int64), delays=delays, q_maxd=q_maxd, targets=targets, weights=weights,
         D=D, scan=scan, always=always, plain=plain, **conv_arrays)
