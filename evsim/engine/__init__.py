@@ -152,9 +152,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
-    # stepped populations without refractory period, late reset, overshoot rule or multi-spike: the short loop
+    # stepped populations without late reset, overshoot rule or multi-spike: the short (vectorised) loop
     plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
-    plain &= np.array([p.neuron is None or not np.any(p.neuron.refractory) for p in pops], bool)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2

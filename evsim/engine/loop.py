@@ -143,15 +143,14 @@ def _emit_conv(
 
 
 @njit_inline
-def _uniform(state: np.ndarray) -> float:
-    """A uniform number in [0, 1) from the SplitMix64 generator whose state is ``state[0]`` (fast, and the same
-    stream on every platform for a given seed)."""
-    z = state[0] + np.uint64(0x9E3779B97F4A7C15)
-    state[0] = z
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+def _uniform(state: np.uint64) -> tuple:
+    """The next state of the SplitMix64 generator and a uniform number in [0, 1) from it (fast, and the same
+    stream on every platform for a given seed). Scalars in and out: the state stays in a register."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return state, float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @njit
@@ -223,7 +222,7 @@ def _send(
     per event."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, targets, weights,
-     conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan) = syn  # see run_discrete
+     conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan, unit) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
     k = lo
@@ -239,9 +238,11 @@ def _send(
             tp = tgt_pop[q]
             toff = pop_off[tp]
             row0 = ip_off[q] - pop_off[src_p]
+            unit_p = unit[src_p]
             used = 0
             checked = t + q_maxd[q] >= T  # near the end some synapses arrive too late: test each one
             if scan[tp]:  # the target population is stepped: just accumulate
+                d_lo, d_hi = T, -1
                 for kk in range(k, k_end):
                     val = src_v[kk]
                     row = row0 + src_n[kk]
@@ -253,7 +254,7 @@ def _send(
                         e1 = e
                     if e1 > e0:
                         # unsigned indices spare Numba's negative-index test on each of the four accesses (2x)
-                        if val == 1.0:  # a spike: no multiplication
+                        if unit_p:  # spikes of a single-spike population: value 1, no multiplication
                             for j in range(e1 - e0):
                                 e = np.uint64(e0 + j)
                                 acc[np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e]
@@ -261,11 +262,13 @@ def _send(
                             for j in range(e1 - e0):
                                 e = np.uint64(e0 + j)
                                 acc[np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e] * val
-                        # mark the steps between the row's first and last arrival as having input (a superset
-                        # when the row skips delays: a quiet population is then stepped once too often, no harm)
-                        for td in range(t + delays[e0], t + delays[e1 - 1] + 1):
-                            tl_n[(td & mask) * P + tp] = 1
+                        d_lo = min(d_lo, delays[e0])
+                        d_hi = max(d_hi, delays[e1 - 1])
                     used += e1 - e0
+                # mark the steps between the batch's first and last arrival as having input (a superset when rows
+                # skip delays: a quiet population is then stepped once too often, no harm)
+                for td in range(t + d_lo, t + d_hi + 1):
+                    tl_n[(td & mask) * P + tp] = 1
             else:  # list the neurons reached, once each
                 for kk in range(k, k_end):
                     val = src_v[kk]
@@ -441,8 +444,7 @@ def run_discrete(
     ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain,
     g_i, g_x, i_bias, v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines.
     """
-    rng = np.empty(1, dtype=np.uint64)
-    rng[0] = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
+    rng = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     mask = D - 1
     acc = np.zeros(D * N)
     mark = np.zeros(D * N, dtype=np.uint8)
@@ -473,12 +475,13 @@ def run_discrete(
                 for qi in range(out_ptr[p], out_ptr[p + 1]):
                     if out_proj[qi] == q:
                         has_conv[p] = True
+    unit = ~is_input & ~multi  # populations whose events all have the value 1 (single spikes)
     # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
     undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
     # fmt: off
     syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, targets, weights,
-           conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan)
+           conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan, unit)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     fired = np.zeros(N, dtype=np.bool_)
@@ -535,14 +538,13 @@ def run_discrete(
                 lo_c, hi_c = pcdf_off[p], pcdf_off[p + 1]
                 g_lo = p * GUIDE
                 for n in range(pop_off[p], pop_off[p + 1]):
-                    u = _uniform(rng)  # inversion of the tabulated Poisson CDF, the search started from the
+                    rng, u = _uniform(rng)  # inversion of the tabulated Poisson CDF, the search started from the
                     c = pguide[g_lo + int(u * GUIDE)]  # guide table (no mispredicted comparisons: 5x faster)
                     while lo_c + c < hi_c and u > pcdf[lo_c + c]:
                         c += 1
-                    if c > 0:
-                        sb_n[m] = n
-                        sb_v[m] = c
-                        m += 1
+                    sb_n[m] = n  # (written always, kept if c > 0: no branch to mispredict)
+                    sb_v[m] = c
+                    m += c > 0
                 _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
         # 3. neuron populations, in zero-delay order
         for oi in range(P):
@@ -588,9 +590,10 @@ def run_discrete(
                         )
                 t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
                 # its first neuron's entry, copied to the others at the end)
-                if plain[p]:  # no refractory period, late reset, overshoot rule or multi-spike: a loop with no
-                    # branch, which the compiler vectorises, then the spikes collected in a second pass
+                if plain[p]:  # no late reset, overshoot rule or multi-spike: a loop with no branch, which the
+                    # compiler vectorises, then the spikes collected in a second pass
                     lo, hi = pop_off[p], pop_off[p + 1]
+                    keep_p = keep_i[p]
                     n_fired = 0
                     n_input = 0
                     hot_n = 0
@@ -600,13 +603,16 @@ def run_discrete(
                         b = np.uint64(b0 + k)
                         x = acc[b]
                         acc[b] = 0.0
+                        rf = ref_until[n] >= t  # refractory: v held, input discarded unless the current keeps it
                         v_n = prmc[BETA, n] * v[n] + prmc[G_I, n] * i[n] + prmc[G_X, n] * x + prmc[V_BIAS, n]
                         v_n = prmc[V_MIN, n] if v_n < prmc[V_MIN, n] else v_n
-                        i[n] = prmc[ALPHA, n] * i[n] + prmc[IN_GAIN, n] * x + prmc[I_BIAS, n]
+                        x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
+                        i[n] = prmc[ALPHA, n] * i[n] + prmc[IN_GAIN, n] * x_i + prmc[I_BIAS, n]
                         th = prmc[V_TH, n]
-                        f = (v_n >= th) if pge else (v_n > th)
+                        f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
                         after = (v_n - th) if subtract else prmc[V_RESET, n]
-                        v_n = after if f else v_n
+                        v_n = prmc[V_RESET, n] if rf else (after if f else v_n)
+                        ref_until[n] = t + refractory[n] if f & (refractory[n] > 0) else ref_until[n]
                         v[n] = v_n
                         fired[n] = f
                         n_fired += f
