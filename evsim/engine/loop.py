@@ -115,10 +115,23 @@ def _emit_conv(
             cols[KMAX + n_c] = nx
             n_c += 1
     n = 0
-    scanned = scan[tp]
     slot_base = sl * N + toff
     sp = sl * P + tp
-    for co in range(g * og, (g + 1) * og):
+    if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
+        for co in range(g * og, (g + 1) * og):
+            wbase = woff + ((co * cg + ci) * kh) * kw
+            for a in range(n_r):
+                w_row = wbase + rows[a] * kw
+                t_row = slot_base + (co * oh + rows[KMAX + a]) * ow
+                for bb in range(n_c):
+                    wt = w[np.uint64(w_row + cols[bb])]
+                    if wt != 0.0:
+                        acc[np.uint64(t_row + cols[KMAX + bb])] += wt * scale * val  # (the order of the explicit path)
+                        n += 1
+        if n > 0:
+            tl_n[sp] = 1
+        return n
+    for co in range(g * og, (g + 1) * og):  # listed target: list the neurons reached, once each
         wbase = woff + ((co * cg + ci) * kh) * kw
         for a in range(n_r):
             w_row = wbase + rows[a] * kw
@@ -129,15 +142,11 @@ def _emit_conv(
                     continue
                 tgt = t_row + cols[KMAX + bb]
                 b2 = slot_base + tgt
-                if scanned:
-                    acc[b2] += wt * scale * val
-                    tl_n[sp] = 1
-                else:
-                    if mark[b2] == 0:
-                        mark[b2] = 1
-                        tl[slot_base + tl_n[sp]] = toff + tgt
-                        tl_n[sp] += 1
-                    acc[b2] += wt * scale * val
+                if mark[b2] == 0:
+                    mark[b2] = 1
+                    tl[slot_base + tl_n[sp]] = toff + tgt
+                    tl_n[sp] += 1
+                acc[b2] += wt * scale * val
                 n += 1
     return n
 
