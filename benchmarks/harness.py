@@ -5,8 +5,13 @@
 Each workload's arrays are built once here (benchmarks/workloads.py, fixed seed) and saved to an .npz that every
 runner reads, so all simulators see identical arrays. Every run is a fresh subprocess printing one JSON line;
 simulators alternate run by run (A B C A B C ...). A simulator that fails (non-zero exit, no JSON line, time-out)
-is reported and the others go on. The summary gives medians per simulator and the median over runs of evsim's
-events/s divided by the peer's events/s of the same run.
+is reported and the others go on. The summary gives medians per simulator and, from the same run, evsim's
+events/s over the peer's and the peer's whole job (process start to exit) over evsim's. Memory: growth of the
+resident set over the build per synapse (evsim and NEST) and evsim's synapse arrays per synapse.
+
+`--workload all` adds the evsim-only workloads (conv implicit and explicit, the limit microbenchmark, latency
+and start-up), run once each by their own scripts; evsim's feedforward speed is reported as a fraction of the
+limit.
 
 Simulator names: evsim, nest, nest:T (T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
 Interpreters: $EVSIM_PYTHON (default: the repo's .venv if any, else this one); $BENCH_VENV/bin/python for NEST
@@ -26,12 +31,14 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import workloads
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = ("feedforward", "brunel-small", "brunel-large")
+WORKLOADS = ("feedforward", "brunel-small", "brunel-large")  # evsim and the peers
+ALL = ("feedforward", "brunel-small", "conv", "conv-explicit", "limit", "latency")  # `--workload all`
 LOAD_AT_START = None
 VERSIONS = "import json,importlib.metadata as m,sys\nout={'python':sys.version.split()[0]}\n" \
            "for p in ('numpy','nest-simulator','brian2','cython','numba','evsim'):\n" \
@@ -73,10 +80,12 @@ def run_once(sim: str, workload: str, npz: str, args) -> dict:
 def _run_once(sim: str, workload: str, npz: str, args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
     # own session, so that a time-out also ends the runner's children (Brian2 standalone's ./main)
+    t0 = time.perf_counter()
     p = subprocess.Popen(command(sim, workload, npz, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=env, cwd=HERE.parent, start_new_session=True)
     try:
         out, err = p.communicate(timeout=args.timeout)
+        process_s = time.perf_counter() - t0
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
@@ -85,7 +94,7 @@ def _run_once(sim: str, workload: str, npz: str, args) -> dict:
     if p.returncode != 0 or not lines:
         tail = (err.strip() or out.strip()).splitlines()[-3:]
         return dict(error=f"exit {p.returncode}: " + " | ".join(tail))
-    return json.loads(lines[-1])
+    return dict(json.loads(lines[-1]), process_s=round(process_s, 3))
 
 
 def median(xs):
@@ -94,29 +103,69 @@ def median(xs):
 
 
 def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | None) -> str:
-    """Markdown table for one workload: medians per simulator and evsim/peer events/s ratios (same run)."""
-    rows = ["| simulator | ok runs | build_s | wall_s | n_spikes | events | events/s | evsim / this (same run) "
-            "| checksum |", "|---|---|---|---|---|---|---|---|---|"]
+    """Markdown table for one workload: medians per simulator and evsim/peer ratios (same run) of events/s and
+    of the whole job (``process_s``: the runner process from start to exit: interpreter, imports, build or
+    compilation, simulation)."""
+    rows = ["| simulator | ok runs | build_s | wall_s | events/s | evsim / this: events/s | job s (process) "
+            "| this / evsim: job | bytes/synapse (RSS; arrays) | peak RSS MB | n_spikes | checksum |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for sim in sims:
         ok = [r[sim] for r in runs if "error" not in r[sim]]
-        ratios = [r["evsim"]["events_per_s"] / r[sim]["events_per_s"] for r in runs
-                  if sim != "evsim" and "error" not in r.get("evsim", {"error": 1}) and "error" not in r[sim]]
+        both = [r for r in runs if sim != "evsim" and "error" not in r.get("evsim", {"error": 1})
+                and "error" not in r[sim]]
+        speed = [r["evsim"]["events_per_s"] / r[sim]["events_per_s"] for r in both]
+        job = [r[sim]["process_s"] / r["evsim"]["process_s"] for r in both]
         if not ok:
-            rows.append(f"| {sim} | 0/{len(runs)} | | | | | | | {runs[-1][sim]['error'][:120].replace('|', '/')} |")
+            err = runs[-1][sim]["error"][:120].replace("|", "/")
+            rows.append(f"| {sim} | 0/{len(runs)} | | | | | | | | | | {err} |")
             continue
         sums = sorted({json.dumps(r["checksum"]) for r in ok})
         check = " / ".join(sums) + ("" if reference is None else
                                     (" = reference" if sums == [json.dumps(reference)] else " != reference"))
         name = ok[0]["simulator"] + (f" ({ok[0]['threads']} thr)" if ok[0]["threads"] != 1 else "")
-        rows.append(f"| {name} | {len(ok)}/{len(runs)} | {median([r['build_s'] for r in ok]):.3f} "
-                    f"| {median([r['wall_s'] for r in ok]):.4f} | {median([r['n_spikes'] for r in ok]):.0f} "
-                    f"| {median([r['n_synaptic_events'] for r in ok]):.4g} "
-                    f"| {median([r['events_per_s'] for r in ok]) / 1e6:.1f} M "
-                    f"| {'' if not ratios else f'{median(ratios):.2f}'} | {check} |")
+        mem = median([r.get("bytes_per_synapse") for r in ok])
+        arr = median([r.get("array_bytes_per_synapse") for r in ok])
+        mem_s = ("n/a" if mem is None else f"{mem:.1f}") + ("" if arr is None else f"; {arr:.2f}")
+
+        def med(key: str, ok: list = ok) -> float:
+            return median([r[key] for r in ok])
+
+        rows.append(f"| {name} | {len(ok)}/{len(runs)} | {med('build_s'):.3f} | {med('wall_s'):.4f} "
+                    f"| {med('events_per_s') / 1e6:.1f} M | {'' if not speed else f'{median(speed):.2f}'} "
+                    f"| {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
+                    f"| {med('peak_rss_mb'):.0f} | {med('n_spikes'):.0f} | {check} |")
     head = f"### {workload}\n\n"
     if reference is not None:
         head += f"Dense NumPy reference (SPEC) spike counts: {json.dumps(reference)}\n\n"
     return head + "\n".join(rows) + "\n"
+
+
+EXTRAS = {"conv": ["benchmarks/conv.py"], "conv-explicit": ["benchmarks/conv.py", "--explicit"],
+          "limit": ["benchmarks/limit.py"], "latency": ["benchmarks/latency.py"]}
+
+
+def run_extra(name: str, args) -> list[dict]:
+    """An evsim-only workload script (its JSON lines): conv (the peers have no implicit convolution and no
+    multi-spike neuron), the limit microbenchmark, latency / start-up."""
+    cmd = [interpreters()["evsim"], *EXTRAS[name]]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent, timeout=args.timeout)
+    recs = [json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not recs:
+        return [dict(simulator="evsim", workload=name, error=f"exit {p.returncode}: {p.stderr.strip()[-300:]}")]
+    return recs
+
+
+def extras_summary(recs: dict[str, list[dict]], feedforward_evsim: float | None) -> str:
+    out = ["### evsim-only workloads", ""]
+    for name, rs in recs.items():
+        for r in rs:
+            r = {k: v for k, v in r.items() if k not in ("checksum",)}
+            out.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("workload",)))
+    limit = next((r["events_per_s"] for r in recs.get("limit", []) if r.get("simulator") == "limit"), None)
+    if limit and feedforward_evsim:
+        out += ["", f"evsim feedforward {feedforward_evsim / 1e6:.0f} M events/s = **{feedforward_evsim / limit:.0%} "
+                f"of the limit** ({limit / 1e6:.0f} M events/s, fastest layout of benchmarks/limit.py)"]
+    return "\n".join(out) + "\n"
 
 
 def machine() -> str:
@@ -161,12 +210,20 @@ def main(argv=None) -> None:
         print(f"warning: load average {LOAD_AT_START[0]:.1f} on {os.cpu_count()} cores: timings will be noisy",
               file=sys.stderr)
     sims = [s.strip() for s in args.simulators.split(",") if s.strip()]
-    wls = WORKLOADS if args.workload == "all" else [w.strip() for w in args.workload.split(",") if w.strip()]
-    if set(wls) - set(WORKLOADS):
-        ap.error(f"unknown workload(s): {sorted(set(wls) - set(WORKLOADS))}")
+    wls = ALL if args.workload == "all" else [w.strip() for w in args.workload.split(",") if w.strip()]
+    if set(wls) - set(WORKLOADS) - set(EXTRAS):
+        ap.error(f"unknown workload(s): {sorted(set(wls) - set(WORKLOADS) - set(EXTRAS))}")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     tables, raw = [], []
+    extras: dict[str, list[dict]] = {}
+    ff_evsim = None
     for wname in wls:
+        if wname in EXTRAS:
+            extras[wname] = run_extra(wname, args)
+            for rec in extras[wname]:
+                raw.append(json.dumps(rec))
+                print(raw[-1], flush=True)
+            continue
         wl = workloads.build(wname, args.samples, args.seed)
         npz = str(Path(args.workdir) / f"{wname}-n{args.samples}-s{args.seed}.npz")
         workloads.save_npz(wl, npz)
@@ -181,6 +238,11 @@ def main(argv=None) -> None:
                 raw.append(line)
                 print(line, flush=True)
         tables.append(summary(wname, sims, runs, reference))
+        print("\n" + tables[-1], flush=True)
+        if wname == "feedforward":
+            ff_evsim = median([r["evsim"]["events_per_s"] for r in runs if "error" not in r.get("evsim", {"error": 1})])
+    if extras:
+        tables.append(extras_summary(extras, ff_evsim))
         print("\n" + tables[-1], flush=True)
     if args.write:
         text = ["# evsim benchmark results", "", "Workloads: shared/bench/SPEC.md. Command: `python -m benchmarks "

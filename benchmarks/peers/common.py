@@ -57,12 +57,14 @@ def emit(simulator: str, args, wl: dict, build_s: float, wall_s: float, checksum
     ``bytes_per_synapse`` = growth of the resident set over the build / synapses (None where the simulator holds
     its network in another process), ``array_bytes_per_synapse`` = the synapse arrays' own size, where known)."""
     n_neurons = sum(wl["populations"].values()) - wl["populations"].get("in", 0)  # input relays are not neurons
+    n_syn = workloads.n_synapses(wl)
     rec = dict(simulator=simulator, workload=args.workload, n_neurons=int(n_neurons),
-               n_synapses=workloads.n_synapses(wl), sim_time_ms=float(wl["sim_time_ms"]),
+               n_synapses=n_syn, sim_time_ms=float(wl["sim_time_ms"]),
                build_s=round(build_s, 4), wall_s=round(wall_s, 4), n_spikes=int(sum(checksum.values())),
                n_synaptic_events=int(n_events), events_per_s=round(n_events / wall_s, 1) if wall_s > 0 else None,
                peak_rss_mb=peak_rss_mb(),
-               bytes_per_synapse=None if build_rss_mb is None else round(build_rss_mb * 2**20 / workloads.n_synapses(wl), 1),
-               array_bytes_per_synapse=None if array_bytes is None else round(array_bytes, 2), checksum={k: int(v) for k, v in checksum.items()}, threads=threads)
+               bytes_per_synapse=None if build_rss_mb is None else round(build_rss_mb * 2**20 / n_syn, 1),
+               array_bytes_per_synapse=None if array_bytes is None else round(array_bytes, 2),
+               checksum={k: int(v) for k, v in checksum.items()}, threads=threads)
     assert tuple(rec) == KEYS
     print(json.dumps(rec), flush=True)
