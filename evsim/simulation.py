@@ -159,21 +159,26 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
     net = cn.net
     B = len(runs)
 
-    def by_population(per_sample: list) -> tuple[np.ndarray, ...]:
-        """(step, global neuron, count or value) arrays of every sample -> joined, with sample and population."""
-        t = np.concatenate([e[0] for e in per_sample])
+    def by_population(per_sample: list) -> tuple[list, np.ndarray]:
+        """(step, global neuron, count or value) arrays of every sample -> joined with the sample index, in
+        population order (one stable radix sort, then a slice per population), and where each population starts."""
         n = np.concatenate([e[1] for e in per_sample]).astype(np.int64)
-        c = np.concatenate([e[2] for e in per_sample])
+        pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16)
+        order = np.argsort(pop, kind="stable")
+        starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         b = np.concatenate([np.full(e[0].shape[0], k, dtype=np.int64) for k, e in enumerate(per_sample)])
-        return t, n, c, b, np.searchsorted(cn.pop_off, n, side="right") - 1
+        cols = [np.concatenate([e[0] for e in per_sample])[order], n[order] - cn.pop_off[pop[order]],
+                np.concatenate([e[2] for e in per_sample])[order], b[order]]
+        return cols, starts
 
     emitted = by_population([(r.spike_t, r.spike_n, r.spike_c.astype(np.int64)) for r in runs])
     given = by_population(samples)  # input events as given (values may be real numbers)
     spikes: dict[str, Spikes] = {}
     for k, name in enumerate(cn.names):
-        t, n, c, b, pop = given if net.populations[k].is_input else emitted
-        sel = pop == k
-        spikes[name] = Spikes(t[sel], n[sel] - cn.pop_off[k], c[sel], b[sel])
+        (t, n, c, b), starts = given if net.populations[k].is_input else emitted
+        sl = slice(starts[k], starts[k + 1])
+        spikes[name] = Spikes(t[sl], n[sl], c[sl], b[sl])
     outs = []
     for name in net.outputs:
         p = net.population(name)
