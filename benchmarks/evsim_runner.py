@@ -26,19 +26,21 @@ from evsim.engine import compile_network  # noqa: E402
 
 
 def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
-    """Build, warm up, run; returns build_s, wall_s, spike counts per population, synaptic events, memory."""
+    """Build, warm up, run a layered workload (feedforward or conv); returns build_s, wall_s, spike counts per
+    population, synaptic events, memory."""
     rss0 = rss_mb()
     t0 = time.perf_counter()
     nu = wl["neuron"]
     beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
+    names = list(wl["populations"])
     pops = [evsim.Population("in", wl["populations"]["in"])]
-    for name in workloads.FF_NAMES[1:]:
+    for name in names[1:]:
         n = wl["populations"][name]
         pops.append(evsim.Population(name, n, evsim.LIF(n, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"])))
     projs = [evsim.Projection.from_synapses(p["name"], p["source"], p["target"], p["pre"], p["post"], p["weight"],
                                             p["delay_steps"], wl["populations"][p["source"]])
              for p in wl["projections"]]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), ("out",), dt=wl["dt_ms"] * 1e-3)
+    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())
@@ -47,8 +49,10 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
     t1 = time.perf_counter()
     res = evsim.run(net, x, steps=wl["T_steps"])
     wall_s = time.perf_counter() - t1
-    counts = {name: int(res.spikes[name].counts.sum()) for name in workloads.FF_NAMES}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts), mem
+    per_neuron = {name: np.bincount(res.spikes[name].indices, minlength=wl["populations"][name]) for name in names}
+    counts = {name: int(res.spikes[name].counts.sum()) for name in names}
+    events = workloads.synaptic_events(wl, per_neuron if wl["name"] == "conv" else counts)
+    return build_s, wall_s, counts, events, mem
 
 
 def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
@@ -83,7 +87,7 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
 def main() -> None:
     args = parser("evsim runner for the SPEC workloads").parse_args()
     wl = load(args)
-    if wl["name"] == "feedforward":
+    if wl["name"] in ("feedforward", "conv"):
         build_s, wall_s, counts, n_events, mem = feedforward(wl)
     else:
         build_s, wall_s, counts, n_events, mem = brunel(wl, args.seed)

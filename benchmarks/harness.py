@@ -9,9 +9,9 @@ is reported and the others go on. The summary gives medians per simulator and, f
 events/s over the peer's and the peer's whole job (process start to exit) over evsim's. Memory: growth of the
 resident set over the build per synapse (evsim and NEST) and evsim's synapse arrays per synapse.
 
-`--workload all` adds the evsim-only workloads (conv implicit and explicit, the limit microbenchmark, latency
-and start-up), run once each by their own scripts; evsim's feedforward speed is reported as a fraction of the
-limit.
+`--workload all` adds the evsim-only workloads (the CNN as trained, multi-spike neurons and implicit
+convolutions, which no peer has; the limit microbenchmark; latency and start-up), run once each by their own
+scripts; evsim's feedforward speed is reported as a fraction of the limit.
 
 Simulator names: evsim, nest, nest:T (T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
 Interpreters: $EVSIM_PYTHON (default: the repo's .venv if any, else this one); $BENCH_VENV/bin/python for NEST
@@ -37,8 +37,8 @@ from pathlib import Path
 from . import workloads
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = ("feedforward", "brunel-small", "brunel-large")  # evsim and the peers
-ALL = ("feedforward", "brunel-small", "conv", "conv-explicit", "limit", "latency")  # `--workload all`
+WORKLOADS = ("feedforward", "conv", "brunel-small", "brunel-large")  # evsim and the peers
+ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency")  # `--workload all`
 LOAD_AT_START = None
 VERSIONS = "import json,importlib.metadata as m,sys\nout={'python':sys.version.split()[0]}\n" \
            "for p in ('numpy','nest-simulator','brian2','cython','numba','evsim'):\n" \
@@ -140,7 +140,7 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
     return head + "\n".join(rows) + "\n"
 
 
-EXTRAS = {"conv": ["benchmarks/conv.py"], "conv-explicit": ["benchmarks/conv.py", "--explicit"],
+EXTRAS = {"conv-multispike": ["benchmarks/conv.py"], "conv-multispike-explicit": ["benchmarks/conv.py", "--explicit"],
           "limit": ["benchmarks/limit.py"], "latency": ["benchmarks/latency.py"]}
 
 

@@ -8,7 +8,7 @@ A workload is a dict:
   populations: {name: size}, in the order spikes flow (for feedforward "in" is the input population)
   projections: [{name, source, target, pre, post, weight, delay_steps}]  (indices local to source/target)
   neuron: {tau_m, v_th, v_reset, t_ref_steps, e_l}   (mV and ms; feedforward is unitless with V_th = 1)
-  feedforward: input_steps, input_index (one spike of input `index` in step `step`, sorted by step)
+  feedforward, conv: input_steps, input_index (one spike of input `index` in step `step`, sorted by step)
   brunel: v0 (initial voltage per neuron), NE, CE, CI, J, g, eta, ext_rate_hz
 
 Time convention ("canonical steps"): the step of every spike is an integer 0..T_steps-1. A spike in step t sent
@@ -88,10 +88,56 @@ def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> 
                 ext_rate_hz=CE * eta * nu_thr * 1000.0)
 
 
+CONV_TAU_M = 1e9  # ms: the CNN's neurons integrate without leak (IAF); every simulator uses this tau_m
+
+
+def conv(n_samples: int = 20, seed: int = 0) -> dict:
+    """The NIR paper's N-MNIST CNN (shared/models, bundled as examples/data/cnn_sinabs.nir) as explicit synapses,
+    for every simulator: the convolutions expanded (pooling folded into the weights, as Sinabs computes it),
+    layers of non-leaky integrate-and-fire neurons (tau_m = 1e9 ms), one spike per step at most, V_th = 1, reset
+    to 0, every delay 1 step (NEST's minimum); input: synthetic N-MNIST-like saccades (the conv example's), 300
+    steps per sample, samples back to back. Sinabs' own model fires several spikes per step and subtracts the
+    threshold: no peer has that neuron, so this is the same network with the neuron every peer has (evsim's
+    multi-spike figure is benchmarks/conv.py)."""
+    import sys
+    from pathlib import Path
+
+    import evsim
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "examples"))
+    from run_nmnist_cnn import saccade_events
+
+    net = evsim.load(root / "examples" / "data" / "cnn_sinabs.nir", dialect="sinabs", implicit=False)
+    names = ["in" if p.is_input else p.name for p in (net.population(n) for n in net.order)]
+    rename = {net.order[0]: "in"}
+    projections = []
+    for q in net.projections:
+        pre = np.repeat(np.arange(q.indptr.size - 1), np.diff(q.indptr)).astype(np.int32)
+        projections.append(dict(name=q.name, source=rename.get(q.source, q.source), target=q.target, pre=pre,
+                                post=np.asarray(q.targets, dtype=np.int32), weight=np.asarray(q.weights, float),
+                                delay_steps=np.ones(pre.size, dtype=np.int32)))
+    steps, index = [], []
+    rng = np.random.default_rng([seed, 3])
+    for k in range(n_samples):
+        ev = saccade_events(rng)
+        order = np.argsort(ev.times, kind="stable")
+        steps.append(np.asarray(ev.times)[order] + 300 * k)
+        index.append(np.asarray(ev.indices)[order])
+    T = 300 * n_samples
+    return dict(name="conv", dt_ms=1.0, T_steps=T, sim_time_ms=float(T), seed=seed,
+                populations={n: net.population(o).size for n, o in zip(names, net.order)}, projections=projections,
+                neuron=dict(tau_m=CONV_TAU_M, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
+                input_steps=np.concatenate(steps).astype(np.int64), input_index=np.concatenate(index).astype(np.int32))
+
+
 def build(workload: str, samples: int = 10, seed: int = 0) -> dict:
-    """Builder by harness name: feedforward, brunel-small, brunel-large."""
+    """Builder by harness name: feedforward, conv, brunel-small, brunel-large (``samples``: feedforward's
+    one-second samples, or twice as many 300-step conv samples)."""
     if workload == "feedforward":
         return feedforward(samples, seed)
+    if workload == "conv":
+        return conv(2 * samples, seed)
     if workload == "brunel-small":
         return brunel(2000, 200, seed)
     if workload == "brunel-large":
@@ -106,10 +152,17 @@ def n_synapses(wl: dict) -> int:
 def synaptic_events(wl: dict, counts: dict) -> int:
     """Sum over spikes of the sender's out-degree.
 
-    feedforward: counts = {population: total spikes}; brunel: counts = {"per_neuron": array [N]}.
+    feedforward: counts = {population: total spikes}; conv: counts = {population: spikes per neuron [n]};
+    brunel: counts = {"per_neuron": array [N]}.
     """
     if wl["name"] == "feedforward":
         return int(sum(counts[FF_NAMES[layer]] * FF_SIZES[layer + 1] for layer in range(3)))
+    if wl["name"] == "conv":
+        total = 0
+        for p in wl["projections"]:
+            outdeg = np.bincount(p["pre"], minlength=wl["populations"][p["source"]])
+            total += int(np.dot(np.asarray(counts[p["source"]], dtype=np.int64), outdeg))
+        return total
     outdeg = np.bincount(wl["projections"][0]["pre"], minlength=wl["N"])
     return int(np.dot(np.asarray(counts["per_neuron"], dtype=np.int64), outdeg))
 

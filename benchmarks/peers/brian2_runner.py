@@ -18,6 +18,7 @@ Semantics (NEST's per-step order: decay, add the input arriving in this step, th
     a pathway pushes the spikes of the previous step's threshold, which adds one step, so D steps result.
   * feedforward: SpikeGeneratorGroup at canonical step s (time s * dt); by the rule above it reaches layer 1 in
     step s + D. Threshold v > 1 (the SPEC reference; NEST uses >=), reset to 0, no refractory period.
+  * conv: the same layered build as feedforward (delays of 1 step, tau_m = 1e9 ms).
   * brunel: threshold v >= 20 as iaf_psc_delta; input during refractoriness is discarded
     (v += w * int(not_refractory)), and refractory = t_ref + dt: Brian2 integrates again in the step whose
     timestep(t - lastspike) reaches timestep(refractory), i.e. after 19 whole steps for 2 ms, where NEST skips
@@ -92,8 +93,9 @@ def feedforward(args, wl, build_dir):
     mons = {name: b2.SpikeMonitor(g, record=False) for name, g in groups.items()}
     net = b2.Network(*groups.values(), *syns, *mons.values())
     wall_s = _run(args, net, wl["T_steps"] * dt, build_dir)
-    counts = {name: int(np.sum(m.count[:])) for name, m in mons.items()}
-    return wall_s, counts, workloads.synaptic_events(wl, counts)
+    per_neuron = {name: np.asarray(m.count[:]) for name, m in mons.items()}
+    counts = {name: int(c.sum()) for name, c in per_neuron.items()}
+    return wall_s, counts, workloads.synaptic_events(wl, per_neuron if wl["name"] == "conv" else counts)
 
 
 def brunel(args, wl, build_dir):
@@ -132,7 +134,7 @@ def main() -> None:
     t0 = time.perf_counter()
     build_dir = _setup(args)
     try:
-        wall_s, counts, events = (feedforward if wl["name"] == "feedforward" else brunel)(args, wl, build_dir)
+        wall_s, counts, events = (feedforward if wl["name"] in ("feedforward", "conv") else brunel)(args, wl, build_dir)
         build_s = time.perf_counter() - t0 - wall_s
     finally:
         if build_dir and not (args.keep or args.build_dir):

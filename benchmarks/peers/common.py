@@ -24,9 +24,10 @@ KEYS = ("simulator", "workload", "n_neurons", "n_synapses", "sim_time_ms", "buil
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--workload", required=True, choices=["feedforward", "brunel-small", "brunel-large"])
+    p.add_argument("--workload", required=True, choices=["feedforward", "conv", "brunel-small", "brunel-large"])
     p.add_argument("--npz", help="workload arrays written by the harness (default: build them here)")
-    p.add_argument("--samples", type=int, default=10, help="feedforward: 1-s samples back to back (T = N s)")
+    p.add_argument("--samples", type=int, default=10, help="feedforward: 1-s samples back to back (T = N s); "
+                   "conv: twice as many 300-step samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     return p

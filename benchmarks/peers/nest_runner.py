@@ -13,6 +13,7 @@ feedforward (dt = 1 ms): spike_generator -> parrot_neuron (delay 1 ms) -> iaf_ps
   Timing: an input spike of canonical step s is a generator spike at (s + 1) ms (NEST cannot emit at 0), relayed
   by the parrot with stamp s + 2 ms; so canonical step t is NEST stamp t + 2 ms throughout, and simulating
   T + 1 ms covers exactly canonical steps 0..T-1 (the first network spike can come at canonical step 1).
+conv: the same layered build (every delay 1 step, tau_m = 1e9 ms: no leak).
 brunel (dt = 0.1 ms): iaf_psc_delta (E_L = 0, V_th = 20, V_reset = 10, t_ref = 2 ms, V0 from the workload),
   array connections with the workload's weights and delays, one poisson_generator (20 kHz, weight J, delay
   0.1 ms) connected to all neurons, which gives each neuron an independent train.
@@ -72,8 +73,11 @@ def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
     nest.Run(wl["sim_time_ms"] + wl["dt_ms"])  # canonical steps 0..T-1 (see docstring)
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
-    counts = {name: len(_counts(r)) for name, r in recs.items()}
-    return build_s, wall_s, counts, workloads.synaptic_events(wl, counts), build_mb
+    per_neuron = {name: np.bincount(_counts(r) - pops[name][0].global_id, minlength=len(pops[name]))
+                  for name, r in recs.items()}
+    counts = {name: int(c.sum()) for name, c in per_neuron.items()}
+    events = workloads.synaptic_events(wl, per_neuron if wl["name"] == "conv" else counts)
+    return build_s, wall_s, counts, events, build_mb
 
 
 def brunel(args, wl) -> tuple[float, float, dict, int, float]:
@@ -108,7 +112,7 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     wl = load(args)
-    run = feedforward if wl["name"] == "feedforward" else brunel
+    run = feedforward if wl["name"] in ("feedforward", "conv") else brunel
     build_s, wall_s, counts, events, build_mb = run(args, wl)
     emit("nest", args, wl, build_s, wall_s, counts, events, args.threads, build_rss_mb=build_mb)
 
