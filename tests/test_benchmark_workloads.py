@@ -19,3 +19,32 @@ def test_feedforward_one_second_matches_spec_reference():
     assert mem["array_bytes"] <= 12.0  # the target: at most 12 bytes per synapse
     assert 0.04 < counts["h1"] / (1000 * 256) < 0.07  # ~5.5% per bin, as SPEC says
     assert np.isclose(counts["in"] / (1000 * 700), 0.01, rtol=0.05)
+
+
+def test_conv_workload_matches_the_dense_reference():
+    # the CNN workload every simulator runs (expanded convolutions, single-spike IF layers): evsim's counts and
+    # synaptic events against evsim's dense clock-driven reference on the same arrays
+    import evsim
+    from evsim import reference
+
+    wl = workloads.conv(n_samples=1)
+    assert workloads.n_synapses(wl) == 1_122_848
+    _, _, counts, n_events, mem = feedforward(wl)
+    names = list(wl["populations"])
+    beta = float(np.exp(-wl["dt_ms"] / wl["neuron"]["tau_m"]))
+    pops = [evsim.Population("in", wl["populations"]["in"])] + [
+        evsim.Population(n, wl["populations"][n], evsim.LIF(wl["populations"][n], beta, 1.0, reset="zero"))
+        for n in names[1:]]
+    projs = [evsim.Projection.from_synapses(p["name"], p["source"], p["target"], p["pre"], p["post"], p["weight"],
+                                            p["delay_steps"], wl["populations"][p["source"]])
+             for p in wl["projections"]]
+    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],))
+    x = np.zeros((wl["T_steps"], wl["populations"]["in"]))
+    np.add.at(x, (wl["input_steps"], wl["input_index"]), 1.0)
+    ref = reference.simulate(net, {"in": x}, wl["T_steps"])
+    want = {n: int(ref.spikes[n].sum()) for n in names[1:]}
+    assert {n: counts[n] for n in names[1:]} == want
+    assert counts["in"] == int(x.sum()) and all(c > 0 for c in counts.values())
+    per_neuron = {"in": x.sum(axis=0)} | {n: ref.spikes[n].sum(axis=0) for n in names[1:]}
+    assert n_events == workloads.synaptic_events(wl, per_neuron)
+    assert mem["array_bytes"] <= 12.0
