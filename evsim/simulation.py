@@ -163,7 +163,7 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
         """(step, global neuron, count or value) arrays of every sample -> joined with the sample index, in
         population order (one stable radix sort, then a slice per population), and where each population starts."""
         n = np.concatenate([e[1] for e in per_sample]).astype(np.int64)
-        pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16)
+        pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
         order = np.argsort(pop, kind="stable")
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])

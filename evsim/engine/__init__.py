@@ -52,7 +52,7 @@ class CompiledNetwork:
     def nbytes(self) -> int:
         """Memory of the engine's own arrays (row pointers, per-neuron rows, ...), not counting the network's
         synapse arrays it uses as they are."""
-        shared = [a for a in self.net._synapses.values()]
+        shared = list(self.net._synapses.values())
         return int(sum(a.nbytes for a in self.arrays.values() if isinstance(a, np.ndarray)
                        and not any(a is b or np.shares_memory(a, b) for b in shared)))
 
@@ -69,7 +69,8 @@ class CompiledNetwork:
 
 
 def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwork:
-    """Flatten ``net``; populations up to ``scan_max`` neurons (default `SCAN_MAX`) are scanned."""
+    """Flatten ``net``; populations up to ``scan_max`` neurons (default `SCAN_MAX`) are stepped, larger ones
+    listed (``scan_max=0``: every population listed, as tests do to cover both modes)."""
     pops = net.populations
     names = tuple(p.name for p in pops)
     P = len(pops)
@@ -152,7 +153,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
-    # stepped populations without late reset, overshoot rule or multi-spike: the short (vectorised) loop
+    # stepped populations without late reset, overshoot rule or multi-spike: the short, branch-free loop
     plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
     D = 2
     while D <= net.max_delay + 1:
