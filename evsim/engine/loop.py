@@ -629,16 +629,17 @@ def run_discrete(
                         hot_n += v_n >= th
                     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
                     hot = hot_n > 0
-                    if n_fired > 0:
-                        for n in range(lo, hi):
-                            if fired[n]:
-                                rec_t[n_spk] = t
-                                rec_n[n_spk] = n
-                                rec_c[n_spk] = 1
-                                n_spk += 1
-                                sb_n[m] = n
-                                sb_v[m] = 1.0
-                                m += 1
+                    n = lo
+                    while m < n_fired:  # (branch-free: every neuron written, the spiking ones kept)
+                        sb_n[m] = n
+                        m += fired[n]
+                        n += 1
+                    for j in range(m):
+                        rec_t[n_spk + j] = t
+                        rec_n[n_spk + j] = sb_n[j]
+                        rec_c[n_spk + j] = 1
+                        sb_v[j] = 1.0
+                    n_spk += m
                 else:  # every rule of `evsim.neurons`
                     for n in range(pop_off[p], pop_off[p + 1]):
                         b = s * N + n
