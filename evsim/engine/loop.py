@@ -693,170 +693,169 @@ def run_discrete(
                             m += 1
                 if hot and t + 1 < T:
                     tl_n[((t + 1) & mask) * P + p] = 1
-                if m > 0:
-                    _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
                 if record_v[p]:
                     for n in range(pop_off[p], pop_off[p + 1]):
                         vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
-                continue
-            # listed population: only the neurons reached, each brought from its last update in closed form
-            for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
-                n = tl[tl_base + j]
-                b = s * N + n
-                x = acc[b]
-                mark[b] = 0
-                acc[b] = 0.0
-                n_updates += 1
-                # --- bring the neuron to step t and apply this step's input
-                c = 0
-                if ref_until[n] >= t:
-                    if t > t_last[n]:
-                        i[n], v[n] = _gap(
+            else:  # listed population: only the neurons reached, each brought from its last update in closed form
+                for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
+                    n = tl[tl_base + j]
+                    b = s * N + n
+                    x = acc[b]
+                    mark[b] = 0
+                    acc[b] = 0.0
+                    n_updates += 1
+                    # --- bring the neuron to step t and apply this step's input
+                    c = 0
+                    if ref_until[n] >= t:
+                        if t > t_last[n]:
+                            i[n], v[n] = _gap(
+                                i[n],
+                                v[n],
+                                t_last[n],
+                                t,
+                                ref_until[n],
+                                prm[n, ALPHA],
+                                prm[n, BETA],
+                                prm[n, G_I],
+                                prm[n, I_BIAS],
+                                prm[n, V_BIAS],
+                                prm[n, V_RESET],
+                                prm[n, V_MIN],
+                            )
+                            t_last[n] = t
+                        pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
+                        if keep_i[p] and x != 0.0:  # the current still integrates (refractory_keeps_current); the
+                            # state may already stand at the end of the refractory period: decay the input to there
+                            i[n] += prm[n, IN_GAIN] * x * prm[n, ALPHA] ** (t_last[n] - t)
+                    else:
+                        # snnTorch's immediate subtraction tests against 2 theta after a step that ended above theta
+                        theta_test = prm[n, V_TH]
+                        if overshoot[p] and t_last[n] == t - 1 and v[n] > theta_test:
+                            theta_test *= 2.0
+                        if ref_until[n] > t_last[n]:
+                            i[n], v[n] = _gap(
+                                i[n],
+                                v[n],
+                                t_last[n],
+                                ref_until[n],
+                                ref_until[n],
+                                prm[n, ALPHA],
+                                prm[n, BETA],
+                                prm[n, G_I],
+                                prm[n, I_BIAS],
+                                prm[n, V_BIAS],
+                                prm[n, V_RESET],
+                                prm[n, V_MIN],
+                            )
+                            t_last[n] = ref_until[n]
+                        # the gap in closed form, then this step: the same call `next_crossing` made
+                        i_n, v_n = step_from(
                             i[n],
                             v[n],
-                            t_last[n],
-                            t,
-                            ref_until[n],
+                            t - t_last[n],
+                            x,
                             prm[n, ALPHA],
                             prm[n, BETA],
+                            prm[n, IN_GAIN],
                             prm[n, G_I],
+                            prm[n, G_X],
                             prm[n, I_BIAS],
                             prm[n, V_BIAS],
-                            prm[n, V_RESET],
                             prm[n, V_MIN],
                         )
+                        if pending[n] > 0:
+                            v_n -= prm[n, V_TH] * pending[n]
+                            pending[n] = 0
+                            if v_n < prm[n, V_MIN]:
+                                v_n = prm[n, V_MIN]
+                        c = spike_count(v_n, theta_test, pge, multi[p])
+                        if c > 0:
+                            if late:
+                                pending[n] = c
+                            elif subtract:
+                                v_n -= prm[n, V_TH] * c
+                            else:
+                                v_n = prm[n, V_RESET]
+                            if refractory[n] > 0:
+                                ref_until[n] = t + refractory[n]
+                        i[n] = i_n
+                        v[n] = v_n
                         t_last[n] = t
-                    pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
-                    if keep_i[p] and x != 0.0:  # the current still integrates (refractory_keeps_current); the
-                        # state may already stand at the end of the refractory period: decay the input to there
-                        i[n] += prm[n, IN_GAIN] * x * prm[n, ALPHA] ** (t_last[n] - t)
-                else:
-                    # snnTorch's immediate subtraction tests against 2 theta after a step that ended above theta
-                    theta_test = prm[n, V_TH]
-                    if overshoot[p] and t_last[n] == t - 1 and v[n] > theta_test:
-                        theta_test *= 2.0
-                    if ref_until[n] > t_last[n]:
-                        i[n], v[n] = _gap(
+                    # --- schedule this neuron's next input-free event
+                    if pending[n] > 0 or (overshoot[p] and v[n] > prm[n, V_TH]):
+                        wake = t + 1  # a late reset, or a membrane still above threshold (overshoot rule), acts then
+                    elif (undriven[n] and v[n] < prm[n, V_TH] and ref_until[n] <= t
+                          and (prm[n, G_I] == 0.0 or i[n] == 0.0)):
+                        wake = -1  # no drive and below threshold: the state only decays towards 0
+                    else:
+                        base = max(t, ref_until[n])
+                        if t < base < T:
+                            i[n], v[n] = _gap(
+                                i[n],
+                                v[n],
+                                t_last[n],
+                                base,
+                                ref_until[n],
+                                prm[n, ALPHA],
+                                prm[n, BETA],
+                                prm[n, G_I],
+                                prm[n, I_BIAS],
+                                prm[n, V_BIAS],
+                                prm[n, V_RESET],
+                                prm[n, V_MIN],
+                            )
+                            t_last[n] = base
+                        k = next_crossing(
                             i[n],
                             v[n],
-                            t_last[n],
-                            ref_until[n],
-                            ref_until[n],
+                            T - 1 - base,
                             prm[n, ALPHA],
                             prm[n, BETA],
                             prm[n, G_I],
                             prm[n, I_BIAS],
                             prm[n, V_BIAS],
-                            prm[n, V_RESET],
                             prm[n, V_MIN],
+                            prm[n, V_TH],
+                            pge,
                         )
-                        t_last[n] = ref_until[n]
-                    # the gap in closed form, then this step: the same call `next_crossing` made
-                    i_n, v_n = step_from(
-                        i[n],
-                        v[n],
-                        t - t_last[n],
-                        x,
-                        prm[n, ALPHA],
-                        prm[n, BETA],
-                        prm[n, IN_GAIN],
-                        prm[n, G_I],
-                        prm[n, G_X],
-                        prm[n, I_BIAS],
-                        prm[n, V_BIAS],
-                        prm[n, V_MIN],
-                    )
-                    if pending[n] > 0:
-                        v_n -= prm[n, V_TH] * pending[n]
-                        pending[n] = 0
-                        if v_n < prm[n, V_MIN]:
-                            v_n = prm[n, V_MIN]
-                    c = spike_count(v_n, theta_test, pge, multi[p])
-                    if c > 0:
-                        if late:
-                            pending[n] = c
-                        elif subtract:
-                            v_n -= prm[n, V_TH] * c
-                        else:
-                            v_n = prm[n, V_RESET]
-                        if refractory[n] > 0:
-                            ref_until[n] = t + refractory[n]
-                    i[n] = i_n
-                    v[n] = v_n
-                    t_last[n] = t
-                # --- schedule this neuron's next input-free event
-                if pending[n] > 0 or (overshoot[p] and v[n] > prm[n, V_TH]):
-                    wake = t + 1  # a late reset, or a membrane still above threshold (overshoot rule), acts then
-                elif undriven[n] and v[n] < prm[n, V_TH] and ref_until[n] <= t and (prm[n, G_I] == 0.0 or i[n] == 0.0):
-                    wake = -1  # no drive and below threshold: the state only decays towards 0
-                else:
-                    base = max(t, ref_until[n])
-                    if t < base < T:
-                        i[n], v[n] = _gap(
-                            i[n],
-                            v[n],
-                            t_last[n],
-                            base,
-                            ref_until[n],
-                            prm[n, ALPHA],
-                            prm[n, BETA],
-                            prm[n, G_I],
-                            prm[n, I_BIAS],
-                            prm[n, V_BIAS],
-                            prm[n, V_RESET],
-                            prm[n, V_MIN],
-                        )
-                        t_last[n] = base
-                    k = next_crossing(
-                        i[n],
-                        v[n],
-                        T - 1 - base,
-                        prm[n, ALPHA],
-                        prm[n, BETA],
-                        prm[n, G_I],
-                        prm[n, I_BIAS],
-                        prm[n, V_BIAS],
-                        prm[n, V_MIN],
-                        prm[n, V_TH],
-                        pge,
-                    )
-                    wake = base + k if k > 0 else -1
-                if wake != wake_t[n]:
-                    wake_t[n] = wake
-                    if 0 <= wake < T:
-                        hsize = heap_push(heap, hsize, wake * N + n)
-                if c == 0:
-                    continue
-                rec_t[n_spk] = t
-                rec_n[n_spk] = n
-                rec_c[n_spk] = c
-                n_spk += 1
-                sb_n[m] = n
-                sb_v[m] = c
-                m += 1
-            tl_n[sp] = 0
-            # this population's spikes of step t, sent together (zero-delay targets come later in `order`)
+                        wake = base + k if k > 0 else -1
+                    if wake != wake_t[n]:
+                        wake_t[n] = wake
+                        if 0 <= wake < T:
+                            hsize = heap_push(heap, hsize, wake * N + n)
+                    if c == 0:
+                        continue
+                    rec_t[n_spk] = t
+                    rec_n[n_spk] = n
+                    rec_c[n_spk] = c
+                    n_spk += 1
+                    sb_n[m] = n
+                    sb_v[m] = c
+                    m += 1
+                tl_n[sp] = 0
+                if record_v[p]:
+                    for n in range(pop_off[p], pop_off[p + 1]):
+                        if t > t_last[n]:
+                            i[n], v[n] = _gap(
+                                i[n],
+                                v[n],
+                                t_last[n],
+                                t,
+                                ref_until[n],
+                                prm[n, ALPHA],
+                                prm[n, BETA],
+                                prm[n, G_I],
+                                prm[n, I_BIAS],
+                                prm[n, V_BIAS],
+                                prm[n, V_RESET],
+                                prm[n, V_MIN],
+                            )
+                            t_last[n] = t
+                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+            # this population's spikes of step t, sent together (zero-delay targets come later in `order`); one
+            # call site for both kinds of population (`_send` is inlined where it is called)
             if m > 0:
                 _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
-            if record_v[p]:
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    if t > t_last[n]:
-                        i[n], v[n] = _gap(
-                            i[n],
-                            v[n],
-                            t_last[n],
-                            t,
-                            ref_until[n],
-                            prm[n, ALPHA],
-                            prm[n, BETA],
-                            prm[n, G_I],
-                            prm[n, I_BIAS],
-                            prm[n, V_BIAS],
-                            prm[n, V_RESET],
-                            prm[n, V_MIN],
-                        )
-                        t_last[n] = t
-                    vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
     for p in range(P):
         if scan[p]:
             t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
