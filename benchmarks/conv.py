@@ -41,13 +41,25 @@ def main() -> None:
     wall = time.perf_counter() - t1
     events = int(np.sum(res.sops))
     spikes = {p.name: int(res.spikes[p.name].counts.sum()) for p in net.populations}
-    print(json.dumps(dict(simulator="evsim" + ("-explicit" if args.explicit else ""), workload="conv",
-                          n_neurons=net.n_neurons, n_synapses=net.n_synapses, model_bytes=net.nbytes(),
-                          samples=args.samples, build_s=round(build_s, 4), wall_s=round(wall, 4),
-                          n_synaptic_events=events, events_per_s=round(events / wall, 1),
-                          ms_per_sample=round(wall / args.samples * 1e3, 2),
-                          peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                          checksum=spikes)))
+    print(
+        json.dumps(
+            dict(
+                simulator="evsim" + ("-explicit" if args.explicit else ""),
+                workload="conv",
+                n_neurons=net.n_neurons,
+                n_synapses=net.n_synapses,
+                model_bytes=net.nbytes(),
+                samples=args.samples,
+                build_s=round(build_s, 4),
+                wall_s=round(wall, 4),
+                n_synaptic_events=events,
+                events_per_s=round(events / wall, 1),
+                ms_per_sample=round(wall / args.samples * 1e3, 2),
+                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                checksum=spikes,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

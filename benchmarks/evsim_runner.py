@@ -37,9 +37,19 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
     for name in names[1:]:
         n = wl["populations"][name]
         pops.append(evsim.Population(name, n, evsim.LIF(n, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"])))
-    projs = [evsim.Projection.from_synapses(p["name"], p["source"], p["target"], p["pre"], p["post"], p["weight"],
-                                            p["delay_steps"], wl["populations"][p["source"]])
-             for p in wl["projections"]]
+    projs = [
+        evsim.Projection.from_synapses(
+            p["name"],
+            p["source"],
+            p["target"],
+            p["pre"],
+            p["post"],
+            p["weight"],
+            p["delay_steps"],
+            wl["populations"][p["source"]],
+        )
+        for p in wl["projections"]
+    ]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
@@ -63,14 +73,18 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     t0 = time.perf_counter()
     nu, N = wl["neuron"], wl["N"]
     beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
-    lif = evsim.LIF(N, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"], threshold_op=">=",
-                    refractory=nu["t_ref_steps"])
+    lif = evsim.LIF(
+        N, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"], threshold_op=">=", refractory=nu["t_ref_steps"]
+    )
     p = wl["projections"][0]
-    pops = (evsim.Population("ext", N, poisson_rate=wl["ext_rate_hz"] * wl["dt_ms"] * 1e-3),
-            evsim.Population("all", N, lif))
-    projs = (evsim.Projection.from_synapses("ext->all", "ext", "all", np.arange(N), np.arange(N), wl["J"], 1, N),
-             evsim.Projection.from_synapses("all->all", "all", "all", p["pre"], p["post"], p["weight"],
-                                            p["delay_steps"], N))
+    pops = (
+        evsim.Population("ext", N, poisson_rate=wl["ext_rate_hz"] * wl["dt_ms"] * 1e-3),
+        evsim.Population("all", N, lif),
+    )
+    projs = (
+        evsim.Projection.from_synapses("ext->all", "ext", "all", np.arange(N), np.arange(N), wl["J"], 1, N),
+        evsim.Projection.from_synapses("all->all", "all", "all", p["pre"], p["post"], p["weight"], p["delay_steps"], N),
+    )
     net = evsim.Network(pops, projs, (), ("all",), dt=wl["dt_ms"] * 1e-3)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
@@ -80,7 +94,7 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     res = evsim.run(net, steps=wl["T_steps"], seed=seed, initial={"all": wl["v0"]})
     wall_s = time.perf_counter() - t1
     per_neuron = np.bincount(res.spikes["all"].indices, minlength=N)
-    counts = {"E": int(per_neuron[:wl["NE"]].sum()), "I": int(per_neuron[wl["NE"]:].sum())}
+    counts = {"E": int(per_neuron[: wl["NE"]].sum()), "I": int(per_neuron[wl["NE"] :].sum())}
     return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron}), mem
 
 

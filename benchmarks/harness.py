@@ -40,16 +40,20 @@ HERE = Path(__file__).resolve().parent
 WORKLOADS = ("feedforward", "conv", "brunel-small", "brunel-large")  # evsim and the peers
 ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency")  # `--workload all`
 LOAD_AT_START = None
-VERSIONS = "import json,importlib.metadata as m,sys\nout={'python':sys.version.split()[0]}\n" \
-           "for p in ('numpy','nest-simulator','brian2','cython','numba','evsim'):\n" \
-           "    try: out[p]=m.version(p)\n    except Exception: pass\nprint(json.dumps(out))"
+VERSIONS = (
+    "import json,importlib.metadata as m,sys\nout={'python':sys.version.split()[0]}\n"
+    "for p in ('numpy','nest-simulator','brian2','cython','numba','evsim'):\n"
+    "    try: out[p]=m.version(p)\n    except Exception: pass\nprint(json.dumps(out))"
+)
 
 
 def interpreters() -> dict:
     repo_venv = HERE.parent / ".venv" / "bin" / "python"
-    return dict(evsim=os.environ.get("EVSIM_PYTHON", str(repo_venv) if repo_venv.exists() else sys.executable),
-                nest=str(Path(os.environ.get("BENCH_VENV", "/work/venv-bench")) / "bin" / "python"),
-                brian2=str(Path(os.environ.get("BRIAN2_VENV", "/work/venv-brian2")) / "bin" / "python"))
+    return dict(
+        evsim=os.environ.get("EVSIM_PYTHON", str(repo_venv) if repo_venv.exists() else sys.executable),
+        nest=str(Path(os.environ.get("BENCH_VENV", "/work/venv-bench")) / "bin" / "python"),
+        brian2=str(Path(os.environ.get("BRIAN2_VENV", "/work/venv-brian2")) / "bin" / "python"),
+    )
 
 
 def command(sim: str, workload: str, npz: str, args) -> list[str]:
@@ -62,8 +66,17 @@ def command(sim: str, workload: str, npz: str, args) -> list[str]:
     if base == "nest":
         return [py, str(HERE / "peers" / "nest_runner.py"), *common, "--threads", opt or str(args.threads)]
     if base == "brian2":
-        return [py, str(HERE / "peers" / "brian2_runner.py"), *common, "--threads", str(args.threads),
-                "--target", opt or "cpp_standalone", "--build-dir", str(Path(args.workdir) / f"brian2-{workload}")]
+        return [
+            py,
+            str(HERE / "peers" / "brian2_runner.py"),
+            *common,
+            "--threads",
+            str(args.threads),
+            "--target",
+            opt or "cpp_standalone",
+            "--build-dir",
+            str(Path(args.workdir) / f"brian2-{workload}"),
+        ]
     raise SystemExit(f"unknown simulator {sim!r}")
 
 
@@ -81,8 +94,15 @@ def _run_once(sim: str, workload: str, npz: str, args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
     # own session, so that a time-out also ends the runner's children (Brian2 standalone's ./main)
     t0 = time.perf_counter()
-    p = subprocess.Popen(command(sim, workload, npz, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env, cwd=HERE.parent, start_new_session=True)
+    p = subprocess.Popen(
+        command(sim, workload, npz, args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=HERE.parent,
+        start_new_session=True,
+    )
     try:
         out, err = p.communicate(timeout=args.timeout)
         process_s = time.perf_counter() - t0
@@ -106,13 +126,16 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
     """Markdown table for one workload: medians per simulator and evsim/peer ratios (same run) of events/s and
     of the whole job (``process_s``: the runner process from start to exit: interpreter, imports, build or
     compilation, simulation)."""
-    rows = ["| simulator | ok runs | build_s | wall_s | events/s | evsim / this: events/s | job s (process) "
-            "| this / evsim: job | bytes/synapse (RSS; arrays) | peak RSS MB | n_spikes | checksum |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| simulator | ok runs | build_s | wall_s | events/s | evsim / this: events/s | job s (process) "
+        "| this / evsim: job | bytes/synapse (RSS; arrays) | peak RSS MB | n_spikes | checksum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for sim in sims:
         ok = [r[sim] for r in runs if "error" not in r[sim]]
-        both = [r for r in runs if sim != "evsim" and "error" not in r.get("evsim", {"error": 1})
-                and "error" not in r[sim]]
+        both = [
+            r for r in runs if sim != "evsim" and "error" not in r.get("evsim", {"error": 1}) and "error" not in r[sim]
+        ]
         speed = [r["evsim"]["events_per_s"] / r[sim]["events_per_s"] for r in both]
         job = [r[sim]["process_s"] / r["evsim"]["process_s"] for r in both]
         if not ok:
@@ -120,8 +143,9 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
             rows.append(f"| {sim} | 0/{len(runs)} | | | | | | | | | | {err} |")
             continue
         sums = sorted({json.dumps(r["checksum"]) for r in ok})
-        check = " / ".join(sums) + ("" if reference is None else
-                                    (" = reference" if sums == [json.dumps(reference)] else " != reference"))
+        check = " / ".join(sums) + (
+            "" if reference is None else (" = reference" if sums == [json.dumps(reference)] else " != reference")
+        )
         name = ok[0]["simulator"] + (f" ({ok[0]['threads']} thr)" if ok[0]["threads"] != 1 else "")
         mem = median([r.get("bytes_per_synapse") for r in ok])
         arr = median([r.get("array_bytes_per_synapse") for r in ok])
@@ -130,18 +154,24 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
         def med(key: str, ok: list = ok) -> float:
             return median([r[key] for r in ok])
 
-        rows.append(f"| {name} | {len(ok)}/{len(runs)} | {med('build_s'):.3f} | {med('wall_s'):.4f} "
-                    f"| {med('events_per_s') / 1e6:.1f} M | {'' if not speed else f'{median(speed):.2f}'} "
-                    f"| {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
-                    f"| {med('peak_rss_mb'):.0f} | {med('n_spikes'):.0f} | {check} |")
+        rows.append(
+            f"| {name} | {len(ok)}/{len(runs)} | {med('build_s'):.3f} | {med('wall_s'):.4f} "
+            f"| {med('events_per_s') / 1e6:.1f} M | {'' if not speed else f'{median(speed):.2f}'} "
+            f"| {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
+            f"| {med('peak_rss_mb'):.0f} | {med('n_spikes'):.0f} | {check} |"
+        )
     head = f"### {workload}\n\n"
     if reference is not None:
         head += f"Dense NumPy reference (SPEC) spike counts: {json.dumps(reference)}\n\n"
     return head + "\n".join(rows) + "\n"
 
 
-EXTRAS = {"conv-multispike": ["benchmarks/conv.py"], "conv-multispike-explicit": ["benchmarks/conv.py", "--explicit"],
-          "limit": ["benchmarks/limit.py"], "latency": ["benchmarks/latency.py"]}
+EXTRAS = {
+    "conv-multispike": ["benchmarks/conv.py"],
+    "conv-multispike-explicit": ["benchmarks/conv.py", "--explicit"],
+    "limit": ["benchmarks/limit.py"],
+    "latency": ["benchmarks/latency.py"],
+}
 
 
 def run_extra(name: str, args) -> list[dict]:
@@ -163,27 +193,40 @@ def extras_summary(recs: dict[str, list[dict]], feedforward_evsim: float | None)
             out.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("workload",)))
     limit = next((r["events_per_s"] for r in recs.get("limit", []) if r.get("simulator") == "limit"), None)
     if limit and feedforward_evsim:
-        out += ["", f"evsim feedforward {feedforward_evsim / 1e6:.0f} M events/s = **{feedforward_evsim / limit:.0%} "
-                f"of the limit** ({limit / 1e6:.0f} M events/s, fastest layout of benchmarks/limit.py)"]
+        out += [
+            "",
+            f"evsim feedforward {feedforward_evsim / 1e6:.0f} M events/s = **{feedforward_evsim / limit:.0%} "
+            f"of the limit** ({limit / 1e6:.0f} M events/s, fastest layout of benchmarks/limit.py)",
+        ]
     return "\n".join(out) + "\n"
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")),
-               "0")
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")), "0"
+    )
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
-    lines = [f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-             f"- CPU: {cpu}; {os.cpu_count()} logical cores; {int(mem) / 2**20:.1f} GiB RAM",
-             f"- OS: {platform.platform()}; g++: {gxx[0] if gxx else 'none'}",
-             f"- load average (1, 5, 15 min) at the start: {LOAD_AT_START}; at the end: "
-             f"{tuple(round(x, 2) for x in os.getloadavg())}"
-             " (well above 0 means other work shared the cores and timings are noisy)"]
+    lines = [
+        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+        f"- CPU: {cpu}; {os.cpu_count()} logical cores; {int(mem) / 2**20:.1f} GiB RAM",
+        f"- OS: {platform.platform()}; g++: {gxx[0] if gxx else 'none'}",
+        f"- load average (1, 5, 15 min) at the start: {LOAD_AT_START}; at the end: "
+        f"{tuple(round(x, 2) for x in os.getloadavg())}"
+        " (well above 0 means other work shared the cores and timings are noisy)",
+    ]
     for name, py in interpreters().items():
         try:
-            v = subprocess.run([py, "-c", VERSIONS], capture_output=True, text=True, timeout=120,
-                               cwd="/").stdout.strip()
+            v = subprocess.run(
+                [py, "-c", VERSIONS], capture_output=True, text=True, timeout=120, cwd="/"
+            ).stdout.strip()
         except OSError as e:
             v = f"unavailable ({e})"
         lines.append(f"- {name} interpreter `{py}`: {v}")
@@ -192,8 +235,7 @@ def machine() -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="evsim vs NEST / Brian2 on shared/bench/SPEC.md workloads")
-    ap.add_argument("--workload", default="feedforward",
-                    help=f"comma-separated, from {', '.join(WORKLOADS)}; or all")
+    ap.add_argument("--workload", default="feedforward", help=f"comma-separated, from {', '.join(WORKLOADS)}; or all")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--samples", type=int, default=10, help="feedforward: T = samples x 1 s")
     ap.add_argument("--seed", type=int, default=0)
@@ -201,14 +243,20 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     ap.add_argument("--workdir", default="/tmp/evsim-bench", help="where the workload .npz files go")
-    ap.add_argument("--write", nargs="?", const=str(HERE / "RESULTS.md"), help="write a results file "
-                    "(default benchmarks/RESULTS.md)")
+    ap.add_argument(
+        "--write",
+        nargs="?",
+        const=str(HERE / "RESULTS.md"),
+        help="write a results file (default benchmarks/RESULTS.md)",
+    )
     args = ap.parse_args(argv)
     global LOAD_AT_START
     LOAD_AT_START = tuple(round(x, 2) for x in os.getloadavg())
     if LOAD_AT_START[0] > 0.5 * (os.cpu_count() or 1):
-        print(f"warning: load average {LOAD_AT_START[0]:.1f} on {os.cpu_count()} cores: timings will be noisy",
-              file=sys.stderr)
+        print(
+            f"warning: load average {LOAD_AT_START[0]:.1f} on {os.cpu_count()} cores: timings will be noisy",
+            file=sys.stderr,
+        )
     sims = [s.strip() for s in args.simulators.split(",") if s.strip()]
     wls = ALL if args.workload == "all" else [w.strip() for w in args.workload.split(",") if w.strip()]
     if set(wls) - set(WORKLOADS) - set(EXTRAS):
@@ -245,9 +293,27 @@ def main(argv=None) -> None:
         tables.append(extras_summary(extras, ff_evsim))
         print("\n" + tables[-1], flush=True)
     if args.write:
-        text = ["# evsim benchmark results", "", "Workloads: shared/bench/SPEC.md. Command: `python -m benchmarks "
-                + " ".join(sys.argv[1:] if argv is None else argv) + "`", "", "## Machine", "", machine(), "",
-                "## Summary (medians)", "", *tables, "## Raw JSON lines", "", "```", *raw, "```", ""]
+        text = [
+            "# evsim benchmark results",
+            "",
+            "Workloads: shared/bench/SPEC.md. Command: `python -m benchmarks "
+            + " ".join(sys.argv[1:] if argv is None else argv)
+            + "`",
+            "",
+            "## Machine",
+            "",
+            machine(),
+            "",
+            "## Summary (medians)",
+            "",
+            *tables,
+            "## Raw JSON lines",
+            "",
+            "```",
+            *raw,
+            "```",
+            "",
+        ]
         Path(args.write).write_text("\n".join(text))
         print(f"wrote {args.write}")
 

@@ -39,11 +39,24 @@ def per_sample_latency(n: int = 20) -> dict:
     wl = workloads.feedforward(n)
     nu = wl["neuron"]
     pops = [evsim.Population("in", 700)] + [
-        evsim.Population(k, wl["populations"][k], evsim.LIF(wl["populations"][k], float(np.exp(-1 / nu["tau_m"])),
-                                                             1.0, reset="zero")) for k in ("h1", "h2", "out")]
-    projs = [evsim.Projection.from_synapses(p["name"], p["source"], p["target"], p["pre"], p["post"], p["weight"],
-                                            p["delay_steps"], wl["populations"][p["source"]])
-             for p in wl["projections"]]
+        evsim.Population(
+            k, wl["populations"][k], evsim.LIF(wl["populations"][k], float(np.exp(-1 / nu["tau_m"])), 1.0, reset="zero")
+        )
+        for k in ("h1", "h2", "out")
+    ]
+    projs = [
+        evsim.Projection.from_synapses(
+            p["name"],
+            p["source"],
+            p["target"],
+            p["pre"],
+            p["post"],
+            p["weight"],
+            p["delay_steps"],
+            wl["populations"][p["source"]],
+        )
+        for p in wl["projections"]
+    ]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), ("out",), dt=1e-3)
     t_all, i_all = wl["input_steps"], wl["input_index"]
     evsim.run(net, (t_all[:1], i_all[:1]), steps=1000)  # warm-up
@@ -55,8 +68,11 @@ def per_sample_latency(n: int = 20) -> dict:
         res.predictions()
         lat.append(time.perf_counter() - t0)
     lat_ms = np.array(lat) * 1e3
-    return dict(samples=n, latency_mean_ms=round(float(lat_ms.mean()), 3),
-                latency_p99_ms=round(float(np.percentile(lat_ms, 99)), 3))
+    return dict(
+        samples=n,
+        latency_mean_ms=round(float(lat_ms.mean()), 3),
+        latency_p99_ms=round(float(np.percentile(lat_ms, 99)), 3),
+    )
 
 
 def timed(cmd: list[str]) -> float:
@@ -70,12 +86,29 @@ def main() -> None:
     job = [py, "-c", JOB.format(root=str(ROOT), peers=str(ROOT / "benchmarks" / "peers"), n=20)]
     timed(job)  # fills the on-disk cache if needed
     end_to_end = min(timed(job) for _ in range(3))
-    evsim_cli = [py, "-m", "evsim.cli", "run", "examples/data/digits_snntorch.nir", "--input",
-                 "examples/data/digits_test.npz", "--dialect", "snntorch", "--samples", "1", "--no-progress"]
+    evsim_cli = [
+        py,
+        "-m",
+        "evsim.cli",
+        "run",
+        "examples/data/digits_snntorch.nir",
+        "--input",
+        "examples/data/digits_test.npz",
+        "--dialect",
+        "snntorch",
+        "--samples",
+        "1",
+        "--no-progress",
+    ]
     timed(evsim_cli)
     startup = min(timed(evsim_cli) for _ in range(3))
-    rec = dict(simulator="evsim", workload="latency", **per_sample_latency(), end_to_end_20_samples_s=round(
-        end_to_end, 3), cli_startup_cached_s=round(startup, 3))
+    rec = dict(
+        simulator="evsim",
+        workload="latency",
+        **per_sample_latency(),
+        end_to_end_20_samples_s=round(end_to_end, 3),
+        cli_startup_cached_s=round(startup, 3),
+    )
     print(json.dumps(rec))
 
 

@@ -91,8 +91,14 @@ def layouts(n_src=700, n_tgt=256, max_d=26, seed=0):
     gptr = np.zeros(n_src + 1, np.int64)
     np.cumsum(np.bincount(rows[starts], minlength=n_src), out=gptr[1:])
     ends = np.append(starts[1:], rows.size)
-    return (indptr, tgt, w, d), (gptr, starts.astype(np.int64), ends.astype(np.int64), gd[starts].astype(np.int64),
-                                 gt, gw)
+    return (indptr, tgt, w, d), (
+        gptr,
+        starts.astype(np.int64),
+        ends.astype(np.int64),
+        gd[starts].astype(np.int64),
+        gt,
+        gw,
+    )
 
 
 def main(steps=10_000, rate=0.01, n_src=700, n_tgt=256, repeats=5):
@@ -104,17 +110,33 @@ def main(steps=10_000, rate=0.01, n_src=700, n_tgt=256, repeats=5):
     N, D = n_tgt, 32
     events = spk_t.size * n_tgt
     best_of = {}
-    for name, fn, args in (("naive", naive, sorted_rows), ("grouped", grouped, g), ("naive-u", naive_u, sorted_rows),
-                           ("grouped-u", grouped_u, g)):
+    for name, fn, args in (
+        ("naive", naive, sorted_rows),
+        ("grouped", grouped, g),
+        ("naive-u", naive_u, sorted_rows),
+        ("grouped-u", grouped_u, g),
+    ):
         fn(spk_t[:2], spk_n[:2], *args, N, D)  # compile or load
         best = min(_timed(fn, spk_t, spk_n, args, N, D) for _ in range(repeats))
         best_of[name] = events / best
-        print(json.dumps(dict(simulator=f"limit-{name}", workload="limit", n_synapses=int(n_src * n_tgt),
-                              n_synaptic_events=int(events), wall_s=round(best, 4),
-                              events_per_s=round(events / best, 1))), flush=True)
+        print(
+            json.dumps(
+                dict(
+                    simulator=f"limit-{name}",
+                    workload="limit",
+                    n_synapses=int(n_src * n_tgt),
+                    n_synaptic_events=int(events),
+                    wall_s=round(best, 4),
+                    events_per_s=round(events / best, 1),
+                )
+            ),
+            flush=True,
+        )
     name = max(best_of, key=best_of.get)
-    print(json.dumps(dict(simulator="limit", workload="limit", layout=name, events_per_s=round(best_of[name], 1))),
-          flush=True)
+    print(
+        json.dumps(dict(simulator="limit", workload="limit", layout=name, events_per_s=round(best_of[name], 1))),
+        flush=True,
+    )
 
 
 def _timed(fn, spk_t, spk_n, args, N, D) -> float:

@@ -47,20 +47,35 @@ def feedforward(n_samples: int = 10, seed: int = 0) -> dict:
         w = rng.standard_normal((n_pre, n_post)) / np.sqrt(n_pre) * FF_SCALE[layer] + FF_BIAS[layer]
         d = rng.integers(0, FF_MAX_D + 1, size=(n_pre, n_post))
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-        projections.append(dict(name=f"{FF_NAMES[layer]}->{FF_NAMES[layer + 1]}", source=FF_NAMES[layer],
-                                target=FF_NAMES[layer + 1],
-                                pre=pre.ravel().astype(np.int32), post=post.ravel().astype(np.int32),
-                                weight=w.ravel(), delay_steps=(d.ravel() + 1).astype(np.int32)))
+        projections.append(
+            dict(
+                name=f"{FF_NAMES[layer]}->{FF_NAMES[layer + 1]}",
+                source=FF_NAMES[layer],
+                target=FF_NAMES[layer + 1],
+                pre=pre.ravel().astype(np.int32),
+                post=post.ravel().astype(np.int32),
+                weight=w.ravel(),
+                delay_steps=(d.ravel() + 1).astype(np.int32),
+            )
+        )
     steps, index = [], []
     for k in range(n_samples):
         s, i = np.nonzero(np.random.default_rng([seed, 1, k]).random((1000, FF_SIZES[0])) < 0.01)
         steps.append(s + 1000 * k)
         index.append(i)
     T = 1000 * n_samples
-    return dict(name="feedforward", dt_ms=1.0, T_steps=T, sim_time_ms=float(T), seed=seed,
-                populations=dict(zip(FF_NAMES, FF_SIZES)), projections=projections,
-                neuron=dict(tau_m=20.0, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
-                input_steps=np.concatenate(steps).astype(np.int64), input_index=np.concatenate(index).astype(np.int32))
+    return dict(
+        name="feedforward",
+        dt_ms=1.0,
+        T_steps=T,
+        sim_time_ms=float(T),
+        seed=seed,
+        populations=dict(zip(FF_NAMES, FF_SIZES)),
+        projections=projections,
+        neuron=dict(tau_m=20.0, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
+        input_steps=np.concatenate(steps).astype(np.int64),
+        input_index=np.concatenate(index).astype(np.int32),
+    )
 
 
 def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> dict:
@@ -79,13 +94,28 @@ def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> 
     v0 = rng.uniform(0.0, theta, size=N)
     nu_thr = theta / (J * CE * tau_m)  # per ms
     dt = 0.1
-    return dict(name=f"brunel-{N}-{K}", dt_ms=dt, T_steps=int(round(T_ms / dt)), sim_time_ms=float(T_ms), seed=seed,
-                populations=dict(E=NE, I=N - NE),
-                projections=[dict(name="all->all", source="all", target="all", pre=pre, post=post,
-                                  weight=weight, delay_steps=delay)],
-                neuron=dict(tau_m=tau_m, v_th=theta, v_reset=10.0, t_ref_steps=20, e_l=0.0),
-                v0=v0, N=N, K=K, NE=NE, CE=CE, CI=CI, J=J, g=g, eta=eta,
-                ext_rate_hz=CE * eta * nu_thr * 1000.0)
+    return dict(
+        name=f"brunel-{N}-{K}",
+        dt_ms=dt,
+        T_steps=int(round(T_ms / dt)),
+        sim_time_ms=float(T_ms),
+        seed=seed,
+        populations=dict(E=NE, I=N - NE),
+        projections=[
+            dict(name="all->all", source="all", target="all", pre=pre, post=post, weight=weight, delay_steps=delay)
+        ],
+        neuron=dict(tau_m=tau_m, v_th=theta, v_reset=10.0, t_ref_steps=20, e_l=0.0),
+        v0=v0,
+        N=N,
+        K=K,
+        NE=NE,
+        CE=CE,
+        CI=CI,
+        J=J,
+        g=g,
+        eta=eta,
+        ext_rate_hz=CE * eta * nu_thr * 1000.0,
+    )
 
 
 CONV_TAU_M = 1e9  # ms: the CNN's neurons integrate without leak (IAF); every simulator uses this tau_m
@@ -114,9 +144,17 @@ def conv(n_samples: int = 20, seed: int = 0) -> dict:
     projections = []
     for q in net.projections:
         pre = np.repeat(np.arange(q.indptr.size - 1), np.diff(q.indptr)).astype(np.int32)
-        projections.append(dict(name=q.name, source=rename.get(q.source, q.source), target=q.target, pre=pre,
-                                post=np.asarray(q.targets, dtype=np.int32), weight=np.asarray(q.weights, float),
-                                delay_steps=np.ones(pre.size, dtype=np.int32)))
+        projections.append(
+            dict(
+                name=q.name,
+                source=rename.get(q.source, q.source),
+                target=q.target,
+                pre=pre,
+                post=np.asarray(q.targets, dtype=np.int32),
+                weight=np.asarray(q.weights, float),
+                delay_steps=np.ones(pre.size, dtype=np.int32),
+            )
+        )
     steps, index = [], []
     rng = np.random.default_rng([seed, 3])
     for k in range(n_samples):
@@ -125,10 +163,18 @@ def conv(n_samples: int = 20, seed: int = 0) -> dict:
         steps.append(np.asarray(ev.times)[order] + 300 * k)
         index.append(np.asarray(ev.indices)[order])
     T = 300 * n_samples
-    return dict(name="conv", dt_ms=1.0, T_steps=T, sim_time_ms=float(T), seed=seed,
-                populations={n: net.population(o).size for n, o in zip(names, net.order)}, projections=projections,
-                neuron=dict(tau_m=CONV_TAU_M, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
-                input_steps=np.concatenate(steps).astype(np.int64), input_index=np.concatenate(index).astype(np.int32))
+    return dict(
+        name="conv",
+        dt_ms=1.0,
+        T_steps=T,
+        sim_time_ms=float(T),
+        seed=seed,
+        populations={n: net.population(o).size for n, o in zip(names, net.order)},
+        projections=projections,
+        neuron=dict(tau_m=CONV_TAU_M, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
+        input_steps=np.concatenate(steps).astype(np.int64),
+        input_index=np.concatenate(index).astype(np.int32),
+    )
 
 
 def build(workload: str, samples: int = 10, seed: int = 0) -> dict:
@@ -209,7 +255,7 @@ def dense_reference(wl: dict) -> dict:
     counts = np.zeros(4, dtype=np.int64)
     bounds = np.searchsorted(wl["input_steps"], np.arange(T + 1))
     for t in range(T):
-        spk = wl["input_index"][bounds[t]:bounds[t + 1]]
+        spk = wl["input_index"][bounds[t] : bounds[t + 1]]
         counts[0] += spk.size
         for layer in range(3):
             if spk.size:  # deliver the spikes of layer layer (sent in step t) into layer layer+1's future slots
@@ -227,9 +273,19 @@ def dense_reference(wl: dict) -> dict:
 if __name__ == "__main__":
     import sys
     import time
+
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     t0 = time.perf_counter()
     wl = feedforward(n)
     c = dense_reference(wl)
-    print(json.dumps(dict(workload="feedforward", samples=n, counts=c, rates_per_bin={
-        k: c[k] / (wl["T_steps"] * wl["populations"][k]) for k in c}, seconds=round(time.perf_counter() - t0, 2))))
+    print(
+        json.dumps(
+            dict(
+                workload="feedforward",
+                samples=n,
+                counts=c,
+                rates_per_bin={k: c[k] / (wl["T_steps"] * wl["populations"][k]) for k in c},
+                seconds=round(time.perf_counter() - t0, 2),
+            )
+        )
+    )

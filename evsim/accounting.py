@@ -94,8 +94,17 @@ def _explicit_layer(q: Projection, n_src: int, n_tgt: int) -> _Layer:
         key = np.sort(rows * (dmax + 2) + delays)
         row0 = np.zeros(n_src, dtype=np.int64)
         np.cumsum(nnz[:-1], out=row0[1:])
-    return _Layer(np.arange(n_src, dtype=np.int64), nnz, np.full(n_src, n_tgt, dtype=np.int64), n_src * n_tgt,
-                  n_src * n_tgt - int(nnz.sum()), n_src * n_tgt, key, row0, dmax)
+    return _Layer(
+        np.arange(n_src, dtype=np.int64),
+        nnz,
+        np.full(n_src, n_tgt, dtype=np.int64),
+        n_src * n_tgt,
+        n_src * n_tgt - int(nnz.sum()),
+        n_src * n_tgt,
+        key,
+        row0,
+        dmax,
+    )
 
 
 def _conv_fanout(spec: Any, mask: np.ndarray) -> np.ndarray:
@@ -125,8 +134,17 @@ def _conv_layer(q: ConvProjection) -> _Layer:
     in_index = np.where((y < hp) & (x < wp), (c * hp + y) * wp + x, -1).astype(np.int64)
     c_out, cg, kh, kw = spec.weight.shape
     oh, ow = spec.out_hw
-    return _Layer(in_index, _conv_fanout(spec, spec.weight != 0), _conv_fanout(spec, np.ones(spec.weight.shape, bool)),
-                  int(spec.weight.size), int(np.sum(spec.weight == 0)), c_out * oh * ow * cg * kh * kw, None, None, 0)
+    return _Layer(
+        in_index,
+        _conv_fanout(spec, spec.weight != 0),
+        _conv_fanout(spec, np.ones(spec.weight.shape, bool)),
+        int(spec.weight.size),
+        int(np.sum(spec.weight == 0)),
+        c_out * oh * ow * cg * kh * kw,
+        None,
+        None,
+        0,
+    )
 
 
 def _layer(net: Network, q: Projection | ConvProjection) -> _Layer:
@@ -243,45 +261,74 @@ class Accounting:
 
     def spikformer(self) -> dict[str, float]:
         """The two counts of ``E = E_MAC x FLOPs(first layer) + E_AC x SOPs`` (means per sample)."""
-        return {"flops_first_layer": float(self.total("spikformer_flops").mean()),
-                "sops": float(self.total("spikformer_sops").mean())}
+        return {
+            "flops_first_layer": float(self.total("spikformer_flops").mean()),
+            "sops": float(self.total("spikformer_sops").mean()),
+        }
 
     # -------------------------------------------------------------------------------------------- export
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary with stable keys (means per sample; totals over all samples where named)."""
+
         def mean(a: np.ndarray) -> float:
             return float(np.mean(a))
 
         projections = {
-            k: {"source": p.source, "target": p.target, "synapses": p.synapses, "connections": p.connections,
-                "weights": p.weights, "zero_weights": p.zero_weights, "connection_sparsity": p.connection_sparsity,
-                "flops_per_step": p.flops, "sops_per_sample": mean(p.sops), "sops_total": int(p.sops.sum()),
-                "acs_per_sample": mean(p.acs), "macs_per_sample": mean(p.macs), "dense_per_sample": mean(p.dense),
+            k: {
+                "source": p.source,
+                "target": p.target,
+                "synapses": p.synapses,
+                "connections": p.connections,
+                "weights": p.weights,
+                "zero_weights": p.zero_weights,
+                "connection_sparsity": p.connection_sparsity,
+                "flops_per_step": p.flops,
+                "sops_per_sample": mean(p.sops),
+                "sops_total": int(p.sops.sum()),
+                "acs_per_sample": mean(p.acs),
+                "macs_per_sample": mean(p.macs),
+                "dense_per_sample": mean(p.dense),
                 "neurobench_effective_acs": mean(p.neurobench_acs),
                 "neurobench_effective_macs": mean(p.neurobench_macs),
                 "sinabs_synops_per_timestep": mean(p.sinabs_synops) / self.steps,
-                "spikformer_flops": mean(p.spikformer_flops), "spikformer_sops": mean(p.spikformer_sops)}
-            for k, p in self.projections.items()}
+                "spikformer_flops": mean(p.spikformer_flops),
+                "spikformer_sops": mean(p.spikformer_sops),
+            }
+            for k, p in self.projections.items()
+        }
         populations = {
-            k: {"size": p.size, "kind": p.kind, "spiking": p.spiking, "binary": p.binary,
-                "spikes_per_sample": mean(p.spikes), "events_per_sample": mean(p.events),
+            k: {
+                "size": p.size,
+                "kind": p.kind,
+                "spiking": p.spiking,
+                "binary": p.binary,
+                "spikes_per_sample": mean(p.spikes),
+                "events_per_sample": mean(p.events),
                 "rate_per_step": mean(p.spikes) / (p.size * self.steps),
-                "activation_sparsity": p.activation_sparsity, "neuron_steps_per_sample": p.neuron_steps,
+                "activation_sparsity": p.activation_sparsity,
+                "neuron_steps_per_sample": p.neuron_steps,
                 "sops_out_per_sample": sum(mean(q.sops) for q in self.projections.values() if q.source == k),
-                "sops_in_per_sample": sum(mean(q.sops) for q in self.projections.values() if q.target == k)}
-            for k, p in self.populations.items()}
+                "sops_in_per_sample": sum(mean(q.sops) for q in self.projections.values() if q.target == k),
+            }
+            for k, p in self.populations.items()
+        }
         return {
-            "samples": self.samples, "steps": self.steps, "dt": self.dt,
-            "sops_per_sample": mean(self.sops), "sops_total": int(self.sops.sum()),
-            "acs_per_sample": mean(self.total("acs")), "macs_per_sample": mean(self.total("macs")),
+            "samples": self.samples,
+            "steps": self.steps,
+            "dt": self.dt,
+            "sops_per_sample": mean(self.sops),
+            "sops_total": int(self.sops.sum()),
+            "acs_per_sample": mean(self.total("acs")),
+            "macs_per_sample": mean(self.total("macs")),
             "dense_per_sample": mean(self.total("dense")),
             "neuron_updates_per_sample": mean(self.neuron_updates),
             "neuron_updates_dense_per_sample": self.neuron_updates_dense,
-            "activation_sparsity": self.activation_sparsity, "connection_sparsity": self.connection_sparsity,
+            "activation_sparsity": self.activation_sparsity,
+            "connection_sparsity": self.connection_sparsity,
             "memory_bytes": self.memory_bytes,
-            "conventions": {"neurobench": self.neurobench(), "sinabs": self.sinabs(),
-                            "spikformer": self.spikformer()},
-            "projections": projections, "populations": populations,
+            "conventions": {"neurobench": self.neurobench(), "sinabs": self.sinabs(), "spikformer": self.spikformer()},
+            "projections": projections,
+            "populations": populations,
         }
 
 
@@ -322,9 +369,18 @@ def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationC
     if not p.is_input:
         spikes = spikes.round().astype(np.int64)
     spiking = p.neuron is not None and p.neuron.spiking
-    return PopulationCounts(p.name, p.size, "input" if p.is_input else p.neuron.model, spiking,
-                            bool(np.all(np.abs(vals[nz]) == 1)), spikes, events_per_step.sum(axis=1),
-                            events_per_step, per_neuron, 0 if p.is_input else p.size * T)
+    return PopulationCounts(
+        p.name,
+        p.size,
+        "input" if p.is_input else p.neuron.model,
+        spiking,
+        bool(np.all(np.abs(vals[nz]) == 1)),
+        spikes,
+        events_per_step.sum(axis=1),
+        events_per_step,
+        per_neuron,
+        0 if p.is_input else p.size * T,
+    )
 
 
 def _delivered(layer: _Layer, src: np.ndarray, t: np.ndarray, T: int, delay: int) -> np.ndarray:
@@ -339,8 +395,9 @@ def _delivered(layer: _Layer, src: np.ndarray, t: np.ndarray, T: int, delay: int
     return np.where(t + delay < T, fan, 0)
 
 
-def _projection_counts(q: Projection | ConvProjection, layer: _Layer, sp: Spikes, B: int, T: int, n_src: int,
-                       real_fed: bool) -> ProjectionCounts:
+def _projection_counts(
+    q: Projection | ConvProjection, layer: _Layer, sp: Spikes, B: int, T: int, n_src: int, real_fed: bool
+) -> ProjectionCounts:
     vals = np.asarray(sp.counts, dtype=np.float64)
     s, t, src = sp.samples, sp.times, sp.indices
     delay = q.delay if isinstance(q, ConvProjection) else 0
@@ -372,10 +429,22 @@ def _projection_counts(q: Projection | ConvProjection, layer: _Layer, sp: Spikes
     spk_sops = np.zeros(B) if real_fed else total_in / n_src * layer.flops
     spk_flops = np.full(B, layer.flops * T if real_fed else 0, dtype=np.int64)
     return ProjectionCounts(
-        name=q.name, source=q.source, target=q.target,
+        name=q.name,
+        source=q.source,
+        target=q.target,
         synapses=int(layer.fan_nz[layer.in_index[layer.in_index >= 0]].sum()),
-        connections=layer.connections, weights=layer.weights, zero_weights=layer.zero_weights, flops=layer.flops,
-        sops=per_sample(ops), acs=per_sample(ops, is_ac), macs=per_sample(ops, ~is_ac), sops_per_step=per_step,
+        connections=layer.connections,
+        weights=layer.weights,
+        zero_weights=layer.zero_weights,
+        flops=layer.flops,
+        sops=per_sample(ops),
+        acs=per_sample(ops, is_ac),
+        macs=per_sample(ops, ~is_ac),
+        sops_per_step=per_step,
         dense=np.full(B, layer.connections * T, dtype=np.int64),
-        neurobench_acs=(nb_all - nb_mac).round().astype(np.int64), neurobench_macs=nb_mac.round().astype(np.int64),
-        sinabs_synops=sinabs, spikformer_flops=spk_flops, spikformer_sops=spk_sops)
+        neurobench_acs=(nb_all - nb_mac).round().astype(np.int64),
+        neurobench_macs=nb_mac.round().astype(np.int64),
+        sinabs_synops=sinabs,
+        spikformer_flops=spk_flops,
+        spikformer_sops=spk_sops,
+    )

@@ -27,18 +27,34 @@ EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (.nir)")
     g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
-    g.add_argument("--dialect", default="nir", choices=sorted(DIALECTS),
-                   help="framework conventions the model was trained with (default: nir)")
+    g.add_argument(
+        "--dialect",
+        default="nir",
+        choices=sorted(DIALECTS),
+        help="framework conventions the model was trained with (default: nir)",
+    )
     g.add_argument("--dt", type=float, help="seconds per time step (default: the dialect's)")
     g.add_argument("--reset", choices=["zero", "subtract"], help="reset to v_reset, or subtract the threshold")
-    g.add_argument("--reset-delay", action=argparse.BooleanOptionalAction, default=None,
-                   help="apply a subtractive reset one step late (snnTorch's default)")
+    g.add_argument(
+        "--reset-delay",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply a subtractive reset one step late (snnTorch's default)",
+    )
     g.add_argument("--threshold-op", choices=[">", ">="], help="spike when v > threshold, or v >= threshold")
-    g.add_argument("--multi-spike", action=argparse.BooleanOptionalAction, default=None,
-                   help="floor(v/threshold) spikes per step (Sinabs)")
+    g.add_argument(
+        "--multi-spike",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="floor(v/threshold) spikes per step (Sinabs)",
+    )
     g.add_argument("--discretisation", choices=DISCRETISATIONS, help="how continuous-time equations are stepped")
-    g.add_argument("--no-strict", dest="strict", action="store_false",
-                   help="load a file that fails NIR's type check, with a warning")
+    g.add_argument(
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="load a file that fails NIR's type check, with a warning",
+    )
 
 
 def _print_model(args: argparse.Namespace, net) -> None:
@@ -46,8 +62,13 @@ def _print_model(args: argparse.Namespace, net) -> None:
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", "-i", required=True, metavar="FILE",
-                   help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy")
+    p.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        metavar="FILE",
+        help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy",
+    )
     p.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
@@ -55,57 +76,88 @@ def _input_args(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace):
     from .io import load
 
-    return load(args.model, args.dt, dialect=args.dialect, reset=args.reset, reset_delay=args.reset_delay,
-                threshold_op=args.threshold_op, multi_spike=args.multi_spike, discretisation=args.discretisation,
-                strict=args.strict)
+    return load(
+        args.model,
+        args.dt,
+        dialect=args.dialect,
+        reset=args.reset,
+        reset_delay=args.reset_delay,
+        threshold_op=args.threshold_op,
+        multi_spike=args.multi_spike,
+        discretisation=args.discretisation,
+        strict=args.strict,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="evsim", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        prog="evsim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
         description="Event-driven simulation of trained spiking neural networks on the CPU: run a model on "
-                    "inputs, count its synaptic operations, inspect it.")
+        "inputs, count its synaptic operations, inspect it.",
+    )
     parser.add_argument("--version", action="version", version=f"evsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = sub.add_parser("run", help="run a model on inputs; print accuracy, output spikes and SOPs",
-                         description="Run MODEL event by event on the samples in --input and report the output "
-                                     "spikes, the accuracy against the labels (when the file has them) and the "
-                                     "synaptic operations.")
+    run = sub.add_parser(
+        "run",
+        help="run a model on inputs; print accuracy, output spikes and SOPs",
+        description="Run MODEL event by event on the samples in --input and report the output "
+        "spikes, the accuracy against the labels (when the file has them) and the "
+        "synaptic operations.",
+    )
     _model_args(run)
     _input_args(run)
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
     run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
     run.set_defaults(func=cmd_run)
 
-    info = sub.add_parser("info", help="show a model's populations, synapses, delays and memory",
-                          description="Load MODEL and show what evsim built from it.")
+    info = sub.add_parser(
+        "info",
+        help="show a model's populations, synapses, delays and memory",
+        description="Load MODEL and show what evsim built from it.",
+    )
     _model_args(info)
     info.set_defaults(func=cmd_info)
 
-    verify = sub.add_parser("verify", help="check the engine against the dense reference (and a framework's output)",
-                            description="Run MODEL on --input with the event-driven engine and with evsim's dense "
-                                        "clock-driven reference, and with --expect against a framework's recorded "
-                                        "output spikes; report the spike-level match per layer and the first "
-                                        "divergence. Exit status 0 when everything agrees, 1 when not.")
+    verify = sub.add_parser(
+        "verify",
+        help="check the engine against the dense reference (and a framework's output)",
+        description="Run MODEL on --input with the event-driven engine and with evsim's dense "
+        "clock-driven reference, and with --expect against a framework's recorded "
+        "output spikes; report the spike-level match per layer and the first "
+        "divergence. Exit status 0 when everything agrees, 1 when not.",
+    )
     _model_args(verify)
     _input_args(verify)
-    verify.add_argument("--expect", metavar="FILE",
-                        help=".npz with the framework's output spikes [B, T, n_out] (array 'output' or '*_output')")
+    verify.add_argument(
+        "--expect",
+        metavar="FILE",
+        help=".npz with the framework's output spikes [B, T, n_out] (array 'output' or '*_output')",
+    )
     verify.add_argument("--expect-key", metavar="KEY", help="name of the array in --expect (default: see above)")
     verify.add_argument("--out", "-o", metavar="FILE", help="write the findings as JSON")
     verify.set_defaults(func=cmd_verify)
 
-    report = sub.add_parser("report", help="count SOPs, spikes, sparsity and energy; write JSON, CSV, plots, HTML",
-                            description="Run MODEL on --input and write into --out DIR: report.json, CSV tables, "
-                                        "PNG plots (spike raster, SOPs and energy per layer, firing rates, SOPs over "
-                                        "time) and report.html, one self-contained page with all of them.")
+    report = sub.add_parser(
+        "report",
+        help="count SOPs, spikes, sparsity and energy; write JSON, CSV, plots, HTML",
+        description="Run MODEL on --input and write into --out DIR: report.json, CSV tables, "
+        "PNG plots (spike raster, SOPs and energy per layer, firing rates, SOPs over "
+        "time) and report.html, one self-contained page with all of them.",
+    )
     _model_args(report)
     _input_args(report)
     report.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the report's files")
-    report.add_argument("--energy", nargs="+", metavar="PRESET", default=None,
-                        help="energy presets to price the counts with (default: horowitz45-fp32 "
-                             "horowitz45-fp32-sram loihi; shipped: see evsim/energy_presets.json)")
+    report.add_argument(
+        "--energy",
+        nargs="+",
+        metavar="PRESET",
+        default=None,
+        help="energy presets to price the counts with (default: horowitz45-fp32 "
+        "horowitz45-fp32-sram loihi; shipped: see evsim/energy_presets.json)",
+    )
     report.add_argument("--energy-file", metavar="FILE", help="your own presets (.json or .toml)")
     report.add_argument("--raster-sample", type=int, default=0, metavar="K", help="sample shown in the raster")
     report.add_argument("--bin", type=int, default=1, metavar="STEPS", help="time bin of 'SOPs over time'")
@@ -130,8 +182,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_model(args, net)
     print(f"input    {args.input}: {B} sample(s) x {res.steps} steps")
     print(f"run      {t2 - t1:.3f} s ({(t2 - t1) / B * 1e3:.2f} ms/sample), load {t1 - t0:.3f} s")
-    print(f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
-          f"mean per neuron {np.round(counts.mean(axis=0), 2).tolist()}")
+    print(
+        f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
+        f"mean per neuron {np.round(counts.mean(axis=0), 2).tolist()}"
+    )
     pred = np.atleast_1d(res.predictions())
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
@@ -143,8 +197,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     for q, v in res.sops_by_projection.items():
         print(f"         {q}: {int(np.sum(v))}")
     if args.out:
-        fields = dict(output=out, predictions=pred, sops=sops,
-                      **{f"sops/{q}": np.atleast_1d(v) for q, v in res.sops_by_projection.items()})
+        fields = dict(
+            output=out,
+            predictions=pred,
+            sops=sops,
+            **{f"sops/{q}": np.atleast_1d(v) for q, v in res.sops_by_projection.items()},
+        )
         if labels is not None:
             fields["labels"] = labels
         if args.out.endswith(".json"):
@@ -169,13 +227,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     def kib(n: float) -> str:
         return f"{n / 1024:.1f} KiB" if n < 1024**2 else f"{n / 1024**2:.1f} MiB"
 
-    settings = {k: v for k, v in dict(net.meta.get("settings", {})).items()
-                if k not in ("dialect", "dt") and v not in (None, {}, "")}
+    settings = {
+        k: v
+        for k, v in dict(net.meta.get("settings", {})).items()
+        if k not in ("dialect", "dt") and v not in (None, {}, "")
+    }
     print(f"model       {args.model}")
-    print(f"dialect     {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s; "
-          + ", ".join(f"{k} {v}" for k, v in settings.items()))
-    print(f"network     {net.n_neurons} neurons in {sum(not p.is_input for p in net.populations)} populations, "
-          f"{net.n_synapses} synapses, memory {kib(net.nbytes())}")
+    print(
+        f"dialect     {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s; "
+        + ", ".join(f"{k} {v}" for k, v in settings.items())
+    )
+    print(
+        f"network     {net.n_neurons} neurons in {sum(not p.is_input for p in net.populations)} populations, "
+        f"{net.n_synapses} synapses, memory {kib(net.nbytes())}"
+    )
+
     def port(n: str) -> str:
         p = net.population(n)
         return f"{n} ({p.size}" + (f", shape {p.shape})" if p.shape and len(p.shape) > 1 else ")")
@@ -190,14 +256,22 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"\nNIR graph ({len(rows)} nodes) and what evsim built from each node:")
         table(("node", "type", "shape", "evsim"), rows)
     print("\npopulations:")
-    table(("name", "model", "neurons", "shape"),
-          [(p.name, "input" if p.neuron is None else p.neuron.model, str(p.size), str(p.shape or (p.size,)))
-           for p in net.populations], right={2})
+    table(
+        ("name", "model", "neurons", "shape"),
+        [
+            (p.name, "input" if p.neuron is None else p.neuron.model, str(p.size), str(p.shape or (p.size,)))
+            for p in net.populations
+        ],
+        right={2},
+    )
     print("\nprojections:")
     rows = []
     for q in net.projections:
-        d = (f"{q.min_delay}" if q.min_delay == q.max_delay else f"{q.min_delay}..{q.max_delay}") \
-            if q.n_synapses else "-"
+        d = (
+            (f"{q.min_delay}" if q.min_delay == q.max_delay else f"{q.min_delay}..{q.max_delay}")
+            if q.n_synapses
+            else "-"
+        )
         if isinstance(q, ConvProjection):  # an explicit table would hold targets, weights, delays and row pointers
             expanded = q.n_synapses * 16 + (net.population(q.source).size + 1) * 8
             kind = f"implicit conv (explicit: {kib(expanded)})"
@@ -216,8 +290,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     net = _load(args)
     x, labels = read_samples(args.input, args.samples)
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
-    v = verify(net, x, labels=labels, expect=expect, expect_name=key,
-               progress=args.progress and sys.stderr.isatty())
+    v = verify(net, x, labels=labels, expect=expect, expect_name=key, progress=args.progress and sys.stderr.isatty())
     _print_model(args, net)
     print(f"input    {args.input}" + (f"; expected output: {args.expect} [{key}]" if args.expect else ""))
     print("\n".join(v.lines()))
@@ -237,10 +310,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     presets = args.energy or list(DEFAULT_PRESETS) + (list(load_file(args.energy_file)) if args.energy_file else [])
     if args.bin < 1:
         raise EvsimError(f"--bin must be at least one step, got {args.bin}")
-    rep = make_report(net, x, labels=labels, presets=presets, energy_file=args.energy_file,
-                      progress=args.progress and sys.stderr.isatty(),
-                      meta=dict(model=args.model, input=args.input, dialect=args.dialect,
-                                settings=net.meta.get("settings", {})))
+    rep = make_report(
+        net,
+        x,
+        labels=labels,
+        presets=presets,
+        energy_file=args.energy_file,
+        progress=args.progress and sys.stderr.isatty(),
+        meta=dict(model=args.model, input=args.input, dialect=args.dialect, settings=net.meta.get("settings", {})),
+    )
     if not 0 <= args.raster_sample < rep.acct.samples:
         raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")
     files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)

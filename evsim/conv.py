@@ -41,8 +41,9 @@ class ConvSpec:
         if w.ndim != 4:
             raise NetworkError(f"convolution weight must be [C_out, C_in/groups, kh, kw], got shape {w.shape}")
         if self.groups < 1 or c_in % self.groups or w.shape[0] % self.groups or w.shape[1] != c_in // self.groups:
-            raise NetworkError(f"convolution: weight {w.shape} with groups={self.groups} does not fit {c_in} input "
-                               "channels")
+            raise NetworkError(
+                f"convolution: weight {w.shape} with groups={self.groups} does not fit {c_in} input channels"
+            )
         if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.pad) < 0 or self.pool < 1:
             raise NetworkError("convolution: stride, dilation, pooling must be >= 1 and padding >= 0")
         if not np.all(np.isfinite(w)):
@@ -75,9 +76,27 @@ class ConvSpec:
         """The int64 parameter vector the engine reads (layout fixed in `evsim.engine.loop.CONV_FIELDS`)."""
         c_in, h, w = self.in_shape
         c_out, kh, kw = self.weight.shape[0], self.weight.shape[2], self.weight.shape[3]
-        return np.array([c_in, h, w, c_out, self.out_hw[0], self.out_hw[1], kh, kw, self.stride[0], self.stride[1],
-                         self.pad[0], self.pad[1], self.dilation[0], self.dilation[1], self.groups, self.pool],
-                        dtype=np.int64)
+        return np.array(
+            [
+                c_in,
+                h,
+                w,
+                c_out,
+                self.out_hw[0],
+                self.out_hw[1],
+                kh,
+                kw,
+                self.stride[0],
+                self.stride[1],
+                self.pad[0],
+                self.pad[1],
+                self.dilation[0],
+                self.dilation[1],
+                self.groups,
+                self.pool,
+            ],
+            dtype=np.int64,
+        )
 
     def targets_of(self, j: int) -> list[tuple[int, float]]:
         """(target index, weight) of source neuron ``j`` — the rule the engine applies, in plain Python."""
@@ -111,8 +130,9 @@ class ConvSpec:
         c_out, cg, kh, kw = self.weight.shape
         oh, ow = self.out_hw
         og = c_out // self.groups
-        co, oy, ox, ci, ky, kx = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(cg),
-                                             np.arange(kh), np.arange(kw), indexing="ij")
+        co, oy, ox, ci, ky, kx = np.meshgrid(
+            np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(cg), np.arange(kh), np.arange(kw), indexing="ij"
+        )
         py = oy * self.stride[0] - self.pad[0] + ky * self.dilation[0]
         px = ox * self.stride[1] - self.pad[1] + kx * self.dilation[1]
         hp, wp = self.pooled_hw

@@ -53,43 +53,93 @@ class Dialect:
 DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("nir", None, "exact", "zero", False, ">", False,
-                "NIR spec (neuromorphs/NIR docs, primitives): continuous-time ODEs; input held over each step "
-                "(boxcar) as in the NIR paper's exact LIF reference paper/01_lif/lif_exact.csv"),
-        Dialect("snntorch", 1e-4, "euler-new-i", "subtract", True, ">", False,
-                "snntorch/_neurons/leaky.py, synaptic.py (mem = beta*mem + input - reset*threshold, reset from "
-                "the previous step); snntorch/export_nir.py (dt = 1e-4, tau = dt/(1-beta), r = tau/dt, "
-                "w_in = tau_syn/dt, v_reset written as 0); with reset_delay=False, leaky.py's forward tests the spike "
-                "on beta*mem + input - reset_prev*threshold and subtracts spk - reset_prev: the overshoot rule",
-                overshoot_rule=True, late_zero_refractory=True),
-        Dialect("norse", 1e-3, "euler-new-i", "zero", False, ">", False,
-                "norse/torch/functional/lif.py (LIFCell, norse 1.1: i += x first, then v += dt/tau_mem (v_leak - "
-                "v + i) with this step's current, then i decays; reset to v_reset); functional/lif_box.py (LIFBoxCell: "
-                "v += dt/tau (v_leak - v + x)); functional/threshold.py (heaviside: v > v_th); "
-                "utils/export_nir.py, import_nir.py (dt = 1 ms default; IF -> IAFCell, v += x). NB the exporter "
-                "writes LIFCell as CubaLIF without w_in (read as 1): LIFCell adds x to i unscaled, i.e. "
-                "w_in = tau_syn/dt; its importer runs CubaLIF as LIBoxCell -> LIFBoxCell, the same discretisation"),
-        Dialect("sinabs", 1.0, "exp-unit", "subtract", False, ">=", True,
-                "sinabs/nir.py (from_nir: IF -> IAFSqueeze(min_v_mem=-v_threshold), LIF -> LIFSqueeze(tau_mem=tau "
-                "in steps, norm_input=False); to_nir writes tau in steps and r = 1); sinabs/layers/functional/lif.py "
-                "(v = alpha v + x, alpha = exp(-1/tau); spike, reset, then clamp at min_v_mem); "
-                "sinabs/activation/spike_generation.py (MultiSpike: trunc(v/theta) spikes when v > 0, i.e. fire on "
-                "v >= theta); activation/reset_mechanism.py (MembraneSubtract: v -= theta * spikes)",
-                v_min={"IF": -1.0}),
-        Dialect("lava-dl", 1e-4, "euler-new-i", "zero", False, ">", False,
-                "lava-dl src/lava/lib/dl/slayer/neuron/cuba.py (u = (1 - iDecay/4096) u + x; v = (1 - vDecay/4096) "
-                "v + u; spike if v >= threshold + 0.01/s_scale, i.e. v > threshold on Loihi's integer grid; v = 0 "
-                "after a spike; threshold = vThMant/64); slayer/block (delay_shift=True: one step per layer, as "
-                "Loihi/Lava); NIR docs examples/lava/lava_to_nir.py (dt = 1e-4, tau = dt/(decay/4096), "
-                "r = tau_mem/dt, w_in = tau_syn/dt, weights / 64)",
-                synapse_delay=1),
-        Dialect("spikingjelly", 1e-4, "euler-new-i", "zero", False, ">=", False,
-                "spikingjelly/activation_based/neuron/lif.py (decay_input: v += (v_reset - v + x)/tau, else "
-                "v += (v_reset - v)/tau + x); neuron/base_node.py (fire heaviside(v - v_th): v >= v_th; hard reset "
-                "v = v_reset, soft reset (v_reset=None) v -= v_th); nir_exchange/to_nir.py (dt = 1e-4: LIF tau = "
-                "tau*dt, r = 1 or tau, v_leak = v_reset; IF r = 1/dt; CubaLIF r = tau_mem/dt, w_in = tau_syn/dt; "
-                "soft reset is refused by the exporter; base_node.py: v starts at v_reset)",
-                if_gain="r*dt", start_at_reset=True),
+        Dialect(
+            "nir",
+            None,
+            "exact",
+            "zero",
+            False,
+            ">",
+            False,
+            "NIR spec (neuromorphs/NIR docs, primitives): continuous-time ODEs; input held over each step "
+            "(boxcar) as in the NIR paper's exact LIF reference paper/01_lif/lif_exact.csv",
+        ),
+        Dialect(
+            "snntorch",
+            1e-4,
+            "euler-new-i",
+            "subtract",
+            True,
+            ">",
+            False,
+            "snntorch/_neurons/leaky.py, synaptic.py (mem = beta*mem + input - reset*threshold, reset from "
+            "the previous step); snntorch/export_nir.py (dt = 1e-4, tau = dt/(1-beta), r = tau/dt, "
+            "w_in = tau_syn/dt, v_reset written as 0); with reset_delay=False, leaky.py's forward tests the spike "
+            "on beta*mem + input - reset_prev*threshold and subtracts spk - reset_prev: the overshoot rule",
+            overshoot_rule=True,
+            late_zero_refractory=True,
+        ),
+        Dialect(
+            "norse",
+            1e-3,
+            "euler-new-i",
+            "zero",
+            False,
+            ">",
+            False,
+            "norse/torch/functional/lif.py (LIFCell, norse 1.1: i += x first, then v += dt/tau_mem (v_leak - "
+            "v + i) with this step's current, then i decays; reset to v_reset); functional/lif_box.py (LIFBoxCell: "
+            "v += dt/tau (v_leak - v + x)); functional/threshold.py (heaviside: v > v_th); "
+            "utils/export_nir.py, import_nir.py (dt = 1 ms default; IF -> IAFCell, v += x). NB the exporter "
+            "writes LIFCell as CubaLIF without w_in (read as 1): LIFCell adds x to i unscaled, i.e. "
+            "w_in = tau_syn/dt; its importer runs CubaLIF as LIBoxCell -> LIFBoxCell, the same discretisation",
+        ),
+        Dialect(
+            "sinabs",
+            1.0,
+            "exp-unit",
+            "subtract",
+            False,
+            ">=",
+            True,
+            "sinabs/nir.py (from_nir: IF -> IAFSqueeze(min_v_mem=-v_threshold), LIF -> LIFSqueeze(tau_mem=tau "
+            "in steps, norm_input=False); to_nir writes tau in steps and r = 1); sinabs/layers/functional/lif.py "
+            "(v = alpha v + x, alpha = exp(-1/tau); spike, reset, then clamp at min_v_mem); "
+            "sinabs/activation/spike_generation.py (MultiSpike: trunc(v/theta) spikes when v > 0, i.e. fire on "
+            "v >= theta); activation/reset_mechanism.py (MembraneSubtract: v -= theta * spikes)",
+            v_min={"IF": -1.0},
+        ),
+        Dialect(
+            "lava-dl",
+            1e-4,
+            "euler-new-i",
+            "zero",
+            False,
+            ">",
+            False,
+            "lava-dl src/lava/lib/dl/slayer/neuron/cuba.py (u = (1 - iDecay/4096) u + x; v = (1 - vDecay/4096) "
+            "v + u; spike if v >= threshold + 0.01/s_scale, i.e. v > threshold on Loihi's integer grid; v = 0 "
+            "after a spike; threshold = vThMant/64); slayer/block (delay_shift=True: one step per layer, as "
+            "Loihi/Lava); NIR docs examples/lava/lava_to_nir.py (dt = 1e-4, tau = dt/(decay/4096), "
+            "r = tau_mem/dt, w_in = tau_syn/dt, weights / 64)",
+            synapse_delay=1,
+        ),
+        Dialect(
+            "spikingjelly",
+            1e-4,
+            "euler-new-i",
+            "zero",
+            False,
+            ">=",
+            False,
+            "spikingjelly/activation_based/neuron/lif.py (decay_input: v += (v_reset - v + x)/tau, else "
+            "v += (v_reset - v)/tau + x); neuron/base_node.py (fire heaviside(v - v_th): v >= v_th; hard reset "
+            "v = v_reset, soft reset (v_reset=None) v -= v_th); nir_exchange/to_nir.py (dt = 1e-4: LIF tau = "
+            "tau*dt, r = 1 or tau, v_leak = v_reset; IF r = 1/dt; CubaLIF r = tau_mem/dt, w_in = tau_syn/dt; "
+            "soft reset is refused by the exporter; base_node.py: v starts at v_reset)",
+            if_gain="r*dt",
+            start_at_reset=True,
+        ),
     )
 }
 

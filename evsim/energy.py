@@ -75,20 +75,25 @@ class EnergyEstimate:
     total: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        return {"preset": self.model.name, "title": self.model.title,
-                "joules_per_sample": float(self.total.mean()),
-                "synaptic_joules_per_sample": {k: float(v.mean()) for k, v in self.synaptic.items()},
-                "neuron_joules_per_sample": float(self.neurons.mean()),
-                "spike_joules_per_sample": {k: float(v.mean()) for k, v in self.spikes.items()},
-                "figures_pJ": {k: {"pJ": f.pj, "source": f.source} for k, f in self.model.figures.items()}}
+        return {
+            "preset": self.model.name,
+            "title": self.model.title,
+            "joules_per_sample": float(self.total.mean()),
+            "synaptic_joules_per_sample": {k: float(v.mean()) for k, v in self.synaptic.items()},
+            "neuron_joules_per_sample": float(self.neurons.mean()),
+            "spike_joules_per_sample": {k: float(v.mean()) for k, v in self.spikes.items()},
+            "figures_pJ": {k: {"pJ": f.pj, "source": f.source} for k, f in self.model.figures.items()},
+        }
 
 
 def estimate(acct: Accounting, model: EnergyModel | str) -> EnergyEstimate:
     """Energy of the counted run under ``model`` (a preset name or an `EnergyModel`): sum of figure x count."""
     m = preset(model) if isinstance(model, str) else model
     pj = 1e-12
-    syn = {k: (m.pj("ac") * p.acs + m.pj("mac") * p.macs + m.pj("weight_fetch") * p.sops) * pj
-           for k, p in acct.projections.items()}
+    syn = {
+        k: (m.pj("ac") * p.acs + m.pj("mac") * p.macs + m.pj("weight_fetch") * p.sops) * pj
+        for k, p in acct.projections.items()
+    }
     idle = acct.neuron_updates_dense - acct.neuron_updates
     neurons = (m.pj("neuron_update") * acct.neuron_updates + m.pj("neuron_idle") * np.maximum(idle, 0)) * pj
     spikes = {k: m.pj("spike") * p.spikes * pj for k, p in acct.populations.items() if p.kind != "input"}
@@ -138,8 +143,9 @@ def _read(p: Path) -> Any:
                 try:
                     import tomli as tomllib  # type: ignore[no-redef]
                 except ImportError:
-                    raise EnergyFileError(f"{p}: reading TOML needs Python 3.11 or the 'tomli' package; or use "
-                                          "JSON") from None
+                    raise EnergyFileError(
+                        f"{p}: reading TOML needs Python 3.11 or the 'tomli' package; or use JSON"
+                    ) from None
             with open(p, "rb") as f:
                 return tomllib.load(f)
         if p.suffix.lower() == ".json":
@@ -177,7 +183,7 @@ def _parse_preset(name: str, body: Any, p: Path, where: str) -> EnergyModel:
         if key not in FIGURES:
             raise EnergyFileError(f"{p}: unknown figure {k!r}; expected one of {', '.join(FIGURES)}")
         if not isinstance(fig, dict):
-            raise EnergyFileError(f"{p}: {k} must be a table {{pJ = number, source = \"...\"}}")
+            raise EnergyFileError(f'{p}: {k} must be a table {{pJ = number, source = "..."}}')
         unknown = set(fig) - {"pJ", "source"}
         if unknown:
             raise EnergyFileError(f"{p}: {k} has unknown key(s) {sorted(unknown)}; expected 'pJ' and 'source'")

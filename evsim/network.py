@@ -73,20 +73,22 @@ class Projection:
         """
         w = np.asarray(weight, dtype=np.float64)
         if w.ndim != 2:
-            raise NetworkError(f"projection {name!r}: weight must be a 2-D matrix [target, source], got shape "
-                               f"{w.shape}")
+            raise NetworkError(
+                f"projection {name!r}: weight must be a 2-D matrix [target, source], got shape {w.shape}"
+            )
         try:
             d = np.broadcast_to(np.asarray(delay), w.shape)
         except ValueError:
-            raise NetworkError(f"projection {name!r}: delay shape {np.shape(delay)} does not match weight shape "
-                               f"{w.shape}") from None
+            raise NetworkError(
+                f"projection {name!r}: delay shape {np.shape(delay)} does not match weight shape {w.shape}"
+            ) from None
         src, tgt = np.nonzero(w.T != 0)
-        return cls.from_synapses(name, source, target, src, tgt, w.T[src, tgt], d.T[src, tgt],
-                                 n_source=w.shape[1])
+        return cls.from_synapses(name, source, target, src, tgt, w.T[src, tgt], d.T[src, tgt], n_source=w.shape[1])
 
     @classmethod
-    def from_synapses(cls, name: str, source: str, target: str, pre: Any, post: Any, weight: Any, delay: Any,
-                      n_source: int) -> "Projection":
+    def from_synapses(
+        cls, name: str, source: str, target: str, pre: Any, post: Any, weight: Any, delay: Any, n_source: int
+    ) -> "Projection":
         """From synapse lists (pre, post, weight, delay in steps); sorts them into CSR rows by delay (synapses with
         the same source and delay keep their order)."""
         pre = np.asarray(pre, dtype=np.int64).reshape(-1)
@@ -103,8 +105,15 @@ class Projection:
         order = np.argsort(pre * (int(delay.max(initial=0)) + 1) + delay.astype(np.int64), kind="stable")
         indptr = np.zeros(n_source + 1, dtype=np.int64)
         np.cumsum(np.bincount(pre, minlength=n_source), out=indptr[1:])
-        return cls(name, source, target, indptr, post[order].astype(np.int32), weight[order].copy(),
-                   delay[order].astype(np.int32))
+        return cls(
+            name,
+            source,
+            target,
+            indptr,
+            post[order].astype(np.int32),
+            weight[order].copy(),
+            delay[order].astype(np.int32),
+        )
 
     def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
         """Dense ``(weight, delay)`` matrices ``[source, target]``; raises if two synapses share a pair (their
@@ -118,7 +127,6 @@ class Projection:
         w[src, self.targets] = self.weights
         d[src, self.targets] = self.delays
         return w, d
-
 
     @property
     def min_delay(self) -> int:
@@ -164,8 +172,7 @@ class ConvProjection:
 
     def to_explicit(self) -> Projection:
         pre, post, w = self.spec.expand()
-        return Projection.from_synapses(self.name, self.source, self.target, pre, post, w, self.delay,
-                                        self.spec.n_in)
+        return Projection.from_synapses(self.name, self.source, self.target, pre, post, w, self.delay, self.spec.n_in)
 
     def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
         pre, post, w = self.spec.expand()
@@ -224,8 +231,9 @@ class Network:
         d_type = np.uint8 if max_d < 2**8 else np.uint16 if max_d < 2**16 else np.int32
         offsets = np.zeros(len(explicit) + 1, dtype=np.int64)
         np.cumsum([q.n_synapses for q in explicit], out=offsets[1:])
-        flat = dict(targets=np.empty(offsets[-1], t_type), weights=np.empty(offsets[-1]),
-                    delays=np.empty(offsets[-1], d_type))
+        flat = dict(
+            targets=np.empty(offsets[-1], t_type), weights=np.empty(offsets[-1]), delays=np.empty(offsets[-1], d_type)
+        )
         for k, q in enumerate(explicit):
             for f, a in flat.items():
                 a[offsets[k] : offsets[k + 1]] = getattr(q, f)
@@ -265,9 +273,22 @@ class Network:
         total = sum(q.nbytes() for q in self.projections)
         for p in self.populations:
             if p.neuron is not None:
-                total += sum(getattr(p.neuron, f).nbytes for f in ("alpha", "beta", "in_gain", "g_i", "g_x",
-                                                                   "i_bias", "v_bias", "v_th", "v_reset", "v_min",
-                                                                   "refractory"))
+                total += sum(
+                    getattr(p.neuron, f).nbytes
+                    for f in (
+                        "alpha",
+                        "beta",
+                        "in_gain",
+                        "g_i",
+                        "g_x",
+                        "i_bias",
+                        "v_bias",
+                        "v_th",
+                        "v_reset",
+                        "v_min",
+                        "refractory",
+                    )
+                )
         return total
 
     # ------------------------------------------------------------------------------------------------ validation
@@ -286,8 +307,7 @@ class Network:
                 if not isinstance(p.neuron, NeuronParams):
                     raise NetworkError(f"population {p.name!r}: neuron must be NeuronParams (use evsim.LIF, ...)")
                 if p.neuron.size != p.size:
-                    raise NetworkError(f"population {p.name!r}: {p.size} neurons but parameters for "
-                                       f"{p.neuron.size}")
+                    raise NetworkError(f"population {p.name!r}: {p.size} neurons but parameters for {p.neuron.size}")
                 p.neuron.validate(f"population {p.name!r}")
             sizes[p.name] = p.size
         names: set[str] = set()
@@ -299,16 +319,21 @@ class Network:
             if not self.population(port).is_input:
                 raise NetworkError(f"input port {port!r} is a neuron population, not an input")
             if self.population(port).poisson_rate is not None:
-                raise NetworkError(f"input port {port!r} is a Poisson source: it makes its own events, do not list it "
-                                   "in Network.inputs")
+                raise NetworkError(
+                    f"input port {port!r} is a Poisson source: it makes its own events, do not list it "
+                    "in Network.inputs"
+                )
         for p in self.populations:
             if p.poisson_rate is not None:
                 if not p.is_input:
-                    raise NetworkError(f"population {p.name!r}: only an input population (neuron=None) can have a "
-                                       "poisson_rate")
+                    raise NetworkError(
+                        f"population {p.name!r}: only an input population (neuron=None) can have a poisson_rate"
+                    )
                 if not (np.isfinite(p.poisson_rate) and p.poisson_rate >= 0):
-                    raise NetworkError(f"population {p.name!r}: poisson_rate must be a finite mean count >= 0 per "
-                                       f"step, got {p.poisson_rate!r}")
+                    raise NetworkError(
+                        f"population {p.name!r}: poisson_rate must be a finite mean count >= 0 per "
+                        f"step, got {p.poisson_rate!r}"
+                    )
             elif p.is_input and p.name not in self.inputs:
                 raise NetworkError(f"input population {p.name!r} is not listed in Network.inputs")
             if any(q.target == p.name for q in self.projections) and p.is_input:
@@ -336,8 +361,10 @@ class Network:
         ns, nt = sizes[q.source], sizes[q.target]
         if isinstance(q, ConvProjection):
             if (q.spec.n_in, q.spec.n_out) != (ns, nt):
-                raise NetworkError(f"{where}: convolution maps {q.spec.in_shape} -> {q.spec.out_shape} but "
-                                   f"{q.source!r} has {ns} and {q.target!r} {nt} neurons")
+                raise NetworkError(
+                    f"{where}: convolution maps {q.spec.in_shape} -> {q.spec.out_shape} but "
+                    f"{q.source!r} has {ns} and {q.target!r} {nt} neurons"
+                )
             _check_delays(q.name, np.array([q.delay]))
             return
         indptr = np.asarray(q.indptr)
@@ -346,8 +373,9 @@ class Network:
         n = int(indptr[-1])
         for f in ("targets", "weights", "delays"):
             if np.asarray(getattr(q, f)).shape != (n,):
-                raise NetworkError(f"{where}: {f} must have one entry per synapse ({n}), got shape "
-                                   f"{np.asarray(getattr(q, f)).shape}")
+                raise NetworkError(
+                    f"{where}: {f} must have one entry per synapse ({n}), got shape {np.asarray(getattr(q, f)).shape}"
+                )
         object.__setattr__(q, "indptr", indptr.astype(np.int64))
         t = np.asarray(q.targets)
         if n and (t.min() < 0 or t.max() >= nt):
@@ -375,8 +403,10 @@ class Network:
         for q in self.projections:
             if q.min_delay == 0 and q.n_synapses:
                 if q.source == q.target:
-                    raise NetworkError(f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
-                                       "recurrent connections need a delay of at least one step")
+                    raise NetworkError(
+                        f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
+                        "recurrent connections need a delay of at least one step"
+                    )
                 succ[q.source].add(q.target)
         indeg = {n: 0 for n in names}
         for s in succ.values():
@@ -393,13 +423,20 @@ class Network:
                     ready.append(t)
         if len(out) != len(names):
             cyc = [n for n in names if n not in out]
-            raise NetworkError(f"zero-delay cycle through populations {cyc}: a recurrent loop needs a delay of at "
-                               "least one step on some projection")
+            raise NetworkError(
+                f"zero-delay cycle through populations {cyc}: a recurrent loop needs a delay of at "
+                "least one step on some projection"
+            )
         return tuple(out)
 
 
-def feedforward(sizes: Sequence[int], neuron_factory: Any, weights: Sequence[Any], delays: Sequence[Any] | None = None,
-                dt: float | None = None) -> Network:
+def feedforward(
+    sizes: Sequence[int],
+    neuron_factory: Any,
+    weights: Sequence[Any],
+    delays: Sequence[Any] | None = None,
+    dt: float | None = None,
+) -> Network:
     """Convenience: a layered network ``input -> layer1 -> ... -> layerN`` (output = last layer).
 
     ``neuron_factory(n)`` returns the `NeuronParams` of a layer of ``n`` neurons; ``weights[l]`` is the dense
@@ -408,6 +445,10 @@ def feedforward(sizes: Sequence[int], neuron_factory: Any, weights: Sequence[Any
     names = ["input"] + [f"layer{k}" for k in range(1, len(sizes))]
     pops = [Population("input", int(sizes[0]))]
     pops += [Population(names[k], int(sizes[k]), neuron_factory(int(sizes[k]))) for k in range(1, len(sizes))]
-    projs = [Projection.from_dense(f"{names[k]}->{names[k + 1]}", names[k], names[k + 1], weights[k],
-                                   0 if delays is None else delays[k]) for k in range(len(sizes) - 1)]
+    projs = [
+        Projection.from_dense(
+            f"{names[k]}->{names[k + 1]}", names[k], names[k + 1], weights[k], 0 if delays is None else delays[k]
+        )
+        for k in range(len(sizes) - 1)
+    ]
     return Network(tuple(pops), tuple(projs), ("input",), (names[-1],), dt=dt)

@@ -91,8 +91,10 @@ class NeuronParams:
         for f in _FLOAT_FIELDS:
             a = getattr(self, f)
             if not isinstance(a, np.ndarray) or a.shape != (n,):
-                raise NetworkError(f"{where}: neuron parameter {f!r} must be an array of shape ({n},), got "
-                                   f"{getattr(a, 'shape', type(a).__name__)}")
+                raise NetworkError(
+                    f"{where}: neuron parameter {f!r} must be an array of shape ({n},), got "
+                    f"{getattr(a, 'shape', type(a).__name__)}"
+                )
             if f == "v_min":
                 bad = np.isnan(a) | (a == np.inf)
             elif f == "v_th":
@@ -101,8 +103,7 @@ class NeuronParams:
                 bad = ~np.isfinite(a)
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
-                raise NetworkError(f"{where}: neuron parameter {f!r} is {a[j]} at neuron {j}; expected a finite "
-                                   "number")
+                raise NetworkError(f"{where}: neuron parameter {f!r} is {a[j]} at neuron {j}; expected a finite number")
         if self.v_init is not None and (np.shape(self.v_init) != (n,) or not np.all(np.isfinite(self.v_init))):
             raise NetworkError(f"{where}: 'v_init' must be {n} finite initial membrane values")
         if self.refractory.shape != (n,) or np.any(self.refractory < 0):
@@ -114,15 +115,19 @@ class NeuronParams:
         if np.any((self.alpha == 1) & (self.i_bias != 0)):
             raise NetworkError(f"{where}: a current that never decays (alpha = 1) cannot have a bias")
         if np.any(np.isfinite(self.v_min) & (self.g_i != 0)):
-            raise NetworkError(f"{where}: a membrane clamp 'v_min' is supported only without a synaptic current "
-                               "(IF, LIF, LI): with one, the clamped trajectory has no closed form")
+            raise NetworkError(
+                f"{where}: a membrane clamp 'v_min' is supported only without a synaptic current "
+                "(IF, LIF, LI): with one, the clamped trajectory has no closed form"
+            )
         if self.reset not in RESET_MODES:
             raise NetworkError(f"{where}: reset must be one of {sorted(RESET_MODES)}, got {self.reset!r}")
         if self.threshold_op not in THRESHOLD_OPS:
             raise NetworkError(f"{where}: threshold_op must be '>' or '>=', got {self.threshold_op!r}")
         if self.overshoot_rule and (self.reset != "subtract" or self.reset_delay or self.multi_spike):
-            raise NetworkError(f"{where}: overshoot_rule is snnTorch's immediate subtraction: it needs "
-                               "reset='subtract', no reset_delay and no multi_spike")
+            raise NetworkError(
+                f"{where}: overshoot_rule is snnTorch's immediate subtraction: it needs "
+                "reset='subtract', no reset_delay and no multi_spike"
+            )
         if self.multi_spike and np.any(self.v_th[np.isfinite(self.v_th)] <= 0):
             raise NetworkError(f"{where}: multi_spike needs a positive threshold")
 
@@ -151,23 +156,54 @@ def _arr(value: Any, n: int, name: str, dtype: type = np.float64) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gain: Any = 1.0, g_i: Any = 0.0,
-                g_x: Any = 1.0, i_bias: Any = 0.0, v_bias: Any = 0.0, threshold: Any = 1.0, v_reset: Any = 0.0,
-                v_min: Any = -np.inf, refractory: Any = 0, reset: str = "subtract", threshold_op: str = ">",
-                multi_spike: bool = False, reset_delay: bool = False, v_init: Any = None,
-                overshoot_rule: bool = False, refractory_keeps_current: bool = False) -> NeuronParams:
+def make_params(
+    model: str,
+    n: int,
+    *,
+    alpha: Any = 0.0,
+    beta: Any = 1.0,
+    in_gain: Any = 1.0,
+    g_i: Any = 0.0,
+    g_x: Any = 1.0,
+    i_bias: Any = 0.0,
+    v_bias: Any = 0.0,
+    threshold: Any = 1.0,
+    v_reset: Any = 0.0,
+    v_min: Any = -np.inf,
+    refractory: Any = 0,
+    reset: str = "subtract",
+    threshold_op: str = ">",
+    multi_spike: bool = False,
+    reset_delay: bool = False,
+    v_init: Any = None,
+    overshoot_rule: bool = False,
+    refractory_keeps_current: bool = False,
+) -> NeuronParams:
     """Build and validate a `NeuronParams` from scalars or per-neuron arrays (the raw coefficients)."""
     if int(n) != n or n < 1:
         raise NetworkError(f"a population needs a positive integer size, got {n!r}")
     n = int(n)
     p = NeuronParams(
-        model=model, alpha=_arr(alpha, n, "alpha"), beta=_arr(beta, n, "beta"), in_gain=_arr(in_gain, n, "in_gain"),
-        g_i=_arr(g_i, n, "g_i"), g_x=_arr(g_x, n, "g_x"), i_bias=_arr(i_bias, n, "i_bias"),
-        v_bias=_arr(v_bias, n, "v_bias"), v_th=_arr(threshold, n, "threshold"), v_reset=_arr(v_reset, n, "v_reset"),
-        v_min=_arr(v_min, n, "v_min"), refractory=_arr(refractory, n, "refractory", np.int32), reset=reset,
-        threshold_op=threshold_op, multi_spike=bool(multi_spike), reset_delay=bool(reset_delay),
-        v_init=None if v_init is None else _arr(v_init, n, "v_init"), overshoot_rule=bool(overshoot_rule),
-        refractory_keeps_current=bool(refractory_keeps_current))
+        model=model,
+        alpha=_arr(alpha, n, "alpha"),
+        beta=_arr(beta, n, "beta"),
+        in_gain=_arr(in_gain, n, "in_gain"),
+        g_i=_arr(g_i, n, "g_i"),
+        g_x=_arr(g_x, n, "g_x"),
+        i_bias=_arr(i_bias, n, "i_bias"),
+        v_bias=_arr(v_bias, n, "v_bias"),
+        v_th=_arr(threshold, n, "threshold"),
+        v_reset=_arr(v_reset, n, "v_reset"),
+        v_min=_arr(v_min, n, "v_min"),
+        refractory=_arr(refractory, n, "refractory", np.int32),
+        reset=reset,
+        threshold_op=threshold_op,
+        multi_spike=bool(multi_spike),
+        reset_delay=bool(reset_delay),
+        v_init=None if v_init is None else _arr(v_init, n, "v_init"),
+        overshoot_rule=bool(overshoot_rule),
+        refractory_keeps_current=bool(refractory_keeps_current),
+    )
     p.validate(f"{model} population")
     return p
 
@@ -175,8 +211,9 @@ def make_params(model: str, n: int, *, alpha: Any = 0.0, beta: Any = 1.0, in_gai
 def LIF(n: int, beta: Any, threshold: Any = 1.0, *, gain: Any = 1.0, bias: Any = 0.0, **kw: Any) -> NeuronParams:
     """Leaky integrate-and-fire: ``v_t = beta v_{t-1} + gain (x_t + bias)``; spikes above ``threshold``."""
     gain_a = np.asarray(gain, dtype=np.float64)
-    return make_params("LIF", n, beta=beta, g_x=gain, v_bias=gain_a * np.asarray(bias, np.float64),
-                       threshold=threshold, **kw)
+    return make_params(
+        "LIF", n, beta=beta, g_x=gain, v_bias=gain_a * np.asarray(bias, np.float64), threshold=threshold, **kw
+    )
 
 
 def IF(n: int, threshold: Any = 1.0, *, gain: Any = 1.0, bias: Any = 0.0, **kw: Any) -> NeuronParams:
@@ -189,20 +226,41 @@ def LI(n: int, beta: Any, *, gain: Any = 1.0, bias: Any = 0.0, **kw: Any) -> Neu
     return dataclasses.replace(LIF(n, beta, np.inf, gain=gain, bias=bias, **kw), model="LI")
 
 
-def CubaLIF(n: int, alpha: Any, beta: Any, threshold: Any = 1.0, *, in_gain: Any = 1.0, gain: Any = 1.0,
-            bias: Any = 0.0, **kw: Any) -> NeuronParams:
+def CubaLIF(
+    n: int,
+    alpha: Any,
+    beta: Any,
+    threshold: Any = 1.0,
+    *,
+    in_gain: Any = 1.0,
+    gain: Any = 1.0,
+    bias: Any = 0.0,
+    **kw: Any,
+) -> NeuronParams:
     """Current-based LIF (snnTorch ``Synaptic``): ``i_t = alpha i_{t-1} + in_gain (x_t + bias)``,
     ``v_t = beta v_{t-1} + gain i_t``."""
     a = np.asarray(alpha, np.float64)
     gn = np.asarray(gain, np.float64)
     ig = np.asarray(in_gain, np.float64)
     b = np.asarray(bias, np.float64)
-    return make_params("CubaLIF", n, alpha=alpha, beta=beta, in_gain=ig, g_i=gn * a, g_x=gn * ig, i_bias=ig * b,
-                       v_bias=gn * ig * b, threshold=threshold, **kw)
+    return make_params(
+        "CubaLIF",
+        n,
+        alpha=alpha,
+        beta=beta,
+        in_gain=ig,
+        g_i=gn * a,
+        g_x=gn * ig,
+        i_bias=ig * b,
+        v_bias=gn * ig * b,
+        threshold=threshold,
+        **kw,
+    )
 
 
-def CubaLI(n: int, alpha: Any, beta: Any, *, in_gain: Any = 1.0, gain: Any = 1.0, bias: Any = 0.0,
-           **kw: Any) -> NeuronParams:
+def CubaLI(
+    n: int, alpha: Any, beta: Any, *, in_gain: Any = 1.0, gain: Any = 1.0, bias: Any = 0.0, **kw: Any
+) -> NeuronParams:
     """Current-based leaky integrator (non-spiking): `CubaLIF` without a threshold."""
     p = CubaLIF(n, alpha, beta, np.inf, in_gain=in_gain, gain=gain, bias=bias, **kw)
     return dataclasses.replace(p, model="CubaLI")
@@ -212,9 +270,22 @@ DISCRETISATIONS = ("exact", "euler", "euler-new-i", "exp-unit")
 IF_GAINS = ("r", "r*dt")
 
 
-def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any = None, tau_syn: Any = None,
-               r: Any = 1.0, w_in: Any = 1.0, v_leak: Any = 0.0, bias: Any = 0.0, threshold: Any = np.inf,
-               if_gain: str = "r", **kw: Any) -> NeuronParams:
+def discretise(
+    model: str,
+    n: int,
+    dt: float,
+    *,
+    method: str = "exact",
+    tau: Any = None,
+    tau_syn: Any = None,
+    r: Any = 1.0,
+    w_in: Any = 1.0,
+    v_leak: Any = 0.0,
+    bias: Any = 0.0,
+    threshold: Any = np.inf,
+    if_gain: str = "r",
+    **kw: Any,
+) -> NeuronParams:
     """Coefficients for NIR's continuous-time models at step ``dt``.
 
     NIR equations: LIF/LI ``tau v' = (v_leak - v) + r I``; CubaLIF/CubaLI ``tau_syn i' = -i + w_in I``,
@@ -292,8 +363,19 @@ def discretise(model: str, n: int, dt: float, *, method: str = "exact", tau: Any
         else:
             g_i, g_x = dt / tau * r * a, dt / tau * r * in_gain
         vb = dt / tau * v_leak
-    return make_params(model, n, alpha=a, beta=bt, in_gain=in_gain, g_i=g_i, g_x=g_x, i_bias=in_gain * b,
-                       v_bias=vb + g_x * b, threshold=threshold, **kw)
+    return make_params(
+        model,
+        n,
+        alpha=a,
+        beta=bt,
+        in_gain=in_gain,
+        g_i=g_i,
+        g_x=g_x,
+        i_bias=in_gain * b,
+        v_bias=vb + g_x * b,
+        threshold=threshold,
+        **kw,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -318,8 +400,9 @@ def cross_sum(a: float, b: float, k: int) -> float:
 
 
 @njit
-def advance(i: float, v: float, k: int, alpha: float, beta: float, g_i: float, i_bias: float, v_bias: float,
-            v_min: float) -> tuple[float, float]:
+def advance(
+    i: float, v: float, k: int, alpha: float, beta: float, g_i: float, i_bias: float, v_bias: float, v_min: float
+) -> tuple[float, float]:
     """State after ``k >= 1`` input-free steps: the per-step equations for short gaps (cheaper than powers, and
     the same arithmetic as a clock-driven update), the closed form for long ones."""
     if k <= SHORT_GAP:
@@ -342,8 +425,20 @@ def advance(i: float, v: float, k: int, alpha: float, beta: float, g_i: float, i
 
 
 @njit
-def step_from(i: float, v: float, k: int, x: float, alpha: float, beta: float, in_gain: float, g_i: float,
-              g_x: float, i_bias: float, v_bias: float, v_min: float) -> tuple[float, float]:
+def step_from(
+    i: float,
+    v: float,
+    k: int,
+    x: float,
+    alpha: float,
+    beta: float,
+    in_gain: float,
+    g_i: float,
+    g_x: float,
+    i_bias: float,
+    v_bias: float,
+    v_min: float,
+) -> tuple[float, float]:
     """State at the ``k``-th step (``k >= 1``) after ``(i, v)`` when input ``x`` arrives at that step: ``k - 1``
     input-free steps in closed form, then the step itself with the per-step equations (clamped last, so the clamp
     sees the input exactly as a clock-driven update does)."""
@@ -361,8 +456,10 @@ def spike_count(v: float, theta: float, ge: bool, multi: bool) -> int:
         if multi:
             q = math.floor(v / theta)
             if not q < 2.0**40:
-                raise OverflowError("multi-spike: over 2**40 spikes from one neuron in one step; the activity "
-                                    "diverges (check the weights and thresholds)")
+                raise OverflowError(
+                    "multi-spike: over 2**40 spikes from one neuron in one step; the activity "
+                    "diverges (check the weights and thresholds)"
+                )
             c = int(q)
             return c if c > 1 else 1
         return 1
@@ -370,8 +467,19 @@ def spike_count(v: float, theta: float, ge: bool, multi: bool) -> int:
 
 
 @njit
-def next_crossing(i: float, v: float, horizon: int, alpha: float, beta: float, g_i: float, i_bias: float,
-                  v_bias: float, v_min: float, theta: float, ge: bool) -> int:
+def next_crossing(
+    i: float,
+    v: float,
+    horizon: int,
+    alpha: float,
+    beta: float,
+    g_i: float,
+    i_bias: float,
+    v_bias: float,
+    v_min: float,
+    theta: float,
+    ge: bool,
+) -> int:
     """Smallest ``k`` in ``1..horizon`` at which the input-free trajectory crosses threshold, or -1.
 
     Uses the same `step_from` as the engine, so a predicted crossing is the crossing the engine computes. Stops

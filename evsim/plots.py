@@ -19,8 +19,7 @@ from .energy import EnergyEstimate
 from .io.files import atomic_path
 from .simulation import Result
 
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22"]
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 
 
 def _figure(w: float, h: float) -> Figure:
@@ -81,14 +80,25 @@ def raster(res: Result, sample: int = 0) -> Figure:
         p = net.population(name)
         kind = "input" if p.is_input else p.neuron.model
         ms = float(np.clip(300 / max(p.size, 1), 1.5, 8))
-        ax.scatter(t, n, s=ms ** 2, marker="|" if p.size <= 200 else ".", color=COLORS[k % len(COLORS)],
-                   linewidths=1.0, rasterized=len(t) > 5000)
+        ax.scatter(
+            t,
+            n,
+            s=ms**2,
+            marker="|" if p.size <= 200 else ".",
+            color=COLORS[k % len(COLORS)],
+            linewidths=1.0,
+            rasterized=len(t) > 5000,
+        )
         ax.set_ylim(-0.5, p.size - 0.5)
         ax.set_ylabel("neuron")
         what = "events" if p.is_input else "spikes"
         total = float(np.sum(c)) if not p.is_input else len(t)
-        ax.set_title(f"{name}  ({kind}, {p.size} neurons): {total:g} {what}, "
-                     f"{total / (p.size * max(T, 1)):.3f} per neuron per step", loc="left", fontsize=9)
+        ax.set_title(
+            f"{name}  ({kind}, {p.size} neurons): {total:g} {what}, "
+            f"{total / (p.size * max(T, 1)):.3f} per neuron per step",
+            loc="left",
+            fontsize=9,
+        )
         ax.margins(x=0)
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlim(-0.5, T - 0.5)
@@ -112,8 +122,13 @@ def sop_bars(acct: Accounting, energies: Sequence[EnergyEstimate]) -> Figure:
     if macs.any():
         ax.barh(y, macs, left=acs, height=0.5, color=COLORS[1], label="SOPs: multiply-accumulates (real values)")
     for yi, s, d in zip(y, acs + macs, dense):
-        ax.text(max(s, d * 0.02), yi, f" {_count(s)}  ({s / d:.1%} of dense)" if d else f" {_count(s)}",
-                va="center", fontsize=8)
+        ax.text(
+            max(s, d * 0.02),
+            yi,
+            f" {_count(s)}  ({s / d:.1%} of dense)" if d else f" {_count(s)}",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlabel("operations per sample")
@@ -125,8 +140,13 @@ def sop_bars(acct: Accounting, energies: Sequence[EnergyEstimate]) -> Figure:
     for j, e in enumerate(energies):
         vals = np.array([e.synaptic[k].mean() for k in names])
         yy = y - 0.4 + h * (j + 0.5)
-        ax2.barh(yy, np.where(vals > 0, vals, np.nan), height=h * 0.9, color=COLORS[(j + 2) % 10],
-                 label=f"{e.model.name} (total {_si(float(e.total.mean()), 'J')}/sample)")
+        ax2.barh(
+            yy,
+            np.where(vals > 0, vals, np.nan),
+            height=h * 0.9,
+            color=COLORS[(j + 2) % 10],
+            label=f"{e.model.name} (total {_si(float(e.total.mean()), 'J')}/sample)",
+        )
         for yi, v in zip(yy, vals):
             if v > 0:
                 ax2.text(v, yi, " " + _si(v, "J"), va="center", fontsize=7.5)
@@ -146,8 +166,9 @@ def rate_histograms(acct: Accounting) -> Figure:
     """Distribution over neurons of the mean firing rate, one panel per spiking population."""
     color = {k: COLORS[i % len(COLORS)] for i, k in enumerate(acct.populations)}  # as in `raster`
     pops = [p for p in acct.populations.values() if p.spiking]
-    fig = _figure(4.2 * max(len(pops), 1) if len(pops) < 4 else 12, 3.4 if len(pops) < 4 else 3.0 * np.ceil(
-        len(pops) / 3))
+    fig = _figure(
+        4.2 * max(len(pops), 1) if len(pops) < 4 else 12, 3.4 if len(pops) < 4 else 3.0 * np.ceil(len(pops) / 3)
+    )
     if not pops:
         fig.text(0.5, 0.5, "no spiking populations", ha="center")
         return fig
@@ -164,7 +185,7 @@ def rate_histograms(acct: Accounting) -> Figure:
         ax.set_xlabel("firing rate (Hz)" if hz else "spikes per neuron per step")
         ax.set_ylabel("neurons")
         ax.legend(fontsize=7)
-    for ax in axes[len(pops):]:
+    for ax in axes[len(pops) :]:
         ax.set_visible(False)
     fig.suptitle(f"Firing rates per neuron (mean over {acct.samples} sample(s))", fontsize=11)
     return fig
@@ -187,18 +208,21 @@ def sops_over_time(acct: Accounting, bin_steps: int = 1) -> Figure:
     names = list(acct.projections)
     ys = [edges(rebin(acct.projections[k].sops_per_step, bin_steps).mean(axis=0)) for k in names]
     if names and T:
-        ax.stackplot(x, *ys, labels=names, colors=(COLORS * (len(names) // 10 + 1))[:len(names)], step="post",
-                     alpha=0.85)
+        ax.stackplot(
+            x, *ys, labels=names, colors=(COLORS * (len(names) // 10 + 1))[: len(names)], step="post", alpha=0.85
+        )
         tot = np.sum(ys, axis=0)
-        hi = edges(np.quantile(np.sum([rebin(acct.projections[k].sops_per_step, bin_steps) for k in names],
-                                      axis=0), 0.9, axis=0))
+        hi = edges(
+            np.quantile(
+                np.sum([rebin(acct.projections[k].sops_per_step, bin_steps) for k in names], axis=0), 0.9, axis=0
+            )
+        )
         ax.step(x, hi, where="post", color="black", lw=0.8, ls=":", label="90th percentile over samples (total)")
         ax.legend(fontsize=7, loc="upper right")
         ax.set_ylim(0, max(float(hi.max()), float(tot.max())) * 1.15 or 1)
     unit = "step" if bin_steps == 1 else f"{bin_steps} steps"
     ax.set_ylabel(f"SOPs per {unit}")
-    ax.set_title("Synaptic operations over time (mean over samples, stacked by projection)", loc="left",
-                 fontsize=10)
+    ax.set_title("Synaptic operations over time (mean over samples, stacked by projection)", loc="left", fontsize=10)
     widths = np.diff(np.append(starts, T))
     for k, p in enumerate(acct.populations.values()):
         ev = rebin(p.events_per_step, bin_steps).mean(axis=0)

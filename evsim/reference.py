@@ -42,15 +42,21 @@ def delay_matrices(net: Network) -> dict[str, list[tuple[int, sp.csr_matrix]]]:
     return out
 
 
-def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
-             init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-             matrices: dict[str, list[tuple[int, sp.csr_matrix]]] | None = None) -> ReferenceResult:
+def simulate(
+    net: Network,
+    inputs: dict[str, np.ndarray],
+    T: int,
+    init: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    matrices: dict[str, list[tuple[int, sp.csr_matrix]]] | None = None,
+) -> ReferenceResult:
     """``inputs[name]``: dense values ``[T, n]`` of each input population. ``init[name] = (i0, v0)``.
     ``matrices``: `delay_matrices(net)`, when several samples are simulated."""
     init = init or {}
     if any(p.poisson_rate is not None for p in net.populations):
-        raise EvsimError("the dense reference does not model Poisson sources (their random streams are the "
-                         "engine's own); compare on explicit inputs")
+        raise EvsimError(
+            "the dense reference does not model Poisson sources (their random streams are the "
+            "engine's own); compare on explicit inputs"
+        )
     pops = {p.name: p for p in net.populations}
     if matrices is None:
         matrices = delay_matrices(net)
@@ -64,8 +70,9 @@ def simulate(net: Network, inputs: dict[str, np.ndarray], T: int,
         if p.neuron is not None:
             v_init = np.zeros(p.size) if p.neuron.v_init is None else p.neuron.v_init
             i0, v0 = init.get(p.name, (np.zeros(p.size), v_init))
-            state[p.name] = dict(i=np.array(i0, float), v=np.array(v0, float), ref=np.zeros(p.size, int),
-                                 pending=np.zeros(p.size))
+            state[p.name] = dict(
+                i=np.array(i0, float), v=np.array(v0, float), ref=np.zeros(p.size, int), pending=np.zeros(p.size)
+            )
     for t in range(T):
         for name in net.order:
             p = pops[name]

@@ -54,9 +54,16 @@ class Report:
         return None if self.labels is None else float(np.mean(self.predictions == self.labels))
 
 
-def make_report(net: Network, x: Any, *, labels: Any = None, presets: Sequence[str] = DEFAULT_PRESETS,
-                energy_file: str | Path | None = None, progress: bool = False,
-                meta: dict[str, Any] | None = None) -> Report:
+def make_report(
+    net: Network,
+    x: Any,
+    *,
+    labels: Any = None,
+    presets: Sequence[str] = DEFAULT_PRESETS,
+    energy_file: str | Path | None = None,
+    progress: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> Report:
     """Run ``x`` through ``net``, count (`evsim.accounting.account`) and estimate energy under ``presets``."""
     models = [preset(p, energy_file) for p in presets]  # fail on a bad preset before the run
     t0 = time.perf_counter()
@@ -64,9 +71,16 @@ def make_report(net: Network, x: Any, *, labels: Any = None, presets: Sequence[s
     t1 = time.perf_counter()
     acct = account(res)
     t2 = time.perf_counter()
-    lab = None if labels is None else np.asarray(labels).reshape(-1)[:acct.samples]
-    return Report(res, acct, [estimate(acct, m) for m in models], {m.name: spikformer_energy(acct, m) for m in models},
-                  lab, dict(meta or {}), {"run_s": t1 - t0, "accounting_s": t2 - t1})
+    lab = None if labels is None else np.asarray(labels).reshape(-1)[: acct.samples]
+    return Report(
+        res,
+        acct,
+        [estimate(acct, m) for m in models],
+        {m.name: spikformer_energy(acct, m) for m in models},
+        lab,
+        dict(meta or {}),
+        {"run_s": t1 - t0, "accounting_s": t2 - t1},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ content
@@ -75,13 +89,21 @@ def summary(rep: Report) -> dict[str, Any]:
     net, acct = rep.res.net, rep.acct
     energy = {}
     for e in rep.energies:
-        energy[e.model.name] = dict(e.to_dict(),
-                                    spikformer_joules_per_sample=float(rep.spikformer[e.model.name].mean()))
+        energy[e.model.name] = dict(
+            e.to_dict(), spikformer_joules_per_sample=float(rep.spikformer[e.model.name].mean())
+        )
     return {
         "evsim_version": __version__,
-        "model": dict(rep.meta, dt=net.dt, neurons=net.n_neurons, synapses=net.n_synapses,
-                      populations=[p.name for p in net.populations], outputs=list(net.outputs)),
-        "samples": acct.samples, "steps": acct.steps,
+        "model": dict(
+            rep.meta,
+            dt=net.dt,
+            neurons=net.n_neurons,
+            synapses=net.n_synapses,
+            populations=[p.name for p in net.populations],
+            outputs=list(net.outputs),
+        ),
+        "samples": acct.samples,
+        "steps": acct.steps,
         "accuracy": rep.accuracy,
         "counts": acct.to_dict(),
         "energy": energy,
@@ -93,18 +115,23 @@ def headline(rep: Report) -> list[str]:
     """A few lines of the report's headline figures (what `evsim report` prints)."""
     a = rep.acct
     d = a.to_dict()
-    out = [f"samples  {a.samples} x {a.steps} steps" + (f", accuracy {rep.accuracy:.4f}" if rep.accuracy is not None
-                                                         else ""),
-           f"SOPs     {d['sops_per_sample']:.0f} per sample (AC {d['acs_per_sample']:.0f}, MAC "
-           f"{d['macs_per_sample']:.0f}); dense {d['dense_per_sample']:.0f} "
-           f"({d['sops_per_sample'] / d['dense_per_sample']:.1%} of dense)" if d["dense_per_sample"] else
-           f"SOPs     {d['sops_per_sample']:.0f} per sample",
-           f"sparsity activations {a.activation_sparsity:.4f}, connections {a.connection_sparsity:.4f}; neuron "
-           f"updates {d['neuron_updates_per_sample']:.0f} (event-driven) vs {a.neuron_updates_dense} (dense) per "
-           "sample"]
+    out = [
+        f"samples  {a.samples} x {a.steps} steps"
+        + (f", accuracy {rep.accuracy:.4f}" if rep.accuracy is not None else ""),
+        f"SOPs     {d['sops_per_sample']:.0f} per sample (AC {d['acs_per_sample']:.0f}, MAC "
+        f"{d['macs_per_sample']:.0f}); dense {d['dense_per_sample']:.0f} "
+        f"({d['sops_per_sample'] / d['dense_per_sample']:.1%} of dense)"
+        if d["dense_per_sample"]
+        else f"SOPs     {d['sops_per_sample']:.0f} per sample",
+        f"sparsity activations {a.activation_sparsity:.4f}, connections {a.connection_sparsity:.4f}; neuron "
+        f"updates {d['neuron_updates_per_sample']:.0f} (event-driven) vs {a.neuron_updates_dense} (dense) per "
+        "sample",
+    ]
     for e in rep.energies:
-        out.append(f"energy   {e.model.name}: {plots._si(float(e.total.mean()), 'J')} per sample "
-                   f"(Spikformer convention {plots._si(float(rep.spikformer[e.model.name].mean()), 'J')})")
+        out.append(
+            f"energy   {e.model.name}: {plots._si(float(e.total.mean()), 'J')} per sample "
+            f"(Spikformer convention {plots._si(float(rep.spikformer[e.model.name].mean()), 'J')})"
+        )
     return out
 
 
@@ -116,8 +143,12 @@ def write(rep: Report, out_dir: str | Path, *, raster_sample: int = 0, bin_steps
     if not 0 <= raster_sample < rep.acct.samples:
         raise ValueError(f"raster sample {raster_sample} is not one of the {rep.acct.samples} sample(s)")
     written = []
-    figures = {"raster": plots.raster(rep.res, raster_sample), "sops": plots.sop_bars(rep.acct, rep.energies),
-               "rates": plots.rate_histograms(rep.acct), "sops_time": plots.sops_over_time(rep.acct, bin_steps)}
+    figures = {
+        "raster": plots.raster(rep.res, raster_sample),
+        "sops": plots.sop_bars(rep.acct, rep.energies),
+        "rates": plots.rate_histograms(rep.acct),
+        "sops_time": plots.sops_over_time(rep.acct, bin_steps),
+    }
     pngs = {}
     for name, fig in figures.items():
         buf = io.BytesIO()
@@ -125,8 +156,13 @@ def write(rep: Report, out_dir: str | Path, *, raster_sample: int = 0, bin_steps
         pngs[name] = buf.getvalue()
         written.append(_write_bytes(out / f"{name}.png", pngs[name]))
     js = summary(rep)
-    js["files"] = [f"{n}.png" for n in PLOTS] + ["projections.csv", "populations.csv", "samples.csv",
-                                                  "sops_per_step.csv", "report.html"]
+    js["files"] = [f"{n}.png" for n in PLOTS] + [
+        "projections.csv",
+        "populations.csv",
+        "samples.csv",
+        "sops_per_step.csv",
+        "report.html",
+    ]
     write_json(out / "report.json", js)
     written.append(out / "report.json")
     written += _write_csvs(rep, out)
@@ -153,13 +189,20 @@ def _write_csvs(rep: Report, out: Path) -> list[Path]:
     a = rep.acct
     d = a.to_dict()
     pcols = list(next(iter(d["projections"].values()))) if d["projections"] else []
-    projections = _write_csv(out / "projections.csv", ["projection"] + pcols +
-                             [f"energy_J_{e.model.name}" for e in rep.energies],
-                             [[k] + [v[c] for c in pcols] + [float(e.synaptic[k].mean()) for e in rep.energies]
-                              for k, v in d["projections"].items()])
+    projections = _write_csv(
+        out / "projections.csv",
+        ["projection"] + pcols + [f"energy_J_{e.model.name}" for e in rep.energies],
+        [
+            [k] + [v[c] for c in pcols] + [float(e.synaptic[k].mean()) for e in rep.energies]
+            for k, v in d["projections"].items()
+        ],
+    )
     qcols = list(next(iter(d["populations"].values())))
-    populations = _write_csv(out / "populations.csv", ["population"] + qcols,
-                             [[k] + [v[c] for c in qcols] for k, v in d["populations"].items()])
+    populations = _write_csv(
+        out / "populations.csv",
+        ["population"] + qcols,
+        [[k] + [v[c] for c in qcols] for k, v in d["populations"].items()],
+    )
     header = ["sample", "label", "prediction", "sops", "acs", "macs", "neuron_updates"]
     header += [f"spikes_{k}" for k in a.populations] + [f"sops_{k}" for k in a.projections]
     header += [f"energy_J_{e.model.name}" for e in rep.energies]
@@ -167,15 +210,30 @@ def _write_csvs(rep: Report, out: Path) -> list[Path]:
     sops, acs, macs = a.sops, a.total("acs"), a.total("macs")
     rows = []
     for b in range(a.samples):
-        rows.append([b, "" if rep.labels is None else int(rep.labels[b]), int(pred[b]), int(sops[b]), int(acs[b]),
-                     int(macs[b]), int(a.neuron_updates[b])] +
-                    [_num(p.spikes[b]) for p in a.populations.values()] +
-                    [int(p.sops[b]) for p in a.projections.values()] + [float(e.total[b]) for e in rep.energies])
+        rows.append(
+            [
+                b,
+                "" if rep.labels is None else int(rep.labels[b]),
+                int(pred[b]),
+                int(sops[b]),
+                int(acs[b]),
+                int(macs[b]),
+                int(a.neuron_updates[b]),
+            ]
+            + [_num(p.spikes[b]) for p in a.populations.values()]
+            + [int(p.sops[b]) for p in a.projections.values()]
+            + [float(e.total[b]) for e in rep.energies]
+        )
     samples = _write_csv(out / "samples.csv", header, rows)
-    steps = _write_csv(out / "sops_per_step.csv", ["step", "time_s"] + list(a.projections),
-                       [[t, "" if a.dt is None else float(f"{t * a.dt:.12g}")] +
-                        [float(p.sops_per_step[:, t].mean()) for p in a.projections.values()]
-                        for t in range(a.steps)])
+    steps = _write_csv(
+        out / "sops_per_step.csv",
+        ["step", "time_s"] + list(a.projections),
+        [
+            [t, "" if a.dt is None else float(f"{t * a.dt:.12g}")]
+            + [float(p.sops_per_step[:, t].mean()) for p in a.projections.values()]
+            for t in range(a.steps)
+        ],
+    )
     return [projections, populations, samples, steps]
 
 
@@ -216,45 +274,92 @@ def _html(rep: Report, js: dict[str, Any], pngs: dict[str, bytes], raster_sample
     si = plots._si
     m = js["model"]
     title = html.escape(str(m.get("model", "model")))
-    cards = [(f"{c['sops_per_sample']:,.0f}", "SOPs per sample"),
-             (f"{c['sops_per_sample'] / c['dense_per_sample']:.1%}" if c["dense_per_sample"] else "-",
-              "of the dense operations"),
-             (f"{a.activation_sparsity:.3f}", "activation sparsity"),
-             (f"{a.connection_sparsity:.3f}", "connection sparsity")]
+    cards = [
+        (f"{c['sops_per_sample']:,.0f}", "SOPs per sample"),
+        (
+            f"{c['sops_per_sample'] / c['dense_per_sample']:.1%}" if c["dense_per_sample"] else "-",
+            "of the dense operations",
+        ),
+        (f"{a.activation_sparsity:.3f}", "activation sparsity"),
+        (f"{a.connection_sparsity:.3f}", "connection sparsity"),
+    ]
     if rep.accuracy is not None:
         cards.insert(0, (f"{rep.accuracy:.2%}", "accuracy"))
     cards += [(si(float(e.total.mean()), "J"), f"per sample, {e.model.name}") for e in rep.energies]
-    cards_html = "".join(f'<div class="card"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>'
-                         for v, k in cards)
-    info = _table(["item", "value"], [[k, v] for k, v in m.items() if k not in ("populations",)] +
-                  [["samples x steps", f"{a.samples} x {a.steps}"], ["memory (evsim arrays)",
-                                                                     f"{a.memory_bytes / 1024:.1f} KiB"],
-                   ["run / counting time", f"{rep.timing['run_s']:.3f} s / {rep.timing['accounting_s']:.3f} s"]])
-    proj = _table(["projection", "synapses", "SOPs / sample", "AC", "MAC", "dense / sample", "NeuroBench eff.",
-                   "Sinabs synops / step"] + [f"E {e.model.name}" for e in rep.energies],
-                  [[k, v["synapses"], v["sops_per_sample"], v["acs_per_sample"], v["macs_per_sample"],
-                    v["dense_per_sample"], v["neurobench_effective_acs"] + v["neurobench_effective_macs"],
-                    v["sinabs_synops_per_timestep"]] + [si(float(e.synaptic[k].mean()), "J") for e in rep.energies]
-                   for k, v in c["projections"].items()])
-    pops = _table(["population", "kind", "neurons", "spikes / sample", "rate per step", "activation sparsity"],
-                  [[k, v["kind"], v["size"], v["spikes_per_sample"], v["rate_per_step"], v["activation_sparsity"]]
-                   for k, v in c["populations"].items()])
+    cards_html = "".join(
+        f'<div class="card"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for v, k in cards
+    )
+    info = _table(
+        ["item", "value"],
+        [[k, v] for k, v in m.items() if k not in ("populations",)]
+        + [
+            ["samples x steps", f"{a.samples} x {a.steps}"],
+            ["memory (evsim arrays)", f"{a.memory_bytes / 1024:.1f} KiB"],
+            ["run / counting time", f"{rep.timing['run_s']:.3f} s / {rep.timing['accounting_s']:.3f} s"],
+        ],
+    )
+    proj = _table(
+        [
+            "projection",
+            "synapses",
+            "SOPs / sample",
+            "AC",
+            "MAC",
+            "dense / sample",
+            "NeuroBench eff.",
+            "Sinabs synops / step",
+        ]
+        + [f"E {e.model.name}" for e in rep.energies],
+        [
+            [
+                k,
+                v["synapses"],
+                v["sops_per_sample"],
+                v["acs_per_sample"],
+                v["macs_per_sample"],
+                v["dense_per_sample"],
+                v["neurobench_effective_acs"] + v["neurobench_effective_macs"],
+                v["sinabs_synops_per_timestep"],
+            ]
+            + [si(float(e.synaptic[k].mean()), "J") for e in rep.energies]
+            for k, v in c["projections"].items()
+        ],
+    )
+    pops = _table(
+        ["population", "kind", "neurons", "spikes / sample", "rate per step", "activation sparsity"],
+        [
+            [k, v["kind"], v["size"], v["spikes_per_sample"], v["rate_per_step"], v["activation_sparsity"]]
+            for k, v in c["populations"].items()
+        ],
+    )
     nb, sb, sf = c["conventions"]["neurobench"], c["conventions"]["sinabs"], c["conventions"]["spikformer"]
-    conv = _table(["convention", "figure", "value"],
-                  [["evsim (exact)", "SOPs per sample (delivered events x non-zero synapses)", c["sops_per_sample"]],
-                   ["evsim (exact)", "neuron updates per sample, event-driven / dense",
-                    f"{c['neuron_updates_per_sample']:.0f} / {c['neuron_updates_dense_per_sample']}"],
-                   ["NeuroBench", "Effective_ACs", nb["Effective_ACs"]], ["NeuroBench", "Effective_MACs",
-                                                                          nb["Effective_MACs"]],
-                   ["NeuroBench", "Dense", nb["Dense"]], ["NeuroBench", "ActivationSparsity", nb["ActivationSparsity"]],
-                   ["NeuroBench", "ConnectionSparsity", nb["ConnectionSparsity"]],
-                   ["NeuroBench", "MembraneUpdates (every neuron, every step)", nb["MembraneUpdates"]],
-                   ["Sinabs", "synops per time step", sb["synops_per_timestep"]]] +
-                  ([["Sinabs", "synops per second", sb["synops_per_second"]]] if "synops_per_second" in sb else []) +
-                  [["Spikformer", "FLOPs of real-valued-input layers (E_MAC)", sf["flops_first_layer"]],
-                   ["Spikformer", "SOPs = rate x T x FLOPs (E_AC)", sf["sops"]]] +
-                  [["Spikformer", f"energy, {e.model.name}", si(float(rep.spikformer[e.model.name].mean()), "J")]
-                   for e in rep.energies])
+    conv = _table(
+        ["convention", "figure", "value"],
+        [
+            ["evsim (exact)", "SOPs per sample (delivered events x non-zero synapses)", c["sops_per_sample"]],
+            [
+                "evsim (exact)",
+                "neuron updates per sample, event-driven / dense",
+                f"{c['neuron_updates_per_sample']:.0f} / {c['neuron_updates_dense_per_sample']}",
+            ],
+            ["NeuroBench", "Effective_ACs", nb["Effective_ACs"]],
+            ["NeuroBench", "Effective_MACs", nb["Effective_MACs"]],
+            ["NeuroBench", "Dense", nb["Dense"]],
+            ["NeuroBench", "ActivationSparsity", nb["ActivationSparsity"]],
+            ["NeuroBench", "ConnectionSparsity", nb["ConnectionSparsity"]],
+            ["NeuroBench", "MembraneUpdates (every neuron, every step)", nb["MembraneUpdates"]],
+            ["Sinabs", "synops per time step", sb["synops_per_timestep"]],
+        ]
+        + ([["Sinabs", "synops per second", sb["synops_per_second"]]] if "synops_per_second" in sb else [])
+        + [
+            ["Spikformer", "FLOPs of real-valued-input layers (E_MAC)", sf["flops_first_layer"]],
+            ["Spikformer", "SOPs = rate x T x FLOPs (E_AC)", sf["sops"]],
+        ]
+        + [
+            ["Spikformer", f"energy, {e.model.name}", si(float(rep.spikformer[e.model.name].mean()), "J")]
+            for e in rep.energies
+        ],
+    )
     energy_rows = []
     for e in rep.energies:
         for k, f in e.model.figures.items():
@@ -267,8 +372,9 @@ def _html(rep: Report, js: dict[str, Any], pngs: dict[str, bytes], raster_sample
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>evsim report: {title}</title><style>{_CSS}</style></head><body>
 <h1>evsim report: {title}</h1>
-<p class="sub">evsim {html.escape(js['evsim_version'])}, {a.samples} sample(s) x {a.steps} steps{
-        f", dt = {si(a.dt, 's')}" if a.dt else ""}. Every count is exact: counted from the spikes the event-driven
+<p class="sub">evsim {html.escape(js["evsim_version"])}, {a.samples} sample(s) x {a.steps} steps{
+        f", dt = {si(a.dt, 's')}" if a.dt else ""
+    }. Every count is exact: counted from the spikes the event-driven
 engine delivered, after the run.</p>
 <div class="cards">{cards_html}</div>
 <h2>Model and run</h2>{info}

@@ -84,8 +84,16 @@ def _compiled(net: Network) -> CompiledNetwork:
     return hit[1]
 
 
-def run(net: Network, x: Any = None, *, steps: int | None = None, progress: bool = False, seed: int = 0,
-        initial: Mapping[str, Any] | None = None, threads: int = 1) -> Result:
+def run(
+    net: Network,
+    x: Any = None,
+    *,
+    steps: int | None = None,
+    progress: bool = False,
+    seed: int = 0,
+    initial: Mapping[str, Any] | None = None,
+    threads: int = 1,
+) -> Result:
     """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
 
     ``x`` for a network with one input port: an array ``[T, n_in]`` (one sample on the model's time grid),
@@ -147,11 +155,14 @@ def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarr
             raise InputError(f"initial: {name!r} is not a neuron population")
         k = cn.names.index(name)
         n = int(cn.pop_off[k + 1] - cn.pop_off[k])
-        a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if np.ndim(value) == 0 else np.asarray(
-            value, dtype=np.float64)
+        a = (
+            np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
+            if np.ndim(value) == 0
+            else np.asarray(value, dtype=np.float64)
+        )
         if a.shape != (n,) or not np.all(np.isfinite(a)):
             raise InputError(f"initial[{name!r}]: expected {n} finite membrane values, got shape {a.shape}")
-        v0[cn.pop_off[k]:cn.pop_off[k + 1]] = a
+        v0[cn.pop_off[k] : cn.pop_off[k + 1]] = a
     return v0
 
 
@@ -168,8 +179,12 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         b = np.concatenate([np.full(e[0].shape[0], k, dtype=np.int64) for k, e in enumerate(per_sample)])
-        cols = [np.concatenate([e[0] for e in per_sample])[order], n[order] - cn.pop_off[pop[order]],
-                np.concatenate([e[2] for e in per_sample])[order], b[order]]
+        cols = [
+            np.concatenate([e[0] for e in per_sample])[order],
+            n[order] - cn.pop_off[pop[order]],
+            np.concatenate([e[2] for e in per_sample])[order],
+            b[order],
+        ]
         return cols, starts
 
     emitted = by_population([(r.spike_t, r.spike_n, r.spike_c.astype(np.int64)) for r in runs])
@@ -183,8 +198,8 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
     for name in net.outputs:
         p = net.population(name)
         if name in cn.rec_pops:
-            start = sum(net.population(r).size for r in cn.rec_pops[:cn.rec_pops.index(name)])
-            outs.append(np.stack([r.vtrace[:, start:start + p.size] for r in runs]))
+            start = sum(net.population(r).size for r in cn.rec_pops[: cn.rec_pops.index(name)])
+            outs.append(np.stack([r.vtrace[:, start : start + p.size] for r in runs]))
         else:
             outs.append(spikes[name].dense(T, p.size, B))
     output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
@@ -199,12 +214,16 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
         return a if batched else a[0]
 
     return Result(
-        net=net, steps=T, batch=B if batched else None, output=pick(output), spikes=spikes,
+        net=net,
+        steps=T,
+        batch=B if batched else None,
+        output=pick(output),
+        spikes=spikes,
         sops=pick(sops_pq.sum(axis=1)) if batched else int(sops_pq.sum()),
-        sops_by_projection={q: (sops_pq[:, j] if batched else int(sops_pq[0, j]))
-                            for j, q in enumerate(cn.proj_names)},
+        sops_by_projection={q: (sops_pq[:, j] if batched else int(sops_pq[0, j])) for j, q in enumerate(cn.proj_names)},
         neuron_updates=upd if batched else int(upd[0]),
-        final_state={k: (pick(i), pick(v)) for k, (i, v) in final.items()})
+        final_state={k: (pick(i), pick(v)) for k, (i, v) in final.items()},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -257,8 +276,9 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
             vs.append(v)
         t = np.concatenate(ts)
         o = np.argsort(t, kind="stable")
-        samples.append((t[o].astype(np.int64), np.concatenate(ns)[o].astype(np.int64),
-                        np.concatenate(vs)[o].astype(np.float64)))
+        samples.append(
+            (t[o].astype(np.int64), np.concatenate(ns)[o].astype(np.int64), np.concatenate(vs)[o].astype(np.float64))
+        )
     return samples, int(T), batched
 
 
@@ -279,7 +299,7 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[lis
         raise InputError(f"input {name!r}: expected numbers, got dtype {a.dtype}")
     nd = len(shape)
     if a.ndim >= nd + 1 and tuple(a.shape[-nd:]) == tuple(shape) and a.ndim in (nd + 1, nd + 2):
-        a = a.reshape(a.shape[:a.ndim - nd] + (n,))
+        a = a.reshape(a.shape[: a.ndim - nd] + (n,))
     if a.ndim == 2 and a.shape[1] == n:
         batched, a = False, a[None]
     elif a.ndim == 3 and a.shape[2] == n:
@@ -318,8 +338,9 @@ def _events(name: str, n: int, e: Any, steps: int | None) -> tuple[np.ndarray, n
     times = np.asarray(times)
     idx = np.asarray(idx)
     if times.shape != idx.shape or times.ndim != 1:
-        raise InputError(f"input {name!r}: times and indices must be 1-D arrays of one length, got {times.shape} "
-                         f"and {idx.shape}")
+        raise InputError(
+            f"input {name!r}: times and indices must be 1-D arrays of one length, got {times.shape} and {idx.shape}"
+        )
     if times.size and not np.issubdtype(times.dtype, np.integer):
         if not np.all(np.isfinite(times)) or np.any(times != np.round(times)):
             raise InputError(f"input {name!r}: event times are steps and must be whole numbers")

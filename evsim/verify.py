@@ -100,34 +100,53 @@ class Verification:
         def d(x: Any) -> Any:
             return None if x is None else dataclasses.asdict(x)
 
-        return {"ok": self.ok, "samples": self.samples, "steps": self.steps,
-                "layers": {k: dict(dataclasses.asdict(a), match_rate=a.match_rate) for k, a in self.layers.items()},
-                "first_divergence": d(self.first), "samples_diverging": self.samples_diverging,
-                "outputs_identical": self.outputs_identical, "predictions_agree": self.predictions_agree,
-                "accuracy_engine": self.accuracy_engine, "accuracy_reference": self.accuracy_reference,
-                "expect": None if self.expect is None else dict(d(self.expect), match_rate=self.expect.match_rate)}
+        return {
+            "ok": self.ok,
+            "samples": self.samples,
+            "steps": self.steps,
+            "layers": {k: dict(dataclasses.asdict(a), match_rate=a.match_rate) for k, a in self.layers.items()},
+            "first_divergence": d(self.first),
+            "samples_diverging": self.samples_diverging,
+            "outputs_identical": self.outputs_identical,
+            "predictions_agree": self.predictions_agree,
+            "accuracy_engine": self.accuracy_engine,
+            "accuracy_reference": self.accuracy_reference,
+            "expect": None if self.expect is None else dict(d(self.expect), match_rate=self.expect.match_rate),
+        }
 
     def lines(self) -> list[str]:
         """A human-readable account, one line per finding."""
         B = self.samples
         out = [f"engine vs reference ({B} sample(s) x {self.steps} steps, dense clock-driven oracle):"]
         for a in self.layers.values():
-            what = {"spikes": f"spikes {a.spikes_engine} vs {a.spikes_reference}", "membrane": "membrane trace",
-                    "final state only": "non-spiking"}[a.compared]
-            out.append(f"  {a.population:<16} match {a.match_rate:.4%} ({what}); identical in "
-                       f"{a.samples_identical}/{B} samples; final state max |diff| {a.final_state_max_diff:.3g}")
-        out.append(f"  outputs identical in {self.outputs_identical}/{B} samples; predictions agree in "
-                   f"{self.predictions_agree}/{B}")
+            what = {
+                "spikes": f"spikes {a.spikes_engine} vs {a.spikes_reference}",
+                "membrane": "membrane trace",
+                "final state only": "non-spiking",
+            }[a.compared]
+            out.append(
+                f"  {a.population:<16} match {a.match_rate:.4%} ({what}); identical in "
+                f"{a.samples_identical}/{B} samples; final state max |diff| {a.final_state_max_diff:.3g}"
+            )
+        out.append(
+            f"  outputs identical in {self.outputs_identical}/{B} samples; predictions agree in "
+            f"{self.predictions_agree}/{B}"
+        )
         if self.accuracy_engine is not None:
             out.append(f"  accuracy engine {self.accuracy_engine:.4f}, reference {self.accuracy_reference:.4f}")
         if self.first is not None:
-            out.append("  first divergence: " + _describe(self.first, "reference") +
-                       f" ({self.samples_diverging} sample(s) diverge)")
+            out.append(
+                "  first divergence: "
+                + _describe(self.first, "reference")
+                + f" ({self.samples_diverging} sample(s) diverge)"
+            )
         if self.expect is not None:
             e = self.expect
-            out.append(f"engine vs {e.source}: output match {e.match_rate:.4%}; identical in {e.samples_identical}/{B} "
-                       f"samples; predictions agree in {e.predictions_agree}/{B}" +
-                       (f"; {e.source} accuracy {e.accuracy:.4f}" if e.accuracy is not None else ""))
+            out.append(
+                f"engine vs {e.source}: output match {e.match_rate:.4%}; identical in {e.samples_identical}/{B} "
+                f"samples; predictions agree in {e.predictions_agree}/{B}"
+                + (f"; {e.source} accuracy {e.accuracy:.4f}" if e.accuracy is not None else "")
+            )
             if e.first is not None:
                 out.append("  first divergence: " + _describe(e.first, e.source))
         out.append("AGREE" if self.ok else "DISAGREE")
@@ -135,14 +154,25 @@ class Verification:
 
 
 def _describe(d: Divergence, other: str) -> str:
-    return (f"sample {d.sample}, step {d.step}, population {d.population!r}, neuron {d.neuron}: engine {d.ours:g}, "
-            f"{other} {d.theirs:g}; membrane (after reset) engine {d.v_engine:.9g}, reference {d.v_reference:.9g} "
-            f"(threshold {d.threshold:g})")
+    return (
+        f"sample {d.sample}, step {d.step}, population {d.population!r}, neuron {d.neuron}: engine {d.ours:g}, "
+        f"{other} {d.theirs:g}; membrane (after reset) engine {d.v_engine:.9g}, reference {d.v_reference:.9g} "
+        f"(threshold {d.threshold:g})"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ verify
-def verify(net: Network, x: Any, *, labels: Any = None, expect: Any = None, expect_name: str = "expected",
-           rtol: float = 1e-6, atol: float = 1e-9, progress: bool = False) -> Verification:
+def verify(
+    net: Network,
+    x: Any,
+    *,
+    labels: Any = None,
+    expect: Any = None,
+    expect_name: str = "expected",
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    progress: bool = False,
+) -> Verification:
     """Run ``x`` through the engine and the reference (and compare with ``expect``); see the module docstring."""
     res = run(net, x, progress=progress)
     dense_in, T = as_dense_inputs(net, x)
@@ -191,16 +221,28 @@ def verify(net: Network, x: Any, *, labels: Any = None, expect: Any = None, expe
                     if bad_here is None or t < bad_here[1]:
                         bad_here = (name, int(t), int(n), float(eng[t, n]), float(theirs[t, n]), ref)
             i_e, v_e = (np.asarray(a)[b] if res.batch else np.asarray(a) for a in res.final_state[name])
-            fd = max(np.max(np.abs(i_e - ref.i[name][-1]), initial=0.0), np.max(np.abs(v_e - ref.v[name][-1]),
-                                                                                  initial=0.0)) if T else 0.0
+            fd = (
+                max(
+                    np.max(np.abs(i_e - ref.i[name][-1]), initial=0.0),
+                    np.max(np.abs(v_e - ref.v[name][-1]), initial=0.0),
+                )
+                if T
+                else 0.0
+            )
             st["fdiff"] = max(st["fdiff"], float(fd))
-            if not np.allclose(i_e, ref.i[name][-1], rtol=rtol, atol=atol) or \
-                    not np.allclose(v_e, ref.v[name][-1], rtol=rtol, atol=atol):
+            if not np.allclose(i_e, ref.i[name][-1], rtol=rtol, atol=atol) or not np.allclose(
+                v_e, ref.v[name][-1], rtol=rtol, atol=atol
+            ):
                 if bad_here is None and T:
                     n = int(np.argmax(np.abs(v_e - ref.v[name][-1]) + np.abs(i_e - ref.i[name][-1])))
                     bad_here = (name, T - 1, n, float(v_e[n]), float(ref.v[name][-1][n]), ref)
-        ref_out = np.concatenate([ref.spikes[o] if net.population(o).neuron is None or
-                                  net.population(o).neuron.spiking else ref.v[o] for o in net.outputs], axis=-1)
+        ref_out = np.concatenate(
+            [
+                ref.spikes[o] if net.population(o).neuron is None or net.population(o).neuron.spiking else ref.v[o]
+                for o in net.outputs
+            ],
+            axis=-1,
+        )
         ref_pred[b] = _predict(net, ref_out)
         outputs_same += bool(_same_output(net, outputs[b], ref_out, rtol, atol))
         if bad_here is not None:
@@ -213,12 +255,23 @@ def verify(net: Network, x: Any, *, labels: Any = None, expect: Any = None, expe
     lab = None if labels is None else np.asarray(labels).reshape(-1)
     if lab is not None and lab.shape[0] != B:
         raise EvsimError(f"{lab.shape[0]} labels for {B} samples")
-    layers = {k: LayerAgreement(k, _compared(net, k), s["entries"], s["matching"], s["eng"], s["ref"], s["same"],
-                                s["fdiff"]) for k, s in stats.items()}
+    layers = {
+        k: LayerAgreement(k, _compared(net, k), s["entries"], s["matching"], s["eng"], s["ref"], s["same"], s["fdiff"])
+        for k, s in stats.items()
+    }
     exp = None if expect is None else _expect(net, res, dense_in, outputs, expect, expect_name, lab, T)
-    return Verification(B, T, layers, first, diverging, outputs_same, pred_same,
-                        None if lab is None else float(np.mean(eng_pred == lab)),
-                        None if lab is None else float(np.mean(ref_pred == lab)), exp)
+    return Verification(
+        B,
+        T,
+        layers,
+        first,
+        diverging,
+        outputs_same,
+        pred_same,
+        None if lab is None else float(np.mean(eng_pred == lab)),
+        None if lab is None else float(np.mean(ref_pred == lab)),
+        exp,
+    )
 
 
 EXPECT_KEYS = ("output", "outputs", "expected", "expect")
@@ -242,8 +295,10 @@ def read_expected(path: str, key: str | None = None) -> tuple[np.ndarray, str]:
             if key is None:
                 cands = [k for k in names if k.endswith("_output")]
                 if len(cands) != 1:
-                    raise EvsimError(f"{p}: cannot tell which array holds the expected output; found {names}: name "
-                                     "one with --expect-key")
+                    raise EvsimError(
+                        f"{p}: cannot tell which array holds the expected output; found {names}: name "
+                        "one with --expect-key"
+                    )
                 key = cands[0]
             if key not in names:
                 raise EvsimError(f"{p}: no array {key!r}; found {names}")
@@ -286,8 +341,9 @@ def _same_output(net: Network, a: np.ndarray, b: np.ndarray, rtol: float, atol: 
 def _split(sp: Spikes, B: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     order = np.argsort(sp.samples, kind="stable")
     bounds = np.searchsorted(sp.samples[order], np.arange(B + 1))
-    return [(sp.times[order[a:z]], sp.indices[order[a:z]], sp.counts[order[a:z]])
-            for a, z in zip(bounds[:-1], bounds[1:])]
+    return [
+        (sp.times[order[a:z]], sp.indices[order[a:z]], sp.counts[order[a:z]]) for a, z in zip(bounds[:-1], bounds[1:])
+    ]
 
 
 def _dense(tnc: tuple[np.ndarray, np.ndarray, np.ndarray], T: int, n: int) -> np.ndarray:
@@ -298,20 +354,29 @@ def _dense(tnc: tuple[np.ndarray, np.ndarray, np.ndarray], T: int, n: int) -> np
 
 def _engine_state_at(net: Network, inputs: dict[str, np.ndarray], step: int, name: str) -> tuple[np.ndarray, ...]:
     """The engine's (i, v) of population ``name`` at ``step``: one sample run for ``step + 1`` steps."""
-    cut = {k: v[:step + 1] for k, v in inputs.items()}
+    cut = {k: v[: step + 1] for k, v in inputs.items()}
     r = run(net, cut if len(cut) > 1 else next(iter(cut.values())))
     return r.final_state[name]
 
 
-def _divergence(net: Network, inputs: dict[str, np.ndarray], b: int, t: int, name: str, n: int, ours: float,
-                theirs: float, ref: Any) -> Divergence:
+def _divergence(
+    net: Network, inputs: dict[str, np.ndarray], b: int, t: int, name: str, n: int, ours: float, theirs: float, ref: Any
+) -> Divergence:
     _, v = _engine_state_at(net, inputs, t, name)
     p = net.population(name)
     return Divergence(b, t, name, n, ours, theirs, float(v[n]), float(ref.v[name][t, n]), float(p.neuron.v_th[n]))
 
 
-def _expect(net: Network, res: Result, dense_in: list, outputs: np.ndarray, expect: Any, source: str,
-            labels: np.ndarray | None, T: int) -> ExpectAgreement:
+def _expect(
+    net: Network,
+    res: Result,
+    dense_in: list,
+    outputs: np.ndarray,
+    expect: Any,
+    source: str,
+    labels: np.ndarray | None,
+    T: int,
+) -> ExpectAgreement:
     e = np.asarray(expect)
     if e.ndim == 2:
         e = e[None]
@@ -319,8 +384,10 @@ def _expect(net: Network, res: Result, dense_in: list, outputs: np.ndarray, expe
     if e.shape[0] > B:  # --samples cut the inputs: cut the expectation alike
         e = e[:B]
     if e.shape != outputs.shape:
-        raise EvsimError(f"{source}: expected output of shape {outputs.shape} ([B, T, n_out] of the model), got "
-                         f"{np.asarray(expect).shape}")
+        raise EvsimError(
+            f"{source}: expected output of shape {outputs.shape} ([B, T, n_out] of the model), got "
+            f"{np.asarray(expect).shape}"
+        )
     p = net.population(net.outputs[0])
     spiking = p.neuron is None or p.neuron.spiking
     equal = outputs == e if spiking else np.isclose(outputs, e, rtol=1e-5, atol=1e-7)
@@ -340,11 +407,16 @@ def _expect(net: Network, res: Result, dense_in: list, outputs: np.ndarray, expe
         ref = reference.simulate(net, dense_in[b], T)
         pop = net.population(name)
         v_ref = float(ref.v[name][t, local]) if pop.neuron is not None else float("nan")
-        v_eng = float(_engine_state_at(net, dense_in[b], t, name)[1][local]) if pop.neuron is not None else \
-            float("nan")
+        v_eng = float(_engine_state_at(net, dense_in[b], t, name)[1][local]) if pop.neuron is not None else float("nan")
         thr = float(pop.neuron.v_th[local]) if pop.neuron is not None else float("nan")
         first = Divergence(b, t, name, local, float(outputs[b, t, n]), float(e[b, t, n]), v_eng, v_ref, thr)
     eng_pred = np.atleast_1d(res.predictions())
-    return ExpectAgreement(source, int(equal.size), int(equal.sum()), int(ident.sum()),
-                           int(np.sum(eng_pred == their_pred)),
-                           None if labels is None else float(np.mean(their_pred == labels)), first)
+    return ExpectAgreement(
+        source,
+        int(equal.size),
+        int(equal.sum()),
+        int(ident.sum()),
+        int(np.sum(eng_pred == their_pred)),
+        None if labels is None else float(np.mean(their_pred == labels)),
+        first,
+    )

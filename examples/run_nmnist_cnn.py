@@ -40,14 +40,18 @@ def saccade_events(rng: np.random.Generator, steps: int = 300) -> evsim.EventStr
 def main() -> None:
     net = evsim.load(DATA / "cnn_sinabs.nir", dialect="sinabs", dt=1e-3)
     explicit = sum(q.n_synapses for q in net.projections) * 20  # bytes an expanded table would need (~20 B/syn)
-    print(f"model: {net.n_neurons} neurons, {net.n_synapses} synapses, {net.nbytes() / 1e6:.1f} MB in memory "
-          f"(an expanded synapse table: ~{explicit / 1e6:.0f} MB)")
+    print(
+        f"model: {net.n_neurons} neurons, {net.n_synapses} synapses, {net.nbytes() / 1e6:.1f} MB in memory "
+        f"(an expanded synapse table: ~{explicit / 1e6:.0f} MB)"
+    )
     rng = np.random.default_rng(0)
     samples = [saccade_events(rng) for _ in range(4)]
     res = evsim.run(net, samples, steps=300)
     for name in ("1", "3", "6", "10", "12"):
-        print(f"layer {name:>2}: {len(net.population(name).neuron.v_th):5d} neurons, "
-              f"{res.spikes[name].counts.sum() / len(samples):8.0f} spikes per sample")
+        print(
+            f"layer {name:>2}: {len(net.population(name).neuron.v_th):5d} neurons, "
+            f"{res.spikes[name].counts.sum() / len(samples):8.0f} spikes per sample"
+        )
     print(f"class decisions: {res.predictions().tolist()}; SOPs per sample: {np.mean(res.sops):.0f}")
 
 

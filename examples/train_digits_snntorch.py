@@ -86,9 +86,9 @@ def build_net():
         # vectors of one value each: with plain Python scalars snnTorch
         # 1.0.0's exporter writes 0-d LIF parameters, and nir's
         # infer_types() then rejects the graph ("type mismatch ... -> []").
-        return snn.Leaky(beta=torch.full((n,), BETA),
-                         threshold=torch.full((n,), THRESHOLD),
-                         spike_grad=grad, init_hidden=True, **kw)
+        return snn.Leaky(
+            beta=torch.full((n,), BETA), threshold=torch.full((n,), THRESHOLD), spike_grad=grad, init_hidden=True, **kw
+        )
 
     # init_hidden=True so the plain nn.Sequential is exactly what
     # export_to_nir traces (snnTorch's documented export pattern).
@@ -156,7 +156,7 @@ def main():
         order = batch_rng.permutation(len(ytr))
         tot = 0.0
         for i in range(0, len(order), args.batch):
-            idx = order[i:i + args.batch]
+            idx = order[i : i + args.batch]
             xb = torch.from_numpy(spikes[idx]).float().transpose(0, 1)
             yb = torch.from_numpy(ytr[idx])
             _, out = run_net(net, xb)
@@ -166,8 +166,7 @@ def main():
             opt.step()
             tot += loss.item() * len(idx)
         if ep % 5 == 4 or ep == args.epochs - 1:
-            print(f"epoch {ep + 1:3d}  loss {tot / len(ytr):.4f}  "
-                  f"test acc {test_acc():.4f}  ({time.time() - t0:.0f}s)")
+            print(f"epoch {ep + 1:3d}  loss {tot / len(ytr):.4f}  test acc {test_acc():.4f}  ({time.time() - t0:.0f}s)")
 
     # ---- reference run of the trained net on the shipped test raster ----
     net.eval()

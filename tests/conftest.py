@@ -25,6 +25,5 @@ def need_models():
 
 # Hypothesis: 300 random cases per property by default; `--hypothesis-profile=thorough` for a long hunt.
 settings.register_profile("default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=5000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")

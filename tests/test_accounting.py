@@ -78,12 +78,15 @@ def runs(draw):
     r = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n_in, n1, n2 = (int(v) for v in r.integers(1, 7, 3))
     multi = draw(st.booleans())
-    pops = (evsim.Population("in", n_in),
-            evsim.Population("a", n1, evsim.IF(n1, r.uniform(0.3, 1.0, n1), multi_spike=multi)),
-            evsim.Population("b", n2, evsim.LIF(n2, 0.8, r.uniform(0.3, 1.0, n2))))
+    pops = (
+        evsim.Population("in", n_in),
+        evsim.Population("a", n1, evsim.IF(n1, r.uniform(0.3, 1.0, n1), multi_spike=multi)),
+        evsim.Population("b", n2, evsim.LIF(n2, 0.8, r.uniform(0.3, 1.0, n2))),
+    )
     projs = []
-    for k, (s, t, ns, nt) in enumerate([("in", "a", n_in, n1), ("a", "b", n1, n2), ("b", "a", n2, n1),
-                                        ("in", "b", n_in, n2)]):
+    for k, (s, t, ns, nt) in enumerate(
+        [("in", "a", n_in, n1), ("a", "b", n1, n2), ("b", "a", n2, n1), ("in", "b", n_in, n2)]
+    ):
         W = r.normal(0.4, 0.6, (nt, ns)) * (r.random((nt, ns)) < 0.7)
         D = r.integers(1 if s == "b" else 0, 6, (nt, ns))
         projs.append(evsim.Projection.from_dense(f"q{k}", s, t, W, D))
@@ -130,8 +133,9 @@ def test_sops_equal_engine_counter_and_dense_brute_force(case):
 
 
 def test_activation_sparsity_from_dense_rasters(rng):
-    net = evsim.feedforward([5, 7, 3], lambda n: evsim.LIF(n, 0.9, 0.5), [rng.normal(0.5, 0.5, (7, 5)),
-                                                                       rng.normal(0.5, 0.5, (3, 7))])
+    net = evsim.feedforward(
+        [5, 7, 3], lambda n: evsim.LIF(n, 0.9, 0.5), [rng.normal(0.5, 0.5, (7, 5)), rng.normal(0.5, 0.5, (3, 7))]
+    )
     x = (rng.random((4, 20, 5)) < 0.5).astype(float)
     res = evsim.run(net, x)
     a = account(res)
@@ -155,8 +159,10 @@ def test_convolution_fanout_matches_expansion_and_engine(rng, pool):
     ones = ConvSpec((2, hp, wp), np.ones(w.shape), stride=(2, 1), pad=(1, 0), dilation=(1, 2))
     np.testing.assert_array_equal(layer.fan_all, np.bincount(ones.expand()[0], minlength=ones.n_in))
     assert layer.zero_weights == int(np.sum(w == 0)) and layer.weights == w.size
-    pops = (evsim.Population("in", spec.n_in, shape=spec.in_shape),
-            evsim.Population("o", spec.n_out, evsim.IF(spec.n_out, 1.0, multi_spike=True), shape=spec.out_shape))
+    pops = (
+        evsim.Population("in", spec.n_in, shape=spec.in_shape),
+        evsim.Population("o", spec.n_out, evsim.IF(spec.n_out, 1.0, multi_spike=True), shape=spec.out_shape),
+    )
     net = evsim.Network(pops, (ConvProjection("c", "in", "o", spec, 2),), ("in",), ("o",))
     x = (rng.random((2, 10) + spec.in_shape) < 0.3).astype(float)
     res = evsim.run(net, x)
@@ -187,9 +193,18 @@ def test_digits_example_counts():
 def test_energy_is_figures_times_counts():
     net, x = tiny()
     a = account(evsim.run(net, x))
-    m = EnergyModel("m", "test", {"ac": Figure(2.0, "s"), "mac": Figure(10.0, "s"), "weight_fetch": Figure(1.0, "s"),
-                                  "neuron_update": Figure(3.0, "s"), "neuron_idle": Figure(0.5, "s"),
-                                  "spike": Figure(7.0, "s")})
+    m = EnergyModel(
+        "m",
+        "test",
+        {
+            "ac": Figure(2.0, "s"),
+            "mac": Figure(10.0, "s"),
+            "weight_fetch": Figure(1.0, "s"),
+            "neuron_update": Figure(3.0, "s"),
+            "neuron_idle": Figure(0.5, "s"),
+            "spike": Figure(7.0, "s"),
+        },
+    )
     e = estimate(a, m)
     upd = int(a.neuron_updates[0])
     want_syn = (2.0 * 4 + 10.0 * 1 + 1.0 * 5) * 1e-12
@@ -204,8 +219,16 @@ def test_energy_is_figures_times_counts():
 
 def test_shipped_presets_have_sources_and_the_published_figures():
     ps = presets()
-    assert {"horowitz45-fp32", "horowitz45-fp16", "horowitz45-int8", "horowitz45-int32", "horowitz45-fp32-sram",
-            "loihi", "truenorth", "spinnaker"} <= set(ps)
+    assert {
+        "horowitz45-fp32",
+        "horowitz45-fp16",
+        "horowitz45-int8",
+        "horowitz45-int32",
+        "horowitz45-fp32-sram",
+        "loihi",
+        "truenorth",
+        "spinnaker",
+    } <= set(ps)
     for m in ps.values():
         assert m.figures and all(f.source and f.pj >= 0 for f in m.figures.values())
     assert (ps["horowitz45-fp32"].pj("ac"), ps["horowitz45-fp32"].pj("mac")) == (0.9, 4.6)
@@ -218,22 +241,30 @@ def test_user_presets_json_and_toml(tmp_path):
     j.write_text(json.dumps({"figures": {"ac": {"pJ": 1.5, "source": "datasheet"}}}))
     assert load_file(j)["mine"].pj("ac") == 1.5
     t = tmp_path / "chips.toml"
-    t.write_text('[presets.chip]\ntitle = "Chip"\nfigures.ac = { pJ = 0.5, source = "paper" }\n'
-                 'figures.mac = { pJ = 2, source = "paper" }\n')
+    t.write_text(
+        '[presets.chip]\ntitle = "Chip"\nfigures.ac = { pJ = 0.5, source = "paper" }\n'
+        'figures.mac = { pJ = 2, source = "paper" }\n'
+    )
     assert preset("chip", t).pj("mac") == 2.0
     assert "horowitz45-fp32" in presets(t) and "chip" in presets(t)
 
 
-@pytest.mark.parametrize("text, suffix, match", [
-    ('{"figures": {"acc": {"pJ": 1, "source": "x"}}}', ".json", r"unknown figure 'figures.acc'"),
-    ('{"presets": {"c": {"figures": {"ac": {"pJ": -1, "source": "x"}}}}}', ".json",
-     r"presets.c.figures.ac.pJ must be a finite number"),
-    ('{"figures": {"mac": {"pJ": 1}}}', ".json", r"figures.mac.source is missing"),
-    ('{"figures": {"ac": {"pJ": 1, "source": "x", "unit": "nJ"}}}', ".json", r"unknown key\(s\) \['unit'\]"),
-    ('{"nothing": 1}', ".json", "expected a key 'presets'"),
-    ("[presets.c\nfigures = 1", ".toml", "cannot parse"),
-    ("{}", ".yaml", "unknown energy file format"),
-])
+@pytest.mark.parametrize(
+    "text, suffix, match",
+    [
+        ('{"figures": {"acc": {"pJ": 1, "source": "x"}}}', ".json", r"unknown figure 'figures.acc'"),
+        (
+            '{"presets": {"c": {"figures": {"ac": {"pJ": -1, "source": "x"}}}}}',
+            ".json",
+            r"presets.c.figures.ac.pJ must be a finite number",
+        ),
+        ('{"figures": {"mac": {"pJ": 1}}}', ".json", r"figures.mac.source is missing"),
+        ('{"figures": {"ac": {"pJ": 1, "source": "x", "unit": "nJ"}}}', ".json", r"unknown key\(s\) \['unit'\]"),
+        ('{"nothing": 1}', ".json", "expected a key 'presets'"),
+        ("[presets.c\nfigures = 1", ".toml", "cannot parse"),
+        ("{}", ".yaml", "unknown energy file format"),
+    ],
+)
 def test_bad_energy_files_name_file_and_key(tmp_path, text, suffix, match):
     f = tmp_path / f"bad{suffix}"
     f.write_text(text)

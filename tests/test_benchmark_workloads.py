@@ -34,10 +34,21 @@ def test_conv_workload_matches_the_dense_reference():
     beta = float(np.exp(-wl["dt_ms"] / wl["neuron"]["tau_m"]))
     pops = [evsim.Population("in", wl["populations"]["in"])] + [
         evsim.Population(n, wl["populations"][n], evsim.LIF(wl["populations"][n], beta, 1.0, reset="zero"))
-        for n in names[1:]]
-    projs = [evsim.Projection.from_synapses(p["name"], p["source"], p["target"], p["pre"], p["post"], p["weight"],
-                                            p["delay_steps"], wl["populations"][p["source"]])
-             for p in wl["projections"]]
+        for n in names[1:]
+    ]
+    projs = [
+        evsim.Projection.from_synapses(
+            p["name"],
+            p["source"],
+            p["target"],
+            p["pre"],
+            p["post"],
+            p["weight"],
+            p["delay_steps"],
+            wl["populations"][p["source"]],
+        )
+        for p in wl["projections"]
+    ]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],))
     x = np.zeros((wl["T_steps"], wl["populations"]["in"]))
     np.add.at(x, (wl["input_steps"], wl["input_index"]), 1.0)

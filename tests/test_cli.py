@@ -35,13 +35,16 @@ def test_info(capsys):
     assert "input->1" in text and "8192 synapses" in text
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["info", "/no/such/model.nir", "--dt", "1e-3"], "no such file"),
-    (["run", MODEL, "--input", "/no/such.npz", "--dialect", "snntorch"], "no such input file"),
-    (["info", MODEL], "no default time step"),
-    (["run", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "0"], "--samples must be at least 1"),
-    (["run", MODEL, "--input", MODEL, "--dialect", "snntorch"], "unknown input format '.nir'"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["info", "/no/such/model.nir", "--dt", "1e-3"], "no such file"),
+        (["run", MODEL, "--input", "/no/such.npz", "--dialect", "snntorch"], "no such input file"),
+        (["info", MODEL], "no default time step"),
+        (["run", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "0"], "--samples must be at least 1"),
+        (["run", MODEL, "--input", MODEL, "--dialect", "snntorch"], "unknown input format '.nir'"),
+    ],
+)
 def test_errors_exit_nonzero_with_one_message(argv, match, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -28,8 +28,16 @@ def specs(draw):
     h = draw(st.integers(dil[0] * (kh - 1) + 1, 9)) * pool + draw(st.integers(0, pool - 1))
     w = draw(st.integers(dil[1] * (kw - 1) + 1, 9)) * pool + draw(st.integers(0, pool - 1))
     weight = r.normal(0, 1, (c_out, c_in // groups, kh, kw)) * (r.random((c_out, c_in // groups, kh, kw)) < 0.8)
-    spec = ConvSpec((c_in, h, w), weight, stride, pad, dil, groups, pool=pool,
-                    pool_scale=draw(st.sampled_from([1.0, 1.0 / pool**2])))
+    spec = ConvSpec(
+        (c_in, h, w),
+        weight,
+        stride,
+        pad,
+        dil,
+        groups,
+        pool=pool,
+        pool_scale=draw(st.sampled_from([1.0, 1.0 / pool**2])),
+    )
     return spec, r
 
 
@@ -38,7 +46,7 @@ def scipy_conv(spec, img):
     c_in, h, w = spec.in_shape
     p = spec.pool
     hp, wp = h // p, w // p
-    x = img[:, :hp * p, :wp * p].reshape(c_in, hp, p, wp, p).sum(axis=(2, 4)) * spec.pool_scale
+    x = img[:, : hp * p, : wp * p].reshape(c_in, hp, p, wp, p).sum(axis=(2, 4)) * spec.pool_scale
     x = np.pad(x, ((0, 0), (spec.pad[0], spec.pad[0] + spec.stride[0]), (spec.pad[1], spec.pad[1] + spec.stride[1])))
     c_out, cg, kh, kw = spec.weight.shape
     og = c_out // spec.groups
@@ -48,9 +56,9 @@ def scipy_conv(spec, img):
         g = co // og
         for ci in range(cg):
             k = np.zeros((spec.dilation[0] * (kh - 1) + 1, spec.dilation[1] * (kw - 1) + 1))
-            k[::spec.dilation[0], ::spec.dilation[1]] = spec.weight[co, ci]
+            k[:: spec.dilation[0], :: spec.dilation[1]] = spec.weight[co, ci]
             full = signal.correlate(x[g * cg + ci], k, mode="valid")
-            out[co] += full[::spec.stride[0], ::spec.stride[1]][:oh, :ow]
+            out[co] += full[:: spec.stride[0], :: spec.stride[1]][:oh, :ow]
     return out
 
 
@@ -73,8 +81,10 @@ def test_expansion_and_target_rule_match_scipy(case):
 @given(specs(), st.integers(0, 3))
 def test_engine_implicit_equals_explicit_and_reference(case, delay):
     spec, r = case
-    pops = (evsim.Population("in", spec.n_in, shape=spec.in_shape),
-            evsim.Population("c", spec.n_out, evsim.IF(spec.n_out, 1.0, multi_spike=True), shape=spec.out_shape))
+    pops = (
+        evsim.Population("in", spec.n_in, shape=spec.in_shape),
+        evsim.Population("c", spec.n_out, evsim.IF(spec.n_out, 1.0, multi_spike=True), shape=spec.out_shape),
+    )
     implicit = ConvProjection("conv", "in", "c", spec, delay)
     net_i = evsim.Network(pops, (implicit,), ("in",), ("c",))
     net_e = evsim.Network(pops, (implicit.to_explicit(),), ("in",), ("c",))
@@ -84,8 +94,9 @@ def test_engine_implicit_equals_explicit_and_reference(case, delay):
     assert ri.sops == re.sops
     (ev,), T, _ = _normalise(net_i, x, None)
     listed = run_sample(compile_network(net_i, scan_max=0), T, *ev)  # list mode, as for large populations
-    assert sorted(zip(listed.spike_t.tolist(), (listed.spike_n - spec.n_in).tolist(), listed.spike_c.tolist())) \
-        == sorted(zip(ri.spikes["c"].times.tolist(), ri.spikes["c"].indices.tolist(), ri.spikes["c"].counts.tolist()))
+    assert sorted(
+        zip(listed.spike_t.tolist(), (listed.spike_n - spec.n_in).tolist(), listed.spike_c.tolist())
+    ) == sorted(zip(ri.spikes["c"].times.tolist(), ri.spikes["c"].indices.tolist(), ri.spikes["c"].counts.tolist()))
     ref = reference.simulate(net_i, as_dense_inputs(net_i, x)[0][0], 12)
     np.testing.assert_array_equal(ri.output, ref.spikes["c"])
     np.testing.assert_allclose(ri.final_state["c"][1], ref.v["c"][-1], atol=1e-9)
@@ -95,10 +106,15 @@ def test_conv_from_the_second_of_two_inputs_spiking_in_the_same_step(rng):
     # a step's input events of several populations go out together: the convolution of the second input must
     # still deliver (it was skipped once when the step's first event came from the other input)
     spec = ConvSpec((1, 5, 5), rng.normal(0.5, 0.3, (2, 1, 3, 3)), pad=(1, 1))
-    pops = (evsim.Population("a", 3), evsim.Population("b", spec.n_in, shape=spec.in_shape),
-            evsim.Population("c", spec.n_out, evsim.IF(spec.n_out, 0.7), shape=spec.out_shape))
-    projs = (evsim.Projection.from_dense("a->c", "a", "c", rng.normal(0, 1, (spec.n_out, 3))),
-             ConvProjection("b->c", "b", "c", spec))
+    pops = (
+        evsim.Population("a", 3),
+        evsim.Population("b", spec.n_in, shape=spec.in_shape),
+        evsim.Population("c", spec.n_out, evsim.IF(spec.n_out, 0.7), shape=spec.out_shape),
+    )
+    projs = (
+        evsim.Projection.from_dense("a->c", "a", "c", rng.normal(0, 1, (spec.n_out, 3))),
+        ConvProjection("b->c", "b", "c", spec),
+    )
     net = evsim.Network(pops, projs, ("a", "b"), ("c",))
     xa = (rng.random((10, 3)) < 0.5).astype(float)
     xb = (rng.random((10, spec.n_in)) < 0.3).astype(float)

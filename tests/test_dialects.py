@@ -43,8 +43,7 @@ GOLDEN = [
 ]
 
 
-@pytest.mark.parametrize("dialect,kw,platform,src,scale,tol,steps", GOLDEN,
-                         ids=[f"{g[0]}-{g[2]}" for g in GOLDEN])
+@pytest.mark.parametrize("dialect,kw,platform,src,scale,tol,steps", GOLDEN, ids=[f"{g[0]}-{g[2]}" for g in GOLDEN])
 def test_golden_lif_trace(dialect, kw, platform, src, scale, tol, steps):
     trace, x = lif_csv(platform), lif_csv(src)[:, :1]
     net = evsim.load(lif_model(), dialect=dialect, **kw)
@@ -84,13 +83,16 @@ def write(tmp_path, nodes, edges, name="g.nir"):
 
 
 def one(n=3):
-    return dict(input=nir.Input(input_type={"input": np.array([n])}),
-                output=nir.Output(output_type={"output": np.array([n])}))
+    return dict(
+        input=nir.Input(input_type={"input": np.array([n])}), output=nir.Output(output_type={"output": np.array([n])})
+    )
 
 
 def test_sinabs_if_clamp_multispike_and_overrides(tmp_path):
-    nodes = one() | {"fc": nir.Linear(weight=np.eye(3)),
-                     "if": nir.IF(r=np.ones(3), v_threshold=np.full(3, 1.0), v_reset=np.zeros(3))}
+    nodes = one() | {
+        "fc": nir.Linear(weight=np.eye(3)),
+        "if": nir.IF(r=np.ones(3), v_threshold=np.full(3, 1.0), v_reset=np.zeros(3)),
+    }
     path = write(tmp_path, nodes, [("input", "fc"), ("fc", "if"), ("if", "output")])
     p = evsim.load(path, dialect="sinabs").population("if").neuron
     assert p.multi_spike and p.threshold_op == ">=" and p.reset == "subtract"
@@ -104,9 +106,12 @@ def test_sinabs_if_clamp_multispike_and_overrides(tmp_path):
 
 
 def test_sinabs_lif_time_constant_in_steps(tmp_path):
-    nodes = one() | {"fc": nir.Linear(weight=np.eye(3)),
-                     "lif": nir.LIF(tau=np.full(3, 20.0), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3),
-                                    v_reset=np.zeros(3))}
+    nodes = one() | {
+        "fc": nir.Linear(weight=np.eye(3)),
+        "lif": nir.LIF(
+            tau=np.full(3, 20.0), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3)
+        ),
+    }
     path = write(tmp_path, nodes, [("input", "fc"), ("fc", "lif"), ("lif", "output")])
     p = evsim.load(path, dialect="sinabs").population("lif").neuron  # dt = 1: sinabs tau is in steps
     np.testing.assert_allclose(p.beta, np.exp(-1 / 20))
@@ -115,11 +120,14 @@ def test_sinabs_lif_time_constant_in_steps(tmp_path):
 
 def test_spikingjelly_if_gain_and_lif_mapping(tmp_path):
     dt = 1e-4  # spikingjelly's to_nir: IF r = 1/dt; LIF tau = tau_sj*dt, r = 1 (decay_input) or tau_sj
-    nodes = one() | {"fc": nir.Linear(weight=np.eye(3)),
-                     "if": nir.IF(r=np.full(3, 1 / dt), v_threshold=np.ones(3), v_reset=np.zeros(3)),
-                     "fc2": nir.Linear(weight=np.eye(3)),
-                     "lif": nir.LIF(tau=np.full(3, 2.0 * dt), r=np.ones(3), v_leak=np.zeros(3),
-                                    v_threshold=np.ones(3), v_reset=np.zeros(3))}
+    nodes = one() | {
+        "fc": nir.Linear(weight=np.eye(3)),
+        "if": nir.IF(r=np.full(3, 1 / dt), v_threshold=np.ones(3), v_reset=np.zeros(3)),
+        "fc2": nir.Linear(weight=np.eye(3)),
+        "lif": nir.LIF(
+            tau=np.full(3, 2.0 * dt), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3)
+        ),
+    }
     path = write(tmp_path, nodes, [("input", "fc"), ("fc", "if"), ("if", "fc2"), ("fc2", "lif"), ("lif", "output")])
     net = evsim.load(path, dialect="spikingjelly")
     np.testing.assert_allclose(net.population("if").neuron.g_x, 1.0)
@@ -132,16 +140,26 @@ def test_spikingjelly_if_gain_and_lif_mapping(tmp_path):
 
 def test_lava_dl_latency_spares_self_recurrence(tmp_path):
     n = 3
-    nodes = one(n) | {"fc": nir.Linear(weight=np.eye(n)), "rec": nir.Linear(weight=np.ones((n, n)) - np.eye(n)),
-                      "lif": nir.CubaLIF(tau_syn=np.full(n, 1e-4), tau_mem=np.full(n, 1e-3), r=np.full(n, 10.0),
-                                         v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n),
-                                         w_in=np.ones(n))}
-    path = write(tmp_path, nodes, [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"),
-                                   ("lif", "output")])
+    nodes = one(n) | {
+        "fc": nir.Linear(weight=np.eye(n)),
+        "rec": nir.Linear(weight=np.ones((n, n)) - np.eye(n)),
+        "lif": nir.CubaLIF(
+            tau_syn=np.full(n, 1e-4),
+            tau_mem=np.full(n, 1e-3),
+            r=np.full(n, 10.0),
+            v_leak=np.zeros(n),
+            v_threshold=np.ones(n),
+            v_reset=np.zeros(n),
+            w_in=np.ones(n),
+        ),
+    }
+    path = write(tmp_path, nodes, [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")])
     delays = {q.source + q.target: set(q.delays.tolist()) for q in evsim.load(path, dialect="lava-dl").projections}
     assert delays == {"inputlif": {1}, "liflif": {1}}
-    delays = {q.source + q.target: set(q.delays.tolist())
-              for q in evsim.load(path, dialect="lava-dl", synapse_delay=0).projections}
+    delays = {
+        q.source + q.target: set(q.delays.tolist())
+        for q in evsim.load(path, dialect="lava-dl", synapse_delay=0).projections
+    }
     assert delays == {"inputlif": {0}, "liflif": {1}}
     with pytest.raises(evsim.ModelFileError, match="synapse_delay"):
         evsim.load(path, dialect="lava-dl", synapse_delay=-1)
@@ -150,9 +168,15 @@ def test_lava_dl_latency_spares_self_recurrence(tmp_path):
 # ------------------------------------------------------------------------------------------- lava-dl netx reader
 def netx_layers(path):
     with h5py.File(path, "r") as f:
-        return [(f[f"layer/{k}/weight"][()].astype(np.int64), int(f[f"layer/{k}/neuron/iDecay"][()]),
-                 int(f[f"layer/{k}/neuron/vDecay"][()]), int(f[f"layer/{k}/neuron/vThMant"][()]))
-                for k in sorted(f["layer"], key=int)]
+        return [
+            (
+                f[f"layer/{k}/weight"][()].astype(np.int64),
+                int(f[f"layer/{k}/neuron/iDecay"][()]),
+                int(f[f"layer/{k}/neuron/vDecay"][()]),
+                int(f[f"layer/{k}/neuron/vThMant"][()]),
+            )
+            for k in sorted(f["layer"], key=int)
+        ]
 
 
 def slayer_fixed_point(layers, x):
@@ -213,10 +237,15 @@ def test_lava_netx_equals_nir_conversion_under_lava_dl_dialect(tmp_path):
         n = w.shape[0]
         tau_syn, tau_mem = dt / (i_decay / 4096), dt / (v_decay / 4096)
         nodes[f"w{k}"] = nir.Linear(weight=w / 64.0)
-        nodes[f"lif{k}"] = nir.CubaLIF(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem),
-                                       r=np.full(n, tau_mem / dt), v_leak=np.zeros(n),
-                                       v_threshold=np.full(n, v_th / 64), w_in=np.full(n, tau_syn / dt),
-                                       v_reset=np.zeros(n))
+        nodes[f"lif{k}"] = nir.CubaLIF(
+            tau_syn=np.full(n, tau_syn),
+            tau_mem=np.full(n, tau_mem),
+            r=np.full(n, tau_mem / dt),
+            v_leak=np.zeros(n),
+            v_threshold=np.full(n, v_th / 64),
+            w_in=np.full(n, tau_syn / dt),
+            v_reset=np.zeros(n),
+        )
         edges += [(prev, f"w{k}"), (f"w{k}", f"lif{k}")]
         prev = f"lif{k}"
     nodes["output"] = nir.Output(output_type={"output": np.array([200])})
@@ -243,9 +272,12 @@ def test_lava_netx_errors(tmp_path):
 def test_norse_exporter_time_unit_bug_is_named(tmp_path):
     """Norse's to_nir writes tau = dt/tau_mem_inv (norse/norse#411): with tau_mem_inv = 100 /s and dt = 1 ms the
     file says tau = 1e-5 s; forward Euler at dt = 1 ms would overshoot, and evsim names the bug and the fix."""
-    nodes = one() | {"fc": nir.Linear(weight=np.eye(3)),
-                     "lif": nir.LIF(tau=np.full(3, 1e-3 / 100), r=np.ones(3), v_leak=np.zeros(3),
-                                    v_threshold=np.ones(3), v_reset=np.zeros(3))}
+    nodes = one() | {
+        "fc": nir.Linear(weight=np.eye(3)),
+        "lif": nir.LIF(
+            tau=np.full(3, 1e-3 / 100), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3), v_reset=np.zeros(3)
+        ),
+    }
     path = write(tmp_path, nodes, [("input", "fc"), ("fc", "lif"), ("lif", "output")])
     with pytest.raises(evsim.ModelFileError, match=r"norse/norse#411.*divide"):
         evsim.load(path, dialect="norse")

@@ -20,17 +20,28 @@ MODELS = ("IF", "LIF", "LI", "CubaLIF", "CubaLI", "nir-LIF", "nir-CubaLIF")
 def make_neuron(kind, n, r, flags):
     thr = r.uniform(0.5, 1.5, n)
     bias = r.normal(0, 0.15, n) if flags["bias"] else 0.0
-    common = dict(reset=flags["reset"], threshold_op=flags["op"], multi_spike=flags["multi"],
-                  reset_delay=flags["late"], refractory=flags["refractory"],
-                  v_init=r.uniform(-0.5, 1.2, n) if flags["init"] else None,
-                  refractory_keeps_current=flags["keep_i"],
-                  overshoot_rule=flags["over"] and flags["reset"] == "subtract"
-                  and not (flags["late"] or flags["multi"]))
+    common = dict(
+        reset=flags["reset"],
+        threshold_op=flags["op"],
+        multi_spike=flags["multi"],
+        reset_delay=flags["late"],
+        refractory=flags["refractory"],
+        v_init=r.uniform(-0.5, 1.2, n) if flags["init"] else None,
+        refractory_keeps_current=flags["keep_i"],
+        overshoot_rule=flags["over"] and flags["reset"] == "subtract" and not (flags["late"] or flags["multi"]),
+    )
     if kind == "IF":
         return evsim.IF(n, thr, bias=bias, v_min=-1.0 if flags["clamp"] else -np.inf, **common)
     if kind == "LIF":
-        return evsim.LIF(n, r.uniform(0.5, 1.0, n), thr, gain=r.uniform(0.5, 1.5, n), bias=bias,
-                         v_min=-0.5 if flags["clamp"] else -np.inf, **common)
+        return evsim.LIF(
+            n,
+            r.uniform(0.5, 1.0, n),
+            thr,
+            gain=r.uniform(0.5, 1.5, n),
+            bias=bias,
+            v_min=-0.5 if flags["clamp"] else -np.inf,
+            **common,
+        )
     if kind == "LI":
         return evsim.LI(n, r.uniform(0.5, 1.0, n), bias=bias)
     if kind == "CubaLIF":
@@ -38,9 +49,18 @@ def make_neuron(kind, n, r, flags):
     if kind == "CubaLI":
         return evsim.CubaLI(n, r.uniform(0.0, 0.95, n), r.uniform(0.5, 1.0, n), bias=bias)
     model = kind.split("-")[1]
-    return evsim.discretise(model, n, 1e-3, method=str(r.choice(["exact", "euler", "euler-new-i"])),
-                            tau=r.uniform(2e-3, 3e-2, n), tau_syn=r.uniform(1e-3, 1e-2, n), r=r.uniform(1, 5, n),
-                            v_leak=r.normal(0, 0.3, n) if flags["bias"] else 0.0, threshold=thr, **common)
+    return evsim.discretise(
+        model,
+        n,
+        1e-3,
+        method=str(r.choice(["exact", "euler", "euler-new-i"])),
+        tau=r.uniform(2e-3, 3e-2, n),
+        tau_syn=r.uniform(1e-3, 1e-2, n),
+        r=r.uniform(1, 5, n),
+        v_leak=r.normal(0, 0.3, n) if flags["bias"] else 0.0,
+        threshold=thr,
+        **common,
+    )
 
 
 @st.composite
@@ -51,10 +71,18 @@ def networks(draw):
     n_in = draw(st.integers(1, 6))
     pops = [evsim.Population("in", n_in)]
     for k in range(n_pops):
-        flags = dict(reset=draw(st.sampled_from(["zero", "subtract"])), op=draw(st.sampled_from([">", ">="])),
-                     multi=draw(st.booleans()), late=draw(st.booleans()), bias=draw(st.booleans()),
-                     refractory=draw(st.sampled_from([0, 0, 1, 3])), clamp=draw(st.booleans()),
-                     init=draw(st.booleans()), over=draw(st.booleans()), keep_i=draw(st.booleans()))
+        flags = dict(
+            reset=draw(st.sampled_from(["zero", "subtract"])),
+            op=draw(st.sampled_from([">", ">="])),
+            multi=draw(st.booleans()),
+            late=draw(st.booleans()),
+            bias=draw(st.booleans()),
+            refractory=draw(st.sampled_from([0, 0, 1, 3])),
+            clamp=draw(st.booleans()),
+            init=draw(st.booleans()),
+            over=draw(st.booleans()),
+            keep_i=draw(st.booleans()),
+        )
         kind = draw(st.sampled_from(MODELS))
         n = draw(st.integers(1, 8))
         pops.append(evsim.Population(f"p{k}", n, make_neuron(kind, n, r, flags)))
@@ -96,9 +124,12 @@ def test_engine_matches_reference(case):
     np.testing.assert_array_equal(listed.spike_t, np.sort(listed.spike_t))
     got_all = sorted(zip(listed.spike_t.tolist(), listed.spike_n.tolist(), listed.spike_c.tolist()))
     cn = compile_network(net)
-    want_all = sorted((t, n + int(cn.pop_off[cn.index(p)]), c) for p in cn.names if not net.population(p).is_input
-                      for t, n, c in zip(res.spikes[p].times.tolist(), res.spikes[p].indices.tolist(),
-                                         res.spikes[p].counts.tolist()))
+    want_all = sorted(
+        (t, n + int(cn.pop_off[cn.index(p)]), c)
+        for p in cn.names
+        if not net.population(p).is_input
+        for t, n, c in zip(res.spikes[p].times.tolist(), res.spikes[p].indices.tolist(), res.spikes[p].counts.tolist())
+    )
     assert got_all == want_all
     for p in net.populations:
         if p.is_input:
@@ -128,8 +159,9 @@ def test_batch_equals_samples_one_by_one(rng):
 
 
 def test_event_stream_equals_dense(rng):
-    net = evsim.feedforward([4, 6], lambda n: evsim.LIF(n, 0.9), [rng.normal(0, 1, (6, 4))],
-                            [rng.integers(0, 3, (6, 4))])
+    net = evsim.feedforward(
+        [4, 6], lambda n: evsim.LIF(n, 0.9), [rng.normal(0, 1, (6, 4))], [rng.integers(0, 3, (6, 4))]
+    )
     x = (rng.random((25, 4)) < 0.4).astype(float)
     t, j = np.nonzero(x)
     a = evsim.run(net, x)
@@ -141,8 +173,9 @@ def test_event_stream_equals_dense(rng):
 
 def test_threads_do_not_change_results(rng):
     W = [rng.normal(0, 1, (30, 8)), rng.normal(0, 1, (4, 30))]
-    net = evsim.feedforward([8, 30, 4], lambda n: evsim.CubaLIF(n, 0.5, 0.9, bias=0.05), W,
-                            [rng.integers(0, 6, (30, 8)), 1])
+    net = evsim.feedforward(
+        [8, 30, 4], lambda n: evsim.CubaLIF(n, 0.5, 0.9, bias=0.05), W, [rng.integers(0, 6, (30, 8)), 1]
+    )
     xb = (rng.random((9, 40, 8)) < 0.2).astype(float)
     a, b = evsim.run(net, xb), evsim.run(net, xb, threads=3)
     np.testing.assert_array_equal(a.output, b.output)

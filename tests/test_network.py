@@ -24,22 +24,24 @@ def test_from_dense_keeps_nonzero_synapses_sorted_by_delay(rng):
     np.testing.assert_array_equal(w, W.T)
     np.testing.assert_array_equal(d[W.T != 0], D.T[W.T != 0])
     for j in range(4):
-        row = q.delays[q.indptr[j]:q.indptr[j + 1]]
+        row = q.delays[q.indptr[j] : q.indptr[j + 1]]
         assert np.all(np.diff(row) >= 0)
 
 
-@pytest.mark.parametrize("weight, delay, match", [
-    (np.array([[np.nan, 1.0]]), 0, "projection 'q'.*NaN"),
-    (np.array([[np.inf, 1.0]]), 0, "projection 'q'.*finite"),
-    (np.array([[1.0, 1.0]]), -1, "projection 'q': negative delay"),
-    (np.array([[1.0, 1.0]]), 0.5, "whole numbers of steps"),
-])
+@pytest.mark.parametrize(
+    "weight, delay, match",
+    [
+        (np.array([[np.nan, 1.0]]), 0, "projection 'q'.*NaN"),
+        (np.array([[np.inf, 1.0]]), 0, "projection 'q'.*finite"),
+        (np.array([[1.0, 1.0]]), -1, "projection 'q': negative delay"),
+        (np.array([[1.0, 1.0]]), 0.5, "whole numbers of steps"),
+    ],
+)
 def test_bad_projection_values(weight, delay, match):
     with pytest.raises(evsim.NetworkError, match=match):
         q = evsim.Projection.from_dense("q", "in", "p", np.nan_to_num(weight, nan=1.0, posinf=1.0), delay)
         q = evsim.Projection("q", "in", "p", q.indptr, q.targets, weight.T.reshape(-1), q.delays)
-        evsim.Network((evsim.Population("in", 2), evsim.Population("p", 1, evsim.LIF(1, 0.9))), (q,), ("in",),
-                      ("p",))
+        evsim.Network((evsim.Population("in", 2), evsim.Population("p", 1, evsim.LIF(1, 0.9))), (q,), ("in",), ("p",))
 
 
 def test_structural_errors_name_the_part():
@@ -48,18 +50,32 @@ def test_structural_errors_name_the_part():
     with pytest.raises(evsim.NetworkError, match="two populations are named 'in'"):
         evsim.Network((pin, evsim.Population("in", 2, lif)), (), ("in",), ("in",))
     with pytest.raises(evsim.NetworkError, match="projection 'x': target 'nope' is not a population"):
-        evsim.Network((pin, evsim.Population("p", 2, lif)),
-                      (evsim.Projection.from_dense("x", "in", "nope", np.eye(2)),), ("in",), ("p",))
+        evsim.Network(
+            (pin, evsim.Population("p", 2, lif)),
+            (evsim.Projection.from_dense("x", "in", "nope", np.eye(2)),),
+            ("in",),
+            ("p",),
+        )
     with pytest.raises(evsim.NetworkError, match="target index out of range"):
         q = evsim.Projection("x", "in", "p", np.array([0, 1, 1]), np.array([5]), np.array([1.0]), np.array([0]))
         evsim.Network((pin, evsim.Population("p", 2, lif)), (q,), ("in",), ("p",))
     with pytest.raises(evsim.NetworkError, match="zero-delay cycle"):
-        evsim.Network((pin, evsim.Population("a", 2, lif), evsim.Population("b", 2, lif)),
-                      (evsim.Projection.from_dense("ab", "a", "b", np.eye(2)),
-                       evsim.Projection.from_dense("ba", "b", "a", np.eye(2))), ("in",), ("b",))
+        evsim.Network(
+            (pin, evsim.Population("a", 2, lif), evsim.Population("b", 2, lif)),
+            (
+                evsim.Projection.from_dense("ab", "a", "b", np.eye(2)),
+                evsim.Projection.from_dense("ba", "b", "a", np.eye(2)),
+            ),
+            ("in",),
+            ("b",),
+        )
     with pytest.raises(evsim.NetworkError, match="connects 'a' to itself with zero delay"):
-        evsim.Network((pin, evsim.Population("a", 2, lif)), (evsim.Projection.from_dense("aa", "a", "a", np.eye(2)),),
-                      ("in",), ("a",))
+        evsim.Network(
+            (pin, evsim.Population("a", 2, lif)),
+            (evsim.Projection.from_dense("aa", "a", "a", np.eye(2)),),
+            ("in",),
+            ("a",),
+        )
     with pytest.raises(evsim.NetworkError, match="population 'p': 3 neurons but parameters for 2"):
         evsim.Network((pin, evsim.Population("p", 3, lif)), (), ("in",), ("p",))
     with pytest.raises(evsim.NetworkError, match="beta' must lie in \\[0, 1\\]"):
@@ -76,16 +92,19 @@ def test_network_is_frozen(rng):
         net.dt = 1.0
 
 
-@pytest.mark.parametrize("x, match", [
-    (np.zeros((10, 5)), r"input 'input': got shape \(10, 5\), expected \[T, 3\]"),
-    (np.zeros(3), "got shape"),
-    (np.full((4, 3), np.nan), "NaN or Inf"),
-    (np.array([["a", "b", "c"]]), "expected numbers"),
-    ((np.array([0, 1]), np.array([0, 7])), r"indices must be integers in \[0, 3\)"),
-    ((np.array([0, -1]), np.array([0, 1])), "negative event time"),
-    ((np.array([0.5]), np.array([0])), "whole numbers"),
-    ({"other": np.zeros((3, 3))}, "unknown input port"),
-])
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (np.zeros((10, 5)), r"input 'input': got shape \(10, 5\), expected \[T, 3\]"),
+        (np.zeros(3), "got shape"),
+        (np.full((4, 3), np.nan), "NaN or Inf"),
+        (np.array([["a", "b", "c"]]), "expected numbers"),
+        ((np.array([0, 1]), np.array([0, 7])), r"indices must be integers in \[0, 3\)"),
+        ((np.array([0, -1]), np.array([0, 1])), "negative event time"),
+        ((np.array([0.5]), np.array([0])), "whole numbers"),
+        ({"other": np.zeros((3, 3))}, "unknown input port"),
+    ],
+)
 def test_bad_inputs(rng, x, match):
     with pytest.raises(evsim.InputError, match=match):
         evsim.run(small(rng), x)

@@ -47,14 +47,14 @@ def test_bundled_snntorch_model_matches_snntorch_spike_for_spike():
     np.testing.assert_array_equal(res.output, data["snntorch_output"][:100])
     np.testing.assert_array_equal(res.spikes["1"].dense(25, 128, 100), data["snntorch_hidden"][:100])
     # snnTorch's immediate reset differs: the dialect setting matters, and is honoured
-    other = evsim.run(evsim.load(EXAMPLES / "data" / "digits_snntorch.nir", dialect="snntorch",
-                                 reset_delay=False), data["x"][:100])
+    other = evsim.run(
+        evsim.load(EXAMPLES / "data" / "digits_snntorch.nir", dialect="snntorch", reset_delay=False), data["x"][:100]
+    )
     assert not np.array_equal(other.output, data["snntorch_output"][:100])
 
 
 def test_recurrent_braille_graph_gets_one_step_feedback():
-    net = evsim.load(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir", dialect="snntorch",
-                     reset="zero")
+    net = evsim.load(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir", dialect="snntorch", reset="zero")
     rec = [q for q in net.projections if q.source == q.target]
     assert [q.name for q in rec] == ["lif1.lif->lif1.lif"]
     assert set(rec[0].delays.tolist()) == {1}
@@ -85,8 +85,14 @@ def test_hand_built_graph_composes_linear_chains_and_sums_edges(tmp_path, rng):
     S = rng.uniform(0.5, 2, 5)
     W2 = rng.normal(0, 1, (5, 3))
     b = rng.normal(0, 0.1, 5)
-    nodes = {"in": nir.Input(np.array([3])), "a": nir.Affine(W1, b), "s": nir.Scale(S), "b": nir.Linear(W2),
-             "lif": lif(5), "out": nir.Output(np.array([5]))}
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "a": nir.Affine(W1, b),
+        "s": nir.Scale(S),
+        "b": nir.Linear(W2),
+        "lif": lif(5),
+        "out": nir.Output(np.array([5])),
+    }
     edges = [("in", "a"), ("a", "s"), ("s", "lif"), ("in", "b"), ("b", "lif"), ("lif", "out")]
     net = evsim.load(write(tmp_path, nodes, edges), dt=1e-3)
     (q,) = net.projections
@@ -100,11 +106,16 @@ def test_hand_built_graph_composes_linear_chains_and_sums_edges(tmp_path, rng):
 def test_delay_nodes_become_per_synapse_delays(tmp_path, rng):
     # learned delays as NIR carries them: groups Linear(W_d) -> Delay(d) summing into one neuron node
     W = [rng.normal(0, 1, (4, 3)) for _ in range(2)]
-    nodes = {"in": nir.Input(np.array([3])), "w0": nir.Linear(W[0]), "w1": nir.Linear(W[1]),
-             "d0": nir.Delay(np.full(4, 0.002)), "d1": nir.Delay(np.array([0.0, 0.001, 0.003, 0.005])),
-             "lif": lif(4), "out": nir.Output(np.array([4]))}
-    edges = [("in", "w0"), ("w0", "d0"), ("d0", "lif"), ("in", "w1"), ("w1", "d1"), ("d1", "lif"),
-             ("lif", "out")]
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "w0": nir.Linear(W[0]),
+        "w1": nir.Linear(W[1]),
+        "d0": nir.Delay(np.full(4, 0.002)),
+        "d1": nir.Delay(np.array([0.0, 0.001, 0.003, 0.005])),
+        "lif": lif(4),
+        "out": nir.Output(np.array([4])),
+    }
+    edges = [("in", "w0"), ("w0", "d0"), ("d0", "lif"), ("in", "w1"), ("w1", "d1"), ("d1", "lif"), ("lif", "out")]
     net = evsim.load(write(tmp_path, nodes, edges), dt=1e-3)
     got = {}
     for q in net.projections:
@@ -132,16 +143,23 @@ def test_bad_files_give_clear_errors(tmp_path):
     text.write_text("not a model")
     with pytest.raises(evsim.ModelFileError, match="not an HDF5 file"):
         evsim.load(text, dt=1e-3)
-    pool = write(tmp_path, {"in": nir.Input(np.array([1, 4, 4])),
-                            "p": nir.SumPool2d(np.array([2, 1]), np.array([2, 1]), np.array([0, 0])),
-                            "lif": lif(6), "out": nir.Output(np.array([6]))},
-                 [("in", "p"), ("p", "lif"), ("lif", "out")], "pool.nir", type_check=False)
+    pool = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([1, 4, 4])),
+            "p": nir.SumPool2d(np.array([2, 1]), np.array([2, 1]), np.array([0, 0])),
+            "lif": lif(6),
+            "out": nir.Output(np.array([6])),
+        },
+        [("in", "p"), ("p", "lif"), ("lif", "out")],
+        "pool.nir",
+        type_check=False,
+    )
     with pytest.raises(evsim.ModelFileError, match="node 'p' \\(SumPool2d\\): only square pooling windows"):
         with pytest.warns(UserWarning, match="without NIR's type check"):
             evsim.load(pool, dt=1e-3, strict=False)
     with pytest.raises(evsim.ModelFileError, match="'lif' which does not exist"):
-        evsim.load(need_models() / "nir_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir",
-                   dialect="snntorch")
+        evsim.load(need_models() / "nir_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir", dialect="snntorch")
     rockpool = need_models() / "nir_paper/01_lif/lif_rockpool.nir"
     with pytest.raises(evsim.ModelFileError, match="type mismatch.*strict=False"):
         evsim.load(rockpool, dt=1e-4)
@@ -157,20 +175,40 @@ def test_bad_files_give_clear_errors(tmp_path):
 def test_bad_parameters_name_the_node(tmp_path):
     W = np.ones((2, 2))
     W[0, 1] = np.nan
-    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Linear(W), "lif": lif(2),
-                            "out": nir.Output(np.array([2]))}, [("in", "fc"), ("fc", "lif"), ("lif", "out")])
+    path = write(
+        tmp_path,
+        {"in": nir.Input(np.array([2])), "fc": nir.Linear(W), "lif": lif(2), "out": nir.Output(np.array([2]))},
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    )
     with pytest.raises(evsim.ModelFileError, match="node 'fc'.*NaN"):
         evsim.load(path, dt=1e-3)
-    path = write(tmp_path, {"in": nir.Input(np.array([3])), "fc": nir.Linear(np.ones((2, 2))), "lif": lif(2),
-                            "out": nir.Output(np.array([2]))}, [("in", "fc"), ("fc", "lif"), ("lif", "out")],
-                 "shape.nir", type_check=False)
+    path = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([3])),
+            "fc": nir.Linear(np.ones((2, 2))),
+            "lif": lif(2),
+            "out": nir.Output(np.array([2])),
+        },
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        "shape.nir",
+        type_check=False,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(evsim.ModelFileError, match="edge \\('in', 'fc'\\): 'in' gives 3 values but 'fc' takes 2"):
             evsim.load(path, dt=1e-3, strict=False)
-    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Linear(np.ones((2, 2))),
-                            "lif": lif(2, tau=np.array([0.01, -1.0])), "out": nir.Output(np.array([2]))},
-                 [("in", "fc"), ("fc", "lif"), ("lif", "out")], "tau.nir")
+    path = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([2])),
+            "fc": nir.Linear(np.ones((2, 2))),
+            "lif": lif(2, tau=np.array([0.01, -1.0])),
+            "out": nir.Output(np.array([2])),
+        },
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        "tau.nir",
+    )
     with pytest.raises(evsim.ModelFileError, match="node 'lif'.*positive"):
         evsim.load(path, dt=1e-3)
 
@@ -191,10 +229,19 @@ def test_per_node_settings_override_the_dialect():
 
 def test_threshold_and_integrator_nodes(tmp_path, rng):
     W = rng.normal(0, 1, (3, 2))
-    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Affine(W, np.array([0.1, 0.0, -0.1])),
-                            "th": nir.Threshold(np.array([0.2, 0.0, 0.5])), "w2": nir.Linear(np.ones((1, 3))),
-                            "acc": nir.I(np.array([2.0])), "out": nir.Output(np.array([1]))},
-                 [("in", "fc"), ("fc", "th"), ("th", "w2"), ("w2", "acc"), ("acc", "out")], "th_i.nir")
+    path = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([2])),
+            "fc": nir.Affine(W, np.array([0.1, 0.0, -0.1])),
+            "th": nir.Threshold(np.array([0.2, 0.0, 0.5])),
+            "w2": nir.Linear(np.ones((1, 3))),
+            "acc": nir.I(np.array([2.0])),
+            "out": nir.Output(np.array([1])),
+        },
+        [("in", "fc"), ("fc", "th"), ("th", "w2"), ("w2", "acc"), ("acc", "out")],
+        "th_i.nir",
+    )
     net = evsim.load(path, dt=1e-3)
     x = rng.normal(0, 1, (30, 2))
     res = evsim.run(net, x)
@@ -204,9 +251,17 @@ def test_threshold_and_integrator_nodes(tmp_path, rng):
 
 
 def test_nonzero_v_reset_with_subtractive_reset_is_refused(tmp_path):
-    path = write(tmp_path, {"in": nir.Input(np.array([2])), "fc": nir.Linear(np.eye(2)),
-                            "lif": lif(2, v_reset=np.array([0.0, 0.3])), "out": nir.Output(np.array([2]))},
-                 [("in", "fc"), ("fc", "lif"), ("lif", "out")], "vreset.nir")
+    path = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([2])),
+            "fc": nir.Linear(np.eye(2)),
+            "lif": lif(2, v_reset=np.array([0.0, 0.3])),
+            "out": nir.Output(np.array([2])),
+        },
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        "vreset.nir",
+    )
     with pytest.raises(evsim.ModelFileError, match="node 'lif' \\(LIF\\): v_reset = 0.3, but a reset by subtraction"):
         evsim.load(path, dt=1e-3, reset="subtract")
     net = evsim.load(path, dt=1e-3)  # the nir dialect resets to v_reset
@@ -214,9 +269,17 @@ def test_nonzero_v_reset_with_subtractive_reset_is_refused(tmp_path):
 
 
 def test_spikingjelly_neurons_start_at_v_reset(tmp_path, rng):
-    path = write(tmp_path, {"in": nir.Input(np.array([3])), "fc": nir.Linear(rng.normal(0, 1, (2, 3))),
-                            "lif": lif(2, v_reset=np.array([0.4, -0.2])), "out": nir.Output(np.array([2]))},
-                 [("in", "fc"), ("fc", "lif"), ("lif", "out")], "sj.nir")
+    path = write(
+        tmp_path,
+        {
+            "in": nir.Input(np.array([3])),
+            "fc": nir.Linear(rng.normal(0, 1, (2, 3))),
+            "lif": lif(2, v_reset=np.array([0.4, -0.2])),
+            "out": nir.Output(np.array([2])),
+        },
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        "sj.nir",
+    )
     net = evsim.load(path, dialect="spikingjelly")
     np.testing.assert_array_equal(net.population("lif").neuron.v_init, [0.4, -0.2])
     assert evsim.load(path, dt=1e-4).population("lif").neuron.v_init is None  # other dialects start at 0

@@ -77,10 +77,15 @@ def test_time_shift_lets_nirs_floor_binning_see_the_steps(tmp_path, digits):
 
 def test_counts_values_and_membranes(tmp_path, rng):
     # multi-spike counts become repeated events, real-valued inputs valued events, an LI readout's membrane "v"
-    pops = [evsim.Population("in", 3), evsim.Population("iaf", 4, evsim.IF(4, 0.5, multi_spike=True)),
-            evsim.Population("readout", 2, evsim.LI(2, 0.9))]
-    projs = [evsim.Projection.from_dense("in->iaf", "in", "iaf", rng.uniform(0.5, 2, (4, 3))),
-             evsim.Projection.from_dense("iaf->readout", "iaf", "readout", rng.normal(0, 1, (2, 4)))]
+    pops = [
+        evsim.Population("in", 3),
+        evsim.Population("iaf", 4, evsim.IF(4, 0.5, multi_spike=True)),
+        evsim.Population("readout", 2, evsim.LI(2, 0.9)),
+    ]
+    projs = [
+        evsim.Projection.from_dense("in->iaf", "in", "iaf", rng.uniform(0.5, 2, (4, 3))),
+        evsim.Projection.from_dense("iaf->readout", "iaf", "readout", rng.normal(0, 1, (2, 4))),
+    ]
     net = evsim.Network(pops, projs, ("in",), ("readout",), dt=1e-3)
     x = rng.uniform(0, 2, (2, 15, 3)) * (rng.random((2, 15, 3)) < 0.5)
     res = evsim.run(net, x)
@@ -92,8 +97,9 @@ def test_counts_values_and_membranes(tmp_path, rng):
     assert type(data.nodes["iaf"].observables["spikes"]) is nir.EventData
     v = data.nodes["readout"].observables["v"]
     np.testing.assert_allclose(v.data, res.output)
-    np.testing.assert_array_equal(evsim.read_nir_data(path, "iaf", dt=1e-3, dense=True),
-                                  res.spikes["iaf"].dense(15, 4, 2))
+    np.testing.assert_array_equal(
+        evsim.read_nir_data(path, "iaf", dt=1e-3, dense=True), res.spikes["iaf"].dense(15, 4, 2)
+    )
     xin = evsim.read_nir_data(path, "in", dt=1e-3)
     np.testing.assert_allclose(evsim.run(net, xin, steps=xin.steps).output, res.output)
     np.testing.assert_allclose(evsim.read_nir_data(path, "in", dt=1e-3, dense=True), x)
@@ -120,12 +126,20 @@ def test_errors_name_file_node_and_observable(tmp_path, digits):
     with pytest.raises(evsim.InputError, match="not a NIR data file"):
         evsim.read_nir_data(MODEL)
     bad = tmp_path / "bad.h5"
-    nir.write_data(str(bad), nir.NIRGraphData({"n": nir.NIRNodeData({"s": nir.EventData(
-        np.array([[0, 5]]), np.array([[0.0, 1e-3]]), 3, 1e-2)})}))
+    nir.write_data(
+        str(bad),
+        nir.NIRGraphData(
+            {"n": nir.NIRNodeData({"s": nir.EventData(np.array([[0, 5]]), np.array([[0.0, 1e-3]]), 3, 1e-2)})}
+        ),
+    )
     with pytest.raises(evsim.InputError, match=r"node 'n', observable 's': sample 0 has neuron indices outside"):
         evsim.read_nir_data(bad, dt=1e-3)
-    nir.write_data(str(bad), nir.NIRGraphData({"n": nir.NIRNodeData({"s": nir.EventData(
-        np.array([[0, 1]]), np.array([[0.0, 5e-2]]), 3, 1e-2)})}))
+    nir.write_data(
+        str(bad),
+        nir.NIRGraphData(
+            {"n": nir.NIRNodeData({"s": nir.EventData(np.array([[0, 1]]), np.array([[0.0, 5e-2]]), 3, 1e-2)})}
+        ),
+    )
     with pytest.raises(evsim.InputError, match="beyond t_max"):
         evsim.read_nir_data(bad, dt=1e-3)
     net_no_dt = evsim.feedforward([2, 2], lambda n: evsim.LIF(n, 0.9), [np.ones((2, 2))])

@@ -56,8 +56,9 @@ def assert_same_network(a, b, names=True, shapes=True):
         for f in FIELDS:
             if f == "v_reset" and p.neuron.reset == "subtract" and not p.neuron.refractory.any():
                 continue  # never read: a subtractive reset without refractory period ignores v_reset
-            np.testing.assert_allclose(getattr(q.neuron, f), getattr(p.neuron, f), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{p.name}.{f}")
+            np.testing.assert_allclose(
+                getattr(q.neuron, f), getattr(p.neuron, f), rtol=1e-9, atol=1e-12, err_msg=f"{p.name}.{f}"
+            )
         if p.neuron.spiking:
             for f in ("reset", "threshold_op", "multi_spike", "reset_delay"):
                 assert getattr(q.neuron, f) == getattr(p.neuron, f), f"{p.name}.{f}"
@@ -67,8 +68,9 @@ def assert_same_network(a, b, names=True, shapes=True):
         np.testing.assert_array_equal(sa[key][0], sb[key][0], err_msg=str(key))
         np.testing.assert_allclose(sa[key][1], sb[key][1], rtol=1e-12, err_msg=str(key))
     if names:
-        assert sorted((q.name, type(q).__name__) for q in a.projections) == sorted((q.name, type(q).__name__)
-                                                                                   for q in b.projections)
+        assert sorted((q.name, type(q).__name__) for q in a.projections) == sorted(
+            (q.name, type(q).__name__) for q in b.projections
+        )
 
 
 def assert_same_spikes(a, b, x, steps=None):
@@ -117,8 +119,15 @@ def test_bundled_snntorch_model_round_trips_spike_for_spike(tmp_path):
     data = np.load(EXAMPLES / "data" / "digits_test.npz")
     net = evsim.load(EXAMPLES / "data" / "digits_snntorch.nir", dialect="snntorch")
     back, load_kw, path = round_trip(tmp_path, net)
-    assert load_kw == dict(dialect="snntorch", dt=1e-4, discretisation="euler-new-i", reset="subtract",
-                           reset_delay=True, threshold_op=">", multi_spike=False)
+    assert load_kw == dict(
+        dialect="snntorch",
+        dt=1e-4,
+        discretisation="euler-new-i",
+        reset="subtract",
+        reset_delay=True,
+        threshold_op=">",
+        multi_spike=False,
+    )
     assert_same_network(net, back)
     res = evsim.run(back, data["x"][:100])
     np.testing.assert_array_equal(res.output, data["snntorch_output"][:100])
@@ -130,8 +139,13 @@ def test_bundled_snntorch_model_round_trips_spike_for_spike(tmp_path):
 
 
 def test_cnn_keeps_convolutions_implicit_with_pooling(tmp_path):
-    net = evsim.load(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir", dt=1e-3, multi_spike=True,
-                     reset="subtract", threshold_op=">=")
+    net = evsim.load(
+        need_models() / "nir_paper/02_cnn/cnn_sinabs.nir",
+        dt=1e-3,
+        multi_spike=True,
+        reset="subtract",
+        threshold_op=">=",
+    )
     _, _, path = round_trip(tmp_path, net)
     g = nir.read(path)
     types = [type(v).__name__ for v in g.nodes.values()]
@@ -145,28 +159,42 @@ def test_cnn_keeps_convolutions_implicit_with_pooling(tmp_path):
 def conv_net(rng, groups=1, pad=(1, 1), out_hw=None, pool=1, pool_scale=1.0, hidden=None, dim=2):
     c_in, h, w = 2, (1 if dim == 1 else 6), 7
     kh = 1 if dim == 1 else 3
-    spec = ConvSpec((c_in, h, w), rng.normal(0.4, 0.5, (4, c_in // groups, kh, 3)), pad=pad, groups=groups,
-                    out_hw=out_hw, pool=pool, pool_scale=pool_scale)
+    spec = ConvSpec(
+        (c_in, h, w),
+        rng.normal(0.4, 0.5, (4, c_in // groups, kh, 3)),
+        pad=pad,
+        groups=groups,
+        out_hw=out_hw,
+        pool=pool,
+        pool_scale=pool_scale,
+    )
     shape_out = spec.out_shape if dim == 2 else (spec.out_shape[0], spec.out_shape[2])
     n = spec.n_out
     hidden = hidden or evsim.IF(n, 1.0, bias=np.repeat(rng.uniform(0, 0.2, 4), n // 4))
-    pops = [evsim.Population("in", c_in * h * w, None, (c_in, h, w) if dim == 2 else (c_in, w)),
-            evsim.Population("conv", n, hidden, shape_out),
-            evsim.Population("out", 3, evsim.LIF(3, 0.9))]
-    projs = [ConvProjection("in->conv", "in", "conv", spec, 1),
-             evsim.Projection.from_dense("conv->out", "conv", "out", rng.normal(0.3, 0.3, (3, n)))]
+    pops = [
+        evsim.Population("in", c_in * h * w, None, (c_in, h, w) if dim == 2 else (c_in, w)),
+        evsim.Population("conv", n, hidden, shape_out),
+        evsim.Population("out", 3, evsim.LIF(3, 0.9)),
+    ]
+    projs = [
+        ConvProjection("in->conv", "in", "conv", spec, 1),
+        evsim.Projection.from_dense("conv->out", "conv", "out", rng.normal(0.3, 0.3, (3, n))),
+    ]
     return evsim.Network(pops, projs, ("in",), ("out",), dt=1e-3)
 
 
-@pytest.mark.parametrize("kw, conv", [
-    (dict(), "Conv2d"),
-    (dict(pool=2, pool_scale=0.25, pad=(0, 0)), "Conv2d"),  # average pre-pooling
-    (dict(pool=2, pool_scale=0.5, pad=(0, 0)), "Conv2d"),  # another scale: folded into the kernel
-    (dict(pad=(1, 1), out_hw=(6, 7)), "Conv2d"),  # 'same'
-    (dict(dim=1, pad=(0, 1)), "Conv1d"),
-    (dict(groups=2), None),  # grouped: NIR's Conv2d type check cannot state it -> explicit synapses
-    (dict(pad=(0, 1), out_hw=(3, 6)), None),  # asymmetric padding -> explicit
-])
+@pytest.mark.parametrize(
+    "kw, conv",
+    [
+        (dict(), "Conv2d"),
+        (dict(pool=2, pool_scale=0.25, pad=(0, 0)), "Conv2d"),  # average pre-pooling
+        (dict(pool=2, pool_scale=0.5, pad=(0, 0)), "Conv2d"),  # another scale: folded into the kernel
+        (dict(pad=(1, 1), out_hw=(6, 7)), "Conv2d"),  # 'same'
+        (dict(dim=1, pad=(0, 1)), "Conv1d"),
+        (dict(groups=2), None),  # grouped: NIR's Conv2d type check cannot state it -> explicit synapses
+        (dict(pad=(0, 1), out_hw=(3, 6)), None),  # asymmetric padding -> explicit
+    ],
+)
 def test_hand_built_convolutions(tmp_path, rng, kw, conv):
     net = conv_net(rng, **kw)
     back, _, path = round_trip(tmp_path, net)
@@ -219,11 +247,16 @@ def test_hand_built_delays_export_as_linear_delay_groups(tmp_path, rng):
 
 def recurrent_net(rng, self_delay, dt=1e-3):
     n_in, n = 3, 5
-    pops = [evsim.Population("in", n_in), evsim.Population("rec", n, evsim.LIF(n, 0.9, 1.0)),
-            evsim.Population("out", 2, evsim.LIF(2, 0.8, 0.5))]
-    projs = [evsim.Projection.from_dense("in->rec", "in", "rec", rng.normal(0.8, 0.3, (n, n_in))),
-             evsim.Projection.from_dense("rec->rec", "rec", "rec", rng.normal(0, 0.5, (n, n)), self_delay),
-             evsim.Projection.from_dense("rec->out", "rec", "out", rng.normal(0.5, 0.3, (2, n)))]
+    pops = [
+        evsim.Population("in", n_in),
+        evsim.Population("rec", n, evsim.LIF(n, 0.9, 1.0)),
+        evsim.Population("out", 2, evsim.LIF(2, 0.8, 0.5)),
+    ]
+    projs = [
+        evsim.Projection.from_dense("in->rec", "in", "rec", rng.normal(0.8, 0.3, (n, n_in))),
+        evsim.Projection.from_dense("rec->rec", "rec", "rec", rng.normal(0, 0.5, (n, n)), self_delay),
+        evsim.Projection.from_dense("rec->out", "rec", "out", rng.normal(0.5, 0.3, (2, n))),
+    ]
     return evsim.Network(pops, projs, ("in",), ("out",), dt=dt)
 
 
@@ -247,11 +280,16 @@ def test_recurrent_delay_one_is_a_plain_edge_and_longer_ones_a_delay_less_one_st
 
 def test_loop_through_two_populations(tmp_path, rng):
     # a -> b without delay, b -> a with per-synapse delays 1..3: the back edge is b -> a
-    pops = [evsim.Population("in", 2), evsim.Population("a", 3, evsim.LIF(3, 0.9)),
-            evsim.Population("b", 3, evsim.IF(3, 1.5, bias=0.05))]
-    projs = [evsim.Projection.from_dense("in->a", "in", "a", rng.normal(1, 0.3, (3, 2))),
-             evsim.Projection.from_dense("a->b", "a", "b", rng.normal(0.7, 0.3, (3, 3))),
-             evsim.Projection.from_dense("b->a", "b", "a", rng.normal(0, 0.6, (3, 3)), rng.integers(1, 4, (3, 3)))]
+    pops = [
+        evsim.Population("in", 2),
+        evsim.Population("a", 3, evsim.LIF(3, 0.9)),
+        evsim.Population("b", 3, evsim.IF(3, 1.5, bias=0.05)),
+    ]
+    projs = [
+        evsim.Projection.from_dense("in->a", "in", "a", rng.normal(1, 0.3, (3, 2))),
+        evsim.Projection.from_dense("a->b", "a", "b", rng.normal(0.7, 0.3, (3, 3))),
+        evsim.Projection.from_dense("b->a", "b", "a", rng.normal(0, 0.6, (3, 3)), rng.integers(1, 4, (3, 3))),
+    ]
     net = evsim.Network(pops, projs, ("in",), ("b",), dt=1e-3)
     back, _, _ = round_trip(tmp_path, net)
     assert_same_network(net, back, names=False)
@@ -263,11 +301,16 @@ def test_loop_entered_through_its_delayed_projection_gets_an_entry_link(tmp_path
     # in -> b; b -> a (delay 1); a -> b (delay 0): walking from the input, the loader reaches a through b and would
     # take a -> b as the edge closing the loop (one step of delay): a zero-weight link in -> a, walked first, makes
     # b -> a the closing edge, as it is in this network
-    pops = [evsim.Population("in", 2), evsim.Population("b", 2, evsim.LIF(2, 0.9)),
-            evsim.Population("a", 2, evsim.LIF(2, 0.9))]
-    projs = [evsim.Projection.from_dense("in->b", "in", "b", rng.normal(1, 0.3, (2, 2))),
-             evsim.Projection.from_dense("b->a", "b", "a", rng.normal(1, 0.3, (2, 2)), 1),
-             evsim.Projection.from_dense("a->b", "a", "b", rng.normal(0.5, 0.3, (2, 2)), 0)]
+    pops = [
+        evsim.Population("in", 2),
+        evsim.Population("b", 2, evsim.LIF(2, 0.9)),
+        evsim.Population("a", 2, evsim.LIF(2, 0.9)),
+    ]
+    projs = [
+        evsim.Projection.from_dense("in->b", "in", "b", rng.normal(1, 0.3, (2, 2))),
+        evsim.Projection.from_dense("b->a", "b", "a", rng.normal(1, 0.3, (2, 2)), 1),
+        evsim.Projection.from_dense("a->b", "a", "b", rng.normal(0.5, 0.3, (2, 2)), 0),
+    ]
     net = evsim.Network(pops, projs, ("in",), ("b",), dt=1e-3)
     back, _, path = round_trip(tmp_path, net)
     assert_same_network(net, back)
@@ -281,11 +324,15 @@ def test_zero_delay_projection_that_would_close_a_loop_is_refused(tmp_path, rng)
     # the same loop between two convolution layers: no entry link can reach a (C, H, W) population (NIR has no
     # reshape), so the zero-delay a -> b cannot be written
     def conv(name, src, dst, delay):
-        return ConvProjection(name, src, dst, ConvSpec((1, 4, 4), rng.normal(0.5, 0.2, (1, 1, 3, 3)), pad=(1, 1)),
-                              delay)
+        return ConvProjection(
+            name, src, dst, ConvSpec((1, 4, 4), rng.normal(0.5, 0.2, (1, 1, 3, 3)), pad=(1, 1)), delay
+        )
 
-    pops = [evsim.Population("in", 16, None, (1, 4, 4)), evsim.Population("b", 16, evsim.LIF(16, 0.9), (1, 4, 4)),
-            evsim.Population("a", 16, evsim.LIF(16, 0.9), (1, 4, 4))]
+    pops = [
+        evsim.Population("in", 16, None, (1, 4, 4)),
+        evsim.Population("b", 16, evsim.LIF(16, 0.9), (1, 4, 4)),
+        evsim.Population("a", 16, evsim.LIF(16, 0.9), (1, 4, 4)),
+    ]
     projs = [conv("in->b", "in", "b", 0), conv("b->a", "b", "a", 1), conv("a->b", "a", "b", 0)]
     net = evsim.Network(pops, projs, ("in",), ("b",), dt=1e-3)
     with pytest.raises(evsim.NetworkError, match="projection 'a->b'.*closes a loop"):
@@ -303,20 +350,29 @@ def cases(draw):
     r = np.random.default_rng(seed)
     dt = draw(st.sampled_from([1e-3, 1e-4]))
     method = draw(st.sampled_from(["exact", "euler", "euler-new-i", "exp-unit"]))
-    spiking = dict(reset=draw(st.sampled_from(["zero", "subtract"])), threshold_op=draw(st.sampled_from([">", ">="])),
-                   multi_spike=draw(st.booleans()), reset_delay=draw(st.booleans()))
+    spiking = dict(
+        reset=draw(st.sampled_from(["zero", "subtract"])),
+        threshold_op=draw(st.sampled_from([">", ">="])),
+        multi_spike=draw(st.booleans()),
+        reset_delay=draw(st.booleans()),
+    )
     n_pops = draw(st.integers(1, 3))
     n_in = draw(st.integers(1, 5))
     pops = [evsim.Population("in", n_in)]
     for k in range(n_pops):
         model = draw(st.sampled_from(MODELS if k == n_pops - 1 else ("LIF", "IF", "CubaLIF")))
         n = draw(st.integers(1, 6))
-        kw = dict(method=method, tau=r.uniform(3 * dt, 30 * dt, n), tau_syn=r.uniform(2 * dt, 10 * dt, n),
-                  r=r.uniform(0.5, 3, n), w_in=r.uniform(0.5, 2, n), v_leak=r.normal(0, 0.2, n) * draw(st.booleans()),
-                  bias=r.normal(0, 0.1, n) * draw(st.booleans()))
+        kw = dict(
+            method=method,
+            tau=r.uniform(3 * dt, 30 * dt, n),
+            tau_syn=r.uniform(2 * dt, 10 * dt, n),
+            r=r.uniform(0.5, 3, n),
+            w_in=r.uniform(0.5, 2, n),
+            v_leak=r.normal(0, 0.2, n) * draw(st.booleans()),
+            bias=r.normal(0, 0.1, n) * draw(st.booleans()),
+        )
         if model in ("LIF", "IF", "CubaLIF"):
-            kw.update(threshold=r.uniform(0.5, 1.5, n), v_reset=r.normal(0, 0.1, n) * draw(st.booleans()),
-                      **spiking)
+            kw.update(threshold=r.uniform(0.5, 1.5, n), v_reset=r.normal(0, 0.1, n) * draw(st.booleans()), **spiking)
         if model == "IF":
             kw.pop("v_leak")
         pops.append(evsim.Population(f"p{k}", n, evsim.discretise(model, n, dt, **kw)))
@@ -332,8 +388,9 @@ def cases(draw):
             if b == a + 1:
                 w[0, 0] = 0.5  # each population reachable from the one before
             d = r.integers(lo, max(lo, max_d) + 1, (nt, ns))
-            projs.append(evsim.Projection.from_dense(f"{pops[a].name}->{pops[b].name}", pops[a].name, pops[b].name,
-                                                     w, d))
+            projs.append(
+                evsim.Projection.from_dense(f"{pops[a].name}->{pops[b].name}", pops[a].name, pops[b].name, w, d)
+            )
     net = evsim.Network(pops, projs, ("in",), (pops[-1].name,), dt=dt)
     x = (r.random((2, 25, n_in)) < 0.4).astype(float) * r.uniform(0.5, 2.0, (2, 25, n_in))
     return net, method, x
@@ -373,15 +430,20 @@ def net_with(neuron, dt=1e-3, **pop):
     return evsim.Network(pops, projs, ("in",), ("hidden",), dt=dt)
 
 
-@pytest.mark.parametrize("neuron, match", [
-    (evsim.LIF(3, 0.9, refractory=2), "population 'hidden'.*refractory periods cannot be expressed"),
-    (evsim.LIF(3, 0.9, v_min=np.array([-1.0, -2.0, -1.0])), "population 'hidden'.*membrane clamp"),
-    (evsim.LIF(3, 0.9, np.array([1.0, np.inf, 1.0])), "population 'hidden'.*some neurons have a threshold"),
-    (evsim.LIF(3, np.array([0.9, 1.0, 0.9])), "population 'hidden'.*some neurons leak and some do not"),
-    (evsim.make_params("Threshold", 3, beta=0.0, threshold=1.0, reset="subtract"),
-     "population 'hidden'.*NIR Threshold with reset 'zero'"),
-    (evsim.CubaLIF(3, 0.5, 0.9), "population 'hidden'.*not those of a NIR CubaLIF under discretisation 'exact'"),
-])
+@pytest.mark.parametrize(
+    "neuron, match",
+    [
+        (evsim.LIF(3, 0.9, refractory=2), "population 'hidden'.*refractory periods cannot be expressed"),
+        (evsim.LIF(3, 0.9, v_min=np.array([-1.0, -2.0, -1.0])), "population 'hidden'.*membrane clamp"),
+        (evsim.LIF(3, 0.9, np.array([1.0, np.inf, 1.0])), "population 'hidden'.*some neurons have a threshold"),
+        (evsim.LIF(3, np.array([0.9, 1.0, 0.9])), "population 'hidden'.*some neurons leak and some do not"),
+        (
+            evsim.make_params("Threshold", 3, beta=0.0, threshold=1.0, reset="subtract"),
+            "population 'hidden'.*NIR Threshold with reset 'zero'",
+        ),
+        (evsim.CubaLIF(3, 0.5, 0.9), "population 'hidden'.*not those of a NIR CubaLIF under discretisation 'exact'"),
+    ],
+)
 def test_what_nir_cannot_say_is_refused_by_name(tmp_path, neuron, match):
     with pytest.raises(evsim.NetworkError, match=match):
         save_nir(net_with(neuron), tmp_path / "x.nir")
@@ -397,10 +459,15 @@ def test_hand_built_cuba_saved_for_its_discretisation(tmp_path, rng):
 
 
 def test_settings_that_must_agree_and_a_time_step(tmp_path):
-    pops = [evsim.Population("in", 1), evsim.Population("a", 1, evsim.LIF(1, 0.9, reset="zero")),
-            evsim.Population("b", 1, evsim.LIF(1, 0.9, reset="subtract"))]
-    projs = [evsim.Projection.from_dense("in->a", "in", "a", [[1.0]]),
-             evsim.Projection.from_dense("a->b", "a", "b", [[1.0]])]
+    pops = [
+        evsim.Population("in", 1),
+        evsim.Population("a", 1, evsim.LIF(1, 0.9, reset="zero")),
+        evsim.Population("b", 1, evsim.LIF(1, 0.9, reset="subtract")),
+    ]
+    projs = [
+        evsim.Projection.from_dense("in->a", "in", "a", [[1.0]]),
+        evsim.Projection.from_dense("a->b", "a", "b", [[1.0]]),
+    ]
     with pytest.raises(evsim.NetworkError, match="population 'b': spiking populations disagree on .*reset"):
         to_nir(evsim.Network(pops, projs, ("in",), ("b",), dt=1e-3))
     net = evsim.feedforward([2, 2], lambda n: evsim.LIF(n, 0.9), [np.ones((2, 2))])
@@ -422,12 +489,17 @@ def test_failed_save_keeps_the_old_file(tmp_path):
 
 def test_unconnected_populations_and_constant_drive(tmp_path, rng):
     # a population driven only by its bias (no input), and an IF layer whose bias needs a carrier
-    pops = [evsim.Population("in", 2), evsim.Population("driven", 3, evsim.IF(3, 1.0, bias=np.array([0.3, 0.2, 0.5]))),
-            evsim.Population("out", 2, evsim.LIF(2, 0.9, 0.8, bias=0.05)),
-            evsim.Population("idle", 2, evsim.LIF(2, 0.5))]
-    projs = [evsim.Projection.from_dense("driven->out", "driven", "out", rng.normal(0.5, 0.2, (2, 3))),
-             evsim.Projection.from_dense("in->out", "in", "out", rng.normal(0.5, 0.2, (2, 2)), 2),
-             evsim.Projection.from_dense("in->idle", "in", "idle", rng.normal(0.5, 0.2, (2, 2)))]
+    pops = [
+        evsim.Population("in", 2),
+        evsim.Population("driven", 3, evsim.IF(3, 1.0, bias=np.array([0.3, 0.2, 0.5]))),
+        evsim.Population("out", 2, evsim.LIF(2, 0.9, 0.8, bias=0.05)),
+        evsim.Population("idle", 2, evsim.LIF(2, 0.5)),
+    ]
+    projs = [
+        evsim.Projection.from_dense("driven->out", "driven", "out", rng.normal(0.5, 0.2, (2, 3))),
+        evsim.Projection.from_dense("in->out", "in", "out", rng.normal(0.5, 0.2, (2, 2)), 2),
+        evsim.Projection.from_dense("in->idle", "in", "idle", rng.normal(0.5, 0.2, (2, 2))),
+    ]
     net = evsim.Network(pops, projs, ("in",), ("out",), dt=1e-3)
     back, _, path = round_trip(tmp_path, net)
     assert_same_network(net, back, names=False)
@@ -436,9 +508,15 @@ def test_unconnected_populations_and_constant_drive(tmp_path, rng):
     assert len(nir.read(path).outputs) == 1  # no port was added for the idle population
 
 
-@pytest.mark.parametrize("model,dialect", [("02_cnn/cnn_sinabs.nir", "sinabs"), ("02_cnn/cnn_sinabs.nir", "lava-dl"),
-                                           ("03_rnn/braille_noDelay_bias_zero.nir", "lava-dl"),
-                                           ("01_lif/lif_norse.nir", "spikingjelly")])
+@pytest.mark.parametrize(
+    "model,dialect",
+    [
+        ("02_cnn/cnn_sinabs.nir", "sinabs"),
+        ("02_cnn/cnn_sinabs.nir", "lava-dl"),
+        ("03_rnn/braille_noDelay_bias_zero.nir", "lava-dl"),
+        ("01_lif/lif_norse.nir", "spikingjelly"),
+    ],
+)
 def test_dialect_settings_round_trip(tmp_path, rng, model, dialect):
     # membrane clamps (Sinabs), per-layer latency (lava-dl), IF gain r*dt (SpikingJelly) come back from the dialect
     from evsim.dialects import DIALECTS
@@ -458,11 +536,13 @@ def test_loop_no_walk_can_read_is_refused(tmp_path, rng):
     # through b: whichever of a, c the loader's walk enters first leads to b, whose delayed projection then enters
     # the other, whose zero-delay projection into b closes a loop. No ordering or link changes that.
     pops = [evsim.Population("in", 1)] + [evsim.Population(n, 1, evsim.LIF(1, 0.9)) for n in ("a", "b", "c")]
-    projs = [evsim.Projection.from_dense("in->a", "in", "a", [[1.0]]),
-             evsim.Projection.from_dense("a->b", "a", "b", [[1.0]]),
-             evsim.Projection.from_dense("c->b", "c", "b", [[1.0]]),
-             evsim.Projection.from_dense("b->a", "b", "a", [[0.5]], 1),
-             evsim.Projection.from_dense("b->c", "b", "c", [[0.5]], 1)]
+    projs = [
+        evsim.Projection.from_dense("in->a", "in", "a", [[1.0]]),
+        evsim.Projection.from_dense("a->b", "a", "b", [[1.0]]),
+        evsim.Projection.from_dense("c->b", "c", "b", [[1.0]]),
+        evsim.Projection.from_dense("b->a", "b", "a", [[0.5]], 1),
+        evsim.Projection.from_dense("b->c", "b", "c", [[0.5]], 1),
+    ]
     net = evsim.Network(pops, projs, ("in",), ("b",), dt=1e-3)
     with pytest.raises(evsim.NetworkError, match=r"projection '(a|c)->b'.*delay 0 step\(s\) cannot be written"):
         save_nir(net, tmp_path / "x.nir")
@@ -471,8 +551,10 @@ def test_loop_no_walk_can_read_is_refused(tmp_path, rng):
 def test_info_shows_the_graph_next_to_what_evsim_built(capsys):
     from evsim.cli import main
 
-    assert main(["info", str(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir"),
-                 "--dialect", "snntorch"]) == 0
+    assert (
+        main(["info", str(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir"), "--dialect", "snntorch"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "NIR graph (7 nodes)" in text
     row = next(line for line in text.splitlines() if line.strip().startswith("lif1.w_rec"))
@@ -487,9 +569,14 @@ def test_info_shows_the_graph_next_to_what_evsim_built(capsys):
 
 def test_threshold_and_integrator_nodes_round_trip(tmp_path, rng):
     # NIR's memoryless Threshold and non-spiking integrator I, as evsim reads them
-    nodes = {"in": nir.Input(np.array([3])), "w": nir.Affine(rng.normal(1, 0.5, (4, 3)), rng.normal(0, 0.2, 4)),
-             "th": nir.Threshold(np.full(4, 0.8)), "w2": nir.Linear(rng.normal(0, 1, (2, 4))),
-             "acc": nir.I(np.array([0.5, 2.0])), "out": nir.Output(np.array([2]))}
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "w": nir.Affine(rng.normal(1, 0.5, (4, 3)), rng.normal(0, 0.2, 4)),
+        "th": nir.Threshold(np.full(4, 0.8)),
+        "w2": nir.Linear(rng.normal(0, 1, (2, 4))),
+        "acc": nir.I(np.array([0.5, 2.0])),
+        "out": nir.Output(np.array([2])),
+    }
     edges = [("in", "w"), ("w", "th"), ("th", "w2"), ("w2", "acc"), ("acc", "out")]
     path = tmp_path / "g.nir"
     nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges))

@@ -26,24 +26,31 @@ from conftest import REPO
 
 pytestmark = pytest.mark.validation
 
-TORCH_PY = Path(os.environ.get("EVSIM_TORCH_PYTHON",
-                               Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python"))
+TORCH_PY = Path(
+    os.environ.get("EVSIM_TORCH_PYTHON", Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python")
+)
 SCRIPTS = REPO / "validation" / "frameworks"
 # script stem -> the module it needs; "braille": the NIR paper's Braille RSNNs rebuilt in snnTorch
-FRAMEWORKS = {"snntorch": "snntorch", "norse": "norse", "sinabs": "sinabs", "spikingjelly": "spikingjelly",
-              "braille": "snntorch"}
+FRAMEWORKS = {
+    "snntorch": "snntorch",
+    "norse": "norse",
+    "sinabs": "sinabs",
+    "spikingjelly": "spikingjelly",
+    "braille": "snntorch",
+}
 
 
 def _run_script(fw: str, out: Path) -> list[Path]:
     if not TORCH_PY.exists():
-        pytest.skip(f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch and "
-                    f"{fw})")
-    probe = subprocess.run([str(TORCH_PY), "-c", f"import torch, nir, {FRAMEWORKS[fw]}"], capture_output=True,
-                           text=True)
+        pytest.skip(f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch and {fw})")
+    probe = subprocess.run(
+        [str(TORCH_PY), "-c", f"import torch, nir, {FRAMEWORKS[fw]}"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         pytest.skip(f"{fw} is not importable in {TORCH_PY}: {probe.stderr.strip().splitlines()[-1:]}")
-    proc = subprocess.run([str(TORCH_PY), f"{fw}_cases.py", str(out)], cwd=SCRIPTS, capture_output=True,
-                          text=True, timeout=1200)
+    proc = subprocess.run(
+        [str(TORCH_PY), f"{fw}_cases.py", str(out)], cwd=SCRIPTS, capture_output=True, text=True, timeout=1200
+    )
     if proc.returncode == 3:
         pytest.skip(proc.stdout.strip())
     assert proc.returncode == 0, f"{fw}_cases.py failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
@@ -70,9 +77,14 @@ def compare(case: Path) -> dict:
         want = d[key]
         got = res.spikes[node].dense(t, want.shape[-1], b) if node in res.spikes else None
         assert got is not None, f"{case.name}: evsim has no population {node!r}"
-        rows[node] = dict(bits=want.size, wrong=int((got != want).sum()), spikes=int(want.sum()),
-                          got_spikes=int(got.sum()), samples_identical=int(np.all(got == want, axis=(1, 2)).sum()),
-                          samples=b)
+        rows[node] = dict(
+            bits=want.size,
+            wrong=int((got != want).sum()),
+            spikes=int(want.sum()),
+            got_spikes=int(got.sum()),
+            samples_identical=int(np.all(got == want, axis=(1, 2)).sum()),
+            samples=b,
+        )
     gap = str(d["gap"]) if "gap" in d.files else ""
     if not gap:
         np.testing.assert_array_equal(res.output, d["out"])  # the same comparison on the declared output
@@ -95,10 +107,16 @@ def test_framework_equivalence(fw, tmp_path_factory, capsys, request):
             failures.append(f"{case.stem}: {str(e).splitlines()[0:6]}")
         with capsys.disabled():
             if rows is not None:
-                print(f"\n{case.stem}: " + "; ".join(
-                    f"{n} {r['spikes']} spikes, {100 * (1 - r['wrong'] / r['bits']):.3f}% bits, "
-                    f"{r['samples_identical']}/{r['samples']} samples identical" for n, r in rows.items())
-                    + (f"  [known gap: {gap[:60]}...]" if gap else ""), end="")
+                print(
+                    f"\n{case.stem}: "
+                    + "; ".join(
+                        f"{n} {r['spikes']} spikes, {100 * (1 - r['wrong'] / r['bits']):.3f}% bits, "
+                        f"{r['samples_identical']}/{r['samples']} samples identical"
+                        for n, r in rows.items()
+                    )
+                    + (f"  [known gap: {gap[:60]}...]" if gap else ""),
+                    end="",
+                )
             else:
                 print(f"\n{case.stem}: MISMATCH", end="")
     assert not failures, "\n".join(failures)

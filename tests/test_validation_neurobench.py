@@ -24,8 +24,9 @@ from conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.validation
 
-TORCH_PY = Path(os.environ.get("EVSIM_TORCH_PYTHON",
-                               Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python"))
+TORCH_PY = Path(
+    os.environ.get("EVSIM_TORCH_PYTHON", Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python")
+)
 SCRIPT = REPO / "validation" / "neurobench_sinabs.py"
 SAMPLES = 300
 
@@ -35,15 +36,19 @@ def frameworks(tmp_path_factory, request):
     if "validation" not in (request.config.getoption("-m") or "") and not os.environ.get("EVSIM_VALIDATION"):
         pytest.skip("NeuroBench/Sinabs validation (~10 s): run `pytest -m validation` or set EVSIM_VALIDATION=1")
     if not TORCH_PY.exists():
-        pytest.skip(f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch, snntorch, "
-                    "neurobench and sinabs)")
-    probe = subprocess.run([str(TORCH_PY), "-c", "import torch, snntorch, nir, neurobench.metrics, sinabs"],
-                           capture_output=True, text=True)
+        pytest.skip(
+            f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch, snntorch, "
+            "neurobench and sinabs)"
+        )
+    probe = subprocess.run(
+        [str(TORCH_PY), "-c", "import torch, snntorch, nir, neurobench.metrics, sinabs"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         pytest.skip(f"neurobench/sinabs not importable in {TORCH_PY}: {probe.stderr.strip().splitlines()[-1:]}")
     out = tmp_path_factory.mktemp("neurobench_sinabs")
-    proc = subprocess.run([str(TORCH_PY), str(SCRIPT), str(out), "--samples", str(SAMPLES)], capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [str(TORCH_PY), str(SCRIPT), str(out), "--samples", str(SAMPLES)], capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, f"neurobench_sinabs.py failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return out
 

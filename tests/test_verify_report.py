@@ -62,8 +62,11 @@ def test_verify_finds_the_first_divergence_with_both_membranes(digits, monkeypat
 
 
 def test_verify_non_spiking_output_compares_membranes(rng):
-    net = evsim.feedforward([4, 6, 2], lambda n: evsim.LIF(n, 0.9, 0.7) if n == 6 else evsim.LI(n, 0.8),
-                            [rng.normal(0.5, 0.5, (6, 4)), rng.normal(0, 1, (2, 6))])
+    net = evsim.feedforward(
+        [4, 6, 2],
+        lambda n: evsim.LIF(n, 0.9, 0.7) if n == 6 else evsim.LI(n, 0.8),
+        [rng.normal(0.5, 0.5, (6, 4)), rng.normal(0, 1, (2, 6))],
+    )
     x = (rng.random((3, 15, 4)) < 0.5).astype(float)
     v = verify(net, x)
     assert v.ok and v.layers["layer2"].compared == "membrane" and v.layers["layer2"].entries == 3 * 15 * 2
@@ -96,8 +99,9 @@ def test_cli_verify_exit_status(tmp_path, capsys):
 def test_cli_verify_bad_expect_shape(tmp_path, capsys):
     bad = tmp_path / "e.npz"
     np.savez(bad, output=np.zeros((15, 25, 9)))
-    assert main(["verify", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "15", "--expect",
-                 str(bad)]) == 2
+    assert (
+        main(["verify", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "15", "--expect", str(bad)]) == 2
+    )
     assert "expected output of shape (15, 25, 10)" in capsys.readouterr().err
 
 
@@ -107,8 +111,20 @@ def test_report_files(digits, tmp_path):
     rep = make_report(net, x, labels=labels, presets=["horowitz45-fp32", "loihi"], meta={"model": "digits"})
     files = write(rep, tmp_path / "r")
     names = sorted(f.name for f in files)
-    assert names == sorted(["raster.png", "sops.png", "rates.png", "sops_time.png", "report.json", "projections.csv",
-                            "populations.csv", "samples.csv", "sops_per_step.csv", "report.html"])
+    assert names == sorted(
+        [
+            "raster.png",
+            "sops.png",
+            "rates.png",
+            "sops_time.png",
+            "report.json",
+            "projections.csv",
+            "populations.csv",
+            "samples.csv",
+            "sops_per_step.csv",
+            "report.html",
+        ]
+    )
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == names  # no temporary files left
     for f in files:
         if f.suffix == ".png":
@@ -122,15 +138,37 @@ def test_report_files(digits, tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 20 and int(rows[0]["sops"]) == int(rep.acct.sops[0])
     html = (tmp_path / "r" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "src=\"http" not in html and "Effective_ACs" in html
+    assert html.count("data:image/png;base64,") == 4 and 'src="http' not in html and "Effective_ACs" in html
 
 
 def test_cli_report(tmp_path, capsys):
     user = tmp_path / "chip.toml"
     user.write_text('[presets.chip]\nfigures.ac = { pJ = 1.0, source = "test" }\n')
     out = tmp_path / "rep"
-    assert main(["report", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "10", "--out", str(out),
-                 "--energy", "horowitz45-int8", "chip", "--energy-file", str(user), "--bin", "5"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                MODEL,
+                "--input",
+                DATA,
+                "--dialect",
+                "snntorch",
+                "--samples",
+                "10",
+                "--out",
+                str(out),
+                "--energy",
+                "horowitz45-int8",
+                "chip",
+                "--energy-file",
+                str(user),
+                "--bin",
+                "5",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "SOPs" in text and "horowitz45-int8" in text and "chip" in text and "wrote" in text
     js = json.loads((out / "report.json").read_text())
@@ -138,13 +176,21 @@ def test_cli_report(tmp_path, capsys):
     assert js["energy"]["chip"]["joules_per_sample"] == pytest.approx(1e-12 * js["counts"]["sops_per_sample"])
 
 
-@pytest.mark.parametrize("extra, match", [
-    (["--energy", "nope"], "no energy preset named 'nope'"),
-    (["--raster-sample", "99"], "--raster-sample 99"),
-    (["--bin", "0"], "--bin must be at least one step"),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--energy", "nope"], "no energy preset named 'nope'"),
+        (["--raster-sample", "99"], "--raster-sample 99"),
+        (["--bin", "0"], "--bin must be at least one step"),
+    ],
+)
 def test_cli_report_errors(tmp_path, capsys, extra, match):
-    assert main(["report", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "3", "--out",
-                 str(tmp_path / "r")] + extra) == 2
+    assert (
+        main(
+            ["report", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "3", "--out", str(tmp_path / "r")]
+            + extra
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err

@@ -75,16 +75,22 @@ def neurobench_digits(samples: int, batch: int = 50) -> dict:
     y = torch.tensor(d["labels"][:samples])
     model = SNNTorchModel(digits_net())
     loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=False)
-    bench = Benchmark(model, loader, [], [],
-                      [[ConnectionSparsity], [SynapticOperations, ActivationSparsity, MembraneUpdates]])
+    bench = Benchmark(
+        model, loader, [], [], [[ConnectionSparsity], [SynapticOperations, ActivationSparsity, MembraneUpdates]]
+    )
     res = bench.run(quiet=True)
     with torch.no_grad():  # the output spikes, to check the model is the trained one
         out = model(x).numpy()
     same = float(np.mean(out == d["snntorch_output"][:samples]))
-    return {"samples": samples, "batch": batch, "output_bits_identical_to_snntorch_output": same,
-            "ConnectionSparsity": float(res["ConnectionSparsity"]),
-            "SynapticOperations": {k: float(v) for k, v in res["SynapticOperations"].items()},
-            "ActivationSparsity": float(res["ActivationSparsity"]), "MembraneUpdates": float(res["MembraneUpdates"])}
+    return {
+        "samples": samples,
+        "batch": batch,
+        "output_bits_identical_to_snntorch_output": same,
+        "ConnectionSparsity": float(res["ConnectionSparsity"]),
+        "SynapticOperations": {k: float(v) for k, v in res["SynapticOperations"].items()},
+        "ActivationSparsity": float(res["ActivationSparsity"]),
+        "MembraneUpdates": float(res["MembraneUpdates"]),
+    }
 
 
 def sinabs_cnn(batch: int, steps: int, seed: int = 0) -> dict:
@@ -136,8 +142,13 @@ def main() -> None:
     print("NeuroBench on the digits model:", json.dumps(nb))
     if CNN_NIR.exists():
         sb = sinabs_cnn(args.cnn_batch, args.cnn_steps)
-        np.savez_compressed(out / "sinabs_cnn.npz", x=sb["x"], synops=json.dumps(sb["synops_per_timestep"]),
-                            nir=str(CNN_NIR), **sb["spikes"])
+        np.savez_compressed(
+            out / "sinabs_cnn.npz",
+            x=sb["x"],
+            synops=json.dumps(sb["synops_per_timestep"]),
+            nir=str(CNN_NIR),
+            **sb["spikes"],
+        )
         print("Sinabs synops per time step on the N-MNIST CNN:", json.dumps(sb["synops_per_timestep"]))
     else:
         print(f"no {CNN_NIR}: Sinabs part skipped")

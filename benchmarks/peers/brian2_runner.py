@@ -61,11 +61,15 @@ def _run(args, net: b2.Network, T, build_dir: str | None) -> float:
     if not build_dir:
         net.run(T)
         return float(b2.device._last_run_time)
-    b2.device.insert_code("before_network_run",
-                          "struct timespec _wall0, _wall1; clock_gettime(CLOCK_MONOTONIC, &_wall0);")
-    b2.device.insert_code("after_network_run", "clock_gettime(CLOCK_MONOTONIC, &_wall1); "
-                          "{ std::ofstream f(\"bench_wall_s.txt\"); f.precision(9); "
-                          "f << (_wall1.tv_sec - _wall0.tv_sec) + 1e-9 * (_wall1.tv_nsec - _wall0.tv_nsec); }")
+    b2.device.insert_code(
+        "before_network_run", "struct timespec _wall0, _wall1; clock_gettime(CLOCK_MONOTONIC, &_wall0);"
+    )
+    b2.device.insert_code(
+        "after_network_run",
+        "clock_gettime(CLOCK_MONOTONIC, &_wall1); "
+        '{ std::ofstream f("bench_wall_s.txt"); f.precision(9); '
+        "f << (_wall1.tv_sec - _wall0.tv_sec) + 1e-9 * (_wall1.tv_nsec - _wall0.tv_nsec); }",
+    )
     net.run(T)
     b2.device.build(directory=build_dir, run=True, compile=True, clean=False)  # runs ./main in build_dir
     return float(Path(build_dir, "bench_wall_s.txt").read_text())
@@ -79,9 +83,15 @@ def feedforward(args, wl, build_dir):
     groups = {"in": b2.SpikeGeneratorGroup(wl["populations"]["in"], wl["input_index"], wl["input_steps"] * dt)}
     for name, n in wl["populations"].items():
         if name != "in":
-            groups[name] = b2.NeuronGroup(n, "dv/dt = -v / tau : 1", threshold=f"v > {nu['v_th']}",
-                                          reset=f"v = {nu['v_reset']}", method="exact", namespace={"tau": tau},
-                                          name=f"layer_{name}")
+            groups[name] = b2.NeuronGroup(
+                n,
+                "dv/dt = -v / tau : 1",
+                threshold=f"v > {nu['v_th']}",
+                reset=f"v = {nu['v_reset']}",
+                method="exact",
+                namespace={"tau": tau},
+                name=f"layer_{name}",
+            )
     syns = []
     for i, p in enumerate(wl["projections"]):
         S = b2.Synapses(groups[p["source"]], groups[p["target"]], "w : 1", on_pre="v_post += w", name=f"syn{i}")
@@ -103,9 +113,16 @@ def brunel(args, wl, build_dir):
     b2.defaultclock.dt = dt
     nu, N = wl["neuron"], wl["N"]
     ns = {"tau": nu["tau_m"] * b2.ms}
-    G = b2.NeuronGroup(N, "dv/dt = -v / tau : 1 (unless refractory)", threshold=f"v >= {nu['v_th']}",
-                       reset=f"v = {nu['v_reset']}", refractory=(nu["t_ref_steps"] + 1) * dt, method="exact",
-                       namespace=ns, name="neurons")
+    G = b2.NeuronGroup(
+        N,
+        "dv/dt = -v / tau : 1 (unless refractory)",
+        threshold=f"v >= {nu['v_th']}",
+        reset=f"v = {nu['v_reset']}",
+        refractory=(nu["t_ref_steps"] + 1) * dt,
+        method="exact",
+        namespace=ns,
+        name="neurons",
+    )
     G.v = wl["v0"]
     p = wl["projections"][0]
     S = b2.Synapses(G, G, "w : 1", on_pre="v_post += w * int(not_refractory_post)", name="syn")
@@ -114,13 +131,19 @@ def brunel(args, wl, build_dir):
     S.delay = (p["delay_steps"] - 1) * dt
     S.pre.when = "before_thresholds"
     nu_thr_hz = wl["ext_rate_hz"] / (wl["CE"] * wl["eta"])
-    ext = b2.PoissonInput(G, "v", N=wl["CE"], rate=wl["eta"] * nu_thr_hz * b2.Hz,
-                          weight=f"{wl['J']} * int(not_refractory)", when="before_thresholds")
+    ext = b2.PoissonInput(
+        G,
+        "v",
+        N=wl["CE"],
+        rate=wl["eta"] * nu_thr_hz * b2.Hz,
+        weight=f"{wl['J']} * int(not_refractory)",
+        when="before_thresholds",
+    )
     mon = b2.SpikeMonitor(G, record=False)
     net = b2.Network(G, S, ext, mon)
     wall_s = _run(args, net, wl["T_steps"] * dt, build_dir)
     per_neuron = np.asarray(mon.count[:])
-    counts = {"E": int(per_neuron[:wl["NE"]].sum()), "I": int(per_neuron[wl["NE"]:].sum())}
+    counts = {"E": int(per_neuron[: wl["NE"]].sum()), "I": int(per_neuron[wl["NE"] :].sum())}
     return wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron})
 
 

@@ -17,17 +17,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # repo root, for `
 
 from benchmarks import workloads  # noqa: E402
 
-KEYS = ("simulator", "workload", "n_neurons", "n_synapses", "sim_time_ms", "build_s", "wall_s", "n_spikes",
-        "n_synaptic_events", "events_per_s", "peak_rss_mb", "bytes_per_synapse", "array_bytes_per_synapse",
-        "checksum", "threads")
+KEYS = (
+    "simulator",
+    "workload",
+    "n_neurons",
+    "n_synapses",
+    "sim_time_ms",
+    "build_s",
+    "wall_s",
+    "n_spikes",
+    "n_synaptic_events",
+    "events_per_s",
+    "peak_rss_mb",
+    "bytes_per_synapse",
+    "array_bytes_per_synapse",
+    "checksum",
+    "threads",
+)
 
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--workload", required=True, choices=["feedforward", "conv", "brunel-small", "brunel-large"])
     p.add_argument("--npz", help="workload arrays written by the harness (default: build them here)")
-    p.add_argument("--samples", type=int, default=10, help="feedforward: 1-s samples back to back (T = N s); "
-                   "conv: twice as many 300-step samples")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=10,
+        help="feedforward: 1-s samples back to back (T = N s); conv: twice as many 300-step samples",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     return p
@@ -52,20 +70,39 @@ def rss_mb() -> float:
         return 0.0
 
 
-def emit(simulator: str, args, wl: dict, build_s: float, wall_s: float, checksum: dict, n_events: int,
-         threads: int, build_rss_mb: float | None = None, array_bytes: float | None = None) -> None:
+def emit(
+    simulator: str,
+    args,
+    wl: dict,
+    build_s: float,
+    wall_s: float,
+    checksum: dict,
+    n_events: int,
+    threads: int,
+    build_rss_mb: float | None = None,
+    array_bytes: float | None = None,
+) -> None:
     """Print the single JSON line of a run (keys as in shared/bench/SPEC.md, plus memory per synapse:
     ``bytes_per_synapse`` = growth of the resident set over the build / synapses (None where the simulator holds
     its network in another process), ``array_bytes_per_synapse`` = the synapse arrays' own size, where known)."""
     n_neurons = sum(wl["populations"].values()) - wl["populations"].get("in", 0)  # input relays are not neurons
     n_syn = workloads.n_synapses(wl)
-    rec = dict(simulator=simulator, workload=args.workload, n_neurons=int(n_neurons),
-               n_synapses=n_syn, sim_time_ms=float(wl["sim_time_ms"]),
-               build_s=round(build_s, 4), wall_s=round(wall_s, 4), n_spikes=int(sum(checksum.values())),
-               n_synaptic_events=int(n_events), events_per_s=round(n_events / wall_s, 1) if wall_s > 0 else None,
-               peak_rss_mb=peak_rss_mb(),
-               bytes_per_synapse=None if build_rss_mb is None else round(build_rss_mb * 2**20 / n_syn, 1),
-               array_bytes_per_synapse=None if array_bytes is None else round(array_bytes, 2),
-               checksum={k: int(v) for k, v in checksum.items()}, threads=threads)
+    rec = dict(
+        simulator=simulator,
+        workload=args.workload,
+        n_neurons=int(n_neurons),
+        n_synapses=n_syn,
+        sim_time_ms=float(wl["sim_time_ms"]),
+        build_s=round(build_s, 4),
+        wall_s=round(wall_s, 4),
+        n_spikes=int(sum(checksum.values())),
+        n_synaptic_events=int(n_events),
+        events_per_s=round(n_events / wall_s, 1) if wall_s > 0 else None,
+        peak_rss_mb=peak_rss_mb(),
+        bytes_per_synapse=None if build_rss_mb is None else round(build_rss_mb * 2**20 / n_syn, 1),
+        array_bytes_per_synapse=None if array_bytes is None else round(array_bytes, 2),
+        checksum={k: int(v) for k, v in checksum.items()},
+        threads=threads,
+    )
     assert tuple(rec) == KEYS
     print(json.dumps(rec), flush=True)

@@ -49,20 +49,24 @@ def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
     order = np.argsort(wl["input_index"], kind="stable")
     bounds = np.searchsorted(wl["input_index"][order], np.arange(n_in + 1))
     times = (wl["input_steps"][order] + 1).astype(float)
-    gens = nest.Create("spike_generator", n_in, params=[{"spike_times": times[bounds[i]:bounds[i + 1]]}
-                                                        for i in range(n_in)])
+    gens = nest.Create(
+        "spike_generator", n_in, params=[{"spike_times": times[bounds[i] : bounds[i + 1]]} for i in range(n_in)]
+    )
     pops = {"in": nest.Create("parrot_neuron", n_in)}
     nest.Connect(gens, pops["in"], "one_to_one", {"delay": 1.0})
     nu = wl["neuron"]
-    params = dict(E_L=nu["e_l"], V_m=0.0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=0.0,
-                  I_e=0.0)
+    params = dict(E_L=nu["e_l"], V_m=0.0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=0.0, I_e=0.0)
     for name, n in wl["populations"].items():
         if name != "in":
             pops[name] = nest.Create("iaf_psc_delta", n, params=params)
     for p in wl["projections"]:
         src, tgt = np.asarray(pops[p["source"]].tolist()), np.asarray(pops[p["target"]].tolist())
-        nest.Connect(src[p["pre"]], tgt[p["post"]], "one_to_one",
-                     {"weight": p["weight"], "delay": p["delay_steps"] * wl["dt_ms"]})
+        nest.Connect(
+            src[p["pre"]],
+            tgt[p["post"]],
+            "one_to_one",
+            {"weight": p["weight"], "delay": p["delay_steps"] * wl["dt_ms"]},
+        )
     recs = {name: nest.Create("spike_recorder") for name in pops}
     for name in pops:
         nest.Connect(pops[name], recs[name])
@@ -73,8 +77,9 @@ def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
     nest.Run(wl["sim_time_ms"] + wl["dt_ms"])  # canonical steps 0..T-1 (see docstring)
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
-    per_neuron = {name: np.bincount(_counts(r) - pops[name][0].global_id, minlength=len(pops[name]))
-                  for name, r in recs.items()}
+    per_neuron = {
+        name: np.bincount(_counts(r) - pops[name][0].global_id, minlength=len(pops[name])) for name, r in recs.items()
+    }
     counts = {name: int(c.sum()) for name, c in per_neuron.items()}
     events = workloads.synaptic_events(wl, per_neuron if wl["name"] == "conv" else counts)
     return build_s, wall_s, counts, events, build_mb
@@ -85,14 +90,24 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
     t0 = time.perf_counter()
     _kernel(args, wl["dt_ms"])
     nu, N = wl["neuron"], wl["N"]
-    nodes = nest.Create("iaf_psc_delta", N, params=dict(E_L=nu["e_l"], V_reset=nu["v_reset"], V_th=nu["v_th"],
-                                                        tau_m=nu["tau_m"], t_ref=nu["t_ref_steps"] * wl["dt_ms"],
-                                                        I_e=0.0))
+    nodes = nest.Create(
+        "iaf_psc_delta",
+        N,
+        params=dict(
+            E_L=nu["e_l"],
+            V_reset=nu["v_reset"],
+            V_th=nu["v_th"],
+            tau_m=nu["tau_m"],
+            t_ref=nu["t_ref_steps"] * wl["dt_ms"],
+            I_e=0.0,
+        ),
+    )
     nodes.set(V_m=wl["v0"])
     ids = np.asarray(nodes.tolist())
     p = wl["projections"][0]
-    nest.Connect(ids[p["pre"]], ids[p["post"]], "one_to_one",
-                 {"weight": p["weight"], "delay": p["delay_steps"] * wl["dt_ms"]})
+    nest.Connect(
+        ids[p["pre"]], ids[p["post"]], "one_to_one", {"weight": p["weight"], "delay": p["delay_steps"] * wl["dt_ms"]}
+    )
     noise = nest.Create("poisson_generator", params={"rate": wl["ext_rate_hz"]})
     nest.Connect(noise, nodes, syn_spec={"weight": wl["J"], "delay": wl["dt_ms"]})
     rec = nest.Create("spike_recorder")
@@ -105,7 +120,7 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
     per_neuron = np.bincount(_counts(rec) - ids[0], minlength=N)
-    counts = {"E": int(per_neuron[:wl["NE"]].sum()), "I": int(per_neuron[wl["NE"]:].sum())}
+    counts = {"E": int(per_neuron[: wl["NE"]].sum()), "I": int(per_neuron[wl["NE"] :].sum())}
     return build_s, wall_s, counts, workloads.synaptic_events(wl, {"per_neuron": per_neuron}), build_mb
 
 

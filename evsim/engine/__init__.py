@@ -53,8 +53,13 @@ class CompiledNetwork:
         """Memory of the engine's own arrays (row pointers, per-neuron rows, ...), not counting the network's
         synapse arrays it uses as they are."""
         shared = list(self.net._synapses.values())
-        return int(sum(a.nbytes for a in self.arrays.values() if isinstance(a, np.ndarray)
-                       and not any(a is b or np.shares_memory(a, b) for b in shared)))
+        return int(
+            sum(
+                a.nbytes
+                for a in self.arrays.values()
+                if isinstance(a, np.ndarray) and not any(a is b or np.shares_memory(a, b) for b in shared)
+            )
+        )
 
     def bytes_per_synapse(self) -> float:
         """Synapse memory of the network and the engine together per explicit synapse: targets, weights,
@@ -83,8 +88,9 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     par["v_min"][:] = -np.inf
     refractory = np.zeros(N, dtype=np.int64)
     v_init = np.zeros(N)
-    flags = {k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v", "overshoot",
-                                                      "keep_i")}
+    flags = {
+        k: np.zeros(P, dtype=np.bool_) for k in ("is_input", "ge", "multi", "rdelay", "record_v", "overshoot", "keep_i")
+    }
     reset_mode = np.zeros(P, dtype=np.int64)
     poisson = np.zeros(P)
     rec_off = np.zeros(P, dtype=np.int64)
@@ -167,26 +173,57 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     conv_arrays = dict(
         conv_of=conv_of,
         conv_par=np.stack([c.spec.params() for c in convs]) if convs else np.zeros((0, 16), dtype=np.int64),
-        conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64), conv_woff=conv_woff,
+        conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64),
+        conv_woff=conv_woff,
         conv_scale=np.array([c.spec.pool_scale for c in convs], dtype=np.float64),
-        conv_delay=np.array([c.delay for c in convs], dtype=np.int64))
+        conv_delay=np.array([c.delay for c in convs], dtype=np.int64),
+    )
     cdfs = [_poisson_cdf(r) if r > 0 else np.zeros(0) for r in poisson]
     pcdf_off = np.zeros(P + 1, dtype=np.int64)
     np.cumsum([c.size for c in cdfs], out=pcdf_off[1:])
     # guide tables: for u in [k/GUIDE, (k+1)/GUIDE) the count is at least guide[k] (the first c with cdf[c] > k/GUIDE)
-    pguide = np.concatenate([np.searchsorted(c, np.arange(GUIDE) / GUIDE, side="right") for c in cdfs]
-                            ).astype(np.int64) if P else np.zeros(0, np.int64)
+    pguide = (
+        np.concatenate([np.searchsorted(c, np.arange(GUIDE) / GUIDE, side="right") for c in cdfs]).astype(np.int64)
+        if P
+        else np.zeros(0, np.int64)
+    )
     arrays = dict(
-        N=N, P=P, pop_off=pop_off, order=np.array([names.index(n) for n in net.order], dtype=np.int64),
-        is_input=flags["is_input"], poisson=poisson, pcdf=cat(cdfs, np.float64), pcdf_off=pcdf_off, pguide=pguide,
-        reset_mode=reset_mode, ge=flags["ge"], multi=flags["multi"],
-        rdelay=flags["rdelay"], overshoot=flags["overshoot"], keep_i=flags["keep_i"], record_v=flags["record_v"],
-        rec_off=rec_off, n_rec=n_rec,
+        N=N,
+        P=P,
+        pop_off=pop_off,
+        order=np.array([names.index(n) for n in net.order], dtype=np.int64),
+        is_input=flags["is_input"],
+        poisson=poisson,
+        pcdf=cat(cdfs, np.float64),
+        pcdf_off=pcdf_off,
+        pguide=pguide,
+        reset_mode=reset_mode,
+        ge=flags["ge"],
+        multi=flags["multi"],
+        rdelay=flags["rdelay"],
+        overshoot=flags["overshoot"],
+        keep_i=flags["keep_i"],
+        record_v=flags["record_v"],
+        rec_off=rec_off,
+        n_rec=n_rec,
         prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)),
-        prmc=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=0)), refractory=refractory,
-        out_ptr=out_ptr, out_proj=out_order.astype(np.int64), ip_off=ip_off, tgt_pop=tgt_pop,
-        rowptr=cat(ip_parts, np.int64), delays=delays, q_maxd=q_maxd, targets=targets, weights=weights,
-        D=D, scan=scan, always=always, plain=plain, **conv_arrays)
+        prmc=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=0)),
+        refractory=refractory,
+        out_ptr=out_ptr,
+        out_proj=out_order.astype(np.int64),
+        ip_off=ip_off,
+        tgt_pop=tgt_pop,
+        rowptr=cat(ip_parts, np.int64),
+        delays=delays,
+        q_maxd=q_maxd,
+        targets=targets,
+        weights=weights,
+        D=D,
+        scan=scan,
+        always=always,
+        plain=plain,
+        **conv_arrays,
+    )
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
 
 
@@ -197,9 +234,18 @@ def _quiet(nrn) -> bool:
     if nrn is None:
         return True
     p = {f: np.broadcast_to(np.asarray(getattr(nrn, f), dtype=float), (nrn.size,)) for f in _PARAM_FIELDS}
-    return bool(np.all((p["v_bias"] == 0) & (p["i_bias"] == 0) & (p["g_i"] == 0) & (p["beta"] >= 0)
-                       & (p["beta"] <= 1) & (p["v_th"] > 0) & (p["v_reset"] < p["v_th"])
-                       & (p["v_min"] < p["v_th"])))
+    return bool(
+        np.all(
+            (p["v_bias"] == 0)
+            & (p["i_bias"] == 0)
+            & (p["g_i"] == 0)
+            & (p["beta"] >= 0)
+            & (p["beta"] <= 1)
+            & (p["v_th"] > 0)
+            & (p["v_reset"] < p["v_th"])
+            & (p["v_min"] < p["v_th"])
+        )
+    )
 
 
 def _poisson_cdf(lam: float) -> np.ndarray:
@@ -208,7 +254,7 @@ def _poisson_cdf(lam: float) -> np.ndarray:
 
     k = np.arange(int(lam + 40 * np.sqrt(lam) + 40))
     cdf = poisson.cdf(k, lam)
-    return cdf[:int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1]
+    return cdf[: int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1]
 
 
 @dataclasses.dataclass
@@ -225,8 +271,16 @@ class SampleRun:
     sops: np.ndarray  # per projection
 
 
-def run_sample(cn: CompiledNetwork, T: int, ev_t: np.ndarray, ev_n: np.ndarray, ev_val: np.ndarray,
-               i0: np.ndarray | None = None, v0: np.ndarray | None = None, seed: int = 0) -> SampleRun:
+def run_sample(
+    cn: CompiledNetwork,
+    T: int,
+    ev_t: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+    i0: np.ndarray | None = None,
+    v0: np.ndarray | None = None,
+    seed: int = 0,
+) -> SampleRun:
     """Run one sample of ``T`` steps. ``ev_*``: input events sorted by step, global neuron index, value.
     ``seed`` seeds the Poisson sources."""
     N = cn.arrays["N"]

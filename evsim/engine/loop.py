@@ -784,8 +784,12 @@ def run_discrete(
                     # --- schedule this neuron's next input-free event
                     if pending[n] > 0 or (overshoot[p] and v[n] > prm[n, V_TH]):
                         wake = t + 1  # a late reset, or a membrane still above threshold (overshoot rule), acts then
-                    elif (undriven[n] and v[n] < prm[n, V_TH] and ref_until[n] <= t
-                          and (prm[n, G_I] == 0.0 or i[n] == 0.0)):
+                    elif (
+                        undriven[n]
+                        and v[n] < prm[n, V_TH]
+                        and ref_until[n] <= t
+                        and (prm[n, G_I] == 0.0 or i[n] == 0.0)
+                    ):
                         wake = -1  # no drive and below threshold: the state only decays towards 0
                     else:
                         base = max(t, ref_until[n])

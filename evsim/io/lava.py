@@ -74,8 +74,9 @@ def load_netx(path: str | Path, *, latency: int = 1) -> Network:
                 prev, prev_n = "input", n
                 continue
             if kind != "dense":
-                raise ModelFileError(f"{where}: layer type {kind!r} is not supported by the netx reader yet (dense "
-                                     "CUBA layers only)")
+                raise ModelFileError(
+                    f"{where}: layer type {kind!r} is not supported by the netx reader yet (dense CUBA layers only)"
+                )
             w = np.asarray(g["weight"][()], dtype=np.float64)
             if w.ndim == 1:
                 w = w[None, :]
@@ -101,17 +102,23 @@ def load_netx(path: str | Path, *, latency: int = 1) -> Network:
             if ref != 1:
                 raise ModelFileError(f"{where}: refDelay {ref} is not supported (1: no refractory period)")
             if not (0 <= i_decay <= P_SCALE and 0 <= v_decay <= P_SCALE):
-                raise ModelFileError(f"{where}: decays must lie in 0..{P_SCALE}, got iDecay {i_decay}, vDecay "
-                                     f"{v_decay}")
+                raise ModelFileError(
+                    f"{where}: decays must lie in 0..{P_SCALE}, got iDecay {i_decay}, vDecay {v_decay}"
+                )
             n = w.shape[0]
             name = f"layer{k}"
-            neuron = CubaLIF(n, 1.0 - i_decay / P_SCALE, 1.0 - v_decay / P_SCALE, v_th / W_SCALE, reset="zero",
-                             threshold_op=">")
+            neuron = CubaLIF(
+                n, 1.0 - i_decay / P_SCALE, 1.0 - v_decay / P_SCALE, v_th / W_SCALE, reset="zero", threshold_op=">"
+            )
             pops.append(Population(name, n, neuron, (n,)))
             projs.append(Projection.from_dense(f"{prev}->{name}", prev, name, w / W_SCALE, latency))
             prev, prev_n = name, n
     if prev is None or prev == "input":
         raise ModelFileError(f"{p}: no dense layer found")
-    meta = dict(source=str(p), format="lava-dl netx", dialect="lava-dl",
-                settings=dict(dt=1e-4, latency=latency, w_scale=W_SCALE, p_scale=P_SCALE))
+    meta = dict(
+        source=str(p),
+        format="lava-dl netx",
+        dialect="lava-dl",
+        settings=dict(dt=1e-4, latency=latency, w_scale=W_SCALE, p_scale=P_SCALE),
+    )
     return Network(tuple(pops), tuple(projs), ("input",), (prev,), dt=1e-4, meta=meta)

@@ -121,8 +121,7 @@ def _finite(name: str, field: str, a: np.ndarray) -> np.ndarray:
 def _matrix2d(name: str, node: Any) -> np.ndarray:
     w = np.asarray(node.weight, dtype=np.float64)
     if w.ndim != 2:
-        raise ModelFileError(f"node {name!r} ({type(node).__name__}): weight must be a 2-D matrix, got shape "
-                             f"{w.shape}")
+        raise ModelFileError(f"node {name!r} ({type(node).__name__}): weight must be a 2-D matrix, got shape {w.shape}")
     return _finite(name, "weight", w)
 
 
@@ -207,8 +206,14 @@ def _conv(dim: int) -> Callable[[str, Any, float], LinearNode]:
             pads = _pair(pad, name, "padding", dim)
             out = tuple((hw[i] + 2 * pads[i] - dil[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(dim))
         if dim == 1:
-            w, hw, stride, dil, pads, out = w[:, :, None, :], (1,) + hw, (1,) + stride, (1,) + dil, (0,) + pads, \
-                (1,) + out
+            w, hw, stride, dil, pads, out = (
+                w[:, :, None, :],
+                (1,) + hw,
+                (1,) + stride,
+                (1,) + dil,
+                (0,) + pads,
+                (1,) + out,
+            )
         c_in = w.shape[1] * groups
         bias = np.zeros(w.shape[0]) if node.bias is None else np.asarray(node.bias, np.float64).reshape(-1)
         bias = _finite(name, "bias", np.broadcast_to(bias, (w.shape[0],)) if bias.size in (1, w.shape[0]) else bias)
@@ -220,8 +225,9 @@ def _conv(dim: int) -> Callable[[str, Any, float], LinearNode]:
         except EvsimError as e:
             raise ModelFileError(f"node {name!r} ({t}): {e}") from None
         n_out = w.shape[0] * int(np.prod(out))
-        return LinearNode("conv", c_in * int(np.prod(hw)), n_out, np.repeat(bias, int(np.prod(out))), conv=conv,
-                          in_shape=(c_in,) + hw)
+        return LinearNode(
+            "conv", c_in * int(np.prod(hw)), n_out, np.repeat(bias, int(np.prod(out))), conv=conv, in_shape=(c_in,) + hw
+        )
 
     return convert
 
@@ -233,15 +239,18 @@ def _pool(avg: bool) -> Callable[[str, Any, float], LinearNode]:
         s = _pair(node.stride if node.stride is not None else node.kernel_size, name, "stride", 2)
         p = _pair(node.padding if node.padding is not None else 0, name, "padding", 2)
         if len(set(k)) != 1 or len(set(s)) != 1 or len(set(p)) != 1:
-            raise ModelFileError(f"node {name!r} ({t}): only square pooling windows are supported, got kernel {k}, "
-                                 f"stride {s}, padding {p}")
+            raise ModelFileError(
+                f"node {name!r} ({t}): only square pooling windows are supported, got kernel {k}, "
+                f"stride {s}, padding {p}"
+            )
         in_shape = tuple(int(x) for x in shape_of(node, "input"))
         if len(in_shape) != 3:
             raise ModelFileError(f"node {name!r} ({t}): needs a (C, H, W) input shape, got {in_shape}")
         scale = 1.0 / (k[0] * k[1]) if avg else 1.0
         m = _pool_matrix(in_shape, k[0], s[0], p[0], scale)  # type: ignore[arg-type]
-        return LinearNode("pool", m.shape[1], m.shape[0], np.zeros(m.shape[0]), in_shape=in_shape,
-                          pool=(k[0], s[0], p[0], scale))
+        return LinearNode(
+            "pool", m.shape[1], m.shape[0], np.zeros(m.shape[0]), in_shape=in_shape, pool=(k[0], s[0], p[0], scale)
+        )
 
     return convert
 
@@ -249,8 +258,9 @@ def _pool(avg: bool) -> Callable[[str, Any, float], LinearNode]:
 def _pool_matrix(in_shape: tuple[int, int, int], k: int, stride: int, pad: int, scale: float) -> sp.csr_matrix:
     c, h, w = in_shape
     oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-    cc, oy, ox, dy, dx = np.meshgrid(np.arange(c), np.arange(oh), np.arange(ow), np.arange(k), np.arange(k),
-                                     indexing="ij")
+    cc, oy, ox, dy, dx = np.meshgrid(
+        np.arange(c), np.arange(oh), np.arange(ow), np.arange(k), np.arange(k), indexing="ij"
+    )
     y, x = oy * stride - pad + dy, ox * stride - pad + dx
     ok = (y >= 0) & (y < h) & (x >= 0) & (x < w)
     rows = ((cc * oh + oy) * ow + ox)[ok]
@@ -259,8 +269,15 @@ def _pool_matrix(in_shape: tuple[int, int, int], k: int, stride: int, pad: int, 
 
 
 LINEAR_CONVERTERS: dict[str, Callable[[str, Any, float], LinearNode]] = {
-    "Affine": _affine, "Linear": _linear, "Scale": _scale, "Flatten": _flatten, "Delay": _delay,
-    "Conv1d": _conv(1), "Conv2d": _conv(2), "SumPool2d": _pool(False), "AvgPool2d": _pool(True),
+    "Affine": _affine,
+    "Linear": _linear,
+    "Scale": _scale,
+    "Flatten": _flatten,
+    "Delay": _delay,
+    "Conv1d": _conv(1),
+    "Conv2d": _conv(2),
+    "SumPool2d": _pool(False),
+    "AvgPool2d": _pool(True),
 }
 
 

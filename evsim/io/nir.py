@@ -25,8 +25,18 @@ from ..errors import EvsimError, ModelFileError
 from ..network import ConvProjection, Network, Population, Projection
 from ..neurons import NeuronParams, discretise, make_params
 from ..conv import ConvSpec
-from .linear import (IDENTITY, LINEAR_CONVERTERS, LinearNode, Operator, add, apply, bias_through, shape_of,
-                     size_of, to_matrix)
+from .linear import (
+    IDENTITY,
+    LINEAR_CONVERTERS,
+    LinearNode,
+    Operator,
+    add,
+    apply,
+    bias_through,
+    shape_of,
+    size_of,
+    to_matrix,
+)
 
 NEURON_TYPES = ("LIF", "IF", "LI", "CubaLIF", "CubaLI")
 
@@ -52,11 +62,23 @@ class Settings:
     late_zero_refractory: bool = False  # snnTorch's late reset to zero (evsim.dialects.Dialect)
 
 
-def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", reset: str | None = None,
-         reset_delay: bool | None = None, threshold_op: str | None = None, multi_spike: bool | None = None,
-         discretisation: str | None = None, strict: bool = True, implicit: bool = True, v_min: float | None = None,
-         if_gain: str | None = None, synapse_delay: int | None = None,
-         nodes: Mapping[str, Mapping[str, Any]] | None = None) -> Network:
+def load(
+    path: str | Path,
+    dt: float | None = None,
+    *,
+    dialect: str = "nir",
+    reset: str | None = None,
+    reset_delay: bool | None = None,
+    threshold_op: str | None = None,
+    multi_spike: bool | None = None,
+    discretisation: str | None = None,
+    strict: bool = True,
+    implicit: bool = True,
+    v_min: float | None = None,
+    if_gain: str | None = None,
+    synapse_delay: int | None = None,
+    nodes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Network:
     """Load a NIR graph as an `evsim.Network` (discrete mode).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
@@ -71,26 +93,38 @@ def load(path: str | Path, dt: float | None = None, *, dialect: str = "nir", res
     d = get_dialect(dialect)
     if _is_netx(path):  # lava-dl's own HDF5 format: its neurons carry their fixed-point semantics
         if dialect not in ("nir", "lava-dl"):
-            raise ModelFileError(f"{path}: a lava-dl netx network; it loads with its own semantics, not dialect "
-                                 f"{dialect!r}")
+            raise ModelFileError(
+                f"{path}: a lava-dl netx network; it loads with its own semantics, not dialect {dialect!r}"
+            )
         from .lava import load_netx
 
         return load_netx(path)
     graph = read_graph(path, strict=strict)
     dt = d.dt if dt is None else dt
     if dt is None:
-        raise ModelFileError(f"dialect {dialect!r} has no default time step: pass dt=... seconds per step (CLI: "
-                             "--dt), or a framework's dialect")
+        raise ModelFileError(
+            f"dialect {dialect!r} has no default time step: pass dt=... seconds per step (CLI: "
+            "--dt), or a framework's dialect"
+        )
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
-    s = Settings(dialect, float(dt), discretisation or d.discretisation, reset or d.reset,
-                 d.reset_delay if reset_delay is None else bool(reset_delay), threshold_op or d.threshold_op,
-                 d.multi_spike if multi_spike is None else bool(multi_spike), implicit=bool(implicit),
-                 v_min=None if v_min is None else float(v_min), v_min_rel=dict(d.v_min),
-                 if_gain=if_gain or d.if_gain,
-                 synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay,
-                 start_at_reset=d.start_at_reset, overshoot_rule=d.overshoot_rule,
-                 late_zero_refractory=d.late_zero_refractory)
+    s = Settings(
+        dialect,
+        float(dt),
+        discretisation or d.discretisation,
+        reset or d.reset,
+        d.reset_delay if reset_delay is None else bool(reset_delay),
+        threshold_op or d.threshold_op,
+        d.multi_spike if multi_spike is None else bool(multi_spike),
+        implicit=bool(implicit),
+        v_min=None if v_min is None else float(v_min),
+        v_min_rel=dict(d.v_min),
+        if_gain=if_gain or d.if_gain,
+        synapse_delay=d.synapse_delay if synapse_delay is None else synapse_delay,
+        start_at_reset=d.start_at_reset,
+        overshoot_rule=d.overshoot_rule,
+        late_zero_refractory=d.late_zero_refractory,
+    )
     if int(s.synapse_delay) != s.synapse_delay or s.synapse_delay < 0:
         raise ModelFileError(f"synapse_delay must be a whole number of steps >= 0, got {s.synapse_delay!r}")
     try:
@@ -104,9 +138,14 @@ def _with_latency(net: Network, k: int) -> Network:
     already the latency of a recurrent layer): Loihi/Lava and lava-dl's ``delay_shift`` take one step per layer."""
     if k == 0:
         return net
-    projs = tuple(p if p.source == p.target else
-                  dataclasses.replace(p, delay=p.delay + k) if isinstance(p, ConvProjection) else
-                  dataclasses.replace(p, delays=p.delays.astype(np.int64) + k) for p in net.projections)
+    projs = tuple(
+        p
+        if p.source == p.target
+        else dataclasses.replace(p, delay=p.delay + k)
+        if isinstance(p, ConvProjection)
+        else dataclasses.replace(p, delays=p.delays.astype(np.int64) + k)
+        for p in net.projections
+    )
     return dataclasses.replace(net, projections=projs)
 
 
@@ -131,15 +170,18 @@ def read_graph(path: str | Path, strict: bool = True) -> Any:
     if p.is_dir():
         raise ModelFileError(f"{p}: is a directory, expected a .nir file")
     if not h5py.is_hdf5(p):
-        raise ModelFileError(f"{p}: not an HDF5 file (a .nir model is HDF5, written by nir.write or a framework's "
-                             "NIR exporter)")
+        raise ModelFileError(
+            f"{p}: not an HDF5 file (a .nir model is HDF5, written by nir.write or a framework's NIR exporter)"
+        )
     try:
         return nir.read(p)
     except Exception as e:  # noqa: BLE001 - nir raises ValueError, KeyError, TypeError on bad files
         first = f"{type(e).__name__}: {e}"
     if strict:
-        raise ModelFileError(f"{p}: NIR cannot read this graph ({first}); if it only fails NIR's type check, "
-                             "strict=False (CLI: --no-strict) loads it anyway")
+        raise ModelFileError(
+            f"{p}: NIR cannot read this graph ({first}); if it only fails NIR's type check, "
+            "strict=False (CLI: --no-strict) loads it anyway"
+        )
     try:
         g = nir.read(p, type_check=False)
     except Exception as e:  # noqa: BLE001
@@ -159,8 +201,10 @@ def _param(node_name: str, node: Any, field: str, n: int, default: Any = None) -
     if a.size == 1:
         a = np.full(n, a[0])
     if a.size != n:
-        raise ModelFileError(f"node {node_name!r} ({type(node).__name__}): parameter {field!r} has {a.size} values, "
-                             f"expected {n} (one per neuron)")
+        raise ModelFileError(
+            f"node {node_name!r} ({type(node).__name__}): parameter {field!r} has {a.size} values, "
+            f"expected {n} (one per neuron)"
+        )
     if not np.all(np.isfinite(a)):
         raise ModelFileError(f"node {node_name!r}: parameter {field!r} contains NaN or Inf")
     return a
@@ -173,16 +217,24 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
             thr = _param(name, node, "v_threshold", n)
             v_reset = _param(name, node, "v_reset", n, 0.0)
             if s.reset == "subtract" and np.any(v_reset != 0):
-                raise ModelFileError(f"node {name!r} ({model}): v_reset = {v_reset[v_reset != 0][0]:g}, but a reset by "
-                                     "subtraction ignores v_reset; pass reset='zero' to reset to it, or check the "
-                                     "exporter")
+                raise ModelFileError(
+                    f"node {name!r} ({model}): v_reset = {v_reset[v_reset != 0][0]:g}, but a reset by "
+                    "subtraction ignores v_reset; pass reset='zero' to reset to it, or check the "
+                    "exporter"
+                )
             if s.start_at_reset and np.any(v_reset != 0):
                 kw.update(v_init=v_reset)
-            kw.update(overshoot_rule=s.overshoot_rule and s.reset == "subtract" and not s.reset_delay
-                      and not s.multi_spike)
-            kw.update(threshold=thr, v_reset=v_reset,
-                      reset=s.reset, reset_delay=s.reset_delay, threshold_op=s.threshold_op,
-                      multi_spike=s.multi_spike)
+            kw.update(
+                overshoot_rule=s.overshoot_rule and s.reset == "subtract" and not s.reset_delay and not s.multi_spike
+            )
+            kw.update(
+                threshold=thr,
+                v_reset=v_reset,
+                reset=s.reset,
+                reset_delay=s.reset_delay,
+                threshold_op=s.threshold_op,
+                multi_spike=s.multi_spike,
+            )
             if s.v_min is not None:
                 kw.update(v_min=s.v_min)
             elif model in s.v_min_rel:
@@ -192,8 +244,12 @@ def _neuron(model: str) -> Callable[[str, Any, int, np.ndarray, Settings], Neuro
         if model in ("LIF", "LI"):
             kw.update(tau=_param(name, node, "tau", n), v_leak=_param(name, node, "v_leak", n, 0.0))
         if model in ("CubaLIF", "CubaLI"):
-            kw.update(tau=_param(name, node, "tau_mem", n), tau_syn=_param(name, node, "tau_syn", n),
-                      v_leak=_param(name, node, "v_leak", n, 0.0), w_in=_param(name, node, "w_in", n, 1.0))
+            kw.update(
+                tau=_param(name, node, "tau_mem", n),
+                tau_syn=_param(name, node, "tau_syn", n),
+                v_leak=_param(name, node, "v_leak", n, 0.0),
+                w_in=_param(name, node, "w_in", n, 1.0),
+            )
         _check_time_constants(name, model, kw, s)
         try:
             return discretise(model, n, s.dt, **kw)
@@ -213,18 +269,30 @@ def _check_time_constants(name: str, model: str, kw: dict[str, Any], s: Settings
             continue
         hint = ""
         if s.dialect == "norse":
-            hint = (" Norse's to_nir (1.1) writes tau = dt/tau_mem_inv, i.e. dt times the true time constant "
-                    "(norse/norse#411): divide the file's tau, tau_mem, tau_syn by dt")
+            hint = (
+                " Norse's to_nir (1.1) writes tau = dt/tau_mem_inv, i.e. dt times the true time constant "
+                "(norse/norse#411): divide the file's tau, tau_mem, tau_syn by dt"
+            )
         t_min = float(np.min(tau))
-        raise ModelFileError(f"node {name!r} ({model}): {field} = {t_min:g} s is shorter than the time step dt = "
-                             f"{s.dt:g} s, so a forward-Euler step overshoots (decay {1 - s.dt / t_min:g} per step); "
-                             f"check dt and the exporter's time units.{hint}")
+        raise ModelFileError(
+            f"node {name!r} ({model}): {field} = {t_min:g} s is shorter than the time step dt = "
+            f"{s.dt:g} s, so a forward-Euler step overshoots (decay {1 - s.dt / t_min:g} per step); "
+            f"check dt and the exporter's time units.{hint}"
+        )
 
 
 def _threshold(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> NeuronParams:
     """NIR Threshold ``z = H(x - theta)``: no memory (beta = 0); spikes in a step where its input is above."""
-    return make_params("Threshold", n, beta=0.0, g_x=1.0, v_bias=bias, threshold=_param(name, node, "threshold", n),
-                       reset="zero", threshold_op=s.threshold_op)
+    return make_params(
+        "Threshold",
+        n,
+        beta=0.0,
+        g_x=1.0,
+        v_bias=bias,
+        threshold=_param(name, node, "threshold", n),
+        reset="zero",
+        threshold_op=s.threshold_op,
+    )
 
 
 def _integrator(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> NeuronParams:
@@ -235,7 +303,10 @@ def _integrator(name: str, node: Any, n: int, bias: np.ndarray, s: Settings) -> 
 
 
 NEURON_CONVERTERS: dict[str, Callable[[str, Any, int, np.ndarray, Settings], NeuronParams]] = {
-    **{t: _neuron(t) for t in NEURON_TYPES}, "Threshold": _threshold, "I": _integrator}
+    **{t: _neuron(t) for t in NEURON_TYPES},
+    "Threshold": _threshold,
+    "I": _integrator,
+}
 PLANNED: set[str] = set()  # node types of NIR 1.0 that evsim reads in a later release: say so plainly
 _size, _shape = size_of, shape_of
 
@@ -264,8 +335,9 @@ def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[s
         for n_, role in ((src0, "source"), (dst0, "destination")):
             if n_ not in known:
                 where = f" in subgraph {prefix[:-1]!r}" if prefix else ""
-                raise ModelFileError(f"edge ({src!r}, {dst!r}){where}: {role} node {n_!r} does not exist; nodes are "
-                                     f"{sorted(known)}")
+                raise ModelFileError(
+                    f"edge ({src!r}, {dst!r}){where}: {role} node {n_!r} does not exist; nodes are {sorted(known)}"
+                )
         for a in exit_.get(src0, [prefix + src0]):
             for b in entry.get(dst0, [prefix + dst0]):
                 edges.append((a, b))
@@ -277,8 +349,9 @@ def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[s
 NODE_SETTINGS = ("reset", "reset_delay", "threshold_op", "multi_spike", "discretisation", "v_min")
 
 
-def from_graph(graph: Any, s: Settings, source: str = "<graph>",
-               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Network:
+def from_graph(
+    graph: Any, s: Settings, source: str = "<graph>", overrides: Mapping[str, Mapping[str, Any]] | None = None
+) -> Network:
     import nir
 
     nodes, edges, top_in, top_out = _flatten(graph)
@@ -299,9 +372,11 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
         elif t in PLANNED:
             raise ModelFileError(f"node {name!r}: NIR node type {t} is not supported by this version of evsim yet")
         else:
-            raise ModelFileError(f"node {name!r}: unknown NIR node type {t}; evsim reads "
-                                 f"{', '.join(sorted(set(NEURON_CONVERTERS) | set(LINEAR_CONVERTERS)))}, Input, "
-                                 "Output")
+            raise ModelFileError(
+                f"node {name!r}: unknown NIR node type {t}; evsim reads "
+                f"{', '.join(sorted(set(NEURON_CONVERTERS) | set(LINEAR_CONVERTERS)))}, Input, "
+                "Output"
+            )
     if not top_in:
         raise ModelFileError("the graph has no Input node")
     if not top_out:
@@ -309,12 +384,15 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
     overrides = dict(overrides or {})
     for name, o in overrides.items():
         if kinds.get(name) != "neuron":
-            raise ModelFileError(f"nodes={{{name!r}: ...}}: no neuron node of that name; neuron nodes are "
-                                 f"{sorted(n for n, k in kinds.items() if k == 'neuron')}")
+            raise ModelFileError(
+                f"nodes={{{name!r}: ...}}: no neuron node of that name; neuron nodes are "
+                f"{sorted(n for n, k in kinds.items() if k == 'neuron')}"
+            )
         bad = set(o) - set(NODE_SETTINGS)
         if bad:
-            raise ModelFileError(f"nodes[{name!r}]: cannot override {sorted(bad)}; per-node settings are "
-                                 f"{', '.join(NODE_SETTINGS)}")
+            raise ModelFileError(
+                f"nodes[{name!r}]: cannot override {sorted(bad)}; per-node settings are {', '.join(NODE_SETTINGS)}"
+            )
     node_settings = {n: dataclasses.replace(s, **overrides.get(n, {})) for n, k in kinds.items() if k == "neuron"}
     linear: dict[str, LinearNode] = {}
     for n, k in kinds.items():
@@ -342,8 +420,9 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
         for u, edge_delay in preds[name]:
             c, b = out_of(u)
             if b.shape[0] != n_in:
-                raise ModelFileError(f"edge ({u!r}, {name!r}): {u!r} gives {b.shape[0]} values but {name!r} takes "
-                                     f"{n_in}")
+                raise ModelFileError(
+                    f"edge ({u!r}, {name!r}): {u!r} gives {b.shape[0]} values but {name!r} takes {n_in}"
+                )
             bias += b
             for (src, d), op in c.items():
                 merge(total, (src, d + edge_delay), op)
@@ -389,8 +468,12 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
         s_n = node_settings[name]
         params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, s_n)
         recurrent = any(src == name for src, _ in c)
-        if (s_n.late_zero_refractory and s_n.reset == "zero" and s_n.reset_delay
-                and (params.model == "CubaLIF" or (params.model == "LIF" and recurrent))):
+        if (
+            s_n.late_zero_refractory
+            and s_n.reset == "zero"
+            and s_n.reset_delay
+            and (params.model == "CubaLIF" or (params.model == "LIF" and recurrent))
+        ):
             params = dataclasses.replace(params, refractory=np.ones(n, dtype=np.int32), refractory_keeps_current=True)
         pops.append(Population(name, n, params, _shape(nodes[name], "output")))
         node_map[name] = name
@@ -403,18 +486,27 @@ def from_graph(graph: Any, s: Settings, source: str = "<graph>",
             m = to_matrix(op, sizes[src]).tocoo()
             nz = m.data != 0
             if nz.any():
-                projs.append(Projection.from_synapses(pname, src, name, m.col[nz], m.row[nz], m.data[nz], d,
-                                                      sizes[src]))
+                projs.append(
+                    Projection.from_synapses(pname, src, name, m.col[nz], m.row[nz], m.data[nz], d, sizes[src])
+                )
     outputs = []
     for name in top_out:
         feeders = preds[name]
         if len(feeders) != 1 or kinds[feeders[0][0]] not in ("neuron", "input"):
             via = [f for f, _ in feeders]
-            raise ModelFileError(f"Output node {name!r} is fed by {via}: evsim needs a single population (spiking "
-                                 "or LI readout) in front of each Output")
+            raise ModelFileError(
+                f"Output node {name!r} is fed by {via}: evsim needs a single population (spiking "
+                "or LI readout) in front of each Output"
+            )
         outputs.append(feeders[0][0])
-    meta = dict(source=source, format="nir", dialect=s.dialect, settings=dataclasses.asdict(s),
-                nir_nodes={n: type(v).__name__ for n, v in nodes.items()}, node_map=node_map)
+    meta = dict(
+        source=source,
+        format="nir",
+        dialect=s.dialect,
+        settings=dataclasses.asdict(s),
+        nir_nodes={n: type(v).__name__ for n, v in nodes.items()},
+        node_map=node_map,
+    )
     return Network(tuple(pops), tuple(projs), tuple(n for n in top_in), tuple(outputs), dt=s.dt, meta=meta)
 
 

@@ -44,8 +44,15 @@ class EventList(list):
     dt: float
 
 
-def read_nir_data(path: str | Path, node: str | None = None, *, dt: float | None = None,
-                  observable: str | None = None, dense: bool = False, snap: str | None = None) -> Any:
+def read_nir_data(
+    path: str | Path,
+    node: str | None = None,
+    *,
+    dt: float | None = None,
+    observable: str | None = None,
+    dense: bool = False,
+    snap: str | None = None,
+) -> Any:
     """One node's observable of a NIR data file, as input for `evsim.run`.
 
     ``node`` and ``observable`` may be left out when the file has only one. Gridded data gives ``[B, T, n]``
@@ -75,8 +82,7 @@ def read_nir_data(path: str | Path, node: str | None = None, *, dt: float | None
     obs = nodes[node].observables
     if observable is None:
         if len(obs) != 1:
-            raise InputError(f"{p}: node {node!r} has {len(obs)} observables {sorted(obs)}: say which "
-                             "(observable=...)")
+            raise InputError(f"{p}: node {node!r} has {len(obs)} observables {sorted(obs)}: say which (observable=...)")
         observable = next(iter(obs))
     if observable not in obs:
         raise InputError(f"{p}: node {node!r} has no observable {observable!r}; it has {sorted(obs)}")
@@ -116,8 +122,9 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
     idx = np.asarray(o.idx)
     time = np.asarray(o.time, dtype=np.float64)
     if idx.ndim != 2 or idx.shape != time.shape:
-        raise InputError(f"{where}: idx and time must be [samples, events] arrays of one shape, got {idx.shape} and "
-                         f"{time.shape}")
+        raise InputError(
+            f"{where}: idx and time must be [samples, events] arrays of one shape, got {idx.shape} and {time.shape}"
+        )
     valued = isinstance(o, nir.ValuedEventData)
     value = np.asarray(o.value, dtype=np.float64) if valued else None
     n = int(o.n_neurons)
@@ -139,13 +146,16 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
             off = np.abs(s - k) > _GRID_TOL
             if off.any():
                 j = int(np.flatnonzero(off)[0])
-                raise InputError(f"{where}: event time {t[j]!r} s (sample {b}) is not on the dt = {dt} s grid "
-                                 f"({s[j]:.4f} steps); pass snap='floor' to bin times into steps as NIR's "
-                                 "to_time_gridded does")
+                raise InputError(
+                    f"{where}: event time {t[j]!r} s (sample {b}) is not on the dt = {dt} s grid "
+                    f"({s[j]:.4f} steps); pass snap='floor' to bin times into steps as NIR's "
+                    "to_time_gridded does"
+                )
         k = k.astype(np.int64)
         if T is not None and k.size and k.max() >= T:
-            raise InputError(f"{where}: sample {b} has an event at step {k.max()}, beyond t_max = {t_max} s "
-                             f"({T} steps of {dt} s)")
+            raise InputError(
+                f"{where}: sample {b} has an event at step {k.max()}, beyond t_max = {t_max} s ({T} steps of {dt} s)"
+            )
         order = np.argsort(k, kind="stable")
         v = None if value is None else value[b][ok][order]
         if v is not None and not np.all(np.isfinite(v)):
@@ -161,8 +171,15 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
     return out
 
 
-def write_nir_data(path: str | Path, result: Result, dt: float | None = None, *, gridded: bool = False,
-                   time_shift: float = 0.0, populations: Any = None) -> None:
+def write_nir_data(
+    path: str | Path,
+    result: Result,
+    dt: float | None = None,
+    *,
+    gridded: bool = False,
+    time_shift: float = 0.0,
+    populations: Any = None,
+) -> None:
     """Write every population's spikes of ``result`` (or those named in ``populations``) to a NIR data file,
     atomically; see the module docstring for the layout. ``dt`` defaults to the network's."""
     import nir
@@ -179,8 +196,9 @@ def write_nir_data(path: str | Path, result: Result, dt: float | None = None, *,
     membranes = _membranes(result)
     for name in names:
         if name not in result.spikes:
-            raise InputError(f"write_nir_data: no population {name!r}; the network has "
-                             f"{[p.name for p in net.populations]}")
+            raise InputError(
+                f"write_nir_data: no population {name!r}; the network has {[p.name for p in net.populations]}"
+            )
         if "/" in name:
             raise InputError(f"write_nir_data: population {name!r}: NIR data node names cannot contain '/'")
         pop = net.population(name)
@@ -208,7 +226,7 @@ def _membranes(result: Result) -> dict[str, np.ndarray]:
     for name in result.net.outputs:
         pop = result.net.population(name)
         if pop.neuron is not None and not pop.neuron.spiking:
-            out[name] = np.ascontiguousarray(o[..., start:start + pop.size], dtype=np.float64)
+            out[name] = np.ascontiguousarray(o[..., start : start + pop.size], dtype=np.float64)
         start += pop.size
     return out
 
@@ -232,10 +250,10 @@ def _event_data(sp: Any, B: int, n: int, T: int, dt: float, shift: float) -> Any
     time = np.full((B, E), np.inf)
     value = np.zeros((B, E))
     for b, (t, i, c) in enumerate(per):
-        idx[b, :len(t)] = i
-        time[b, :len(t)] = t * dt + shift
+        idx[b, : len(t)] = i
+        time[b, : len(t)] = t * dt + shift
         if c is not None:
-            value[b, :len(t)] = c
+            value[b, : len(t)] = c
     if whole:
         return nir.EventData(idx, time, int(n), T * dt)
     return nir.ValuedEventData(idx, time, int(n), T * dt, value)

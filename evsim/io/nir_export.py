@@ -77,8 +77,14 @@ _TAU_OF_DECAY: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 _RTOL, _ATOL = 1e-9, 1e-12  # tolerance of the re-discretisation check
 
 
-def save_nir(network: Network, path: str | Path, dialect: str | None = None, *, dt: float | None = None,
-             discretisation: str | None = None) -> dict[str, Any]:
+def save_nir(
+    network: Network,
+    path: str | Path,
+    dialect: str | None = None,
+    *,
+    dt: float | None = None,
+    discretisation: str | None = None,
+) -> dict[str, Any]:
     """Write ``network`` as a NIR graph at ``path`` (atomically: a temporary file beside it, then renamed).
 
     The parameters are written for ``dialect`` (default: the one the network was loaded with, else ``"nir"``) and
@@ -129,12 +135,16 @@ def _target(net: Network, dialect: str | None, dt: float | None, discretisation:
     d = get_dialect(name)
     loaded = meta if name == meta.get("dialect") else {}  # the load's own settings apply to the same dialect only
     if dt is not None and net.dt is not None and not np.isclose(dt, net.dt, rtol=1e-12, atol=0.0):
-        raise NetworkError(f"save_nir: the network runs at dt = {net.dt} s, not dt = {dt} s (its coefficients are per "
-                           "step of its own dt); leave dt out")
+        raise NetworkError(
+            f"save_nir: the network runs at dt = {net.dt} s, not dt = {dt} s (its coefficients are per "
+            "step of its own dt); leave dt out"
+        )
     step = dt if dt is not None else net.dt if net.dt is not None else loaded.get("dt", d.dt)
     if step is None:
-        raise NetworkError("save_nir: the network has no time step (Network.dt is None) and dialect "
-                           f"{name!r} has no default: pass dt=... seconds per step")
+        raise NetworkError(
+            "save_nir: the network has no time step (Network.dt is None) and dialect "
+            f"{name!r} has no default: pass dt=... seconds per step"
+        )
     if not (np.isfinite(step) and step > 0):
         raise NetworkError(f"save_nir: dt must be a positive number of seconds, got {step!r}")
     method = discretisation or loaded.get("discretisation") or d.discretisation
@@ -162,8 +172,10 @@ def _family(pop: Population) -> str:
     where = f"population {pop.name!r}"
     spiking = np.isfinite(p.v_th)
     if spiking.any() and not spiking.all():
-        raise NetworkError(f"{where}: some neurons have a threshold and others none; a NIR node is either spiking "
-                           "or not: split the population")
+        raise NetworkError(
+            f"{where}: some neurons have a threshold and others none; a NIR node is either spiking "
+            "or not: split the population"
+        )
     spk = bool(spiking.all())
     if p.model == "Threshold":
         return "Threshold"
@@ -172,8 +184,10 @@ def _family(pop: Population) -> str:
     if np.all(p.beta == 1.0):
         return "IF" if spk else "I"
     if np.any(p.beta == 1.0):
-        raise NetworkError(f"{where}: some neurons leak and some do not (beta = 1); NIR's LIF needs a finite tau and "
-                           "IF has no leak: split the population")
+        raise NetworkError(
+            f"{where}: some neurons leak and some do not (beta = 1); NIR's LIF needs a finite tau and "
+            "IF has no leak: split the population"
+        )
     return "LIF" if spk else "LI"
 
 
@@ -190,8 +204,10 @@ def _tau(where: str, field: str, decay: np.ndarray, s: _Target) -> np.ndarray:
     bad = ~(np.isfinite(tau) & (tau > 0))
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise NetworkError(f"{where}: decay {field} = {decay[j]} (neuron {j}) has no positive finite time constant "
-                           f"under discretisation {s.method!r}")
+        raise NetworkError(
+            f"{where}: decay {field} = {decay[j]} (neuron {j}) has no positive finite time constant "
+            f"under discretisation {s.method!r}"
+        )
     return tau
 
 
@@ -202,15 +218,22 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
     assert p is not None
     n, dt, where = p.size, s.dt, f"population {pop.name!r} ({p.model})"
     # snnTorch's late reset to zero is one refractory step keeping the current: its dialect makes it again
-    late_zero = (get_dialect(s.dialect).late_zero_refractory and p.refractory_keeps_current and p.reset == "zero"
-                 and p.reset_delay and np.all(p.refractory == 1))
+    late_zero = (
+        get_dialect(s.dialect).late_zero_refractory
+        and p.refractory_keeps_current
+        and p.reset == "zero"
+        and p.reset_delay
+        and np.all(p.refractory == 1)
+    )
     if np.any(p.refractory != 0) and not late_zero:
         raise NetworkError(f"{where}: refractory periods cannot be expressed in NIR (no NIR neuron has one)")
     if p.v_init is not None and np.any(p.v_init != 0):
         at_reset = get_dialect(s.dialect).start_at_reset and np.array_equal(p.v_init, p.v_reset)
         if not at_reset:
-            raise NetworkError(f"{where}: initial membranes (v_init) cannot be expressed in NIR; only dialect "
-                               "'spikingjelly' starts neurons at v_reset")
+            raise NetworkError(
+                f"{where}: initial membranes (v_init) cannot be expressed in NIR; only dialect "
+                "'spikingjelly' starts neurons at v_reset"
+            )
     t = _family(pop)
     spiking = t in ("LIF", "IF", "CubaLIF")
     kw: dict[str, Any] = {}
@@ -218,11 +241,15 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
         fixed = dict(beta=0.0, g_x=1.0, v_reset=0.0, g_i=0.0)
         for f, v in fixed.items():
             if np.any(getattr(p, f) != v):
-                raise NetworkError(f"{where}: NIR Threshold is memoryless with unit gain ({f} = {v}), this "
-                                   f"population has {f} = {getattr(p, f)[getattr(p, f) != v][0]}")
+                raise NetworkError(
+                    f"{where}: NIR Threshold is memoryless with unit gain ({f} = {v}), this "
+                    f"population has {f} = {getattr(p, f)[getattr(p, f) != v][0]}"
+                )
         if p.reset != "zero" or p.multi_spike or p.reset_delay:
-            raise NetworkError(f"{where}: evsim.load reads a NIR Threshold with reset 'zero', one spike per step and "
-                               "no late reset; this population differs")
+            raise NetworkError(
+                f"{where}: evsim.load reads a NIR Threshold with reset 'zero', one spike per step and "
+                "no late reset; this population differs"
+            )
         return _NeuronOut(t, dict(threshold=p.v_th.copy()), p.v_bias.copy())
     if t in ("IF", "I"):
         g1 = discretise("IF", n, dt, r=1.0, if_gain=s.if_gain, threshold=1.0).g_x
@@ -258,14 +285,17 @@ def _invert(pop: Population, s: _Target, route: str) -> _NeuronOut:
     for k_, v in params.items():
         if not np.all(np.isfinite(v)):
             j = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise NetworkError(f"{where}: its coefficients give NIR {t} parameter {k_!r} = {v[j]} at neuron {j} under "
-                               f"discretisation {s.method!r}, dt = {dt} s")
+            raise NetworkError(
+                f"{where}: its coefficients give NIR {t} parameter {k_!r} = {v[j]} at neuron {j} under "
+                f"discretisation {s.method!r}, dt = {dt} s"
+            )
     _check(where, t, p, params, bias, s, kw)
     return _NeuronOut(t, params, bias)
 
 
-def _check(where: str, t: str, p: NeuronParams, params: dict[str, np.ndarray], bias: np.ndarray, s: _Target,
-           kw: dict[str, Any]) -> None:
+def _check(
+    where: str, t: str, p: NeuronParams, params: dict[str, np.ndarray], bias: np.ndarray, s: _Target, kw: dict[str, Any]
+) -> None:
     """Discretise the NIR parameters again, as the loader will, and compare with the population's coefficients."""
     args = dict(params)
     if "tau_mem" in args:
@@ -273,11 +303,21 @@ def _check(where: str, t: str, p: NeuronParams, params: dict[str, np.ndarray], b
     thr = args.pop("v_threshold", np.inf)
     v_reset = args.pop("v_reset", 0.0)
     try:
-        q = discretise("IF" if t == "I" else t, p.size, s.dt, method=s.method, bias=bias, threshold=thr,
-                       v_reset=v_reset, **args, **kw)
+        q = discretise(
+            "IF" if t == "I" else t,
+            p.size,
+            s.dt,
+            method=s.method,
+            bias=bias,
+            threshold=thr,
+            v_reset=v_reset,
+            **args,
+            **kw,
+        )
     except EvsimError as e:
-        raise NetworkError(f"{where}: cannot be written as NIR {t} under discretisation {s.method!r} at dt = {s.dt} s: "
-                           f"{e}") from None
+        raise NetworkError(
+            f"{where}: cannot be written as NIR {t} under discretisation {s.method!r} at dt = {s.dt} s: {e}"
+        ) from None
     fields = ["beta", "g_x", "v_bias"] + (["alpha", "in_gain", "g_i", "i_bias"] if t.startswith("Cuba") else [])
     for f in fields:
         got, want = getattr(q, f), getattr(p, f)
@@ -287,7 +327,8 @@ def _check(where: str, t: str, p: NeuronParams, params: dict[str, np.ndarray], b
             raise NetworkError(
                 f"{where}: its coefficients are not those of a NIR {t} under discretisation {s.method!r} at dt = "
                 f"{s.dt} s ({f} would be {got[j]!r}, not {want[j]!r}, at neuron {j}); save it with the dialect or "
-                "discretisation it was built for (save_nir(..., dialect=..., discretisation=...))")
+                "discretisation it was built for (save_nir(..., dialect=..., discretisation=...))"
+            )
 
 
 def _spike_settings(net: Network, s: _Target, families: dict[str, str]) -> dict[str, Any]:
@@ -303,26 +344,33 @@ def _spike_settings(net: Network, s: _Target, families: dict[str, str]) -> dict[
         p = pop.neuron
         if families[pop.name] not in ("LIF", "IF", "CubaLIF"):
             if np.any(np.isfinite(p.v_min)):
-                raise NetworkError(f"population {pop.name!r} ({p.model}): a membrane clamp v_min on a "
-                                   f"{families[pop.name]} population cannot be expressed in NIR (evsim.load clamps "
-                                   "LIF, IF and CubaLIF nodes only)")
+                raise NetworkError(
+                    f"population {pop.name!r} ({p.model}): a membrane clamp v_min on a "
+                    f"{families[pop.name]} population cannot be expressed in NIR (evsim.load clamps "
+                    "LIF, IF and CubaLIF nodes only)"
+                )
             if families[pop.name] == "Threshold":
                 threshold_ops[pop.name] = p.threshold_op
             continue
-        mine = dict(reset=p.reset, reset_delay=bool(p.reset_delay), threshold_op=p.threshold_op,
-                    multi_spike=bool(p.multi_spike))
+        mine = dict(
+            reset=p.reset, reset_delay=bool(p.reset_delay), threshold_op=p.threshold_op, multi_spike=bool(p.multi_spike)
+        )
         if first is None:
             first, out = pop, mine
         elif mine != out:
             diff = {k: (out[k], mine[k]) for k in mine if mine[k] != out[k]}
-            raise NetworkError(f"population {pop.name!r}: spiking populations disagree on {diff} (vs "
-                               f"{first.name!r}); NIR does not store these and evsim.load applies one setting to "
-                               "every population")
+            raise NetworkError(
+                f"population {pop.name!r}: spiking populations disagree on {diff} (vs "
+                f"{first.name!r}); NIR does not store these and evsim.load applies one setting to "
+                "every population"
+            )
         clamps[pop.name] = p.v_min
     for name, op in threshold_ops.items():
         if out.setdefault("threshold_op", op) != op:
-            raise NetworkError(f"population {name!r}: threshold comparison {op!r} differs from the other "
-                               f"populations' {out['threshold_op']!r}; evsim.load applies one to all")
+            raise NetworkError(
+                f"population {name!r}: threshold comparison {op!r} differs from the other "
+                f"populations' {out['threshold_op']!r}; evsim.load applies one to all"
+            )
     if not clamps:
         return out
     # membrane clamps: the dialect's rule (v_min_rel x threshold) or one value for every spiking population
@@ -341,9 +389,11 @@ def _spike_settings(net: Network, s: _Target, families: dict[str, str]) -> dict[
         out["v_min"] = float(values[0])
         return out
     bad = next(k for k, v in clamps.items() if not np.all(v == v[0]) or v[0] != values[0])
-    raise NetworkError(f"population {bad!r}: its membrane clamp v_min is neither one value for all spiking "
-                       f"populations nor dialect {s.dialect!r}'s rule; NIR cannot store a clamp and evsim.load "
-                       "cannot be told this one")
+    raise NetworkError(
+        f"population {bad!r}: its membrane clamp v_min is neither one value for all spiking "
+        f"populations nor dialect {s.dialect!r}'s rule; NIR cannot store a clamp and evsim.load "
+        "cannot be told this one"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------- convolutions
@@ -357,8 +407,10 @@ def _conv_padding(spec: ConvSpec) -> Any:
     """NIR padding stating ``spec`` exactly: (ph, pw), 'same', or None if neither fits."""
     hp, wp = spec.pooled_hw
     kh, kw = spec.weight.shape[2:]
-    sym = tuple(((hw + 2 * p - d * (k - 1) - 1) // s + 1)
-                for hw, p, d, k, s in zip((hp, wp), spec.pad, spec.dilation, (kh, kw), spec.stride))
+    sym = tuple(
+        ((hw + 2 * p - d * (k - 1) - 1) // s + 1)
+        for hw, p, d, k, s in zip((hp, wp), spec.pad, spec.dilation, (kh, kw), spec.stride)
+    )
     if sym == tuple(spec.out_hw):
         return spec.pad
     same = tuple(d * (k - 1) // 2 for d, k in zip(spec.dilation, (kh, kw)))
@@ -389,18 +441,38 @@ def _conv_nodes(spec: ConvSpec, src_shape: tuple[int, ...], bias: np.ndarray | N
             else:
                 nodes.append((".pool", nir.SumPool2d(kernel_size=k, stride=k.copy(), padding=np.zeros(2, int))))
                 w = w * spec.pool_scale
-        conv = nir.Conv2d(input_shape=np.array(spec.pooled_hw), weight=w.copy(), stride=np.array(spec.stride),
-                          padding=pad if isinstance(pad, str) else np.array(pad), dilation=np.array(spec.dilation),
-                          groups=1, bias=np.asarray(b, dtype=np.float64))
+        conv = nir.Conv2d(
+            input_shape=np.array(spec.pooled_hw),
+            weight=w.copy(),
+            stride=np.array(spec.stride),
+            padding=pad if isinstance(pad, str) else np.array(pad),
+            dilation=np.array(spec.dilation),
+            groups=1,
+            bias=np.asarray(b, dtype=np.float64),
+        )
         nodes.append(("", conv))
         return _ConvOut(nodes, (c_out,) + tuple(spec.out_hw))
     c_in, h, wd = spec.in_shape
-    if (len(src_shape) == 2 and tuple(src_shape) == (c_in, wd) and h == 1 and w.shape[2] == 1 and spec.pool == 1
-            and spec.stride[0] == 1 and spec.dilation[0] == 1 and spec.out_hw[0] == 1
-            and (pad == "same" or pad[0] == 0)):
-        conv1 = nir.Conv1d(input_shape=int(wd), weight=w[:, :, 0, :].copy(), stride=int(spec.stride[1]),
-                           padding=pad if isinstance(pad, str) else int(pad[1]), dilation=int(spec.dilation[1]),
-                           groups=1, bias=np.asarray(b, dtype=np.float64))
+    if (
+        len(src_shape) == 2
+        and tuple(src_shape) == (c_in, wd)
+        and h == 1
+        and w.shape[2] == 1
+        and spec.pool == 1
+        and spec.stride[0] == 1
+        and spec.dilation[0] == 1
+        and spec.out_hw[0] == 1
+        and (pad == "same" or pad[0] == 0)
+    ):
+        conv1 = nir.Conv1d(
+            input_shape=int(wd),
+            weight=w[:, :, 0, :].copy(),
+            stride=int(spec.stride[1]),
+            padding=pad if isinstance(pad, str) else int(pad[1]),
+            dilation=int(spec.dilation[1]),
+            groups=1,
+            bias=np.asarray(b, dtype=np.float64),
+        )
         return _ConvOut([("", conv1)], (c_out, int(spec.out_hw[1])))
     return None
 
@@ -449,8 +521,9 @@ def _explicit_groups(q: Projection, ns: int, nt: int) -> list[tuple[int, np.ndar
     return out
 
 
-def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = None,
-           discretisation: str | None = None) -> tuple[Any, dict[str, Any]]:
+def to_nir(
+    network: Network, dialect: str | None = None, *, dt: float | None = None, discretisation: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """The `nir.NIRGraph` of ``network`` and the `evsim.load` keyword arguments (see `save_nir`). Write it with
     `write_graph` (``nir.write`` keeping the node order, which the loader's reading of recurrence relies on)."""
     import nir
@@ -462,11 +535,15 @@ def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = N
     pops = {p.name: p for p in net.populations}
     for p in net.populations:
         if getattr(p, "poisson_rate", None) is not None:
-            raise NetworkError(f"population {p.name!r}: a Poisson source cannot be expressed in NIR (no NIR node draws "
-                               "random events); make it an input population and feed it Poisson input")
+            raise NetworkError(
+                f"population {p.name!r}: a Poisson source cannot be expressed in NIR (no NIR node draws "
+                "random events); make it an input population and feed it Poisson input"
+            )
         if not p.name or "/" in p.name or p.name in (".", ".."):
-            raise NetworkError(f"population {p.name!r}: NIR node names are HDF5 names and cannot contain '/' or be "
-                               "empty; rename the population")
+            raise NetworkError(
+                f"population {p.name!r}: NIR node names are HDF5 names and cannot contain '/' or be "
+                "empty; rename the population"
+            )
     neurons = [p for p in net.populations if p.neuron is not None]
     families = {p.name: _family(p) for p in neurons}
     load_kw: dict[str, Any] = dict(dialect=s.dialect, dt=s.dt, discretisation=s.method)
@@ -477,10 +554,14 @@ def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = N
     for q in net.projections:
         incoming[q.target].append(q)
     for p in neurons:  # the loader gives snnTorch's late zero reset its refractory step only where snnTorch has it
-        if p.neuron.refractory.any() and p.neuron.model == "LIF" and not any(q.source == p.name
-                                                                              for q in incoming[p.name]):
-            raise NetworkError(f"population {p.name!r} (LIF): refractory periods cannot be expressed in NIR (no NIR "
-                               "neuron has one)")
+        if (
+            p.neuron.refractory.any()
+            and p.neuron.model == "LIF"
+            and not any(q.source == p.name for q in incoming[p.name])
+        ):
+            raise NetworkError(
+                f"population {p.name!r} (LIF): refractory periods cannot be expressed in NIR (no NIR neuron has one)"
+            )
 
     # NIR shapes: a population keeps its (C, H, W) / (C, W) shape only if every input reaches it as a convolution
     # of that output shape (NIR has no reshape into a multi-dimensional node); else it is flat
@@ -529,8 +610,9 @@ def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = N
             if len(nshape[q.source]) > 1:
                 nodes.append((".flatten", _flatten_node(nshape[q.source])))
             nodes.append(("", ("linear", w)))
-            chains.append(_Chain(q.source, q.target, stem + (f"@{d}" if len(groups) > 1 else ""), nodes, (nt,), d,
-                                 what=what))
+            chains.append(
+                _Chain(q.source, q.target, stem + (f"@{d}" if len(groups) > 1 else ""), nodes, (nt,), d, what=what)
+            )
             explicit_into.add(q.target)
 
     # neuron nodes, and where their constant input goes
@@ -561,29 +643,52 @@ def to_nir(network: Network, dialect: str | None = None, *, dt: float | None = N
                 break
         if not placed:  # a zero-weight Affine loop onto the population carries the bias (no synapses)
             if len(nshape[p.name]) > 1:
-                raise NetworkError(f"population {p.name!r}: internal error: no bias carrier for shape "
-                                   f"{nshape[p.name]}")
-            chains.append(_Chain(p.name, p.name, f"{p.name}.bias", [("", ("affine", np.zeros((p.size, p.size)), b))],
-                                 (p.size,), 0, real=False, what=f"bias of {p.name!r}"))
+                raise NetworkError(f"population {p.name!r}: internal error: no bias carrier for shape {nshape[p.name]}")
+            chains.append(
+                _Chain(
+                    p.name,
+                    p.name,
+                    f"{p.name}.bias",
+                    [("", ("affine", np.zeros((p.size, p.size)), b))],
+                    (p.size,),
+                    0,
+                    real=False,
+                    what=f"bias of {p.name!r}",
+                )
+            )
 
     # NIR's graph rules: every node reachable from an Input and leading to an Output
     has_out = {c.source for c in chains} | set(net.outputs)
     has_in = {c.target for c in chains}
     for p in neurons:
         if p.name not in has_in or p.name not in has_out:
-            chains.append(_Chain(p.name, p.name, f"{p.name}.link", [("", nir.Scale(np.zeros(nshape[p.name])))],
-                                 nshape[p.name], 0, real=False, what=f"link of {p.name!r}"))
+            chains.append(
+                _Chain(
+                    p.name,
+                    p.name,
+                    f"{p.name}.link",
+                    [("", nir.Scale(np.zeros(nshape[p.name])))],
+                    nshape[p.name],
+                    0,
+                    real=False,
+                    what=f"link of {p.name!r}",
+                )
+            )
     for name in net.inputs:
         if name not in has_out:
-            flat = next((p for p in (pops[n] for n in net.order) if p.neuron is not None and len(nshape[p.name]) == 1),
-                        None)
+            flat = next(
+                (p for p in (pops[n] for n in net.order) if p.neuron is not None and len(nshape[p.name]) == 1), None
+            )
             if flat is None:
-                raise NetworkError(f"input population {name!r} feeds nothing and there is no flat population to "
-                                   "link it to; NIR needs every input to lead somewhere")
+                raise NetworkError(
+                    f"input population {name!r} feeds nothing and there is no flat population to "
+                    "link it to; NIR needs every input to lead somewhere"
+                )
             nodes = [(".flatten", _flatten_node(nshape[name]))] if len(nshape[name]) > 1 else []
             nodes.append(("", ("linear", np.zeros((flat.size, pops[name].size)))))
-            chains.append(_Chain(name, flat.name, f"{name}.link", nodes, (flat.size,), 0, real=False,
-                                 what=f"link of {name!r}"))
+            chains.append(
+                _Chain(name, flat.name, f"{name}.link", nodes, (flat.size,), 0, real=False, what=f"link of {name!r}")
+            )
 
     graph, k = _solve(net, s, chains, neuron_out, nshape)
     if k != getattr(get_dialect(s.dialect), "synapse_delay", 0):
@@ -600,8 +705,13 @@ class _DelayConflict(Exception):
         self.chain = chain
 
 
-def _solve(net: Network, s: _Target, chains: list[_Chain], neuron_out: dict[str, _NeuronOut],
-           nshape: dict[str, tuple[int, ...]]) -> tuple[Any, int]:
+def _solve(
+    net: Network,
+    s: _Target,
+    chains: list[_Chain],
+    neuron_out: dict[str, _NeuronOut],
+    nshape: dict[str, tuple[int, ...]],
+) -> tuple[Any, int]:
     """The graph, and the per-projection latency ``k`` the loader is to add (the dialect's, else 0).
 
     The loader's walk decides which edges close loops; a zero-delay projection must not be one. The walk follows
@@ -620,8 +730,13 @@ def _solve(net: Network, s: _Target, chains: list[_Chain], neuron_out: dict[str,
                     return graph, k
                 except _DelayConflict as e:
                     last, c = e, e.chain
-                    if (not c.back or c.source in net.inputs or len(nshape[c.source]) > 1 or not net.inputs
-                            or (links and links[0] == c.source)):
+                    if (
+                        not c.back
+                        or c.source in net.inputs
+                        or len(nshape[c.source]) > 1
+                        or not net.inputs
+                        or (links and links[0] == c.source)
+                    ):
                         break
                     if c.source in links:
                         links.remove(c.source)
@@ -637,13 +752,31 @@ def _links(net: Network, names: list[str], nshape: dict[str, tuple[int, ...]]) -
     for name in names:
         nodes: list[tuple[str, Any]] = [(".flatten", _flatten_node(nshape[src]))] if len(nshape[src]) > 1 else []
         nodes.append(("", ("linear", np.zeros((net.population(name).size, n_in)))))
-        out.append(_Chain(src, name, f"{name}.entry", nodes, (net.population(name).size,), 0, real=False,
-                          what=f"entry link of {name!r}", rank=0))
+        out.append(
+            _Chain(
+                src,
+                name,
+                f"{name}.entry",
+                nodes,
+                (net.population(name).size,),
+                0,
+                real=False,
+                what=f"entry link of {name!r}",
+                rank=0,
+            )
+        )
     return out
 
 
-def _assemble(net: Network, s: _Target, chains: list[_Chain], neuron_out: dict[str, _NeuronOut],
-              nshape: dict[str, tuple[int, ...]], k: int, walk: str = "targets") -> Any:
+def _assemble(
+    net: Network,
+    s: _Target,
+    chains: list[_Chain],
+    neuron_out: dict[str, _NeuronOut],
+    nshape: dict[str, tuple[int, ...]],
+    k: int,
+    walk: str = "targets",
+) -> Any:
     """Name the nodes, order the edges, find the loader's back edges, set the Delay nodes, build the graph."""
     import nir
 
@@ -700,8 +833,11 @@ def _assemble(net: Network, s: _Target, chains: list[_Chain], neuron_out: dict[s
                 why.append("it closes a loop, and evsim's loader gives the edge that closes a loop one step of delay")
             if k and c.source != c.target:
                 why.append(f"dialect {s.dialect!r} adds {k} step(s) to every projection")
-            raise _DelayConflict(f"{c.what}: delay {c.delay} step(s) cannot be written: {'; '.join(why)}; give "
-                                 "the projections that close loops a delay of at least one step", c)
+            raise _DelayConflict(
+                f"{c.what}: delay {c.delay} step(s) cannot be written: {'; '.join(why)}; give "
+                "the projections that close loops a delay of at least one step",
+                c,
+            )
         delays[idx] = d
 
     nodes: dict[str, Any] = {}
@@ -756,8 +892,9 @@ def _neuron_node(no: _NeuronOut, shape: tuple[int, ...]) -> Any:
 
 def _output_names(net: Network) -> list[str]:
     """Names of the Output nodes: the original ones when the network came from a NIR file with as many."""
-    known = [n for n, t in (net.meta.get("nir_nodes") or {}).items() if t == "Output" and "." not in n] \
-        if net.meta else []
+    known = (
+        [n for n, t in (net.meta.get("nir_nodes") or {}).items() if t == "Output" and "." not in n] if net.meta else []
+    )
     taken = {p.name for p in net.populations}
     if len(known) == len(net.outputs) and len(set(known)) == len(known) and not set(known) & taken:
         return list(known)

@@ -36,8 +36,9 @@ def spikes_in(rng: np.random.Generator, b: int, t: int, n: int, rate: float = 0.
     return (rng.random((b, t, n)) < rate).astype(np.float64)
 
 
-def set_linear(layer, rng: np.random.Generator, mean: float, std: float, gain: float = 1.0,
-               bias_std: float = 0.05) -> None:
+def set_linear(
+    layer, rng: np.random.Generator, mean: float, std: float, gain: float = 1.0, bias_std: float = 0.05
+) -> None:
     """Weights ~ N(mean, std) * gain, then biases ~ N(0, bias_std) * gain (in that order of the random stream)."""
     import torch
 
@@ -47,8 +48,18 @@ def set_linear(layer, rng: np.random.Generator, mean: float, std: float, gain: f
         layer.bias.copy_(torch.tensor(rng.normal(0.0, bias_std, n_out) * gain))
 
 
-def save_case(out: Path, fw: str, name: str, graph, x: np.ndarray, spikes: dict, load: dict, note: str = "",
-              output: str | None = None, gap: str = "") -> None:
+def save_case(
+    out: Path,
+    fw: str,
+    name: str,
+    graph,
+    x: np.ndarray,
+    spikes: dict,
+    load: dict,
+    note: str = "",
+    output: str | None = None,
+    gap: str = "",
+) -> None:
     """``spikes``: node name -> [B, T, n] array (torch or numpy); ``output``: which of them is the output."""
     import nir
 
@@ -62,11 +73,21 @@ def save_case(out: Path, fw: str, name: str, graph, x: np.ndarray, spikes: dict,
     if output is None:
         output = list(spikes)[-1]
     arrays["out"] = _np(spikes[output])
-    np.savez_compressed(out / f"{stem}.npz", nir=nir_name, x=np.asarray(x, np.float64), load=json.dumps(load),
-                        note=note, gap=gap, **arrays)
+    np.savez_compressed(
+        out / f"{stem}.npz",
+        nir=nir_name,
+        x=np.asarray(x, np.float64),
+        load=json.dumps(load),
+        note=note,
+        gap=gap,
+        **arrays,
+    )
     n = int(arrays["out"].sum())
-    print(f"{stem}: {arrays['out'].shape} output spikes {n}; " + ", ".join(
-        f"{k[4:]} {int(v.sum())}" for k, v in arrays.items() if k.startswith("spk:")), flush=True)
+    print(
+        f"{stem}: {arrays['out'].shape} output spikes {n}; "
+        + ", ".join(f"{k[4:]} {int(v.sum())}" for k, v in arrays.items() if k.startswith("spk:")),
+        flush=True,
+    )
 
 
 def _np(v) -> np.ndarray:

@@ -23,19 +23,30 @@ from _common import outdir, save_case, spikes_in
 SHARED = Path(os.environ.get("EVSIM_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 RNN = SHARED / "models" / "nir_paper" / "03_rnn"
 B, T = 20, 256
-MODELS = [("noDelay_bias_zero", "noDelay_bias_ref_zero", "zero"),
-          ("noDelay_noBias_subtract", "noDelay_noBias_ref_subtract", "subtract")]
+MODELS = [
+    ("noDelay_bias_zero", "noDelay_bias_ref_zero", "zero"),
+    ("noDelay_noBias_subtract", "noDelay_noBias_ref_subtract", "subtract"),
+]
 
 
 def build(sd, par, reset):
     hidden = par["nb_hidden"]
     bias = "fc1.bias" in sd
-    net = torch.nn.ModuleDict(dict(
-        fc1=torch.nn.Linear(12, hidden, bias=bias),
-        lif1=snn.RSynaptic(alpha=par["alpha_r"], beta=par["beta_r"], all_to_all=True, linear_features=hidden,
-                           reset_mechanism=reset, reset_delay=False),
-        fc2=torch.nn.Linear(hidden, 7, bias=bias),
-        lif2=snn.Synaptic(alpha=par["alpha_out"], beta=par["beta_out"], reset_mechanism=reset, reset_delay=False)))
+    net = torch.nn.ModuleDict(
+        dict(
+            fc1=torch.nn.Linear(12, hidden, bias=bias),
+            lif1=snn.RSynaptic(
+                alpha=par["alpha_r"],
+                beta=par["beta_r"],
+                all_to_all=True,
+                linear_features=hidden,
+                reset_mechanism=reset,
+                reset_delay=False,
+            ),
+            fc2=torch.nn.Linear(hidden, 7, bias=bias),
+            lif2=snn.Synaptic(alpha=par["alpha_out"], beta=par["beta_out"], reset_mechanism=reset, reset_delay=False),
+        )
+    )
     missing = net.load_state_dict(sd, strict=False)
     assert set(missing.missing_keys) <= {"lif1.recurrent.bias"}, missing
     if not bias:
@@ -76,8 +87,16 @@ def main():
         load = dict(dialect="snntorch", reset=reset, reset_delay=False, nodes={"lif1.lif": {"reset_delay": True}})
         nir_path = RNN / f"braille_{nir_name}.nir"
         (out / nir_path.name).write_bytes(nir_path.read_bytes())
-        save_case(out, "braille", nir_name, nir_path, x, {"lif1.lif": h, "lif2": o}, load,
-                  note=f"snnTorch RSynaptic/Synaptic rebuilt from data/model_{stem}.pt, reset={reset}")
+        save_case(
+            out,
+            "braille",
+            nir_name,
+            nir_path,
+            x,
+            {"lif1.lif": h, "lif2": o},
+            load,
+            note=f"snnTorch RSynaptic/Synaptic rebuilt from data/model_{stem}.pt, reset={reset}",
+        )
 
 
 if __name__ == "__main__":

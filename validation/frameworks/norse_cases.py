@@ -31,14 +31,28 @@ def vec(rng, lo, hi, n, dtype):
 def make_cell(kind, n, rng, dtype, subtract):
     kw = dict(reset_method=reset_subtract) if subtract else {}
     if kind == "lifbox":
-        return LIFBoxCell(LIFBoxParameters(tau_mem_inv=vec(rng, 50, 300, n, dtype), v_th=vec(rng, 0.3, 0.6, n, dtype),
-                                           v_leak=torch.zeros(n, dtype=dtype), v_reset=torch.zeros(n, dtype=dtype),
-                                           **kw), dt=DT)
+        return LIFBoxCell(
+            LIFBoxParameters(
+                tau_mem_inv=vec(rng, 50, 300, n, dtype),
+                v_th=vec(rng, 0.3, 0.6, n, dtype),
+                v_leak=torch.zeros(n, dtype=dtype),
+                v_reset=torch.zeros(n, dtype=dtype),
+                **kw,
+            ),
+            dt=DT,
+        )
     if kind == "iaf":
         return IAFCell(IAFParameters(v_th=vec(rng, 0.8, 1.5, n, dtype), v_reset=torch.zeros(n, dtype=dtype)), dt=DT)
-    return LIFCell(LIFParameters(tau_syn_inv=vec(rng, 100, 400, n, dtype), tau_mem_inv=vec(rng, 50, 200, n, dtype),
-                                 v_th=vec(rng, 0.05, 0.15, n, dtype), v_leak=torch.zeros(n, dtype=dtype),
-                                 v_reset=torch.zeros(n, dtype=dtype)), dt=DT)
+    return LIFCell(
+        LIFParameters(
+            tau_syn_inv=vec(rng, 100, 400, n, dtype),
+            tau_mem_inv=vec(rng, 50, 200, n, dtype),
+            v_th=vec(rng, 0.05, 0.15, n, dtype),
+            v_leak=torch.zeros(n, dtype=dtype),
+            v_reset=torch.zeros(n, dtype=dtype),
+        ),
+        dt=DT,
+    )
 
 
 class Net(torch.nn.Module):
@@ -101,23 +115,55 @@ def recurrent_case(out, rng, dtype, tag):
 
     def lif(cell, n):
         p = cell.p
-        return nir.LIF(tau=(1 / p.tau_mem_inv).numpy().astype(np.float64), r=np.ones(n), v_leak=np.zeros(n),
-                       v_threshold=p.v_th.numpy().astype(np.float64), v_reset=np.zeros(n))
+        return nir.LIF(
+            tau=(1 / p.tau_mem_inv).numpy().astype(np.float64),
+            r=np.ones(n),
+            v_leak=np.zeros(n),
+            v_threshold=p.v_th.numpy().astype(np.float64),
+            v_reset=np.zeros(n),
+        )
 
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([N_IN])}),
-                            "fc1": nir.Linear(weight=w1.numpy()), "lif1": lif(n1, N_HID),
-                            "rec": nir.Linear(weight=wr.numpy()), "fc2": nir.Linear(weight=w2.numpy()),
-                            "lif2": lif(n2, N_OUT), "output": nir.Output(output_type={"output": np.array([N_OUT])})},
-                     edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "rec"), ("rec", "lif1"), ("lif1", "fc2"),
-                            ("fc2", "lif2"), ("lif2", "output")])
-    save_case(out, "norse", f"lifbox_recurrent_{tag}", g, x, {"lif1": torch.stack(hid, 1), "lif2": torch.stack(o, 1)},
-              dict(dialect="norse"), note="LIFBoxCell with a recurrent Linear of last step's spikes (hand-built NIR)")
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([N_IN])}),
+            "fc1": nir.Linear(weight=w1.numpy()),
+            "lif1": lif(n1, N_HID),
+            "rec": nir.Linear(weight=wr.numpy()),
+            "fc2": nir.Linear(weight=w2.numpy()),
+            "lif2": lif(n2, N_OUT),
+            "output": nir.Output(output_type={"output": np.array([N_OUT])}),
+        },
+        edges=[
+            ("input", "fc1"),
+            ("fc1", "lif1"),
+            ("lif1", "rec"),
+            ("rec", "lif1"),
+            ("lif1", "fc2"),
+            ("fc2", "lif2"),
+            ("lif2", "output"),
+        ],
+    )
+    save_case(
+        out,
+        "norse",
+        f"lifbox_recurrent_{tag}",
+        g,
+        x,
+        {"lif1": torch.stack(hid, 1), "lif2": torch.stack(o, 1)},
+        dict(dialect="norse"),
+        note="LIFBoxCell with a recurrent Linear of last step's spikes (hand-built NIR)",
+    )
 
 
 def main():
     out = outdir()
-    cases = [("lifbox", False, True), ("lifbox", True, True), ("lifbox", False, False), ("iaf", False, True),
-             ("lifcell", False, True)]
+    cases = [
+        ("lifbox", False, True),
+        ("lifbox", True, True),
+        ("lifbox", False, False),
+        ("iaf", False, True),
+        ("lifcell", False, True),
+    ]
     for i, (kind, subtract, bias) in enumerate(cases):
         for dtype in (torch.float32, torch.float64):
             tag = "f64" if dtype == torch.float64 else "f32"

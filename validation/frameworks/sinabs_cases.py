@@ -28,13 +28,18 @@ def neuron(kind, n, rng, clamp):
     if kind.startswith("iaf"):
         kw = dict(reset_fn=MembraneReset()) if kind == "iaf_zero" else {}
         return sl.IAFSqueeze(spike_threshold=thr, min_v_mem=-thr if clamp else None, batch_size=B, **kw)
-    return sl.LIFSqueeze(tau_mem=torch.tensor(rng.uniform(5, 30, n)), spike_threshold=thr,
-                         norm_input=(kind == "lif_norm"), batch_size=B)
+    return sl.LIFSqueeze(
+        tau_mem=torch.tensor(rng.uniform(5, 30, n)), spike_threshold=thr, norm_input=(kind == "lif_norm"), batch_size=B
+    )
 
 
 def build(kind, rng, clamp):
-    net = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HID), neuron(kind, N_HID, rng, clamp),
-                              torch.nn.Linear(N_HID, N_OUT), neuron(kind, N_OUT, rng, clamp))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(N_IN, N_HID),
+        neuron(kind, N_HID, rng, clamp),
+        torch.nn.Linear(N_HID, N_OUT),
+        neuron(kind, N_OUT, rng, clamp),
+    )
     gain = 6.0 if kind == "lif_norm" else 1.0
     set_linear(net[0], rng, 0.1, 0.6, gain)
     set_linear(net[2], rng, 0.1, 0.6, gain)
@@ -65,15 +70,32 @@ def recurrent_case(out, rng, dtype, tag):
     x = spikes_in(rng, B, T, N_IN, 0.2)
     with torch.no_grad():
         h = lif(fc(torch.tensor(x, dtype=dtype)))
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([N_IN])}),
-                            "fc": nir.Linear(weight=fc.weight.detach().numpy()),
-                            "lif": nir.LIF(tau=tau.numpy(), r=np.ones(N_HID), v_leak=np.zeros(N_HID),
-                                           v_threshold=thr.numpy(), v_reset=np.zeros(N_HID)),
-                            "rec": nir.Linear(weight=rec.weight.detach().numpy()),
-                            "output": nir.Output(output_type={"output": np.array([N_HID])})},
-                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")])
-    save_case(out, "sinabs", f"lif_recurrent_{tag}", g, x, {"lif": h}, dict(dialect="sinabs"),
-              note="LIFRecurrent(norm_input=False), hand-built NIR")
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([N_IN])}),
+            "fc": nir.Linear(weight=fc.weight.detach().numpy()),
+            "lif": nir.LIF(
+                tau=tau.numpy(),
+                r=np.ones(N_HID),
+                v_leak=np.zeros(N_HID),
+                v_threshold=thr.numpy(),
+                v_reset=np.zeros(N_HID),
+            ),
+            "rec": nir.Linear(weight=rec.weight.detach().numpy()),
+            "output": nir.Output(output_type={"output": np.array([N_HID])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")],
+    )
+    save_case(
+        out,
+        "sinabs",
+        f"lif_recurrent_{tag}",
+        g,
+        x,
+        {"lif": h},
+        dict(dialect="sinabs"),
+        note="LIFRecurrent(norm_input=False), hand-built NIR",
+    )
 
 
 def main():
@@ -95,8 +117,16 @@ def main():
                 load["reset"] = "zero"  # to_nir does not record the reset function
             if kind == "lif_norm":
                 load["discretisation"] = "exact"  # to_nir drops norm_input=True (gain 1 - exp(-1/tau))
-            save_case(out, "sinabs", f"{kind}{'' if clamp else '_noclamp'}_{tag}", graph, x,
-                      {neurons[0]: h, neurons[1]: o}, load, note=f"{kind} min_v_mem={'-thr' if clamp else None}")
+            save_case(
+                out,
+                "sinabs",
+                f"{kind}{'' if clamp else '_noclamp'}_{tag}",
+                graph,
+                x,
+                {neurons[0]: h, neurons[1]: o},
+                load,
+                note=f"{kind} min_v_mem={'-thr' if clamp else None}",
+            )
     recurrent_case(out, np.random.default_rng(399), torch.float32, "f32")
 
 

@@ -84,7 +84,7 @@ def main():
             for reset, delay in (("subtract", True), ("zero", True), ("subtract", False)):
                 if kind == "synaptic" and recurrent and not delay:
                     continue  # snnTorch 1.0.0 RSynaptic(reset_delay=False, init_hidden=True) fails: spk is None
-                for bias in ((True, False) if not recurrent and reset == "subtract" and delay else (True,)):
+                for bias in (True, False) if not recurrent and reset == "subtract" and delay else (True,):
                     cases.append((kind, recurrent, reset, delay, bias))
     for i, (kind, recurrent, reset, delay, bias) in enumerate(cases):
         for dtype in (torch.float32,):  # float64: snnTorch's spikes are float32, its export trace then fails
@@ -95,16 +95,26 @@ def main():
             hid, o = forward(net, torch.tensor(x, dtype=dtype))
             reset_all(net)
             graph = export_to_nir(net, torch.zeros(1, N_IN, dtype=dtype), ignore_dims=[0])
-            name = (f"{'r' if recurrent else ''}{kind}_{reset}{'' if delay else '_nodelay'}"
-                    f"{'' if bias else '_nobias'}_{'f64' if dtype == torch.float64 else 'f32'}")
+            name = (
+                f"{'r' if recurrent else ''}{kind}_{reset}{'' if delay else '_nodelay'}"
+                f"{'' if bias else '_nobias'}_{'f64' if dtype == torch.float64 else 'f32'}"
+            )
             hid_node = "1.lif" if recurrent else "1"
             # reset_delay=False subtract: the snntorch dialect's overshoot rule; reset zero with reset_delay=True in
             # RLeaky/Synaptic/RSynaptic: its one refractory step that keeps the current (evsim.dialects)
             gap = ""
-            save_case(out, "snntorch", name, graph, x, {hid_node: hid, "3": o},
-                      dict(dialect="snntorch", reset=reset, reset_delay=delay), gap=gap,
-                      note=f"snn.{'R' if recurrent else ''}{kind.title()} reset={reset} reset_delay={delay} "
-                           f"bias={bias} {dtype}")
+            save_case(
+                out,
+                "snntorch",
+                name,
+                graph,
+                x,
+                {hid_node: hid, "3": o},
+                dict(dialect="snntorch", reset=reset, reset_delay=delay),
+                gap=gap,
+                note=f"snn.{'R' if recurrent else ''}{kind.title()} reset={reset} reset_delay={delay} "
+                f"bias={bias} {dtype}",
+            )
 
 
 if __name__ == "__main__":
