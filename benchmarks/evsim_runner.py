@@ -6,7 +6,10 @@ build_s: Network construction + flattening for the engine (`compile_network`); b
 resident set over that build per synapse, array_bytes_per_synapse: the synapse arrays themselves
 (`CompiledNetwork.bytes_per_synapse`). A warm-up run on one step before
 timing loads the Numba kernels from the on-disk cache (or compiles them), so wall_s is the simulation alone, as
-for the peers. Time convention (benchmarks/workloads.py): a spike in step t with delay D steps is added in step
+for the peers. ``--from-nir`` (harness name ``evsim:nir``) writes the hand-built feedforward network with
+`evsim.save_nir` (learned delays as ``Linear(W_d) -> Delay(d)`` groups) and runs the network `evsim.load` reads back
+from that file; build_s is then the load.
+Time convention (benchmarks/workloads.py): a spike in step t with delay D steps is added in step
 t + D; evsim's discrete mode is exactly this.
 """
 
@@ -25,9 +28,9 @@ import evsim  # noqa: E402
 from evsim.engine import compile_network  # noqa: E402
 
 
-def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
+def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, dict, int, dict]:
     """Build, warm up, run a layered workload (feedforward or conv); returns build_s, wall_s, spike counts per
-    population, synaptic events, memory."""
+    population, synaptic events, memory. ``from_nir``: a path; run the network as loaded back from NIR there."""
     rss0 = rss_mb()
     t0 = time.perf_counter()
     nu = wl["neuron"]
@@ -51,6 +54,12 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
         for p in wl["projections"]
     ]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
+    if from_nir:
+        kw = evsim.save_nir(net, from_nir)
+        del net, pops, projs
+        rss0 = rss_mb()
+        t0 = time.perf_counter()
+        net = evsim.load(from_nir, **kw)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())
@@ -99,13 +108,15 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
 
 
 def main() -> None:
-    args = parser("evsim runner for the SPEC workloads").parse_args()
+    ap = parser("evsim runner for the SPEC workloads")
+    ap.add_argument("--from-nir", metavar="FILE", help="run the network as saved to and loaded back from this .nir")
+    args = ap.parse_args()
     wl = load(args)
     if wl["name"] in ("feedforward", "conv"):
-        build_s, wall_s, counts, n_events, mem = feedforward(wl)
+        build_s, wall_s, counts, n_events, mem = feedforward(wl, args.from_nir)
     else:
         build_s, wall_s, counts, n_events, mem = brunel(wl, args.seed)
-    emit("evsim", args, wl, build_s, wall_s, counts, n_events, threads=1, **mem)
+    emit("evsim (NIR)" if args.from_nir else "evsim", args, wl, build_s, wall_s, counts, n_events, threads=1, **mem)
 
 
 if __name__ == "__main__":

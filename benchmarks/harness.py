@@ -13,7 +13,8 @@ resident set over the build per synapse (evsim and NEST) and evsim's synapse arr
 convolutions, which no peer has; the limit microbenchmark; latency and start-up), run once each by their own
 scripts; evsim's feedforward speed is reported as a fraction of the limit.
 
-Simulator names: evsim, nest, nest:T (T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
+Simulator names: evsim, evsim:nir (the same network saved with evsim.save_nir and loaded back), nest, nest:T
+(T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
 Interpreters: $EVSIM_PYTHON (default: the repo's .venv if any, else this one); $BENCH_VENV/bin/python for NEST
 (default /work/venv-bench); $BRIAN2_VENV/bin/python for Brian2 (default /work/venv-brian2). Make the peer venvs
 with benchmarks/setup_peers.sh.
@@ -62,7 +63,8 @@ def command(sim: str, workload: str, npz: str, args) -> list[str]:
     common = ["--workload", workload, "--npz", npz, "--samples", str(args.samples), "--seed", str(args.seed)]
     py = interpreters()[base]
     if base == "evsim":
-        return [py, str(HERE / "evsim_runner.py"), *common, "--threads", str(args.threads)]
+        via_nir = ["--from-nir", str(Path(args.workdir) / f"{workload}.nir")] if opt == "nir" else []
+        return [py, str(HERE / "evsim_runner.py"), *common, "--threads", str(args.threads), *via_nir]
     if base == "nest":
         return [py, str(HERE / "peers" / "nest_runner.py"), *common, "--threads", opt or str(args.threads)]
     if base == "brian2":

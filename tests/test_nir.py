@@ -117,11 +117,12 @@ def test_delay_nodes_become_per_synapse_delays(tmp_path, rng):
     }
     edges = [("in", "w0"), ("w0", "d0"), ("d0", "lif"), ("in", "w1"), ("w1", "d1"), ("d1", "lif"), ("lif", "out")]
     net = evsim.load(write(tmp_path, nodes, edges), dt=1e-3)
+    assert len(net.projections) == 1  # the two groups are one projection with one delay per synapse
     got = {}
     for q in net.projections:
-        w, d = q.dense(3, 4)
-        for j, i in zip(*np.nonzero(w)):
-            got[(j, i, d[j, i])] = got.get((j, i, d[j, i]), 0) + w[j, i]
+        pre = np.repeat(np.arange(3), np.diff(q.indptr))
+        for j, i, d, w in zip(pre, q.targets, q.delays, q.weights):
+            got[(j, i, d)] = got.get((j, i, d), 0) + w
     want = {}
     for j in range(3):
         for i in range(4):
@@ -134,6 +135,29 @@ def test_delay_nodes_become_per_synapse_delays(tmp_path, rng):
     x = (rng.random((30, 3)) < 0.5).astype(float)
     ref = reference.simulate(net, as_dense_inputs(net, x)[0][0], 30)
     np.testing.assert_array_equal(evsim.run(net, x).output, ref.spikes["lif"])
+
+
+def test_delay_groups_load_as_one_projection_per_pair_with_hand_built_spikes(tmp_path, rng):
+    # what evsim.save_nir writes for learned delays (Linear(W_d) -> Delay(d) groups, here 6 and 4 delay values)
+    sizes, dt = [12, 9, 5], 1e-3
+    W = [rng.normal(0.4, 0.6, (sizes[k + 1], sizes[k])) for k in range(2)]
+    D = [rng.integers(0, 6, W[0].shape), rng.integers(1, 5, W[1].shape)]
+    net = evsim.feedforward(sizes, lambda n: evsim.LIF(n, 0.9, reset="zero"), W, D, dt=dt)
+    path = tmp_path / "delays.nir"
+    back = evsim.load(path, **evsim.save_nir(net, path))
+    g = nir.read(path)
+    assert sum(isinstance(v, nir.Delay) for v in g.nodes.values()) == 6 - 1 + 4  # delay 0 needs no Delay node
+    assert [(q.source, q.target) for q in back.projections] == [("input", "layer1"), ("layer1", "layer2")]
+    for q, w, d in zip(back.projections, W, D):
+        bw, bd = q.dense(*w.shape[::-1])
+        np.testing.assert_allclose(bw, w.T)
+        np.testing.assert_array_equal(bd, d.T)
+    x = (rng.random((3, 60, sizes[0])) < 0.3).astype(float)
+    want, got = evsim.run(net, x), evsim.run(back, x)
+    assert want.spikes["layer1"].counts.sum() > 0 and want.output.sum() > 0
+    for name in ("layer1", "layer2"):
+        n = back.population(name).size
+        np.testing.assert_array_equal(got.spikes[name].dense(60, n, 3), want.spikes[name].dense(60, n, 3))
 
 
 def test_bad_files_give_clear_errors(tmp_path):

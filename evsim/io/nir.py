@@ -477,18 +477,7 @@ def from_graph(
             params = dataclasses.replace(params, refractory=np.ones(n, dtype=np.int32), refractory_keeps_current=True)
         pops.append(Population(name, n, params, _shape(nodes[name], "output")))
         node_map[name] = name
-        multi = len({src for src, _ in c}) < len(c)
-        for (src, d), op in sorted(c.items(), key=lambda kv: kv[0]):
-            pname = f"{src}->{name}" + (f"@{d}" if multi else "")
-            if isinstance(op, ConvSpec) and s.implicit:
-                projs.append(ConvProjection(pname, src, name, op, d))
-                continue
-            m = to_matrix(op, sizes[src]).tocoo()
-            nz = m.data != 0
-            if nz.any():
-                projs.append(
-                    Projection.from_synapses(pname, src, name, m.col[nz], m.row[nz], m.data[nz], d, sizes[src])
-                )
+        projs.extend(_projections(name, c, sizes, s.implicit))
     outputs = []
     for name in top_out:
         feeders = preds[name]
@@ -508,6 +497,33 @@ def from_graph(
         node_map=node_map,
     )
     return Network(tuple(pops), tuple(projs), tuple(n for n in top_in), tuple(outputs), dt=s.dt, meta=meta)
+
+
+def _projections(
+    name: str, c: Mapping[tuple[str, int], Operator], sizes: Mapping[str, Any], implicit: bool
+) -> list[Projection | ConvProjection]:
+    """The projections into population ``name`` from its operators by (source, delay): one explicit projection per
+    source with one delay per synapse (the ``Linear(W_d) -> Delay(d)`` groups of learned delays merge into it), and
+    one implicit convolution per (source, delay)."""
+    out: list[Projection | ConvProjection] = []
+    by_src: dict[str, list[tuple[int, Operator]]] = {}
+    for (src, d), op in sorted(c.items(), key=lambda kv: kv[0]):
+        by_src.setdefault(src, []).append((d, op))
+    for src, ops in by_src.items():
+        convs = [(d, op) for d, op in ops if isinstance(op, ConvSpec) and implicit]
+        parts = []
+        for d, op in ops:
+            if isinstance(op, ConvSpec) and implicit:
+                pname = f"{src}->{name}" + (f"@{d}" if len(convs) < len(ops) or len(convs) > 1 else "")
+                out.append(ConvProjection(pname, src, name, op, d))
+                continue
+            m = to_matrix(op, sizes[src]).tocoo()
+            nz = m.data != 0
+            parts.append((m.col[nz], m.row[nz], m.data[nz], np.full(int(nz.sum()), d, dtype=np.int64)))
+        if parts and sum(p[0].size for p in parts):
+            pre, post, w, dl = (np.concatenate(a) for a in zip(*parts))
+            out.append(Projection.from_synapses(f"{src}->{name}", src, name, pre, post, w, dl, sizes[src]))
+    return out
 
 
 def _back_edges(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str]) -> set[tuple[str, str]]:
