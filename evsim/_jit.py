@@ -8,6 +8,5 @@ from __future__ import annotations
 
 import numba
 
-_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
-njit = numba.njit(**_OPTIONS)
-njit_inline = numba.njit(inline="always", **_OPTIONS)
+njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+njit_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")

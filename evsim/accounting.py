@@ -112,7 +112,7 @@ def _conv_fanout(spec: Any, mask: np.ndarray) -> np.ndarray:
     c_in = spec.in_shape[0]
     c_out, cg, kh, kw = spec.weight.shape
     hp, wp = spec.pooled_hw
-    oh, ow = spec.out_hw
+    oh, ow = spec.output_hw
     # per input channel, how many (output channel, ky, kx) kernel entries it uses
     per_c = mask.reshape(spec.groups, c_out // spec.groups, cg, kh, kw).sum(axis=1).reshape(c_in, kh, kw)
 
@@ -133,7 +133,7 @@ def _conv_layer(q: ConvProjection) -> _Layer:
     y, x = y // spec.pool, x // spec.pool
     in_index = np.where((y < hp) & (x < wp), (c * hp + y) * wp + x, -1).astype(np.int64)
     c_out, cg, kh, kw = spec.weight.shape
-    oh, ow = spec.out_hw
+    oh, ow = spec.output_hw
     return _Layer(
         in_index,
         _conv_fanout(spec, spec.weight != 0),
@@ -372,7 +372,7 @@ def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationC
     return PopulationCounts(
         p.name,
         p.size,
-        "input" if p.is_input else p.neuron.model,
+        p.kind,
         spiking,
         bool(np.all(np.abs(vals[nz]) == 1)),
         spikes,
@@ -385,7 +385,8 @@ def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationC
 
 def _delivered(layer: _Layer, src: np.ndarray, t: np.ndarray, T: int, delay: int) -> np.ndarray:
     """Non-zero synapses each event (source neuron ``src`` at step ``t``) is delivered along (``t + d < T``)."""
-    if layer.delay_key is not None:  # explicit projection with delays: count those with d < T - t
+    # explicit projection with delays: count those with d < T - t
+    if layer.delay_key is not None and layer.delay_row0 is not None:
         D = layer.max_delay
         lim = np.minimum(T - t, D + 1)
         hi = np.searchsorted(layer.delay_key, src * (D + 2) + lim, side="left")

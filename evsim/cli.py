@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import warnings
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -218,9 +218,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     net = _load(args)
 
-    def table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: frozenset[int] = frozenset()) -> None:
-        w = [max(len(str(r[k])) for r in [header] + rows) for k in range(len(header))]
-        for r in [header] + rows:
+    def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: Collection[int] = ()) -> None:
+        w = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
+        for r in [header, *rows]:
             cells = [str(c).rjust(w[k]) if k in right else str(c).ljust(w[k]) for k, c in enumerate(r)]
             print("  " + "  ".join(cells).rstrip())
 
@@ -265,7 +265,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         right={2},
     )
     print("\nprojections:")
-    rows = []
+    proj_rows: list[tuple[str, ...]] = []
     for q in net.projections:
         d = (
             (f"{q.min_delay}" if q.min_delay == q.max_delay else f"{q.min_delay}..{q.max_delay}")
@@ -277,8 +277,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             kind = f"implicit conv (explicit: {kib(expanded)})"
         else:
             kind = "explicit"
-        rows.append((q.name, f"{q.source} -> {q.target}", f"{q.n_synapses} synapses", d, kind, kib(q.nbytes())))
-    table(("name", "source -> target", "synapses", "delay (steps)", "kind", "memory"), rows, right={2, 5})
+        proj_rows.append((q.name, f"{q.source} -> {q.target}", f"{q.n_synapses} synapses", d, kind, kib(q.nbytes())))
+    table(("name", "source -> target", "synapses", "delay (steps)", "kind", "memory"), proj_rows, right={2, 5})
     return 0
 
 

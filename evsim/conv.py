@@ -53,8 +53,15 @@ class ConvSpec:
             oh = (hp + 2 * self.pad[0] - self.dilation[0] * (w.shape[2] - 1) - 1) // self.stride[0] + 1
             ow = (wp + 2 * self.pad[1] - self.dilation[1] * (w.shape[3] - 1) - 1) // self.stride[1] + 1
             object.__setattr__(self, "out_hw", (int(oh), int(ow)))
-        if min(self.out_hw) < 1:
+        if min(self.output_hw) < 1:
             raise NetworkError(f"convolution: input {self.in_shape} is too small for kernel {w.shape[2:]}")
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        """(H_out, W_out): ``out_hw`` as given, or as computed on construction from symmetric padding."""
+        if self.out_hw is None:  # set in __post_init__; only a bypassed constructor leaves it unset
+            raise NetworkError("convolution: output size not computed")
+        return self.out_hw
 
     @property
     def pooled_hw(self) -> tuple[int, int]:
@@ -62,7 +69,8 @@ class ConvSpec:
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
-        return (int(self.weight.shape[0]),) + tuple(self.out_hw)  # type: ignore[return-value]
+        oh, ow = self.output_hw
+        return int(self.weight.shape[0]), oh, ow
 
     @property
     def n_in(self) -> int:
@@ -82,8 +90,8 @@ class ConvSpec:
                 h,
                 w,
                 c_out,
-                self.out_hw[0],
-                self.out_hw[1],
+                self.output_hw[0],
+                self.output_hw[1],
                 kh,
                 kw,
                 self.stride[0],
@@ -112,15 +120,15 @@ class ConvSpec:
         for co in range(g * og, (g + 1) * og):
             for ky in range(kh):
                 ny = y + self.pad[0] - ky * self.dilation[0]
-                if ny % self.stride[0] or not 0 <= ny // self.stride[0] < self.out_hw[0]:
+                if ny % self.stride[0] or not 0 <= ny // self.stride[0] < self.output_hw[0]:
                     continue
                 for kx in range(kw):
                     nx = x + self.pad[1] - kx * self.dilation[1]
-                    if nx % self.stride[1] or not 0 <= nx // self.stride[1] < self.out_hw[1]:
+                    if nx % self.stride[1] or not 0 <= nx // self.stride[1] < self.output_hw[1]:
                         continue
                     wt = self.weight[co, c - g * cg, ky, kx] * self.pool_scale
                     if wt != 0:
-                        t = (co * self.out_hw[0] + ny // self.stride[0]) * self.out_hw[1] + nx // self.stride[1]
+                        t = (co * self.output_hw[0] + ny // self.stride[0]) * self.output_hw[1] + nx // self.stride[1]
                         out.append((t, wt))
         return out
 
@@ -128,7 +136,7 @@ class ConvSpec:
         """Every synapse as arrays ``(pre, post, weight)`` (non-zero weights only), built output-side."""
         c_in, h, w = self.in_shape
         c_out, cg, kh, kw = self.weight.shape
-        oh, ow = self.out_hw
+        oh, ow = self.output_hw
         og = c_out // self.groups
         co, oy, ox, ci, ky, kx = np.meshgrid(
             np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(cg), np.arange(kh), np.arange(kw), indexing="ij"

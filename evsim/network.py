@@ -48,6 +48,11 @@ class Population:
     def is_input(self) -> bool:
         return self.neuron is None
 
+    @property
+    def kind(self) -> str:
+        """The neuron model's name (``"LIF"``, ``"IF"``, ...), or ``"input"``."""
+        return "input" if self.neuron is None else self.neuron.model
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Projection:
@@ -205,6 +210,9 @@ class Network:
     outputs: tuple[str, ...]  # names of populations whose activity is the output
     dt: float | None = None  # seconds per step (None: unitless steps)
     meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # provenance: source file, dialect, ...
+    # derived on construction: an update order of the populations, and the packed synapse arrays (see `_pack`)
+    _order: tuple[str, ...] = dataclasses.field(init=False, repr=False)
+    _synapses: dict[str, np.ndarray] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", tuple(self.populations))

@@ -145,7 +145,7 @@ def _bad(a: np.ndarray, lo: float, hi: float) -> float:
 
 def _arr(value: Any, n: int, name: str, dtype: type = np.float64) -> np.ndarray:
     try:
-        a = np.asarray(value, dtype=dtype)
+        a: np.ndarray = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise NetworkError(f"neuron parameter {name!r} is not numeric: {e}") from None
     if a.ndim == 0:

@@ -78,7 +78,7 @@ def raster(res: Result, sample: int = 0) -> Figure:
         sel = sp.samples == sample
         t, n, c = sp.times[sel], sp.indices[sel], sp.counts[sel]
         p = net.population(name)
-        kind = "input" if p.is_input else p.neuron.model
+        kind = p.kind
         ms = float(np.clip(300 / max(p.size, 1), 1.5, 8))
         ax.scatter(
             t,
@@ -176,7 +176,7 @@ def rate_histograms(acct: Accounting) -> Figure:
     axes = fig.subplots(int(np.ceil(len(pops) / ncol)), ncol, squeeze=False).ravel()
     hz = acct.dt is not None
     for p, ax in zip(pops, axes):
-        rate = p.spikes_per_neuron / acct.steps / (acct.dt if hz else 1.0)
+        rate = p.spikes_per_neuron / acct.steps / (acct.dt if acct.dt is not None else 1.0)
         silent = float(np.mean(p.spikes_per_neuron == 0))
         top = float(rate.max()) if rate.size and rate.max() > 0 else 1.0
         ax.hist(rate, bins=np.linspace(0, top * 1.0001, 31), color=color[p.name], edgecolor="white")

@@ -27,7 +27,7 @@ class ReferenceResult:
 def delay_matrices(net: Network) -> dict[str, list[tuple[int, sp.csr_matrix]]]:
     """Per projection, one sparse weight matrix ``[source, target]`` per delay value (reusable across samples)."""
     pops = {p.name: p for p in net.populations}
-    out = {}
+    out: dict[str, list[tuple[int, sp.csr_matrix]]] = {}
     for q in net.projections:
         shape = (pops[q.source].size, pops[q.target].size)
         if isinstance(q, ConvProjection):

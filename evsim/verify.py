@@ -180,7 +180,8 @@ def verify(
     pops = [net.population(n) for n in net.order if not net.population(n).is_input]
     by_sample = {p.name: _split(res.spikes[p.name], B) for p in pops}
     outputs = np.asarray(res.output).reshape(B, T, -1)
-    stats = {p.name: dict(entries=0, matching=0, eng=0, ref=0, same=0, fdiff=0.0) for p in pops}
+    stats = {p.name: dict(entries=0, matching=0, eng=0, ref=0, same=0) for p in pops}
+    fdiff = {p.name: 0.0 for p in pops}  # max |engine - reference| of the final state
     first: Divergence | None = None
     diverging = outputs_same = pred_same = 0
     ref_pred = np.zeros(B, dtype=np.int64)
@@ -195,9 +196,10 @@ def verify(
         bad_here = None
         for name in net.order:
             p = net.population(name)
-            if p.is_input:
+            if p.neuron is None:
                 continue
             st = stats[name]
+            equal: np.ndarray | None = None
             recorded = name in net.outputs and not p.neuron.spiking
             if p.neuron.spiking:
                 eng = _dense(by_sample[name][b], T, p.size)
@@ -210,8 +212,6 @@ def verify(
                 eng = outputs[b][:, col]
                 theirs = ref.v[name]
                 equal = np.isclose(eng, theirs, rtol=rtol, atol=atol)
-            else:
-                eng = theirs = equal = None
             if equal is not None:
                 st["entries"] += equal.size
                 st["matching"] += int(equal.sum())
@@ -229,7 +229,7 @@ def verify(
                 if T
                 else 0.0
             )
-            st["fdiff"] = max(st["fdiff"], float(fd))
+            fdiff[name] = max(fdiff[name], float(fd))
             if not np.allclose(i_e, ref.i[name][-1], rtol=rtol, atol=atol) or not np.allclose(
                 v_e, ref.v[name][-1], rtol=rtol, atol=atol
             ):
@@ -237,10 +237,7 @@ def verify(
                     n = int(np.argmax(np.abs(v_e - ref.v[name][-1]) + np.abs(i_e - ref.i[name][-1])))
                     bad_here = (name, T - 1, n, float(v_e[n]), float(ref.v[name][-1][n]), ref)
         ref_out = np.concatenate(
-            [
-                ref.spikes[o] if net.population(o).neuron is None or net.population(o).neuron.spiking else ref.v[o]
-                for o in net.outputs
-            ],
+            [ref.spikes[o] if _compared(net, o) == "spikes" else ref.v[o] for o in net.outputs],
             axis=-1,
         )
         ref_pred[b] = _predict(net, ref_out)
@@ -248,15 +245,15 @@ def verify(
         if bad_here is not None:
             diverging += 1
             if first is None:
-                name, t, n, ours, theirs, r = bad_here
-                first = _divergence(net, dense_in[b], b, t, name, n, ours, theirs, r)
+                name, t, n, ours_v, theirs_v, r = bad_here
+                first = _divergence(net, dense_in[b], b, t, name, n, ours_v, theirs_v, r)
     eng_pred = np.atleast_1d(res.predictions())
     pred_same = int(np.sum(eng_pred == ref_pred))
     lab = None if labels is None else np.asarray(labels).reshape(-1)
     if lab is not None and lab.shape[0] != B:
         raise EvsimError(f"{lab.shape[0]} labels for {B} samples")
     layers = {
-        k: LayerAgreement(k, _compared(net, k), s["entries"], s["matching"], s["eng"], s["ref"], s["same"], s["fdiff"])
+        k: LayerAgreement(k, _compared(net, k), s["entries"], s["matching"], s["eng"], s["ref"], s["same"], fdiff[k])
         for k, s in stats.items()
     }
     exp = None if expect is None else _expect(net, res, dense_in, outputs, expect, expect_name, lab, T)
@@ -311,7 +308,7 @@ def read_expected(path: str, key: str | None = None) -> tuple[np.ndarray, str]:
 
 def _compared(net: Network, name: str) -> str:
     p = net.population(name)
-    if p.neuron.spiking:
+    if p.neuron is None or p.neuron.spiking:
         return "spikes"
     return "membrane" if name in net.outputs else "final state only"
 
@@ -364,7 +361,8 @@ def _divergence(
 ) -> Divergence:
     _, v = _engine_state_at(net, inputs, t, name)
     p = net.population(name)
-    return Divergence(b, t, name, n, ours, theirs, float(v[n]), float(ref.v[name][t, n]), float(p.neuron.v_th[n]))
+    v_th = float("nan") if p.neuron is None else float(p.neuron.v_th[n])
+    return Divergence(b, t, name, n, ours, theirs, float(v[n]), float(ref.v[name][t, n]), v_th)
 
 
 def _expect(

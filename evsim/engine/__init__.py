@@ -125,16 +125,17 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     if np.any(weights == 0):  # zero weights change nothing and would cost a delivery: a filtered copy
         keep = weights != 0
         targets, weights, delays = targets[keep], weights[keep], delays[keep]
-        kept_before = np.concatenate(([0], np.cumsum(keep)))  # kept synapses before each position
+        # kept synapses before each position
+        kept_before: np.ndarray | None = np.concatenate(([0], np.cumsum(keep)))
     else:
-        keep, kept_before = None, None
+        kept_before = None
     ip_parts = []
     ip_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
     q_maxd = np.zeros(len(projs), dtype=np.int64)
     ip_pos = 0
     conv_of = np.full(len(projs), -1, dtype=np.int64)
-    convs = []
+    convs: list[ConvProjection] = []
     k_expl = 0
     for q_i, q in enumerate(projs):
         tgt_pop[q_i] = names.index(q.target)
@@ -148,7 +149,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         lo = int(syn["offsets"][k_expl])
         k_expl += 1
         rowptr = q.indptr + lo
-        if keep is not None:
+        if kept_before is not None:
             rowptr = kept_before[rowptr]
         ip_parts.append(rowptr)
         q_maxd[q_i] = q.max_delay
@@ -290,4 +291,5 @@ def run_sample(
         out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, seed=seed, **cn.arrays)
     except OverflowError as e:
         raise EvsimError(str(e)) from None
-    return SampleRun(*out[:6], int(out[6]), out[7])
+    spike_t, spike_n, spike_c, vtrace, i, v, n_updates, sops = out
+    return SampleRun(spike_t, spike_n, spike_c, vtrace, i, v, int(n_updates), sops)

@@ -608,32 +608,32 @@ def run_discrete(
                     hot_n = 0
                     b0 = s * N + lo
                     for k in range(hi - lo):  # unsigned indices: no negative-index tests (2.5x faster)
-                        n = np.uint64(lo + k)
-                        b = np.uint64(b0 + k)
-                        x = acc[b]
-                        acc[b] = 0.0
-                        rf = ref_until[n] >= t  # refractory: v held, input discarded unless the current keeps it
-                        v_n = prmc[BETA, n] * v[n] + prmc[G_I, n] * i[n] + prmc[G_X, n] * x + prmc[V_BIAS, n]
-                        v_n = prmc[V_MIN, n] if v_n < prmc[V_MIN, n] else v_n
+                        u = np.uint64(lo + k)
+                        bu = np.uint64(b0 + k)
+                        x = acc[bu]
+                        acc[bu] = 0.0
+                        rf = ref_until[u] >= t  # refractory: v held, input discarded unless the current keeps it
+                        v_n = prmc[BETA, u] * v[u] + prmc[G_I, u] * i[u] + prmc[G_X, u] * x + prmc[V_BIAS, u]
+                        v_n = prmc[V_MIN, u] if v_n < prmc[V_MIN, u] else v_n
                         x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
-                        i[n] = prmc[ALPHA, n] * i[n] + prmc[IN_GAIN, n] * x_i + prmc[I_BIAS, n]
-                        th = prmc[V_TH, n]
+                        i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
+                        th = prmc[V_TH, u]
                         f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-                        after = (v_n - th) if subtract else prmc[V_RESET, n]
-                        v_n = prmc[V_RESET, n] if rf else (after if f else v_n)
-                        ref_until[n] = t + refractory[n] if f & (refractory[n] > 0) else ref_until[n]
-                        v[n] = v_n
-                        fired[n] = f
+                        after = (v_n - th) if subtract else prmc[V_RESET, u]
+                        v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
+                        ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
+                        v[u] = v_n
+                        fired[u] = f
                         n_fired += f
                         n_input += (x != 0.0) & (not f)
                         hot_n += v_n >= th
                     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
                     hot = hot_n > 0
-                    n = lo
+                    nw = lo
                     while m < n_fired:  # (branch-free: every neuron written, the spiking ones kept)
-                        sb_n[m] = n
-                        m += fired[n]
-                        n += 1
+                        sb_n[m] = nw
+                        m += fired[nw]
+                        nw += 1
                     for j in range(m):
                         rec_t[n_spk + j] = t
                         rec_n[n_spk + j] = sb_n[j]

@@ -46,7 +46,7 @@ class LinearNode:
     n_out: int
     bias: np.ndarray  # [n_out], added every step
     weight: Any = None  # matrix: dense or sparse [n_out, n_in]
-    conv: dict | None = None  # conv: ConvSpec fields other than in_shape / pooling
+    conv: dict[str, Any] | None = None  # conv: ConvSpec fields other than in_shape / pooling
     in_shape: tuple[int, ...] | None = None  # conv, pool: (C, H, W) of the input
     pool: tuple[int, int, int, float] | None = None  # pool: (k, stride, pad, scale)
     delay: np.ndarray | None = None  # delay: [n_out] steps
@@ -79,9 +79,9 @@ def apply(lin: LinearNode, op: Operator, n_source: int, source_shape: tuple[int,
     if lin.kind == "flatten":
         return [(0, op)]
     if lin.kind == "delay":
-        d = lin.delay
-        if np.all(d == d[0]):  # type: ignore[index]
-            return [(int(d[0]), op)]  # type: ignore[index]
+        d = np.asarray(lin.delay)
+        if np.all(d == d[0]):
+            return [(int(d[0]), op)]
         m = to_matrix(op, n_source)
         return [(int(v), sp.csr_matrix(sp.diags((d == v).astype(float)) @ m)) for v in np.unique(d)]
     if lin.kind == "pool" and isinstance(op, str) and len(source_shape) == 3:
@@ -219,7 +219,7 @@ def _conv(dim: int) -> Callable[[str, Any, float], LinearNode]:
         bias = _finite(name, "bias", np.broadcast_to(bias, (w.shape[0],)) if bias.size in (1, w.shape[0]) else bias)
         if bias.shape != (w.shape[0],):
             raise ModelFileError(f"node {name!r} ({t}): bias has {bias.size} values for {w.shape[0]} channels")
-        conv = dict(weight=w, stride=stride, pad=pads, dilation=dil, groups=groups, out_hw=out)
+        conv: dict[str, Any] = dict(weight=w, stride=stride, pad=pads, dilation=dil, groups=groups, out_hw=out)
         try:
             ConvSpec((c_in,) + hw, **conv)  # validates the geometry
         except EvsimError as e:

@@ -404,8 +404,9 @@ def from_graph(
     for a, b in edges:
         preds[b].append((a, 1 if (a, b) in back else 0))
 
-    sizes = {n: (_size(nodes[n], "output") if kinds[n] in ("input", "neuron") else None) for n in nodes}
-    shapes = {n: (_shape(nodes[n], "output") if kinds[n] in ("input", "neuron") else None) for n in nodes}
+    populations = [n for n in nodes if kinds[n] in ("input", "neuron")]
+    sizes = {n: _size(nodes[n], "output") for n in populations}  # (linear nodes have no size of their own)
+    shapes = {n: _shape(nodes[n], "output") for n in populations}
     Contrib = dict[tuple[str, int], Operator]
     memo: dict[str, tuple[Contrib, np.ndarray]] = {}
     visiting: set[str] = set()
@@ -455,18 +456,18 @@ def from_graph(
     node_map: dict[str, str] = {}
     for name in nodes:
         if kinds[name] == "input":
-            pops.append(Population(name, sizes[name], None, _shape(nodes[name], "output")))
+            pops.append(Population(name, sizes[name], None, shapes[name]))
             node_map[name] = name
     for name in nodes:
         if kinds[name] != "neuron":
             continue
-        n = sizes[name]
+        size = sizes[name]
         n_in = _size(nodes[name], "input")
-        if n_in != n:
-            raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {n})")
-        c, bias = into(name, n)
+        if n_in != size:
+            raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {size})")
+        c, bias = into(name, size)
         s_n = node_settings[name]
-        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], n, bias, s_n)
+        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], size, bias, s_n)
         recurrent = any(src == name for src, _ in c)
         if (
             s_n.late_zero_refractory
@@ -474,8 +475,8 @@ def from_graph(
             and s_n.reset_delay
             and (params.model == "CubaLIF" or (params.model == "LIF" and recurrent))
         ):
-            params = dataclasses.replace(params, refractory=np.ones(n, dtype=np.int32), refractory_keeps_current=True)
-        pops.append(Population(name, n, params, _shape(nodes[name], "output")))
+            params = dataclasses.replace(params, refractory=np.ones(size, np.int32), refractory_keeps_current=True)
+        pops.append(Population(name, size, params, shapes[name]))
         node_map[name] = name
         projs.extend(_projections(name, c, sizes, s.implicit))
     outputs = []

@@ -297,7 +297,7 @@ def _check(
     where: str, t: str, p: NeuronParams, params: dict[str, np.ndarray], bias: np.ndarray, s: _Target, kw: dict[str, Any]
 ) -> None:
     """Discretise the NIR parameters again, as the loader will, and compare with the population's coefficients."""
-    args = dict(params)
+    args: dict[str, Any] = dict(params)
     if "tau_mem" in args:
         args["tau"] = args.pop("tau_mem")
     thr = args.pop("v_threshold", np.inf)
@@ -411,10 +411,10 @@ def _conv_padding(spec: ConvSpec) -> Any:
         ((hw + 2 * p - d * (k - 1) - 1) // s + 1)
         for hw, p, d, k, s in zip((hp, wp), spec.pad, spec.dilation, (kh, kw), spec.stride)
     )
-    if sym == tuple(spec.out_hw):
+    if sym == tuple(spec.output_hw):
         return spec.pad
     same = tuple(d * (k - 1) // 2 for d, k in zip(spec.dilation, (kh, kw)))
-    if spec.stride == (1, 1) and tuple(spec.out_hw) == (hp, wp) and tuple(spec.pad) == same:
+    if spec.stride == (1, 1) and tuple(spec.output_hw) == (hp, wp) and tuple(spec.pad) == same:
         return "same"
     return None
 
@@ -451,7 +451,7 @@ def _conv_nodes(spec: ConvSpec, src_shape: tuple[int, ...], bias: np.ndarray | N
             bias=np.asarray(b, dtype=np.float64),
         )
         nodes.append(("", conv))
-        return _ConvOut(nodes, (c_out,) + tuple(spec.out_hw))
+        return _ConvOut(nodes, (c_out,) + tuple(spec.output_hw))
     c_in, h, wd = spec.in_shape
     if (
         len(src_shape) == 2
@@ -461,7 +461,7 @@ def _conv_nodes(spec: ConvSpec, src_shape: tuple[int, ...], bias: np.ndarray | N
         and spec.pool == 1
         and spec.stride[0] == 1
         and spec.dilation[0] == 1
-        and spec.out_hw[0] == 1
+        and spec.output_hw[0] == 1
         and (pad == "same" or pad[0] == 0)
     ):
         conv1 = nir.Conv1d(
@@ -473,7 +473,7 @@ def _conv_nodes(spec: ConvSpec, src_shape: tuple[int, ...], bias: np.ndarray | N
             groups=1,
             bias=np.asarray(b, dtype=np.float64),
         )
-        return _ConvOut([("", conv1)], (c_out, int(spec.out_hw[1])))
+        return _ConvOut([("", conv1)], (c_out, int(spec.output_hw[1])))
     return None
 
 
@@ -555,7 +555,8 @@ def to_nir(
         incoming[q.target].append(q)
     for p in neurons:  # the loader gives snnTorch's late zero reset its refractory step only where snnTorch has it
         if (
-            p.neuron.refractory.any()
+            p.neuron is not None
+            and p.neuron.refractory.any()
             and p.neuron.model == "LIF"
             and not any(q.source == p.name for q in incoming[p.name])
         ):
