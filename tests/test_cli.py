@@ -7,7 +7,7 @@ import pytest
 
 from evsim.cli import main
 
-from conftest import EXAMPLES, need_models
+from conftest import EXAMPLES, model_file
 
 MODEL = str(EXAMPLES / "data" / "digits_snntorch.nir")
 DATA = str(EXAMPLES / "data" / "digits_test.npz")
@@ -59,7 +59,7 @@ def test_wrong_input_width(tmp_path, capsys):
 
 
 def test_info_shows_implicit_convolutions(capsys):
-    assert main(["info", str(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir"), "--dt", "1e-3"]) == 0
+    assert main(["info", str(model_file("nir_paper/02_cnn/cnn_sinabs.nir")), "--dt", "1e-3"]) == 0
     text = capsys.readouterr().out
     assert "input->1" in text and "implicit conv" in text and "shape (2, 34, 34)" in text
 

@@ -140,9 +140,9 @@ def test_bad_conv_geometry():
 
 
 def test_nmnist_cnn_implicit_equals_expanded_and_saves_memory():
-    from conftest import need_models
+    from conftest import model_file
 
-    path = need_models() / "nir_paper/02_cnn/cnn_sinabs.nir"
+    path = model_file("nir_paper/02_cnn/cnn_sinabs.nir")
     kw = dict(dt=1e-3, reset="subtract", threshold_op=">=", multi_spike=True)
     imp = evsim.load(path, **kw)
     exp = evsim.load(path, implicit=False, **kw)

@@ -12,7 +12,7 @@ from evsim import reference
 from evsim.dialects import DIALECTS
 from evsim.io.lava import load_netx
 
-from conftest import need_models
+from conftest import model_file
 
 EXACT = [460, 510, 710, 760]
 LATE = [461, 511, 711, 761]
@@ -20,11 +20,11 @@ EARLY = [450, 500, 710, 760]
 
 
 def lif_csv(name):
-    return np.loadtxt(need_models() / "nir_paper" / "01_lif" / f"lif_{name}.csv", delimiter=",")
+    return np.loadtxt(model_file(f"nir_paper/01_lif/lif_{name}.csv"), delimiter=",")
 
 
 def lif_model():
-    return need_models() / "nir_paper" / "01_lif" / "lif_norse.nir"
+    return model_file("nir_paper/01_lif/lif_norse.nir")
 
 
 # (dialect, load settings, platform trace, input column taken from, membrane scale of the trace, tolerance)
@@ -202,7 +202,7 @@ def slayer_fixed_point(layers, x):
 
 
 def test_lava_netx_reader_matches_fixed_point_slayer():
-    path = need_models() / "lava_oxford" / "network.net"
+    path = model_file("lava_oxford/network.net")
     net = load_netx(path)
     assert [(p.name, p.size) for p in net.populations] == [("input", 200), ("layer0", 256), ("layer1", 200)]
     p0 = net.population("layer0").neuron
@@ -230,7 +230,7 @@ def test_lava_netx_reader_matches_fixed_point_slayer():
 
 def test_lava_netx_equals_nir_conversion_under_lava_dl_dialect(tmp_path):
     """The NIR docs' lava_to_nir.py conversion of the same file, loaded with the lava-dl dialect: same spikes."""
-    path = need_models() / "lava_oxford" / "network.net"
+    path = model_file("lava_oxford/network.net")
     dt = 1e-4
     nodes, edges, prev = {"input": nir.Input(input_type={"input": np.array([200])})}, [], "input"
     for k, (w, i_decay, v_decay, v_th) in enumerate(netx_layers(path)):

@@ -10,17 +10,17 @@ import evsim
 from evsim import reference
 from evsim.simulation import as_dense_inputs
 
-from conftest import EXAMPLES, need_models
+from conftest import EXAMPLES, model_file
 
 
 def lif_csv(name):
-    return np.loadtxt(need_models() / "nir_paper" / "01_lif" / f"lif_{name}.csv", delimiter=",")
+    return np.loadtxt(model_file(f"nir_paper/01_lif/lif_{name}.csv"), delimiter=",")
 
 
 @pytest.mark.parametrize("dialect", ["nir", "norse"])
 def test_lif_norse_reproduces_exact_spike_steps(dialect):
     exact = lif_csv("exact")
-    net = evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir", dt=1e-4, dialect=dialect)
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dt=1e-4, dialect=dialect)
     res = evsim.run(net, exact[:, :1])
     assert np.flatnonzero(res.output[:, 0]).tolist() == [460, 510, 710, 760]
     assert np.flatnonzero(exact[:, 2]).tolist() == [460, 510, 710, 760]
@@ -30,12 +30,12 @@ def test_lif_membrane_traces():
     exact, norse = lif_csv("exact"), lif_csv("norse")
     x = {"input": exact[:, :1]}
     # Norse (forward Euler, reset to zero) against Norse's own recorded membrane, every step
-    net = evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir", dt=1e-4, dialect="norse")
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dt=1e-4, dialect="norse")
     v = reference.simulate(net, x, 1000).v["1"][:, 0]
     np.testing.assert_allclose(v, norse[:, 1], atol=1e-6)
     # exact boxcar integration against the paper's exact solution up to the first spike (the exact solution
     # resets at the crossing inside the step, which discrete mode does not model)
-    net = evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir", dt=1e-4, dialect="nir")
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dt=1e-4, dialect="nir")
     v = reference.simulate(net, x, 1000).v["1"][:, 0]
     np.testing.assert_allclose(v[:460], exact[:460, 1], atol=1e-7)
 
@@ -54,11 +54,11 @@ def test_bundled_snntorch_model_matches_snntorch_spike_for_spike():
 
 
 def test_recurrent_braille_graph_gets_one_step_feedback():
-    net = evsim.load(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir", dialect="snntorch", reset="zero")
+    net = evsim.load(model_file("nir_paper/03_rnn/braille_noDelay_bias_zero.nir"), dialect="snntorch", reset="zero")
     rec = [q for q in net.projections if q.source == q.target]
     assert [q.name for q in rec] == ["lif1.lif->lif1.lif"]
     assert set(rec[0].delays.tolist()) == {1}
-    g = nir.read(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir")
+    g = nir.read(model_file("nir_paper/03_rnn/braille_noDelay_bias_zero.nir"))
     w_rec = g.nodes["lif1.w_rec"].weight
     W, _ = rec[0].dense(38, 38)
     np.testing.assert_allclose(W.T, w_rec)
@@ -183,17 +183,17 @@ def test_bad_files_give_clear_errors(tmp_path):
         with pytest.warns(UserWarning, match="without NIR's type check"):
             evsim.load(pool, dt=1e-3, strict=False)
     with pytest.raises(evsim.ModelFileError, match="'lif' which does not exist"):
-        evsim.load(need_models() / "nir_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir", dialect="snntorch")
-    rockpool = need_models() / "nir_paper/01_lif/lif_rockpool.nir"
+        evsim.load(model_file("nir_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir"), dialect="snntorch")
+    rockpool = model_file("nir_paper/01_lif/lif_rockpool.nir")
     with pytest.raises(evsim.ModelFileError, match="type mismatch.*strict=False"):
         evsim.load(rockpool, dt=1e-4)
     with pytest.warns(UserWarning, match="without NIR's type check"):
         net = evsim.load(rockpool, dt=1e-4, strict=False)
     assert net.n_neurons == 1
     with pytest.raises(evsim.ModelFileError, match="no default time step"):
-        evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir")
+        evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"))
     with pytest.raises(evsim.ModelFileError, match="unknown dialect 'torch'"):
-        evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir", dialect="torch")
+        evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dialect="torch")
 
 
 def test_bad_parameters_name_the_node(tmp_path):
@@ -318,7 +318,7 @@ def test_spikingjelly_neurons_start_at_v_reset(tmp_path, rng):
 
 
 def test_load_reads_lava_netx_files_too():
-    net = evsim.load(need_models() / "lava_oxford/network.net")
+    net = evsim.load(model_file("lava_oxford/network.net"))
     assert net.meta["dialect"] == "lava-dl" and net.n_synapses == 91668
     with pytest.raises(evsim.ModelFileError, match="lava-dl netx network; it loads with its own semantics"):
-        evsim.load(need_models() / "lava_oxford/network.net", dialect="snntorch")
+        evsim.load(model_file("lava_oxford/network.net"), dialect="snntorch")

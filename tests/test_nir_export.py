@@ -16,7 +16,7 @@ from evsim.conv import ConvSpec
 from evsim.network import ConvProjection
 from evsim.simulation import as_dense_inputs
 
-from conftest import EXAMPLES, need_models
+from conftest import EXAMPLES, model_file
 
 FIELDS = ("alpha", "beta", "in_gain", "g_i", "g_x", "i_bias", "v_bias", "v_th", "v_reset", "v_min")
 
@@ -101,7 +101,7 @@ SHARED = [
 
 @pytest.mark.parametrize("model,kw", SHARED, ids=[m.split("/")[-1] for m, _ in SHARED])
 def test_shared_models_round_trip(tmp_path, rng, model, kw):
-    net = evsim.load(need_models() / model, **kw)
+    net = evsim.load(model_file(model), **kw)
     back, load_kw, _ = round_trip(tmp_path, net)
     assert load_kw["dialect"] == net.meta["dialect"] and load_kw["dt"] == net.dt
     assert_same_network(net, back)
@@ -140,7 +140,7 @@ def test_bundled_snntorch_model_round_trips_spike_for_spike(tmp_path):
 
 def test_cnn_keeps_convolutions_implicit_with_pooling(tmp_path):
     net = evsim.load(
-        need_models() / "nir_paper/02_cnn/cnn_sinabs.nir",
+        model_file("nir_paper/02_cnn/cnn_sinabs.nir"),
         dt=1e-3,
         multi_spike=True,
         reset="subtract",
@@ -152,7 +152,7 @@ def test_cnn_keeps_convolutions_implicit_with_pooling(tmp_path):
     assert types.count("Conv2d") == 3 and types.count("SumPool2d") == 1 and types.count("Flatten") == 1
     conv = g.nodes["input->1"]
     assert tuple(conv.input_shape) == (34, 34) and conv.weight.shape == (16, 2, 5, 5)
-    original = nir.read(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir")
+    original = nir.read(model_file("nir_paper/02_cnn/cnn_sinabs.nir"))
     np.testing.assert_array_equal(conv.weight, original.nodes["0"].weight)
 
 
@@ -417,7 +417,7 @@ def test_random_networks_round_trip(tmp_path_factory, case):
 
 def test_convert_between_dialects(tmp_path, rng):
     # a LIF loaded with Norse's Euler steps, written for the exact discretisation: same coefficients
-    net = evsim.load(need_models() / "nir_paper/01_lif/lif_norse.nir", dialect="norse", dt=1e-4)
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dialect="norse", dt=1e-4)
     back, kw, _ = round_trip(tmp_path, net, dialect="nir")
     assert kw["dialect"] == "nir" and kw["discretisation"] == "exact" and kw["reset"] == "zero"
     assert_same_network(net, back)
@@ -523,7 +523,7 @@ def test_dialect_settings_round_trip(tmp_path, rng, model, dialect):
 
     if dialect not in DIALECTS:
         pytest.skip(f"no {dialect} dialect in this version")
-    net = evsim.load(need_models() / "nir_paper" / model, dialect=dialect)
+    net = evsim.load(model_file("nir_paper/" + model), dialect=dialect)
     back, kw, _ = round_trip(tmp_path, net)
     assert kw["dialect"] == dialect and "v_min" not in kw and "synapse_delay" not in kw
     assert_same_network(net, back)
@@ -552,15 +552,14 @@ def test_info_shows_the_graph_next_to_what_evsim_built(capsys):
     from evsim.cli import main
 
     assert (
-        main(["info", str(need_models() / "nir_paper/03_rnn/braille_noDelay_bias_zero.nir"), "--dialect", "snntorch"])
-        == 0
+        main(["info", str(model_file("nir_paper/03_rnn/braille_noDelay_bias_zero.nir")), "--dialect", "snntorch"]) == 0
     )
     text = capsys.readouterr().out
     assert "NIR graph (7 nodes)" in text
     row = next(line for line in text.splitlines() if line.strip().startswith("lif1.w_rec"))
     assert "Affine" in row and "(38,)" in row and "fused into lif1.lif->lif1.lif" in row
     assert "1444 synapses" in text
-    assert main(["info", str(need_models() / "nir_paper/02_cnn/cnn_sinabs.nir"), "--dialect", "sinabs"]) == 0
+    assert main(["info", str(model_file("nir_paper/02_cnn/cnn_sinabs.nir")), "--dialect", "sinabs"]) == 0
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.strip().startswith("4 "))
     assert "SumPool2d" in row and "(16, 16, 16) -> (16, 8, 8)" in row and "fused into 3->6" in row

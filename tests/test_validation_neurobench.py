@@ -74,7 +74,7 @@ def test_neurobench_metrics_equal_evsim_on_the_digits_model(frameworks):
 def test_sinabs_synops_equal_evsim_on_the_nmnist_cnn(frameworks):
     path = frameworks / "sinabs_cnn.npz"
     if not path.exists():
-        pytest.skip("the shared N-MNIST CNN (nir_paper/02_cnn/cnn_sinabs.nir) is not available")
+        pytest.skip("the N-MNIST CNN run of validation/neurobench_sinabs.py is not available")
     d = np.load(path)
     x = d["x"].astype(np.float64)  # [B, T, 2, 34, 34], counts 0..2
     B, T = x.shape[:2]

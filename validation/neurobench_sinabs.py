@@ -9,7 +9,7 @@ Sources
   biases, beta (= 1 - dt/tau, dt = 1e-4) and thresholds read back from ``examples/data/digits_snntorch.nir``, on
   the first N samples of ``examples/data/digits_test.npz``.
 * Sinabs 3.1.3 (``sinabs.from_nir``, ``sinabs.hooks.conv_layer_synops_hook`` / ``linear_layer_synops_hook``), run
-  on the NIR paper's N-MNIST CNN (``../shared/models/nir_paper/02_cnn/cnn_sinabs.nir``: 3 Conv2d + 2 SumPool2d +
+  on the NIR paper's N-MNIST CNN (``examples/data/cnn_sinabs.nir``: 3 Conv2d + 2 SumPool2d +
   2 Linear, multi-spike IAF) on seeded random event frames with counts 0-2 per pixel and step.
 
 This script runs in a Python with torch, snntorch, nir, neurobench and sinabs (e.g. /work/venv-torch; NeuroBench
@@ -32,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DIGITS_NIR = REPO / "examples" / "data" / "digits_snntorch.nir"
 DIGITS_DATA = REPO / "examples" / "data" / "digits_test.npz"
-CNN_NIR = REPO.parent / "shared" / "models" / "nir_paper" / "02_cnn" / "cnn_sinabs.nir"
+CNN_NIR = REPO / "examples" / "data" / "cnn_sinabs.nir"  # the NIR paper's CNN (examples/data/README.md)
 DT_SNNTORCH = 1e-4  # what snnTorch's exporter assumes
 
 
