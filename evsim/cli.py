@@ -29,9 +29,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
     g.add_argument(
         "--dialect",
-        default="nir",
         choices=sorted(DIALECTS),
-        help="framework conventions the model was trained with (default: nir)",
+        help="framework conventions the model was trained with (default: the one the file shows, e.g. snnTorch's "
+        "exporter writes r = tau/1e-4; with --dt alone: nir)",
     )
     g.add_argument("--dt", type=float, help="seconds per time step (default: the dialect's)")
     g.add_argument("--reset", choices=["zero", "subtract"], help="reset to v_reset, or subtract the threshold")
@@ -73,9 +73,44 @@ def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
+def _choose_dialect(args: argparse.Namespace) -> str:
+    """--dialect as given; else the one the file shows (said on stderr); else an error saying what to pass."""
+    if args.dialect is not None:
+        return args.dialect
+    from .io.conventions import candidates, suggest
+    from .io.nir import _is_netx, read_graph
+
+    if _is_netx(args.model):  # lava-dl's own format: its neurons carry their semantics
+        return "nir"
+    graph = read_graph(args.model, strict=args.strict)
+    hint = suggest(graph)
+    if args.dt is not None:  # plain NIR semantics at that step: say so, and what the file suggests instead
+        also = (
+            f"this file looks like {hint.dialect}'s export ({hint.reason}): --dialect {hint.dialect} runs it as "
+            f"{hint.dialect} does"
+            if hint
+            else f"pass --dialect ({', '.join(candidates(graph))}) for a framework's conventions"
+        )
+        print(
+            "note: --dt without --dialect runs NIR's own semantics (exact discretisation, immediate reset to "
+            f"v_reset, spike when v > threshold); {also}",
+            file=sys.stderr,
+        )
+        return "nir"
+    if hint is None:
+        raise EvsimError(
+            f"{args.model}: the file does not say which framework trained it (no metadata, no exporter's "
+            "fingerprint), and its time step and reset depend on that: pass --dialect "
+            f"({', '.join(candidates(graph))}; README, 'Dialects'), or --dt SECONDS for plain NIR semantics"
+        )
+    print(f"note: dialect {hint.dialect}: {hint.reason} (--dialect chooses another)", file=sys.stderr)
+    return hint.dialect
+
+
 def _load(args: argparse.Namespace):
     from .io import load
 
+    args.dialect = _choose_dialect(args)
     return load(
         args.model,
         args.dt,

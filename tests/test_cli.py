@@ -40,7 +40,7 @@ def test_info(capsys):
     [
         (["info", "/no/such/model.nir", "--dt", "1e-3"], "no such file"),
         (["run", MODEL, "--input", "/no/such.npz", "--dialect", "snntorch"], "no such input file"),
-        (["info", MODEL], "no default time step"),
+        (["info", MODEL, "--dialect", "nir"], "no default time step"),
         (["run", MODEL, "--input", DATA, "--dialect", "snntorch", "--samples", "0"], "--samples must be at least 1"),
         (["run", MODEL, "--input", MODEL, "--dialect", "snntorch"], "unknown input format '.nir'"),
     ],

@@ -102,9 +102,17 @@ def load(
     graph = read_graph(path, strict=strict)
     dt = d.dt if dt is None else dt
     if dt is None:
+        from .conventions import suggest
+
+        hint = suggest(graph)
         raise ModelFileError(
             f"dialect {dialect!r} has no default time step: pass dt=... seconds per step (CLI: "
             "--dt), or a framework's dialect"
+            + (
+                f"; this file looks like {hint.dialect}'s export ({hint.reason}): dialect={hint.dialect!r}"
+                if hint
+                else ""
+            )
         )
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
