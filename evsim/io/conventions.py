@@ -82,8 +82,10 @@ def _snntorch(nodes: list[tuple[str, Any]]) -> Suggestion | None:
             return None
         if not _close(_arr(x, "v_leak"), 0.0):
             return None
-        if type(x).__name__ == "CubaLIF" and not _close(_arr(x, "w_in"), _arr(x, "tau_syn") / SNNTORCH_DT):
-            return None
+        if type(x).__name__ == "CubaLIF":
+            tau_syn = _arr(x, "tau_syn")
+            if tau_syn is None or not _close(_arr(x, "w_in"), tau_syn / SNNTORCH_DT):
+                return None
     kinds = sorted({type(x).__name__ for _, x in lif})
     return Suggestion(
         "snntorch",
