@@ -356,7 +356,7 @@ def account(res: Result) -> Accounting:
         projections[q.name] = _projection_counts(q, _layer(net, q), sp, B, T, src.size, real_fed)
     updates = np.atleast_1d(np.asarray(res.neuron_updates, dtype=np.int64))
     dense_updates = sum(p.size for p in net.populations if not p.is_input) * T
-    return Accounting(B, T, net.dt, projections, populations, updates, dense_updates, net.nbytes())
+    return Accounting(B, T, net.seconds_per_step, projections, populations, updates, dense_updates, net.nbytes())
 
 
 def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationCounts:

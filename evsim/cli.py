@@ -58,7 +58,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _print_model(args: argparse.Namespace, net) -> None:
-    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s)")
+    from .summary import time_step
+
+    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, {time_step(net)})")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -250,8 +252,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .network import ConvProjection
+    from .summary import graph_order, time_step
 
     net = _load(args)
+    rank = {n: k for k, n in enumerate(graph_order(net))}
 
     def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: Collection[int] = ()) -> None:
         w = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
@@ -269,7 +273,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     }
     print(f"model       {args.model}")
     print(
-        f"dialect     {net.meta.get('dialect', args.dialect)}, dt {net.dt:g} s; "
+        f"dialect     {net.meta.get('dialect', args.dialect)}, {time_step(net)}; "
         + ", ".join(f"{k} {v}" for k, v in settings.items())
     )
     print(
@@ -293,15 +297,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("\npopulations:")
     table(
         ("name", "model", "neurons", "shape"),
-        [
-            (p.name, "input" if p.neuron is None else p.neuron.model, str(p.size), str(p.shape or (p.size,)))
-            for p in net.populations
-        ],
+        [(p.name, p.kind, str(p.size), str(p.shape or (p.size,))) for p in map(net.population, graph_order(net))],
         right={2},
     )
     print("\nprojections:")
     proj_rows: list[tuple[str, ...]] = []
-    for q in net.projections:
+    for q in sorted(net.projections, key=lambda q: (rank[q.source], rank[q.target])):
         d = (
             (f"{q.min_delay}" if q.min_delay == q.max_delay else f"{q.min_delay}..{q.max_delay}")
             if q.n_synapses

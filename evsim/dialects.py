@@ -48,6 +48,7 @@ class Dialect:
     # a late reset to zero holds the next step's membrane at 0 in recurrent LIF and in CubaLIF nodes, the current
     # still integrating (snnTorch RLeaky, Synaptic, RSynaptic: one refractory step that keeps the current)
     late_zero_refractory: bool = False
+    dt_unit: str = "s"  # "step": the default dt is one step and time constants count steps (Sinabs), no seconds
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -108,6 +109,7 @@ DIALECTS: dict[str, Dialect] = {
             "sinabs/activation/spike_generation.py (MultiSpike: trunc(v/theta) spikes when v > 0, i.e. fire on "
             "v >= theta); activation/reset_mechanism.py (MembraneSubtract: v -= theta * spikes)",
             v_min={"IF": -1.0},
+            dt_unit="step",
         ),
         Dialect(
             "lava-dl",

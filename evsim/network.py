@@ -53,6 +53,11 @@ class Population:
         """The neuron model's name (``"LIF"``, ``"IF"``, ...), or ``"input"``."""
         return "input" if self.neuron is None else self.neuron.model
 
+    def __repr__(self) -> str:
+        from .summary import population_repr
+
+        return population_repr(self)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Projection:
@@ -69,6 +74,11 @@ class Projection:
     @property
     def n_synapses(self) -> int:
         return int(self.targets.shape[0])
+
+    def __repr__(self) -> str:
+        from .summary import projection_repr
+
+        return projection_repr(self)
 
     @classmethod
     def from_dense(cls, name: str, source: str, target: str, weight: Any, delay: Any = 0) -> "Projection":
@@ -165,6 +175,11 @@ class ConvProjection:
             n = int(self.spec.expand()[0].shape[0])
             object.__setattr__(self, "_n_syn", n)
         return n
+
+    def __repr__(self) -> str:
+        from .summary import projection_repr
+
+        return projection_repr(self)
 
     @property
     def min_delay(self) -> int:
@@ -275,6 +290,22 @@ class Network:
     def order(self) -> tuple[str, ...]:
         """Population names in an order where every zero-delay projection goes forward."""
         return self._order
+
+    @property
+    def time_unit(self) -> str:
+        """``"s"`` when ``dt`` is seconds per step; ``"step"`` when time is counted in steps (no ``dt``, or a
+        dialect whose time constants count steps, as Sinabs' ``dt = 1``)."""
+        return "step" if self.dt is None or self.meta.get("time_unit") == "step" else "s"
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """``dt`` in seconds, or None when time is counted in steps (rates are then per step, not Hz)."""
+        return self.dt if self.time_unit == "s" else None
+
+    def __repr__(self) -> str:
+        from .summary import network_repr
+
+        return network_repr(self)
 
     def nbytes(self) -> int:
         """Memory of the model's arrays (synapses and neuron parameters)."""

@@ -102,7 +102,8 @@ def raster(res: Result, sample: int = 0) -> Figure:
         ax.margins(x=0)
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlim(-0.5, T - 0.5)
-    axes[-1].set_xlabel("step" + (f"  (dt = {_si(net.dt, 's')})" if net.dt else ""))
+    dt = net.seconds_per_step
+    axes[-1].set_xlabel("step" + (f"  (dt = {_si(dt, 's')})" if dt else ""))
     fig.suptitle(f"Spike raster, sample {sample}", fontsize=11)
     return fig
 

@@ -97,6 +97,7 @@ def summary(rep: Report) -> dict[str, Any]:
         "model": dict(
             rep.meta,
             dt=net.dt,
+            time_unit=net.time_unit,
             neurons=net.n_neurons,
             synapses=net.n_synapses,
             populations=[p.name for p in net.populations],

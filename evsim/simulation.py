@@ -34,6 +34,11 @@ class Spikes:
     def __len__(self) -> int:
         return int(self.times.shape[0])
 
+    def __repr__(self) -> str:
+        from .summary import spikes_repr
+
+        return spikes_repr(self)
+
     def dense(self, steps: int, size: int, n_samples: int = 1) -> np.ndarray:
         """Spike counts ``[n_samples, steps, size]`` (input values for an input population)."""
         out = np.zeros((n_samples, steps, size), dtype=self.counts.dtype)
@@ -54,6 +59,11 @@ class Result:
     sops_by_projection: dict[str, Any]
     neuron_updates: Any  # neuron state updates done by the engine (events reaching a neuron): int or [B]
     final_state: dict[str, tuple[np.ndarray, np.ndarray]]  # population -> (i, v) at the last step ([B, n] each)
+
+    def __repr__(self) -> str:
+        from .summary import result_repr
+
+        return result_repr(self)
 
     def spike_counts(self, name: str) -> np.ndarray:
         """Total spikes per neuron of population ``name`` (per sample for a batch)."""

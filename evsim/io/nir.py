@@ -501,6 +501,8 @@ def from_graph(
         source=source,
         format="nir",
         dialect=s.dialect,
+        # seconds, or steps where the dialect counts time in steps (Sinabs' dt = 1)
+        time_unit="step" if get_dialect(s.dialect).dt_unit == "step" and s.dt == get_dialect(s.dialect).dt else "s",
         settings=dataclasses.asdict(s),
         nir_nodes={n: type(v).__name__ for n, v in nodes.items()},
         node_map=node_map,

@@ -918,7 +918,7 @@ def node_table(net: Network, graph: Any) -> list[tuple[str, str, str, str]]:
 
     from .nir import _flatten
 
-    nodes, edges, _, top_out = _flatten(graph)
+    nodes, edges, top_in, top_out = _flatten(graph)
     node_map = dict((net.meta or {}).get("node_map") or {})
     pops = {p.name: p for p in net.populations}
     preds: dict[str, list[str]] = {n: [] for n in nodes}
@@ -971,4 +971,7 @@ def node_table(net: Network, graph: Any) -> list[tuple[str, str, str, str]]:
                 t += " (subgraph)"
             built = ("fused into " + ", ".join(names)) if names else "fused (no synapses)"
         rows.append((name, t, shape(node), built))
-    return rows
+    from ..summary import topological
+
+    rank = {n: k for k, n in enumerate(topological(list(nodes), list(edges), [n for n in nodes if n in top_in]))}
+    return sorted(rows, key=lambda r: rank[r[0]])
