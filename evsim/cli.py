@@ -9,8 +9,6 @@ import time
 import warnings
 from typing import Collection, Sequence
 
-import numpy as np
-
 from . import __version__
 from .dialects import DIALECTS
 from .errors import EvsimError
@@ -64,15 +62,9 @@ def _print_model(args: argparse.Namespace, net) -> None:
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--input",
-        "-i",
-        required=True,
-        metavar="FILE",
-        help=".npz/.h5 with an array 'x' [B, T, n_in] or [T, n_in] (and optionally 'labels'), or .npy",
-    )
-    p.add_argument("--samples", type=int, metavar="N", help="only the first N samples")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    from .data.cli import add_input_args
+
+    add_input_args(p)
 
 
 def _choose_dialect(args: argparse.Namespace) -> str:
@@ -148,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     _input_args(run)
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
     run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
+    run.add_argument(
+        "--record",
+        choices=["output", "all"],
+        default="output",
+        help="what --out keeps: the output layer (default) or every population's spikes",
+    )
     run.set_defaults(func=cmd_run)
 
     info = sub.add_parser(
@@ -203,51 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .io.files import read_samples, write_json, write_npz
-    from .simulation import run
+    from .data.cli import run_command
 
     t0 = time.perf_counter()
     net = _load(args)
-    x, labels = read_samples(args.input, args.samples)
-    t1 = time.perf_counter()
-    res = run(net, x, progress=args.progress and sys.stderr.isatty(), threads=args.threads)
-    t2 = time.perf_counter()
-    B = res.batch or 1
-    out = np.asarray(res.output)
-    counts = out.reshape(B, res.steps, -1).sum(axis=1)
-    sops = np.atleast_1d(res.sops)
-    _print_model(args, net)
-    print(f"input    {args.input}: {B} sample(s) x {res.steps} steps")
-    print(f"run      {t2 - t1:.3f} s ({(t2 - t1) / B * 1e3:.2f} ms/sample), load {t1 - t0:.3f} s")
-    print(
-        f"output   {net.outputs[0]}: {int(counts.sum())} spikes, {counts.sum() / B:.1f} per sample; "
-        f"mean per neuron {np.round(counts.mean(axis=0), 2).tolist()}"
-    )
-    pred = np.atleast_1d(res.predictions())
-    if labels is not None:
-        labels = np.asarray(labels).reshape(-1)
-        if labels.shape[0] != B:
-            raise EvsimError(f"{args.input}: {labels.shape[0]} labels for {B} samples")
-        acc = float(np.mean(pred == labels))
-        print(f"accuracy {acc:.4f} ({int(np.sum(pred == labels))}/{B}, argmax of output spike counts)")
-    print(f"SOPs     {int(sops.sum())} total, {sops.mean():.0f} per sample")
-    for q, v in res.sops_by_projection.items():
-        print(f"         {q}: {int(np.sum(v))}")
-    if args.out:
-        fields = dict(
-            output=out,
-            predictions=pred,
-            sops=sops,
-            **{f"sops/{q}": np.atleast_1d(v) for q, v in res.sops_by_projection.items()},
-        )
-        if labels is not None:
-            fields["labels"] = labels
-        if args.out.endswith(".json"):
-            write_json(args.out, {k: np.asarray(v) for k, v in fields.items()})
-        else:
-            write_npz(args.out, **fields)
-        print(f"wrote    {args.out}")
-    return 0
+    return run_command(args, net, time.perf_counter() - t0, _print_model)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -319,12 +277,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from .data.cli import read_for_model
     from .io.files import write_json
-    from .io.files import read_samples
     from .verify import read_expected, verify
 
     net = _load(args)
-    x, labels = read_samples(args.input, args.samples)
+    x, labels = read_for_model(args, net)
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
     v = verify(net, x, labels=labels, expect=expect, expect_name=key, progress=args.progress and sys.stderr.isatty())
     _print_model(args, net)
@@ -338,11 +296,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .energy import load_file
-    from .io.files import read_samples
+    from .data.cli import read_for_model
     from .report import DEFAULT_PRESETS, headline, make_report, write
 
     net = _load(args)
-    x, labels = read_samples(args.input, args.samples)
+    x, labels = read_for_model(args, net)
     presets = args.energy or list(DEFAULT_PRESETS) + (list(load_file(args.energy_file)) if args.energy_file else [])
     if args.bin < 1:
         raise EvsimError(f"--bin must be at least one step, got {args.bin}")

@@ -11,11 +11,15 @@ of frame index, flat input index and count). The steps, in order:
    ``W // k``); ``polarity="merge"`` sums the polarities into one channel;
 3. **time** with ``time_step`` seconds per frame (default: the model's ``dt``), by one of the named rules:
 
-   | rule | frame of an event | frames | defined by |
-   |---|---|---|---|
-   | ``grid`` | ``floor(t / time_step)`` (times from the recording's zero) | last frame + 1 | evsim (`EventStream` in steps) |
-   | ``spikingjelly`` | ``(t - t_first) // time_step``; the last frame also takes the events at its end | ``ceil((t_last - t_first) / time_step)`` (at least 1) | SpikingJelly ``integrate_events_by_fixed_duration`` (SHD: times x 1000 in ms, the file's float type) |
-   | ``tonic`` | windows ``[t_first + k w, t_first + (k + 1) w)`` | ``floor((t_last - t_first - w) / w) + 1`` (``include_incomplete``: ``ceil``), at least 1; events past the last window dropped | tonic ``ToFrame(time_window=w)`` (``slicers.SliceByTime``) |
+   * ``grid``: frame ``floor((t - t0) / time_step)`` with ``t0 = t_start`` if given, else 0 (``origin="zero"``:
+     the recording's clock, as SHD's times from the stimulus onset) or the first event (``origin="first"``, for
+     camera clocks that do not start at 0); frames: last frame + 1. evsim's own rule (`EventStream` times are steps).
+   * ``spikingjelly``: frame ``(t - t_first) // time_step``, the last frame also taking the events at its end;
+     frames ``ceil((t_last - t_first) / time_step)`` (at least 1). SpikingJelly's
+     ``integrate_events_by_fixed_duration`` (for SHD: times x 1000 in ms, in the file's float type).
+   * ``tonic``: windows ``[t_first + k w, t_first + (k + 1) w)``; frames ``floor((t_last - t_first - w) / w) + 1``
+     (``include_incomplete``: ``ceil``), at least 1; events past the last window are dropped. tonic's
+     ``ToFrame(time_window=w)`` (``slicers.SliceByTime``).
 
 4. **layout**: a frame is ``(P, H, W)`` flattened in C order (the model's ``(C, H, W)`` input, C = polarity:
    tonic's ``ToFrame`` layout), index ``(p H + y) W + x``; ``binary=True`` clips counts to 1; ``steps = T``
@@ -35,7 +39,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..simulation import EventStream
-from .events import EventArray, flat_index
+from .events import EventArray
 
 __all__ = ["InputPipeline", "RULES", "frame_index", "to_stream", "raster"]
 
@@ -57,6 +61,7 @@ class InputPipeline:
     polarity: str = "channels"  # "channels" (P as C) | "merge"
     include_incomplete: bool = False  # tonic rule: keep the last, shorter window
     binary: bool = False  # clip counts to 1
+    origin: str = "zero"  # grid rule: frames counted from time 0 ("zero") or from the first event ("first")
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -69,6 +74,8 @@ class InputPipeline:
             raise InputError(f"input pipeline: steps must be a positive integer, got {self.steps}")
         if not (0 < self.downsample <= 1):
             raise InputError(f"input pipeline: downsample must lie in (0, 1], got {self.downsample}")
+        if self.origin not in ("zero", "first"):
+            raise InputError(f"input pipeline: origin must be 'zero' or 'first', got {self.origin!r}")
         if self.polarity not in ("channels", "merge"):
             raise InputError(f"input pipeline: polarity must be 'channels' or 'merge', got {self.polarity!r}")
 
@@ -105,12 +112,20 @@ def _time_unit_step(ev: EventArray, step: float) -> Any:
     return int(round(w)) if abs(w - round(w)) < 1e-9 * max(1.0, w) and round(w) > 0 else w
 
 
-def frame_index(ev: EventArray, rule: str, time_step: float, include_incomplete: bool = False) -> tuple[Any, int]:
-    """``(frame of each event, number of frames)`` under ``rule``; events with frame -1 are dropped."""
+MAX_FRAMES = 10_000_000  # a sample longer than this is a clock offset, not a recording
+
+
+def frame_index(
+    ev: EventArray, rule: str, time_step: float, include_incomplete: bool = False, t0: Any = 0
+) -> tuple[Any, int]:
+    """``(frame of each event, number of frames)`` under ``rule``; events with frame -1 are dropped. ``t0`` (grid
+    rule): the time of frame 0, in the events' unit."""
     t = np.asarray(ev["t"])
     n = t.shape[0]
     if rule == "grid":
         w = _time_unit_step(ev, time_step)
+        if t0:
+            t = t - np.asarray(t0, dtype=t.dtype)
         if isinstance(w, int) and np.issubdtype(t.dtype, np.integer):
             k = t // w
         else:
@@ -176,7 +191,18 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
     if pipe.polarity == "merge":
         p = np.zeros_like(p)
     sel = ev[keep] if not keep.all() else ev
-    k, frames = frame_index(sel, pipe.rule, step, pipe.include_incomplete)
+    t0: Any = 0
+    if pipe.t_start is not None:
+        t0 = pipe.t_start / ev.t_unit
+        t0 = int(round(t0)) if np.issubdtype(ev.dtype["t"], np.integer) and t0 == round(t0) else t0
+    elif pipe.origin == "first" and len(ev):
+        t0 = ev["t"][0]
+    k, frames = frame_index(sel, pipe.rule, step, pipe.include_incomplete, t0)
+    if frames > MAX_FRAMES:
+        raise InputError(
+            f"{where}: field 't': the last event is {frames} frames of {step:g} s after the origin; a clock that does "
+            "not start at 0? count frames from the first event (--origin first) or set a --window"
+        )
     flat = ((p[keep] * H + y[keep]) * W + x[keep]).astype(np.int64)
     vals = np.asarray(sel["v"], dtype=np.float64) if "v" in names else np.ones(flat.shape[0])
     ok = k >= 0

@@ -1,11 +1,13 @@
 """Event files: recognise the format from the file's first bytes and read its events as an `EventArray`.
 
-| format | recognised by | read with | sensor size from |
-|---|---|---|---|
-| AEDAT4 (iniVation DV) | ``#!AER-DAT4.0`` | the ``aedat`` package (optional extra ``events``) | the file's stream info |
-| Prophesee EVT2 / EVT3 (``.raw``) | header line ``% evt 2.0`` / ``% evt 3.0`` (or ``% format EVT3``) | ``expelliarmus`` (extra ``events``) | header ``% geometry WxH`` / ``% format ...;width=W;height=H``, else largest x, y + 1 |
-| Prophesee DAT (``.dat``) | header ``% Data file containing CD events`` or a ``%`` header with ``.dat`` | ``expelliarmus`` | header ``% Width`` / ``% Height``, else as above |
-| NumPy ``.npy`` / ``.npz`` | the NumPy / zip magic | NumPy (``allow_pickle=False``); a structured array with fields x, y, t, p (any order) or, in an ``.npz``, arrays named so; an ``.npz`` may hold ``sensor_size`` | the ``sensor_size`` array, else as above |
+* AEDAT4 (iniVation DV), recognised by ``#!AER-DAT4.0``: read with the ``aedat`` package (optional extra
+  ``events``); sensor size from the file's stream info.
+* Prophesee EVT2 / EVT3 (``.raw``), header line ``% evt 2.0`` / ``% evt 3.0`` (or ``% format EVT3``), and DAT
+  (``.dat``, header ``% Data file containing CD events``): read with ``expelliarmus`` (extra ``events``); sensor
+  size from the header (``% geometry WxH``, ``% format ...;width=W;height=H``, ``% Width`` / ``% Height``), else
+  the largest x, y + 1.
+* NumPy ``.npy`` / ``.npz`` (the NumPy / zip magic), read with ``allow_pickle=False``: a structured array with
+  fields x, y, t, p in any order or, in an ``.npz``, arrays so named; an ``.npz`` may hold ``sensor_size``.
 
 `read_events(path)` returns the events with ``t`` as the file stores it (camera files: integer microseconds,
 ``t_unit = 1e-6``). A file whose content is another format than its extension says is an error naming both; a
@@ -31,6 +33,9 @@ EXTENSIONS = {".aedat4": "aedat4", ".raw": "evt", ".dat": "dat", ".npy": "npy", 
               ".hdf5": "hdf5", ".nir": "hdf5"}  # fmt: skip
 _MAGIC = ((b"#!AER-DAT4", "aedat4"), (b"#!AER-DAT", "aedat-old"), (b"\x89HDF\r\n\x1a\n", "hdf5"),
           (b"\x93NUMPY", "npy"), (b"PK\x03\x04", "npz"), (b"PK\x05\x06", "npz"))  # fmt: skip
+_EXPECT = {"aedat4": "'#!AER-DAT4.0'", "evt": "a '% evt 2.0' or '% evt 3.0' header", "dat": "a '%' header",
+           "npy": "NumPy's '\\x93NUMPY'", "npz": "a zip archive written by numpy.savez",
+           "hdf5": "HDF5's signature"}  # fmt: skip
 EXTRA = "pip install 'evsim[events]'  (aedat for AEDAT4, expelliarmus for Prophesee EVT2/EVT3/DAT)"
 
 
@@ -58,6 +63,8 @@ def detect_format(path: str | Path) -> str:
     if found == "evt2.1":
         raise InputError(f"{p}: a Prophesee EVT 2.1 file; supported are EVT2, EVT3 and DAT")
     want = EXTENSIONS.get(p.suffix.lower())
+    if found is None and want is not None:
+        raise InputError(f"{p}: not a {p.suffix} file (it starts with {head[:16]!r}; expected {_EXPECT[want]})")
     if found is None:
         raise InputError(
             f"{p}: unknown event file format (first bytes {head[:16]!r}); expected AEDAT4, Prophesee EVT2/EVT3/DAT, "

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..network import Network
-from ..simulation import EventStream, Spikes, run
+from ..simulation import Spikes, run
 from .binning import InputPipeline, to_stream
 from .dataset import _Timed
 
@@ -30,7 +30,9 @@ def pipeline_for(net: Network, **override: Any) -> InputPipeline:
     return InputPipeline.from_dict(net.meta.get("input_pipeline"), **override)
 
 
-def model_inputs(net: Network, ds: Any, pipe: InputPipeline, limit: int | None = None) -> Iterator[tuple[Any, int, Any]]:
+def model_inputs(
+    net: Network, ds: Any, pipe: InputPipeline, limit: int | None = None
+) -> Iterator[tuple[Any, int, Any]]:
     """``(input, steps, label)`` per sample of ``ds`` (at most ``limit``), on the model's grid."""
     if len(net.inputs) != 1:
         raise InputError(f"the model has {len(net.inputs)} input ports {list(net.inputs)}; datasets feed one")
@@ -140,7 +142,7 @@ def run_dataset(
                 for name, s in res.spikes.items():
                     idx = np.asarray(ks, dtype=np.int64)[s.samples] + done
                     spikes.setdefault(name, []).append(Spikes(s.times, s.indices, s.counts, idx))
-        for k, (x, T, lab) in enumerate(chunk):
+        for k, (_, T, lab) in enumerate(chunk):
             p, s, q, o = per[k]
             preds.append(int(p))
             sops.append(int(s))
@@ -167,8 +169,8 @@ def run_dataset(
     have = all(lab is not None for lab in labels)
     rec = None
     if record:
-        rec = {n: Spikes(*(np.concatenate([getattr(s, f) for s in v]) for f in ("times", "indices", "counts", "samples")))
-               for n, v in spikes.items()}  # fmt: skip
+        fs = ("times", "indices", "counts", "samples")
+        rec = {n: Spikes(*(np.concatenate([getattr(s, f) for s in v]) for f in fs)) for n, v in spikes.items()}
     return DatasetResult(
         predictions=np.asarray(preds, dtype=np.int64),
         labels=np.asarray(labels, dtype=np.int64) if have else None,
