@@ -41,6 +41,7 @@ class SHDFile:
     ``d.close()`` or use it as a context manager."""
 
     kind = "shd"
+    on_grid = False
 
     def __init__(self, path: str | Path, n_units: int = N_UNITS) -> None:
         import h5py
