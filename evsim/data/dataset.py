@@ -181,10 +181,14 @@ class NIRDataset:
     def __init__(self, path: Path, node: str | None = None, observable: str | None = None) -> None:
         self.path, self.node, self.observable = path, node, observable
         self._data: Any = None
+        self._bound: Any = None
 
     def bind(self, dt: float | None, snap: str | None = None) -> "NIRDataset":
         from ..io.nir_data import read_nir_data
 
+        if self._data is not None and self._bound == (dt, snap):
+            return self
+        self._bound = (dt, snap)
         self._data = read_nir_data(self.path, self.node, dt=dt, observable=self.observable, snap=snap)
         return self
 

@@ -109,6 +109,8 @@ def run_dataset(
     pipe = pipe or pipeline_for(net)
     if int(batch) != batch or batch < 1:
         raise InputError(f"batch must be a positive integer, got {batch!r}")
+    if hasattr(ds, "bind"):
+        ds.bind(net.dt)
     total = len(ds) if limit is None else min(len(ds), limit)
     if total == 0:
         raise InputError(f"{getattr(ds, 'path', 'the dataset')}: holds no sample")
