@@ -72,7 +72,7 @@ def test_spikingjelly_rule_is_spikingjellys_fixed_duration_with_snn_delays_n_bin
     assert np.array_equal(got, binned)
     n_bins = 3  # 700 = 3 * 233 + 1: the last channel is dropped
     got = raster(ev, InputPipeline(rule="spikingjelly", time_step=0.01, n_bins=3))[:, 0, 0, :]
-    want = frames[:, : 699].reshape(frames.shape[0], 233, 3).sum(axis=2)
+    want = frames[:, :699].reshape(frames.shape[0], 233, 3).sum(axis=2)
     assert np.array_equal(got, want)
 
 
@@ -103,7 +103,9 @@ def test_grid_rule_crop_window_polarity_and_steps():
     )
     r = raster(ev, InputPipeline(time_step=1e-3))  # frame = floor(t / 1 ms)
     assert r.shape == (10, 2, 4, 8) and r.sum() == 5
-    assert r[0, 1, 0, 0] == 1 and r[1, 0, 1, 5] == 1 and r[1, 1, 1, 6] == 1 and r[2, 1, 1, 6] == 1 and r[9, 0, 3, 2] == 1
+    assert (
+        r[0, 1, 0, 0] == 1 and r[1, 0, 1, 5] == 1 and r[1, 1, 1, 6] == 1 and r[2, 1, 1, 6] == 1 and r[9, 0, 3, 2] == 1
+    )
     r = raster(ev, InputPipeline(time_step=1e-3, crop=(4, 0, 4, 2), polarity="merge", steps=3, t_start=1e-3))
     assert r.shape == (3, 1, 2, 4)
     assert r[0, 0, 1, 1] == 1 and r[0, 0, 1, 2] == 1 and r[1, 0, 1, 2] == 1 and r.sum() == 3  # t0 = 1 ms

@@ -58,7 +58,10 @@ def test_verify_and_report_take_the_same_inputs(shd_digits, tmp_path, capsys):
     assert main(["verify", MODEL, "--input", str(shd_digits), *ARGS, "--steps", "25", "--limit", "4"]) == 0
     assert "AGREE" in capsys.readouterr().out
     rep = tmp_path / "rep"
-    assert main(["report", MODEL, "--input", str(shd_digits), *ARGS, "--steps", "25", "--limit", "4", "--out", str(rep)]) == 0
+    assert (
+        main(["report", MODEL, "--input", str(shd_digits), *ARGS, "--steps", "25", "--limit", "4", "--out", str(rep)])
+        == 0
+    )
     assert (rep / "report.json").exists()
 
 

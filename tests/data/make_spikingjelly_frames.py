@@ -25,8 +25,12 @@ def sj_functions(module, names):
     return ns
 
 
-shd = type("shd", (), sj_functions("shd", {"_integrate_events_segment_to_frame", "_integrate_events_by_fixed_duration"}))
-utils = type("utils", (), sj_functions("utils", {"integrate_events_segment_to_frame", "integrate_events_by_fixed_duration"}))
+shd = type(
+    "shd", (), sj_functions("shd", {"_integrate_events_segment_to_frame", "_integrate_events_by_fixed_duration"})
+)
+utils = type(
+    "utils", (), sj_functions("utils", {"integrate_events_segment_to_frame", "integrate_events_by_fixed_duration"})
+)
 
 
 def events(seed):
@@ -50,4 +54,6 @@ if __name__ == "__main__":
         )
         for k, v in zip(("t_shd", "units", "t_cam", "x", "y", "p"), (t_shd, units, t_cam, x, y, p)):
             out[f"{k}_{seed}"] = v
-    np.savez_compressed(Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "spikingjelly_frames.npz"), **out)
+    np.savez_compressed(
+        Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "spikingjelly_frames.npz"), **out
+    )
