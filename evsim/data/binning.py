@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import numpy as np
 
@@ -190,7 +190,7 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
         keep &= x < W
     if pipe.polarity == "merge":
         p = np.zeros_like(p)
-    sel = ev[keep] if not keep.all() else ev
+    sel = cast(EventArray, ev[keep]) if not keep.all() else ev
     t0: Any = 0
     if pipe.t_start is not None:
         t0 = pipe.t_start / ev.t_unit
@@ -223,5 +223,5 @@ def raster(ev: EventArray, pipe: InputPipeline, dt: float | None = None) -> np.n
     s, T = to_stream(ev, pipe, dt)
     W, H, P = pipe.out_size(ev.sensor_size)
     out = np.zeros((T, P * H * W))
-    np.add.at(out, (s.times, s.indices), s.values)
+    np.add.at(out, (s.times, s.indices), 1.0 if s.values is None else s.values)
     return out.reshape(T, P, H, W)

@@ -121,7 +121,7 @@ class EventFolder:
         self.files = files
         has = [lab is not None for _, lab in files]
         self.labels = np.array([lab for _, lab in files], dtype=np.int64) if all(has) else None
-        self.sensor_size = None
+        self.sensor_size: tuple[int, int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.files)
