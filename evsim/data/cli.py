@@ -120,6 +120,7 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         progress=args.progress and sys.stderr.isatty(),
         threads=args.threads,
         record=args.record == "all",
+        keep_output=bool(args.out),
     )
     wall = time.perf_counter() - t0
     B = r.n
@@ -132,13 +133,19 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         f"{r.warmup_seconds:.3f} s), load {t_load:.3f} s"
     )
     c = r.output_counts
-    print(
-        f"output   {net.outputs[0]}: {int(c.sum())} spikes, {c.sum() / B:.1f} per sample; "
-        f"mean per neuron {np.round(c.mean(axis=0), 2).tolist()}"
-    )
+    pop = net.population(net.outputs[0])
+    spiking = pop.neuron is None or pop.neuron.spiking
+    if spiking:
+        print(
+            f"output   {net.outputs[0]}: {int(c.sum())} spikes, {c.sum() / B:.1f} per sample; "
+            f"mean per neuron {np.round(c.mean(axis=0), 2).tolist()}"
+        )
+    else:
+        print(f"output   {net.outputs[0]}: a non-spiking readout (membrane)")
     if r.labels is not None:
         ok = int(np.sum(r.predictions == r.labels))
-        print(f"accuracy {ok / B:.4f} ({ok}/{B}, argmax of output spike counts)")
+        rule = "argmax of output spike counts" if spiking else "the model's decoding of the output membrane"
+        print(f"accuracy {ok / B:.4f} ({ok}/{B}, {rule})")
     print(f"SOPs     {int(r.sops.sum())} total, {r.sops.mean():.0f} per sample")
     for q, v in r.sops_by_projection.items():
         print(f"         {q}: {int(np.sum(v))}")
@@ -150,7 +157,7 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
             steps=r.steps,
             **{f"sops/{q}": v for q, v in r.sops_by_projection.items()},
         )
-        if r.steps.min() == r.steps.max():
+        if r.output and len({o.shape for o in r.output}) == 1:
             fields["output"] = np.stack(r.output)
         if r.labels is not None:
             fields["labels"] = r.labels

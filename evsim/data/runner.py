@@ -80,7 +80,7 @@ class DatasetResult:
     sops_by_projection: dict[str, np.ndarray]  # projection -> [B]
     output_counts: np.ndarray  # [B, n_out] output spikes per neuron (summed over steps)
     steps: np.ndarray  # [B] frames each sample ran for
-    output: list[np.ndarray]  # per sample [T_b, n_out]
+    output: list[np.ndarray]  # per sample [T_b, n_out] (empty with keep_output=False)
     spikes: dict[str, Spikes] | None  # every population, when recorded (sample index = position in the dataset)
     run_seconds: float  # after warm-up (the first batch, which compiles)
     warmup_seconds: float
@@ -103,9 +103,11 @@ def run_dataset(
     progress: bool = False,
     threads: int = 1,
     record: bool = False,
+    keep_output: bool = True,
 ) -> DatasetResult:
     """Run ``net`` over ``ds`` (an `evsim.data.open` dataset) in batches of ``batch`` samples; see the module
-    docstring. ``record=True`` keeps every population's spikes."""
+    docstring. ``record=True`` keeps every population's spikes; ``keep_output=False`` keeps only the per-sample
+    figures (not the output per step), so memory stays flat over any number of samples."""
     pipe = pipe or pipeline_for(net)
     if int(batch) != batch or batch < 1:
         raise InputError(f"batch must be a positive integer, got {batch!r}")
@@ -135,7 +137,8 @@ def run_dataset(
             xs = [chunk[k][0] for k in ks]
             x = np.stack(xs) if isinstance(xs[0], np.ndarray) else xs
             res = run(net, x, steps=None if isinstance(xs[0], np.ndarray) else T, threads=threads)
-            out = np.asarray(res.output).reshape(len(ks), res.steps, -1)
+            out = np.asarray(res.output)
+            out = out.reshape(len(ks), -1, out.shape[-1])  # [B, T, n_out] (a layered model's T may be longer)
             pred = np.atleast_1d(res.predictions())
             sp = np.atleast_1d(res.sops)
             for j, k in enumerate(ks):
@@ -150,7 +153,8 @@ def run_dataset(
             sops.append(int(s))
             steps.append(int(T))
             labels.append(lab)
-            outs.append(o)
+            if keep_output:
+                outs.append(o)
             counts.append(o.sum(axis=0))
             for name, v in q.items():
                 by_proj.setdefault(name, []).append(int(v))
