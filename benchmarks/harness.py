@@ -39,6 +39,7 @@ from . import workloads
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("feedforward", "conv", "brunel-small", "brunel-large")  # evsim and the peers
+PRECISE = ("feedforward-precise", "brunel-small-precise", "brunel-large-precise")  # evsim exact vs NEST *_ps
 ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency")  # `--workload all`
 LOAD_AT_START = None
 VERSIONS = (
@@ -261,8 +262,8 @@ def main(argv=None) -> None:
         )
     sims = [s.strip() for s in args.simulators.split(",") if s.strip()]
     wls = ALL if args.workload == "all" else [w.strip() for w in args.workload.split(",") if w.strip()]
-    if set(wls) - set(WORKLOADS) - set(EXTRAS):
-        ap.error(f"unknown workload(s): {sorted(set(wls) - set(WORKLOADS) - set(EXTRAS))}")
+    if set(wls) - set(WORKLOADS) - set(PRECISE) - set(EXTRAS):
+        ap.error(f"unknown workload(s): {sorted(set(wls) - set(WORKLOADS) - set(PRECISE) - set(EXTRAS))}")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     tables, raw = [], []
     extras: dict[str, list[dict]] = {}

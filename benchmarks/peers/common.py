@@ -38,7 +38,19 @@ KEYS = (
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--workload", required=True, choices=["feedforward", "conv", "brunel-small", "brunel-large"])
+    p.add_argument(
+        "--workload",
+        required=True,
+        choices=[
+            "feedforward",
+            "conv",
+            "brunel-small",
+            "brunel-large",
+            "feedforward-precise",
+            "brunel-small-precise",
+            "brunel-large-precise",
+        ],
+    )
     p.add_argument("--npz", help="workload arrays written by the harness (default: build them here)")
     p.add_argument(
         "--samples",

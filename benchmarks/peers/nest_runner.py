@@ -13,10 +13,14 @@ feedforward (dt = 1 ms): spike_generator -> parrot_neuron (delay 1 ms) -> iaf_ps
   Timing: an input spike of canonical step s is a generator spike at (s + 1) ms (NEST cannot emit at 0), relayed
   by the parrot with stamp s + 2 ms; so canonical step t is NEST stamp t + 2 ms throughout, and simulating
   T + 1 ms covers exactly canonical steps 0..T-1 (the first network spike can come at canonical step 1).
+feedforward-precise: spike_generator (precise_times, off-grid input times t) -> parrot_neuron_ps (1 ms) ->
+  iaf_psc_delta_ps layers with t_ref = 0.1 ms (the least NEST's _ps models accept) at resolution 0.1 ms; input
+  time t reaches the network at t + 1 ms, and T + 1 ms is simulated.
 conv: the same layered build (every delay 1 step, tau_m = 1e9 ms: no leak).
 brunel (dt = 0.1 ms): iaf_psc_delta (E_L = 0, V_th = 20, V_reset = 10, t_ref = 2 ms, V0 from the workload),
   array connections with the workload's weights and delays, one poisson_generator (20 kHz, weight J, delay
   0.1 ms) connected to all neurons, which gives each neuron an independent train.
+brunel-*-precise: iaf_psc_delta_ps and poisson_generator_ps (off-grid drive), T = 0.2 s.
 """
 
 from __future__ import annotations
@@ -44,21 +48,27 @@ def _counts(rec) -> np.ndarray:
 def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    _kernel(args, wl["dt_ms"])
+    ps = bool(wl.get("precise"))
+    _kernel(args, 0.1 if ps else wl["dt_ms"])
     n_in = wl["populations"]["in"]
     order = np.argsort(wl["input_index"], kind="stable")
     bounds = np.searchsorted(wl["input_index"][order], np.arange(n_in + 1))
-    times = (wl["input_steps"][order] + 1).astype(float)
+    times = wl["input_times_ms"][order] if ps else (wl["input_steps"][order] + 1).astype(float)
     gens = nest.Create(
-        "spike_generator", n_in, params=[{"spike_times": times[bounds[i] : bounds[i + 1]]} for i in range(n_in)]
+        "spike_generator",
+        n_in,
+        params=[{"spike_times": np.sort(times[bounds[i] : bounds[i + 1]]), "precise_times": ps} for i in range(n_in)],
     )
-    pops = {"in": nest.Create("parrot_neuron", n_in)}
+    pops = {"in": nest.Create("parrot_neuron_ps" if ps else "parrot_neuron", n_in)}
     nest.Connect(gens, pops["in"], "one_to_one", {"delay": 1.0})
     nu = wl["neuron"]
-    params = dict(E_L=nu["e_l"], V_m=0.0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=0.0, I_e=0.0)
+    t_ref = nu.get("t_ref_ms", 0.0)
+    params = dict(
+        E_L=nu["e_l"], V_m=0.0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=t_ref, I_e=0.0
+    )
     for name, n in wl["populations"].items():
         if name != "in":
-            pops[name] = nest.Create("iaf_psc_delta", n, params=params)
+            pops[name] = nest.Create("iaf_psc_delta_ps" if ps else "iaf_psc_delta", n, params=params)
     for p in wl["projections"]:
         src, tgt = np.asarray(pops[p["source"]].tolist()), np.asarray(pops[p["target"]].tolist())
         nest.Connect(
@@ -74,7 +84,7 @@ def feedforward(args, wl) -> tuple[float, float, dict, int, float]:
     build_s = time.perf_counter() - t0
     build_mb = rss_mb() - rss0
     t0 = time.perf_counter()
-    nest.Run(wl["sim_time_ms"] + wl["dt_ms"])  # canonical steps 0..T-1 (see docstring)
+    nest.Run(wl["sim_time_ms"] + (1.0 if ps else wl["dt_ms"]))  # canonical steps 0..T-1 (see docstring)
     wall_s = time.perf_counter() - t0
     nest.Cleanup()
     per_neuron = {
@@ -90,8 +100,9 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
     t0 = time.perf_counter()
     _kernel(args, wl["dt_ms"])
     nu, N = wl["neuron"], wl["N"]
+    ps = bool(wl.get("precise"))
     nodes = nest.Create(
-        "iaf_psc_delta",
+        "iaf_psc_delta_ps" if ps else "iaf_psc_delta",
         N,
         params=dict(
             E_L=nu["e_l"],
@@ -108,7 +119,7 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
     nest.Connect(
         ids[p["pre"]], ids[p["post"]], "one_to_one", {"weight": p["weight"], "delay": p["delay_steps"] * wl["dt_ms"]}
     )
-    noise = nest.Create("poisson_generator", params={"rate": wl["ext_rate_hz"]})
+    noise = nest.Create("poisson_generator_ps" if ps else "poisson_generator", params={"rate": wl["ext_rate_hz"]})
     nest.Connect(noise, nodes, syn_spec={"weight": wl["J"], "delay": wl["dt_ms"]})
     rec = nest.Create("spike_recorder")
     nest.Connect(nodes, rec)
@@ -127,7 +138,7 @@ def brunel(args, wl) -> tuple[float, float, dict, int, float]:
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     wl = load(args)
-    run = feedforward if wl["name"] in ("feedforward", "conv") else brunel
+    run = feedforward if wl["name"].startswith(("feedforward", "conv")) else brunel
     build_s, wall_s, counts, events, build_mb = run(args, wl)
     emit("nest", args, wl, build_s, wall_s, counts, events, args.threads, build_rss_mb=build_mb)
 
