@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # evsim_exact
 from common import emit, load, parser, rss_mb, workloads  # noqa: E402
 
 import evsim  # noqa: E402
@@ -112,6 +113,12 @@ def main() -> None:
     ap.add_argument("--from-nir", metavar="FILE", help="run the network as saved to and loaded back from this .nir")
     args = ap.parse_args()
     wl = load(args)
+    if wl.get("precise"):  # exact (continuous-time) mode: benchmarks/evsim_exact.py
+        import evsim_exact
+
+        run = evsim_exact.feedforward if wl["name"].startswith("feedforward") else evsim_exact.brunel
+        build_s, wall_s, counts, n_events, mem = run(wl) if run is evsim_exact.feedforward else run(wl, args.seed)
+        return emit("evsim-exact", args, wl, build_s, wall_s, counts, n_events, threads=1, **mem)
     if wl["name"] in ("feedforward", "conv"):
         build_s, wall_s, counts, n_events, mem = feedforward(wl, args.from_nir)
     else:
