@@ -21,8 +21,8 @@ from common import rss_mb, workloads
 import evsim
 
 
-def _lif(n: int, nu: dict, t_ref_ms: float) -> object:
-    params = dict(E_L=nu["e_l"], V_m=0.0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=t_ref_ms)
+def _lif(n: int, nu: dict, t_ref_ms: float, v0: object = 0.0) -> object:
+    params = dict(E_L=nu["e_l"], V_m=v0, V_reset=nu["v_reset"], V_th=nu["v_th"], tau_m=nu["tau_m"], t_ref=t_ref_ms)
     return evsim.exact.from_nest("iaf_psc_delta_ps", n, params)
 
 
@@ -76,7 +76,7 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     t0 = time.perf_counter()
     nu, N = wl["neuron"], wl["N"]
     p = wl["projections"][0]
-    lif = _lif(N, nu, nu["t_ref_steps"] * wl["dt_ms"])
+    lif = _lif(N, nu, nu["t_ref_steps"] * wl["dt_ms"], wl["v0"])  # V_m: the initial membranes
     dt_s = wl["dt_ms"] * 1e-3
     pops = (evsim.Population("ext", N), evsim.Population("all", N, lif))
     projs = (
@@ -92,7 +92,7 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     drive = poisson_drive(N, wl["ext_rate_hz"], T_s, seed)
     _warm_up(net)
     t1 = time.perf_counter()
-    res = evsim.run(net, drive, duration=T_s, initial={"all": wl["v0"]})
+    res = evsim.run(net, drive, duration=T_s)
     wall_s = time.perf_counter() - t1
     per_neuron = np.bincount(res.spikes["all"].indices, minlength=N)
     counts = {"E": int(per_neuron[: wl["NE"]].sum()), "I": int(per_neuron[wl["NE"] :].sum())}
