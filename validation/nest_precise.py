@@ -229,29 +229,39 @@ def run_evsim(case: dict) -> dict:
 
 
 # ---------------------------------------------------------------- matching
-def match(
-    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], t_end: float, window: float = 0.5
-) -> tuple[int, int, int, float]:
-    """Match spikes ``a`` (NEST) and ``b`` (evsim), each ``(times_ms, indices)``, neuron by neuron, in time order:
-    a pair is two spikes of one neuron less than ``window`` ms apart. Spikes after ``t_end`` are left out.
-    Returns (spikes in a, spikes in b, unmatched spikes of either side, largest |difference| of a pair in ms)."""
+def pair_differences(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], t_end: float = np.inf, window: float = 0.5
+) -> tuple[np.ndarray, int]:
+    """Pair the spikes ``a`` and ``b``, each ``(times_ms, indices)``, neuron by neuron in time order: a pair is
+    two spikes of one neuron less than ``window`` ms apart. Spikes after ``t_end`` are left out. Returns the
+    time differences b - a of the pairs and the number of spikes (of either side) left without a partner."""
     ka, kb = a[0] <= t_end, b[0] <= t_end
     ta, ia, tb, ib = a[0][ka], a[1][ka], b[0][kb], b[1][kb]
-    unmatched, worst = 0, 0.0
+    diffs: list[float] = []
+    unmatched = 0
     for n in np.union1d(ia, ib):
         x, y = np.sort(ta[ia == n]), np.sort(tb[ib == n])
         i = j = 0
         while i < x.size and j < y.size:
             d = y[j] - x[i]
             if abs(d) < window:
-                worst = max(worst, abs(d))
+                diffs.append(d)
                 i, j = i + 1, j + 1
             elif d < 0:
                 j, unmatched = j + 1, unmatched + 1
             else:
                 i, unmatched = i + 1, unmatched + 1
         unmatched += (x.size - i) + (y.size - j)
-    return int(ta.size), int(tb.size), unmatched, float(worst)
+    return np.asarray(diffs, dtype=np.float64), unmatched
+
+
+def match(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], t_end: float, window: float = 0.5
+) -> tuple[int, int, int, float]:
+    """`pair_differences` summed up: (spikes in a (NEST), spikes in b (evsim), unmatched spikes of either side,
+    largest |difference| of a pair in ms), counting spikes up to ``t_end``."""
+    d, unmatched = pair_differences(a, b, t_end, window)
+    return int(np.sum(a[0] <= t_end)), int(np.sum(b[0] <= t_end)), unmatched, float(np.abs(d).max(initial=0.0))
 
 
 def compare(case: dict, nest_out: dict, ev: dict | None = None) -> list[tuple]:
