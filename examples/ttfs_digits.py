@@ -91,7 +91,8 @@ def main() -> None:
     t_dec = first.min(axis=1)[decided]
     before_go = int(np.sum(t_dec < T_MAX))
     print(
-        f"samples: train {len(y_tr)}, test {len(y_te)}; input spikes per sample: {np.mean([len(s.times) for s in streams]):.1f}"
+        f"samples: train {len(y_tr)}, test {len(y_te)}; "
+        f"input spikes per sample: {np.mean([len(s.times) for s in streams]):.1f}"
     )
     print(f"NumPy linear classifier (softmax) test accuracy: {np.mean(linear == y_te):.3f}")
     print(f"TTFS spiking net (evsim exact mode), class = first output spike: accuracy {np.mean(spiking == y_te):.3f}")
