@@ -107,8 +107,11 @@ def test_exponential_psp_peak_time_and_height(tau_s, fraction):
         return
     assert got.size == 1
     s_cross = brentq(lambda s: _psp(s, w / C, tau_m, tau_s) - v_peak * fraction, 0.0, s_peak, xtol=1e-15, rtol=1e-15)
-    assert abs((got[0] - t0 - d) * 1e3 - s_cross) < 1e-9  # ms
-    assert abs((got[0] - t0 - d) * 1e3 - s_peak) < 0.02  # ms: a crossing this close to the peak is near its time
+    s_got = (got[0] - t0 - d) * 1e3  # ms after the input's arrival
+    if fraction < 1 - 1e-7:
+        assert abs(s_got - s_cross) < 1e-9  # ms
+    else:  # 1e-9 under the peak: the crossing is ill-conditioned in time, but it lies close to the peak time
+        assert abs(s_got - s_cross) < 1e-6 and abs(s_got - s_peak) < 0.002
 
 
 # ------------------------------------------------------------------ off-grid delays and the leak between inputs
@@ -136,7 +139,7 @@ def test_leak_between_two_off_grid_inputs(margin, fires):
     nu = exact.from_nest("iaf_psc_delta_ps", 1, DELTA)
     t0 = 3.3333e-4
     res = _run(
-        {"in": 1, "L": nu}, [("in", "L", [0, 1], [0, 0], 6.0, [1.1e-3, 1.1e-3 + gap_ms * 1e-3])], [t0, t0], [0, 1]
+        {"in": 2, "L": nu}, [("in", "L", [0, 1], [0, 0], 6.0, [1.1e-3, 1.1e-3 + gap_ms * 1e-3])], [t0, t0], [0, 1]
     )
     got = _spikes(res, "L")
     if fires:

@@ -19,7 +19,9 @@ import pytest
 from conftest import REPO
 
 VENDORED = REPO / "tests" / "data" / "nest_precise_small.npz"
-NEST_PY = Path(os.environ.get("NEST_PYTHON", REPO.parent / "venv-bench" / "bin" / "python"))
+# NEST's Python: $NEST_PYTHON, else a venv-bench beside the repository (or beside its parent folder, for a worktree)
+_CANDIDATES = [REPO.parent / "venv-bench" / "bin" / "python", REPO.parents[1] / "venv-bench" / "bin" / "python"]
+NEST_PY = Path(os.environ.get("NEST_PYTHON", next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])))
 TOL_MS = 1e-6
 
 
