@@ -1,7 +1,10 @@
 """Examples are runnable scripts: run the ones that need nothing but evsim."""
 
+import re
 import subprocess
 import sys
+
+import pytest
 
 from conftest import EXAMPLES
 
@@ -18,3 +21,15 @@ def test_run_nmnist_cnn_example():
     )
     assert out.returncode == 0, out.stderr
     assert "class decisions" in out.stdout and "layer 12" in out.stdout
+
+
+def test_ttfs_digits_example():
+    pytest.importorskip("evsim.exact", reason="evsim.exact (the exact engine) is not in this tree yet")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "ttfs_digits.py")], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    same = re.search(r"same decision as the linear classifier: ([\d.]+)%", out.stdout)
+    acc = re.search(r"class = first output spike: accuracy ([\d.]+)", out.stdout)
+    assert same and acc, out.stdout
+    assert float(same.group(1)) >= 95.0 and float(acc.group(1)) >= 0.8, out.stdout
