@@ -7,7 +7,17 @@ Public API::
     res.output, res.spikes[name], res.sops
 """
 
-from .errors import EvsimError, InputError, ModelFileError, NetworkError
+from .errors import (
+    BudgetExceeded,
+    EvsimError,
+    InputError,
+    ModelFileError,
+    NetworkError,
+    NumericalError,
+    ResourceLimitError,
+    RunInterrupted,
+)
+from . import limits
 from .network import Network, Population, Projection, feedforward
 from .neurons import IF, LI, LIF, CubaLI, CubaLIF, NeuronParams, discretise, make_params
 from .simulation import EventStream, Result, Spikes, run
@@ -38,6 +48,11 @@ __all__ = [
     "InputError",
     "ModelFileError",
     "NetworkError",
+    "ResourceLimitError",
+    "BudgetExceeded",
+    "NumericalError",
+    "RunInterrupted",
+    "limits",
     "__version__",
     "save_nir",
     "read_nir_data",

@@ -53,6 +53,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="load a file that fails NIR's type check, with a warning",
     )
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory one allocation may take before evsim refuses (e.g. 16G; default 4G or $EVSIM_MAX_MEMORY)",
+    )
 
 
 def _print_model(args: argparse.Namespace, net) -> None:
@@ -329,21 +334,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
+            if getattr(args, "max_memory", None):
+                from . import limits
+
+                with limits.override(memory=args.max_memory):
+                    return int(args.func(args))
             return int(args.func(args))
     except EvsimError as e:
-        print(f"evsim: error: {e}", file=sys.stderr)
+        print(f"evsim: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("evsim: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        n = getattr(e, "samples_done", 0)
+        done = f" ({n} sample(s) had finished)" if n else ""
+        print(f"evsim: interrupted{done}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `evsim info model.nir | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except MemoryError:
+        print(
+            "evsim: error: out of memory (lower the input size, or --max-memory to have evsim refuse early)",
+            file=sys.stderr,
+        )
+        return 2
+    except RecursionError:
+        print("evsim: error: the model is nested too deeply", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - a bug of evsim: still one line, never a traceback
+        if os.environ.get("EVSIM_DEBUG"):
+            raise
+        print(
+            f"evsim: internal error: {type(e).__name__}: {_one_line(e)} (please report it; EVSIM_DEBUG=1 shows "
+            "the traceback)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:2000]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     print(f"evsim: warning: {message}", file=sys.stderr)
 
 
+def entry() -> None:
+    """The console script: `main`, then exit; after Ctrl-C without the interpreter's teardown (~0.3 s of
+    unloading Numba and LLVM): every output is already complete or removed (atomic writes) by then."""
+    status = main()
+    if status == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

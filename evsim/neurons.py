@@ -454,7 +454,7 @@ def step_from(
 def spike_count(v: float, theta: float, ge: bool, multi: bool) -> int:
     if (v >= theta) if ge else (v > theta):
         if multi:
-            q = math.floor(v / theta)
+            q = np.floor(v / theta)  # a float: Numba's math.floor converts to int64, which wraps past 2**63
             if not q < 2.0**40:
                 raise OverflowError(
                     "multi-spike: over 2**40 spikes from one neuron in one step; the activity "

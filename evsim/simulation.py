@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .control import check_finite, check_magnitudes, check_run_memory, default_max_spikes, execute, record_modes
 from .engine import CompiledNetwork, compile_network, run_sample
 from .errors import InputError
 from .network import Network
@@ -59,6 +60,8 @@ class Result:
     sops_by_projection: dict[str, Any]
     neuron_updates: Any  # neuron state updates done by the engine (events reaching a neuron): int or [B]
     final_state: dict[str, tuple[np.ndarray, np.ndarray]]  # population -> (i, v) at the last step ([B, n] each)
+    counts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # spike counts per neuron ([B, n]) of
+    # the populations recorded as counts only (`run(record=...)`); they are not in `spikes`
 
     def __repr__(self) -> str:
         from .summary import result_repr
@@ -67,6 +70,8 @@ class Result:
 
     def spike_counts(self, name: str) -> np.ndarray:
         """Total spikes per neuron of population ``name`` (per sample for a batch)."""
+        if name in self.counts:
+            return self.counts[name]
         size = self.net.population(name).size
         d = self.spikes[name].dense(self.steps, size, self.batch or 1).sum(axis=1)
         return d if self.batch else d[0]
@@ -103,6 +108,10 @@ def run(
     seed: int = 0,
     initial: Mapping[str, Any] | None = None,
     threads: int = 1,
+    record: Any = "all",
+    max_events: int | None = None,
+    max_spikes: int | None = None,
+    max_seconds: float | None = None,
 ) -> Result:
     """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
 
@@ -115,6 +124,14 @@ def run(
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
     (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples
     of a batch in parallel threads (the compiled loop releases the GIL); results do not depend on it.
+
+    Resources (`evsim.control`, `evsim.limits`): ``record="all"`` keeps every spike of every population;
+    ``"outputs"`` or a list of population names keeps those (outputs always) and only spike counts per neuron of
+    the others (`Result.counts`). ``max_spikes`` caps the spikes recorded per sample (default: what
+    `evsim.limits.memory` allows), ``max_events`` the synaptic events per sample, ``max_seconds`` the wall-clock
+    time of the run: past one, `evsim.BudgetExceeded` (or `ResourceLimitError`) is raised with ``.partial``, the
+    `Result` of the samples that finished. Ctrl-C stops the run within a step of the loop and raises
+    `evsim.RunInterrupted` (a KeyboardInterrupt) with the same ``.partial``.
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
@@ -126,34 +143,41 @@ def run(
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
 
-    def one(b: int) -> Any:
+    rec_mode = record_modes(net, record)
+    max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
+    check_run_memory(cn, T, len(samples), rec_mode, max_spikes, int(threads))
+    check_magnitudes(cn, samples, T)
+
+    def one(b: int, ctl: np.ndarray) -> Any:
         ev_t, ev_n, ev_val = samples[b]
-        return run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b)
+        return run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b, ctl=ctl, rec_mode=rec_mode)
 
     bar = None
     if progress and len(samples) > 1:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(samples), desc="samples", unit="sample")
-    if threads == 1 or len(samples) == 1:
-        runs = []
-        for b in range(len(samples)):
-            runs.append(one(b))
-            if bar is not None:
-                bar.update()
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=int(threads)) as pool:
-            futures = [pool.submit(one, b) for b in range(len(samples))]
-            runs = []
-            for f in futures:
-                runs.append(f.result())
-                if bar is not None:
-                    bar.update()
-    if bar is not None:
-        bar.close()
-    return _gather(cn, runs, samples, T, batched)
+    try:
+        runs, stopped = execute(
+            one,
+            len(samples),
+            T,
+            threads=int(threads),
+            max_events=max_events,
+            max_spikes=max_spikes,
+            max_seconds=max_seconds,
+            on_done=None if bar is None else bar.update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
+        if runs and hasattr(stopped, "samples_done"):  # gathered when read
+            stopped.partial = lambda: _gather(cn, runs, samples[: len(runs)], T, batched, rec_mode)
+            stopped.samples_done = len(runs)
+        raise stopped
+    check_finite(cn, runs)
+    return _gather(cn, runs, samples, T, batched, rec_mode)
 
 
 def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarray | None:
@@ -176,7 +200,9 @@ def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarr
     return v0
 
 
-def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool) -> Result:
+def _gather(
+    cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool, rec_mode: np.ndarray | None = None
+) -> Result:
     net = cn.net
     B = len(runs)
 
@@ -200,10 +226,17 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
     emitted = by_population([(r.spike_t, r.spike_n, r.spike_c.astype(np.int64)) for r in runs])
     given = by_population(samples)  # input events as given (values may be real numbers)
     spikes: dict[str, Spikes] = {}
+    counts: dict[str, np.ndarray] = {}
     for k, name in enumerate(cn.names):
         (t, n, c, b), starts = given if net.populations[k].is_input else emitted
         sl = slice(starts[k], starts[k + 1])
-        spikes[name] = Spikes(t[sl], n[sl], c[sl], b[sl])
+        if rec_mode is None or rec_mode[k] == 2:
+            spikes[name] = Spikes(t[sl], n[sl], c[sl], b[sl])
+        elif net.populations[k].is_input:  # counted only: the sum of the values given, per neuron and sample
+            size = net.populations[k].size
+            counts[name] = np.bincount(b[sl] * size + n[sl], weights=c[sl], minlength=B * size).reshape(B, size)
+        else:
+            counts[name] = np.stack([r.counts[cn.pop_off[k] : cn.pop_off[k + 1]] for r in runs])
     outs = []
     for name in net.outputs:
         p = net.population(name)
@@ -233,6 +266,7 @@ def _gather(cn: CompiledNetwork, runs: list, samples: list, T: int, batched: boo
         sops_by_projection={q: (sops_pq[:, j] if batched else int(sops_pq[0, j])) for j, q in enumerate(cn.proj_names)},
         neuron_updates=upd if batched else int(upd[0]),
         final_state={k: (pick(i), pick(v)) for k, (i, v) in final.items()},
+        counts={k: pick(c) for k, c in counts.items()},
     )
 
 

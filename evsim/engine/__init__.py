@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import EvsimError, NetworkError
+from ..errors import NetworkError, NumericalError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from .loop import GUIDE, KMAX, run_discrete
@@ -270,6 +270,8 @@ class SampleRun:
     v: np.ndarray
     n_updates: int
     sops: np.ndarray  # per projection
+    counts: np.ndarray  # spike counts per neuron of the populations recorded as counts only (else unused)
+    steps_done: int  # steps completed (T unless the run was stopped)
 
 
 def run_sample(
@@ -281,15 +283,33 @@ def run_sample(
     i0: np.ndarray | None = None,
     v0: np.ndarray | None = None,
     seed: int = 0,
+    ctl: np.ndarray | None = None,
+    rec_mode: np.ndarray | None = None,
 ) -> SampleRun:
     """Run one sample of ``T`` steps. ``ev_*``: input events sorted by step, global neuron index, value.
-    ``seed`` seeds the Poisson sources."""
+    ``seed`` seeds the Poisson sources. ``ctl``: the run control array of `run_discrete` (see `evsim.control`);
+    ``rec_mode``: per population 2 (record every spike, the default) or 1 (count them only: `SampleRun.counts`)."""
     N = cn.arrays["N"]
     i0 = np.zeros(N) if i0 is None else i0
     v0 = cn.v_init if v0 is None else v0
+    ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
+    rec_mode = np.full(cn.arrays["P"], 2, dtype=np.int8) if rec_mode is None else rec_mode
+    cnt = np.zeros(N if np.any(rec_mode == 1) else 1, dtype=np.int64)
     try:
-        out = run_discrete(T, i0=i0, v0=v0, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, seed=seed, **cn.arrays)
+        out = run_discrete(
+            T,
+            i0=i0,
+            v0=v0,
+            ev_t=ev_t,
+            ev_n=ev_n,
+            ev_val=ev_val,
+            seed=seed,
+            ctl=ctl,
+            rec_mode=rec_mode,
+            cnt=cnt,
+            **cn.arrays,
+        )
     except OverflowError as e:
-        raise EvsimError(str(e)) from None
+        raise NumericalError(str(e)) from None
     spike_t, spike_n, spike_c, vtrace, i, v, n_updates, sops = out
-    return SampleRun(spike_t, spike_n, spike_c, vtrace, i, v, int(n_updates), sops)
+    return SampleRun(spike_t, spike_n, spike_c, vtrace, i, v, int(n_updates), sops, cnt, int(ctl[3]))

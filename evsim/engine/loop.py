@@ -447,8 +447,19 @@ def run_discrete(
     ev_t: np.ndarray,
     ev_n: np.ndarray,
     ev_val: np.ndarray,
+    ctl: np.ndarray,
+    rec_mode: np.ndarray,
+    cnt: np.ndarray,
 ):
     """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters.
+
+    Run control (`evsim.control`): ``ctl`` (int64) is ``[stop, max_events, max_spikes, steps_done]``; the loop
+    checks it before every step and stops when ``stop`` is set (by another thread: Ctrl-C, a wall-clock budget)
+    or when the sample's synaptic events or recorded spikes pass a non-negative limit (it then sets ``stop`` to 2
+    or 3); ``steps_done`` receives the steps completed (the final state is that of the last one).
+    ``rec_mode[p]``: 2 records each spike of population ``p``, 1 only adds its counts to ``cnt[n]``, 0 neither.
+    The loop never calls back into Python (no object-mode code, nothing boxed): it can run in a worker thread
+    while the main thread waits for Ctrl-C.
 
     ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain,
     g_i, g_x, i_bias, v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines.
@@ -523,7 +534,13 @@ def run_discrete(
 
     ie = 0
     n_ev = ev_t.shape[0]
+    t_stop = T
     for t in range(T):
+        if ctl[0] != 0 or (ctl[1] >= 0 and sops.sum() > ctl[1]) or (ctl[2] >= 0 and n_spk > ctl[2]):
+            if ctl[0] == 0:
+                ctl[0] = 2 if ctl[1] >= 0 and sops.sum() > ctl[1] else 3
+            t_stop = t
+            break
         s = t & mask
         # 1. wakes due now
         while hsize > 0 and heap[0] // N <= t:
@@ -635,11 +652,16 @@ def run_discrete(
                         m += fired[nw]
                         nw += 1
                     for j in range(m):
-                        rec_t[n_spk + j] = t
-                        rec_n[n_spk + j] = sb_n[j]
-                        rec_c[n_spk + j] = 1
                         sb_v[j] = 1.0
-                    n_spk += m
+                    if rec_mode[p] == 2:
+                        for j in range(m):
+                            rec_t[n_spk + j] = t
+                            rec_n[n_spk + j] = sb_n[j]
+                            rec_c[n_spk + j] = 1
+                        n_spk += m
+                    elif rec_mode[p] == 1:
+                        for j in range(m):
+                            cnt[sb_n[j]] += 1
                 else:  # every rule of `evsim.neurons`
                     for n in range(pop_off[p], pop_off[p + 1]):
                         b = s * N + n
@@ -684,10 +706,13 @@ def run_discrete(
                         if x != 0.0 or c > 0 or pend > 0:
                             n_updates += 1  # the updates an event-driven engine needs: input, spike or late reset
                         if c > 0:
-                            rec_t[n_spk] = t
-                            rec_n[n_spk] = n
-                            rec_c[n_spk] = c
-                            n_spk += 1
+                            if rec_mode[p] == 2:
+                                rec_t[n_spk] = t
+                                rec_n[n_spk] = n
+                                rec_c[n_spk] = c
+                                n_spk += 1
+                            elif rec_mode[p] == 1:
+                                cnt[n] += c
                             sb_n[m] = n
                             sb_v[m] = c
                             m += 1
@@ -829,10 +854,13 @@ def run_discrete(
                             hsize = heap_push(heap, hsize, wake * N + n)
                     if c == 0:
                         continue
-                    rec_t[n_spk] = t
-                    rec_n[n_spk] = n
-                    rec_c[n_spk] = c
-                    n_spk += 1
+                    if rec_mode[p] == 2:
+                        rec_t[n_spk] = t
+                        rec_n[n_spk] = n
+                        rec_c[n_spk] = c
+                        n_spk += 1
+                    elif rec_mode[p] == 1:
+                        cnt[n] += c
                     sb_n[m] = n
                     sb_v[m] = c
                     m += 1
@@ -863,12 +891,13 @@ def run_discrete(
     for p in range(P):
         if scan[p]:
             t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
-    for n in range(N):  # every neuron to the last step, for the final state
+    ctl[3] = t_stop
+    for n in range(N):  # every neuron to the last step done, for the final state
         i[n], v[n] = _gap(
             i[n],
             v[n],
             t_last[n],
-            T - 1,
+            t_stop - 1,
             ref_until[n],
             prm[n, ALPHA],
             prm[n, BETA],

@@ -1,0 +1,255 @@
+"""Running the samples of `evsim.run` under control: Ctrl-C, wall-clock and event budgets, memory estimates.
+
+The compiled loop runs in worker threads (it releases the GIL and never calls back into Python); the main thread
+only waits, in short timeouts, so Ctrl-C reaches it at once. It then sets every sample's stop flag (``ctl[0]``,
+polled by the loop before each step), waits for the workers (a step at most) and raises `RunInterrupted` with the
+samples that finished. Why a thread: the loop's results are boxed into Python objects by Numba's wrapper, which
+unpickles type constants by calling Python code; a KeyboardInterrupt raised in the main thread inside that call
+made the wrapper return NULL into Numba's boxing (segfault) or return with the exception set (``SystemError:
+CPUDispatcher(run_discrete) returned a result with an exception set``). Python runs signal handlers only in the
+main thread, so the workers never see one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import limits
+from .errors import BudgetExceeded, InputError, NumericalError, ResourceLimitError
+
+# ctl[0] values: why a sample stopped
+RUNNING, STOPPED, EVENTS, SPIKES = 0, 1, 2, 3
+BYTES_PER_SPIKE = 64  # recorded spike in the loop (20 B, doubled while growing) and gathered (~44 B)
+POLL_S = 0.05  # how often the main thread wakes while waiting (progress bar, wall-clock budget)
+
+
+def record_modes(net: Any, record: Any) -> np.ndarray:
+    """Per population: 2 = every spike recorded, 1 = spike counts per neuron only. ``record`` is ``"all"``,
+    ``"outputs"`` (outputs in full, the others counted) or the names of the populations recorded in full; output
+    populations are always recorded in full (`Result.output` is made from them)."""
+    names = [p.name for p in net.populations]
+    if isinstance(record, str) and record == "all":
+        full = set(names)
+    elif isinstance(record, str) and record == "outputs":
+        full = set(net.outputs)
+    elif isinstance(record, (list, tuple, set, frozenset)) and all(isinstance(r, str) for r in record):
+        unknown = sorted(set(record) - set(names))
+        if unknown:
+            raise InputError(f"record: no population named {unknown}; the network has {names}")
+        full = set(record) | set(net.outputs)
+    else:
+        raise InputError(f"record must be 'all', 'outputs' or a list of population names, got {record!r}")
+    return np.array([2 if n in full else 1 for n in names], dtype=np.int8)
+
+
+def check_run_memory(cn: Any, T: int, B: int, rec_mode: np.ndarray, max_spikes: int, threads: int) -> None:
+    """Estimate the memory of a run before allocating any of it; raise `ResourceLimitError` over the limit."""
+    a = cn.arrays
+    N, D, n_rec = int(a["N"]), int(a["D"]), int(a["n_rec"])
+    ring = D * N * 13  # acc (float64), mark (uint8), tl (int32): one slot per step of the longest delay
+    limits.check_memory(
+        f"the event ring ({D} slots for delays up to {D - 1} steps x {N} neurons)",
+        ring * min(threads, B),
+        "shorten the longest delay or use fewer threads",
+    )
+    limits.check_memory(f"membrane traces ({B} samples x {T} steps x {n_rec} neurons)", 2.0 * B * T * n_rec * 8)
+    n_out = sum(cn.net.population(o).size for o in cn.net.outputs)
+    limits.check_memory(f"the output array ({B} samples x {T} steps x {n_out} outputs)", B * T * n_out * 8.0)
+    n_counted = sum(int(cn.pop_off[k + 1] - cn.pop_off[k]) for k in range(len(rec_mode)) if rec_mode[k] == 1)
+    limits.check_memory(f"spike counts ({B} samples x {n_counted} neurons)", B * n_counted * 8.0)
+
+
+def default_max_spikes() -> int:
+    return max(1, limits.memory // BYTES_PER_SPIKE)
+
+
+def execute(
+    run_one: Callable[[int, np.ndarray], Any],
+    B: int,
+    T: int,
+    *,
+    threads: int = 1,
+    max_events: int | None = None,
+    max_spikes: int | None = None,
+    max_seconds: float | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> tuple[list, BaseException | None]:
+    """Run ``run_one(b, ctl)`` (``T`` steps each) for ``b = 0..B-1`` in ``threads`` worker threads; returns the
+    results of the samples that finished before the first one that did not (all of them normally) and the reason
+    it stopped (None, or a `RunInterrupted` / `BudgetExceeded` / `ResourceLimitError`; the caller adds
+    ``partial``)."""
+    from .errors import RunInterrupted
+
+    ctls = [
+        np.array([RUNNING, -1 if max_events is None else max_events, max_spikes or -1, 0], np.int64) for _ in range(B)
+    ]
+    results: list[Any] = [None] * B
+    errors: list[BaseException | None] = [None] * B
+    next_b = [0]
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                b = next_b[0]
+                next_b[0] += 1
+            if b >= B:
+                return
+            try:
+                r = run_one(b, ctls[b])
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
+                errors[b] = e
+                stop.set()
+                return
+            if max_events is not None and int(np.sum(r.sops)) > max_events:  # (the loop checks before each step)
+                ctls[b][0] = EVENTS
+            if ctls[b][3] < T or ctls[b][0] == EVENTS:  # stopped early: Ctrl-C, a budget or a limit
+                stop.set()
+                return
+            results[b] = r
+            if on_done is not None:
+                on_done()
+
+    n_workers = max(1, min(int(threads), B))
+    workers = [threading.Thread(target=worker, name=f"evsim-run-{k}", daemon=True) for k in range(n_workers)]
+    t0 = time.monotonic()
+    reason: BaseException | None = None
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            while w.is_alive():
+                w.join(POLL_S)
+                if max_seconds is not None and reason is None and time.monotonic() - t0 > max_seconds:
+                    reason = BudgetExceeded(f"wall-clock budget of {max_seconds:g} s exceeded (run(max_seconds=...))")
+                    _stop_all(stop, ctls)
+    except KeyboardInterrupt:
+        _stop_all(stop, ctls)
+        for w in workers:  # each stops within one step of its loop
+            w.join()
+        reason = RunInterrupted("interrupted")
+    done = 0
+    while done < B and results[done] is not None:
+        done += 1
+    for b, e in enumerate(errors):
+        if isinstance(e, NumericalError):  # raised by a kernel: say which sample
+            raise NumericalError(f"sample {b}: {e}") from None
+        if e is not None:
+            raise e
+    if reason is None:
+        for b in range(B):
+            why = int(ctls[b][0])
+            if why == EVENTS:
+                reason = BudgetExceeded(
+                    f"sample {b}: more than max_events={max_events} synaptic events (stopped at step "
+                    f"{int(ctls[b][3])}); raise run(max_events=...)"
+                )
+            elif why == SPIKES:
+                reason = ResourceLimitError(
+                    f"sample {b}: more than {max_spikes} recorded spikes (stopped at step {int(ctls[b][3])}), "
+                    f"~{BYTES_PER_SPIKE} B each; record fewer populations in full (run(record='outputs' or "
+                    "[names])), or raise run(max_spikes=...) / evsim.limits.memory"
+                )
+            if reason is not None:
+                break
+    if reason is not None:
+        msg = str(reason) + f"; {done} of {B} sample(s) finished"
+        reason = type(reason)(msg)
+    return results[:done], reason
+
+
+def _stop_all(stop: threading.Event, ctls: Sequence[np.ndarray]) -> None:
+    stop.set()
+    for c in ctls:
+        if c[0] == RUNNING:
+            c[0] = STOPPED
+
+
+def check_finite(cn: Any, runs: Sequence[Any]) -> None:
+    """After a run: every final state and recorded membrane finite, else `NumericalError` naming the population
+    and sample (inputs, weights or biases too large for float64: the state overflowed to Inf or NaN)."""
+    for b, r in enumerate(runs):
+        bad = ~(np.isfinite(r.v) & np.isfinite(r.i))
+        if r.vtrace.size and not np.all(np.isfinite(r.vtrace)):
+            raise NumericalError(
+                f"sample {b}: the membrane of {list(cn.rec_pops)} became NaN or infinite (inputs, weights or "
+                "biases too large for float64)"
+            )
+        if bad.any():
+            n = int(np.flatnonzero(bad)[0])
+            k = int(np.searchsorted(cn.pop_off, n, side="right") - 1)
+            raise NumericalError(
+                f"sample {b}: population {cn.names[k]!r}, neuron {n - int(cn.pop_off[k])}: the state became NaN "
+                f"or infinite (i = {r.i[n]}, v = {r.v[n]}); inputs, weights or biases are too large for float64"
+            )
+
+
+FLOAT_SAFE = 1e300  # a bound on any state beyond this could overflow float64 (max ~1.8e308) on the way
+_input_bounds: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def _drive_per_source(cn: Any) -> np.ndarray:
+    """``[projection]``: the largest summed |weight| one target neuron receives from a source whose every event
+    has value 1 (max |w| x the largest fan-in; for a convolution max |w| x its kernel taps per output)."""
+    hit = _input_bounds.get(cn)
+    if hit is not None:
+        return hit
+    from .network import ConvProjection
+
+    out = np.zeros(len(cn.net.projections))
+    for q_i, q in enumerate(cn.net.projections):
+        if isinstance(q, ConvProjection):
+            w = q.spec.weight
+            out[q_i] = float(np.abs(w).max(initial=0.0)) * w[0].size * q.spec.pool**2 * q.spec.pool_scale
+        elif q.n_synapses:
+            fan_in = np.bincount(np.asarray(q.targets, dtype=np.int64)).max()
+            out[q_i] = float(np.abs(q.weights).max()) * float(fan_in)
+    _input_bounds[cn] = out
+    return out
+
+
+def check_magnitudes(cn: Any, samples: Sequence[Any], T: int) -> None:
+    """Before a run: refuse inputs, weights and biases that could drive a state beyond ~1e300 (float64 overflows
+    at 1.8e308 into Inf, then NaN; a reset to zero would hide it). A crude upper bound per population: the largest
+    input per step (values x summed weights), through the neuron's gains, accumulated over ``1 / (1 - decay)``
+    steps (or ``T`` for a perfect integrator). Raises `NumericalError` naming the population."""
+    net = cn.net
+    v_in = max((float(np.abs(s[2]).max(initial=0.0)) for s in samples), default=0.0)
+    src_max = {}
+    for p in net.populations:
+        if p.neuron is None:
+            src_max[p.name] = v_in if p.poisson_rate is None else 1e3
+        else:
+            src_max[p.name] = 2.0**40 if p.neuron.multi_spike else 1.0  # (spike_count refuses more)
+    drive = _drive_per_source(cn)
+    x_in: dict[str, float] = {}
+    with np.errstate(all="ignore"):
+        for q_i, q in enumerate(net.projections):
+            x_in[q.target] = x_in.get(q.target, 0.0) + float(drive[q_i] * src_max[q.source])
+        for p in net.populations:
+            nrn = p.neuron
+            if nrn is None:
+                continue
+            x = x_in.get(p.name, 0.0)
+
+            def mx(a: Any) -> float:
+                return float(np.max(np.abs(a)))
+
+            def horizon(decay: Any) -> float:
+                d = float(np.max(np.abs(decay)))
+                return float(T) if d >= 1.0 else min(float(T), 1.0 / (1.0 - d))
+
+            i_bound = (mx(nrn.in_gain) * x + mx(nrn.i_bias)) * horizon(nrn.alpha)
+            v_bound = (mx(nrn.g_x) * x + mx(nrn.g_i) * i_bound + mx(nrn.v_bias)) * horizon(nrn.beta)
+            v_bound = max(v_bound, mx(nrn.v_reset) if np.isfinite(mx(nrn.v_reset)) else 0.0)
+            if not v_bound < FLOAT_SAFE:
+                raise NumericalError(
+                    f"population {p.name!r}: inputs (values up to {v_in:.3g}), weights or biases are so large that "
+                    f"the state could reach {v_bound:.3g}, beyond float64 (~1.8e308): scale them down"
+                )

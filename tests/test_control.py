@@ -1,0 +1,148 @@
+"""Run control: recording options, event/spike/wall-clock budgets, memory estimates, Ctrl-C, numeric overflow.
+
+Each is checked against an independent result: the full recording of the same run (counts, partial results), the
+dense reference, or the closed form of a size estimate.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import evsim
+from evsim import reference
+
+from conftest import EXAMPLES, REPO
+
+MODEL = str(EXAMPLES / "data" / "digits_snntorch.nir")
+DATA = str(EXAMPLES / "data" / "digits_test.npz")
+
+
+def _net(rng, n=(20, 30, 5), delay_max=3):
+    ws = [rng.normal(0.6, 0.5, (n[k + 1], n[k])) for k in range(len(n) - 1)]
+    ds = [rng.integers(0, delay_max + 1, w.shape) for w in ws]
+    return evsim.feedforward(list(n), lambda m: evsim.LIF(m, beta=0.9), ws, ds)
+
+
+def _x(rng, B=6, T=40, n=20, p=0.3):
+    return (rng.random((B, T, n)) < p).astype(np.float64)
+
+
+def test_record_counts_only_equal_the_full_recording(rng):
+    net, x = _net(rng), _x(rng)
+    full = evsim.run(net, x)
+    part = evsim.run(net, x, record="outputs")
+    hidden = [p.name for p in net.populations if p.name not in net.outputs]
+    assert set(part.counts) == set(hidden) and not set(hidden) & set(part.spikes)
+    for name in hidden:
+        np.testing.assert_array_equal(part.spike_counts(name), full.spike_counts(name))
+    np.testing.assert_array_equal(part.output, full.output)
+    np.testing.assert_array_equal(part.sops, full.sops)
+    named = evsim.run(net, x, record=[hidden[1]])
+    assert hidden[1] in named.spikes and hidden[0] in named.counts
+    with pytest.raises(evsim.InputError, match="no population named"):
+        evsim.run(net, x, record=["nope"])
+
+
+def test_event_budget_stops_and_keeps_the_finished_samples(rng):
+    net, x = _net(rng), _x(rng)
+    full = evsim.run(net, x)
+    budget = int(np.max(full.sops[:2]))  # samples with more events than the first two stop the run
+    over = int(np.argmax(full.sops > budget))
+    with pytest.raises(evsim.BudgetExceeded, match=f"sample {over}: more than max_events") as e:
+        evsim.run(net, x, max_events=budget)
+    assert e.value.samples_done == over
+    np.testing.assert_array_equal(e.value.partial.output, full.output[:over])
+    np.testing.assert_array_equal(e.value.partial.sops, full.sops[:over])
+    ok = evsim.run(net, x, max_events=int(full.sops.max()))
+    np.testing.assert_array_equal(ok.output, full.output)
+
+
+def test_spike_cap_and_wall_clock_budget(rng):
+    net, x = _net(rng), _x(rng)
+    with pytest.raises(evsim.ResourceLimitError, match="recorded spikes"):
+        evsim.run(net, x, max_spikes=3)
+    big = _x(rng, B=200, T=400)
+    with pytest.raises(evsim.BudgetExceeded, match="wall-clock budget"):
+        evsim.run(net, big, max_seconds=1e-9)
+
+
+def test_event_ring_and_traces_are_estimated_before_allocation(rng):
+    # one synapse with a 100,000-step delay onto 10,000 neurons: a ring of 131072 x 10,021 slots (17 GB)
+    w = np.zeros((10_000, 21))
+    w[0, 0] = 1.0
+    net = evsim.feedforward([21, 10_000], lambda m: evsim.LIF(m, beta=0.9), [w], [np.full(w.shape, 100_000)])
+    with pytest.raises(evsim.ResourceLimitError, match=r"event ring \(131072 slots.*evsim.limits.memory"):
+        evsim.run(net, (np.array([0]), np.array([0])), steps=10)
+    small = _net(rng)
+    with evsim.limits.override(memory="1K"):
+        with pytest.raises(evsim.ResourceLimitError, match="over the memory limit of 1.0 KiB"):
+            evsim.run(small, _x(rng))
+    with pytest.raises(evsim.ResourceLimitError, match="cannot read"):
+        evsim.limits.parse_size("lots")
+    assert evsim.limits.parse_size("16G") == 16 * 2**30
+
+
+def test_overflowing_inputs_and_biases_are_refused(rng):
+    net = _net(rng)
+    x = _x(rng)
+    x[0, 3, 2] = 1.7e308
+    with pytest.raises(evsim.NumericalError, match="beyond float64"):
+        evsim.run(net, x)
+    biased = evsim.feedforward([3, 4], lambda m: evsim.LIF(m, beta=0.5, bias=1e308), [np.ones((4, 3))])
+    with pytest.raises(evsim.NumericalError, match="population"):
+        evsim.run(biased, np.zeros((5, 3)))
+
+
+def test_multi_spike_counts_never_wrap(rng):
+    # Sinabs-style multi-spike IF: inputs x 1e30 would need 1e30 spikes in one step, beyond the int64 count
+    net = evsim.feedforward([2, 2], lambda m: evsim.IF(m, multi_spike=True, threshold_op=">="), [np.eye(2)])
+    x = np.zeros((3, 2))
+    x[1, 0] = 1e30
+    with pytest.raises(evsim.NumericalError, match="sample 0: multi-spike"):
+        evsim.run(net, x)
+    x[1, 0] = 1e6  # in range: the count is exact, as the reference gives it
+    res = evsim.run(net, x)
+    ref = reference.simulate(net, {net.inputs[0]: x}, 3)
+    np.testing.assert_array_equal(res.output, ref.spikes[net.outputs[0]])
+    assert res.output[1, 0] == 1e6
+
+
+def test_ctrl_c_in_process_stops_within_a_step_and_keeps_finished_samples(rng):
+    net = _net(rng, n=(50, 400, 10), delay_max=8)
+    x = _x(rng, B=3000, T=200, n=50)
+
+    def interrupt():  # once the run's worker thread is running
+        while not any(t.name.startswith("evsim-run") for t in threading.enumerate()):
+            time.sleep(0.01)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(evsim.RunInterrupted) as e:
+        evsim.run(net, x)
+    done = e.value.samples_done
+    assert 0 < done < 3000
+    ref = evsim.run(net, x[:done])
+    np.testing.assert_array_equal(e.value.partial.output, ref.output)
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_exits_130_with_one_line(tmp_path):
+    z = np.load(DATA)
+    inp = tmp_path / "many.npz"
+    np.savez(inp, x=np.tile(z["x"], (200, 1, 1)), labels=np.tile(z["labels"], 200))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "evsim.cli", "run", MODEL, "--input", str(inp), "--dialect", "snntorch"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    time.sleep(4.0)  # imports, loading, the first samples (the kernels are cached by the other tests)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    lines = err.decode().strip().splitlines()
+    assert p.returncode == 130, err.decode()
+    assert len(lines) == 1 and lines[0].startswith("evsim: interrupted"), lines
