@@ -105,3 +105,50 @@ def test_readme_event_files(capsys):
     assert main([*cnn, "--input", str(EXAMPLES / "data" / "nmnist_like"), "--bin-rule", "tonic"]) == 0
     text = capsys.readouterr().out
     assert "10 sample(s) x" in text and "accuracy" in text
+
+
+def test_dense_hdf5_is_read_a_slice_at_a_time(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "dense.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = DIGITS["x"][:20]
+        f["labels"] = DIGITS["labels"][:20]
+    ds = D.open(path)
+    assert ds.kind == "dense" and len(ds) == 20 and isinstance(ds.x, h5py.Dataset)  # not read at open
+    out = tmp_path / "o.npz"
+    assert main(["run", MODEL, "--input", str(path), *ARGS, "--batch", "7", "--out", str(out)]) == 0
+    assert np.array_equal(np.load(out)["output"], DIGITS["snntorch_output"][:20])
+
+
+def test_progress_bar_starts_after_the_warm_up(shd_digits, monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, initial, **kw):
+            self.total, self.initial, self.n = total, initial, initial
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    net = evsim.load(MODEL, dialect="snntorch")
+    r = D.run_dataset(net, D.open(shd_digits), D.InputPipeline(steps=25), batch=8, limit=30, progress=True)
+    (bar,) = bars
+    assert (bar.total, bar.initial, bar.n) == (30, 1, 30) and r.n == 30  # its rate counts the samples after the first
+    assert r.warmup_seconds > 0 and r.run_seconds > 0
+
+
+def test_tonic_reads_what_read_events_returns():
+    tonic = pytest.importorskip("tonic", reason="tonic (optional extra 'events') is not installed")
+    pytest.importorskip("aedat", reason="aedat (optional extra 'events') is not installed")
+    ev = D.read_events(EXAMPLES / "data" / "nmnist_like" / "3" / "3.aedat4")
+    frames = tonic.transforms.ToFrame(sensor_size=ev.sensor_size, time_window=1000)(ev)
+    assert frames.shape == (275, 2, 34, 34) and frames.sum() > 0
+    assert np.array_equal(D.raster(ev, D.InputPipeline(rule="tonic", time_step=1e-3)), frames)

@@ -143,31 +143,74 @@ def _is_event_file(f: Path) -> bool:
 
 class ArrayDataset:
     """A dense input array ``x`` ``[B, T, ...]`` (or one sample ``[T, ...]``) with optional labels, already on the
-    model's grid (what `evsim.io.files.read_inputs` reads)."""
+    model's grid (the arrays `evsim.io.files.read_inputs` reads). In an HDF5 file the array is read a slice of
+    samples at a time, its declared shape and type checked first; ``.npz``/``.npy`` are read whole."""
 
     kind = "dense"
     on_grid = True
 
-    def __init__(self, path: Path) -> None:
-        from ..io.files import read_inputs
+    def __init__(self, path: Path, chunk: int = 64) -> None:
+        self.path, self.chunk = path, int(chunk)
+        self._h5: Any = None
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            x, labels = self._open_h5(path)
+        else:
+            from ..io.files import read_inputs
 
-        self.path = path
-        x, labels = read_inputs(path)
-        if x.ndim < 2:
+            x, labels = read_inputs(path)
+        if len(x.shape) < 2:
             raise InputError(f"{path}: the input array has shape {x.shape}; expected [T, n] or [B, T, n]")
         self.x = x
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)
-        self.batched = x.ndim >= 3
+        self.batched = len(x.shape) >= 3
         if self.labels is not None and self.labels.shape[0] != len(self):
             raise InputError(f"{path}: {self.labels.shape[0]} labels for {len(self)} samples")
+
+    def _open_h5(self, path: Path) -> tuple[Any, Any]:
+        import h5py
+
+        from ..io.files import INPUT_KEYS, LABEL_KEYS
+
+        try:
+            f = h5py.File(path, "r")
+        except Exception as e:  # noqa: BLE001
+            raise InputError(f"{path}: not a readable HDF5 file ({type(e).__name__}: {e})") from None
+        self._h5 = f
+        arrays = {k: f[k] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        x_key = next((k for k in INPUT_KEYS if k in arrays), None)
+        if x_key is None:
+            want = " or ".join(INPUT_KEYS)
+            raise InputError(f"{path}: no input array; expected one named {want}, found {sorted(arrays)}")
+        x = arrays[x_key]
+        if x.dtype.kind not in "biuf":
+            raise InputError(f"{path}: field {x_key!r}: declared dtype {x.dtype}, expected numbers")
+        y_key = next((k for k in LABEL_KEYS if k in arrays), None)
+        labels = None
+        if y_key is not None:
+            y = arrays[y_key]
+            if y.ndim > 1 or y.dtype.kind not in "iuf" or y.size > 10_000_000:
+                raise InputError(f"{path}: field {y_key!r}: declared shape {y.shape}, dtype {y.dtype}; expected labels")
+            try:
+                labels = y[()]
+            except Exception as e:  # noqa: BLE001 - truncated file
+                raise InputError(f"{path}: field {y_key!r}: cannot read ({type(e).__name__}: {e})") from None
+        return x, labels
 
     def __len__(self) -> int:
         return int(self.x.shape[0]) if self.batched else 1
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int | None]]:
-        xs = self.x if self.batched else self.x[None]
-        for b in range(len(self)):
-            yield xs[b], None if self.labels is None else int(self.labels[b])
+        if not self.batched:
+            yield np.asarray(self.x[()]), None if self.labels is None else int(self.labels[0])
+            return
+        for s in range(0, len(self), self.chunk):
+            try:
+                block = np.asarray(self.x[s : s + self.chunk])
+            except Exception as e:  # noqa: BLE001 - a truncated HDF5 fails here
+                raise InputError(f"{self.path}: samples {s}..: cannot read ({type(e).__name__}: {e})") from None
+            for k in range(block.shape[0]):
+                b = s + k
+                yield block[k], None if self.labels is None else int(self.labels[b])
 
 
 class NIRDataset:
