@@ -252,7 +252,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"outputs     {', '.join(port(n) for n in net.outputs)}")
     if net.meta.get("format") == "nir":
         from .io.nir import read_graph
-        from .io.nir_export import node_table
+        from .io.nir_info import node_table
 
         rows = node_table(net, read_graph(args.model, strict=args.strict))
         print(f"\nNIR graph ({len(rows)} nodes) and what evsim built from each node:")
