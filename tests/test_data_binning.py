@@ -170,3 +170,19 @@ def test_event_array_keeps_its_sensor():
     ev = D.as_events({"t": [1, 2], "x": [0, 3], "y": [1, 1], "p": [0, 1]}, (4, 2, 2))
     assert ev[1:].sensor_size == (4, 2, 2) and "2 events" in repr(ev) and D.flat_index(ev).tolist() == [4, 15]
     assert sys.getrefcount(ev) >= 1
+
+
+@pytest.mark.parametrize("span", [2_000, 50_000_000])  # a dense count, and a sparse one (sorted keys)
+def test_grid_rule_against_floor_division(rng, span):
+    n = 500
+    ev = D.as_events(
+        {"t": np.sort(rng.integers(0, span, n)), "x": rng.integers(0, 5, n), "y": rng.integers(0, 3, n)}, (5, 3, 1)
+    )
+    s, T = D.to_stream(ev, InputPipeline(time_step=1e-5), dt=None)  # 10 us frames
+    k = ev["t"] // 10
+    assert T == k[-1] + 1
+    want = {}
+    for kk, i in zip(k, ev["x"] + 5 * ev["y"]):
+        want[(int(kk), int(i))] = want.get((int(kk), int(i)), 0) + 1
+    got = {(int(t), int(i)): v for t, i, v in zip(s.times, s.indices, s.values)}
+    assert got == want

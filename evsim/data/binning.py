@@ -211,8 +211,13 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
         frames = int(pipe.steps)
     n = W * H * P
     key = k[ok] * n + flat[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
-    counts = np.bincount(inv.ravel(), weights=vals[ok], minlength=uniq.shape[0])
+    if frames * n <= 8 * key.shape[0] + 1_000_000:  # a dense count is cheaper than sorting
+        dense = np.bincount(key, weights=vals[ok], minlength=frames * n)
+        uniq = np.flatnonzero(dense)
+        counts = dense[uniq]
+    else:
+        uniq, inv = np.unique(key, return_inverse=True)
+        counts = np.bincount(inv.ravel(), weights=vals[ok], minlength=uniq.shape[0])
     if pipe.binary:
         counts = np.minimum(counts, 1.0)
     return EventStream(uniq // n, uniq % n, counts), int(frames)
