@@ -149,11 +149,10 @@ def frame_index(
         n_slices = int(np.ceil((duration - w) / w) + 1) if include_incomplete else int(np.floor((duration - w) / w) + 1)
         n_slices = max(n_slices, 1)
         starts = np.arange(n_slices) * w + t[0]
-        lo, hi = np.searchsorted(t, starts), np.searchsorted(t, starts + w)
-        k = np.full(n, -1, dtype=np.int64)
-        for j in range(n_slices):  # windows do not overlap: each event is in at most one
-            k[lo[j] : hi[j]] = j
-        return k, n_slices
+        ends = starts + w  # tonic: window j holds starts[j] <= t < ends[j]; windows do not overlap
+        k = np.searchsorted(starts, t, side="right") - 1  # the last window starting at or before t
+        inside = (k >= 0) & (t < ends[np.clip(k, 0, n_slices - 1)])
+        return np.where(inside, k, -1).astype(np.int64), n_slices
     raise InputError(f"unknown binning rule {rule!r}; expected one of {RULES}")
 
 
@@ -211,7 +210,7 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
         frames = int(pipe.steps)
     n = W * H * P
     key = k[ok] * n + flat[ok]
-    if frames * n <= 8 * key.shape[0] + 1_000_000:  # a dense count is cheaper than sorting
+    if frames * n <= 4 * key.shape[0] + 4096:  # a dense count is cheaper than sorting the keys
         dense = np.bincount(key, weights=vals[ok], minlength=frames * n)
         uniq = np.flatnonzero(dense)
         counts = dense[uniq]
