@@ -152,3 +152,18 @@ def test_tonic_reads_what_read_events_returns():
     frames = tonic.transforms.ToFrame(sensor_size=ev.sensor_size, time_window=1000)(ev)
     assert frames.shape == (275, 2, 34, 34) and frames.sum() > 0
     assert np.array_equal(D.raster(ev, D.InputPipeline(rule="tonic", time_step=1e-3)), frames)
+
+
+def test_pad_batch_runs_each_batch_as_long_as_its_longest_sample(shd_digits):
+    """SpikingJelly's pad_sequence_collate: silent frames after the shorter samples of a batch."""
+    net = evsim.load(MODEL, dialect="snntorch")
+    r = D.run_dataset(net, D.open(shd_digits), D.InputPipeline(pad="batch"), batch=8, limit=16, keep_output=True)
+    x = DIGITS["x"][:16]
+    last = np.array([np.nonzero(x[b].any(axis=1))[0][-1] + 1 for b in range(16)])  # each sample's own frames
+    for s in (0, 8):
+        T = last[s : s + 8].max()
+        assert (r.steps[s : s + 8] == T).all()
+        want = evsim.run(net, x[s : s + 8, :T]).output
+        assert np.array_equal(np.stack(r.output[s : s + 8]), want)
+    alone = D.run_dataset(net, D.open(shd_digits), batch=8, limit=16)
+    assert alone.steps.tolist() == last.tolist()

@@ -23,7 +23,8 @@ of frame index, flat input index and count). The steps, in order:
 
 4. **layout**: a frame is ``(P, H, W)`` flattened in C order (the model's ``(C, H, W)`` input, C = polarity:
    tonic's ``ToFrame`` layout), index ``(p H + y) W + x``; ``binary=True`` clips counts to 1; ``steps = T``
-   pads or crops every sample to ``T`` frames.
+   pads or crops every sample to ``T`` frames; ``pad="batch"`` runs each batch as long as its longest sample
+   (silent frames after the shorter ones: SpikingJelly's ``pad_sequence_collate``, with which SNN-delays tested).
 
 A model may carry its own pipeline (`Network.meta["input_pipeline"]`, a dict of these fields; an SNN-delays config
 gives ``rule="spikingjelly"``, ``time_step``, ``n_bins``), so that ``evsim run`` needs nothing else.
@@ -62,6 +63,8 @@ class InputPipeline:
     include_incomplete: bool = False  # tonic rule: keep the last, shorter window
     binary: bool = False  # clip counts to 1
     origin: str = "zero"  # grid rule: frames counted from time 0 ("zero") or from the first event ("first")
+    pad: str = "none"  # "batch": every sample of a batch runs as long as its longest (SpikingJelly's
+    # pad_sequence_collate, as SNN-delays evaluated: the same --batch and order give the same padding)
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -74,6 +77,8 @@ class InputPipeline:
             raise InputError(f"input pipeline: steps must be a positive integer, got {self.steps}")
         if not (0 < self.downsample <= 1):
             raise InputError(f"input pipeline: downsample must lie in (0, 1], got {self.downsample}")
+        if self.pad not in ("none", "batch"):
+            raise InputError(f"input pipeline: pad must be 'none' or 'batch', got {self.pad!r}")
         if self.origin not in ("zero", "first"):
             raise InputError(f"input pipeline: origin must be 'zero' or 'first', got {self.origin!r}")
         if self.polarity not in ("channels", "merge"):

@@ -51,6 +51,11 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crop", nargs=4, type=int, metavar=("X0", "Y0", "W", "H"), help="keep a W x H box of the sensor")
     g.add_argument("--downsample", type=float, metavar="F", help="multiply x, y by F (tonic's Downsample)")
     g.add_argument("--polarity", choices=["channels", "merge"], help="polarities as channels (default) or summed")
+    g.add_argument(
+        "--pad",
+        choices=["none", "batch"],
+        help="batch: run each batch as long as its longest sample (SpikingJelly's pad_sequence_collate; same --batch)",
+    )
     g.add_argument("--origin", choices=["zero", "first"], help="grid rule: frame 0 starts at time 0 or the first event")
     g.add_argument("--binary", action="store_true", default=None, help="clip counts per frame to 1")
 
@@ -72,6 +77,7 @@ def _pipeline(args: argparse.Namespace, net: Any) -> InputPipeline:
         polarity=args.polarity,
         binary=args.binary,
         origin=args.origin,
+        pad=args.pad,
     )
 
 

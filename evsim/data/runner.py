@@ -126,9 +126,14 @@ def run_dataset(
     done = 0
     first = True
     while True:
-        chunk = [s for _, s in zip(range(1 if first else int(batch)), it)]  # the first batch is one sample: warm-up
+        # the first batch is one sample (the warm-up), unless batches are padded together (then it is a whole one)
+        size = 1 if first and pipe.pad != "batch" else int(batch)
+        chunk = [s for _, s in zip(range(size), it)]
         if not chunk:
             break
+        if pipe.pad == "batch":
+            longest = max(T for _, T, _ in chunk)
+            chunk = [(x, longest if not isinstance(x, np.ndarray) else T, lab) for x, T, lab in chunk]
         groups: dict[int, list[int]] = {}
         for k, (_, T, _) in enumerate(chunk):
             groups.setdefault(T, []).append(k)
