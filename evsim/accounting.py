@@ -154,6 +154,11 @@ def _layer(net: Network, q: Projection | ConvProjection) -> _Layer:
 
 
 # ------------------------------------------------------------------------------------------------ counters
+# the per-sample fields of `ProjectionCounts` that add up over samples (`Accounting.counters`)
+COUNTER_FIELDS = ("sops", "acs", "macs", "dense", "neurobench_acs", "neurobench_macs", "sinabs_synops",
+                  "spikformer_flops", "spikformer_sops")  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class ProjectionCounts:
     """Counters of one projection (per sample ``[B]`` unless said otherwise; see the module docstring)."""
@@ -237,6 +242,23 @@ class Accounting:
         """NeuroBench ``ConnectionSparsity`` (unrounded): zero weights / all weights of every projection."""
         w = sum(p.weights for p in self.projections.values())
         return sum(p.zero_weights for p in self.projections.values()) / w if w else 0.0
+
+    def counters(self) -> dict[str, np.ndarray]:
+        """Every additive per-sample counter, ``{name: [B]}`` (``"sops/<projection>"``, ``"spikes/<population>"``,
+        ...): a dataset's totals are their sums over samples (`evsim.parallel` adds them up chunk by chunk)."""
+        B = self.samples
+        out: dict[str, np.ndarray] = {
+            "steps": np.full(B, self.steps, dtype=np.int64),
+            "neuron_updates": self.neuron_updates,
+            "neuron_updates_dense": np.full(B, self.neuron_updates_dense, dtype=np.int64),
+        }
+        for k, q in self.projections.items():
+            for f in COUNTER_FIELDS:
+                out[f"{f}/{k}"] = np.asarray(getattr(q, f))
+        for k, p in self.populations.items():
+            out[f"spikes/{k}"] = np.asarray(p.spikes)
+            out[f"events/{k}"] = np.asarray(p.events)
+        return out
 
     # -------------------------------------------------------------------------------------------- conventions
     def neurobench(self) -> dict[str, float]:

@@ -9,7 +9,7 @@ import time
 import warnings
 from typing import Collection, Sequence
 
-from . import __version__
+from . import __version__, parallel_cli
 from .dialects import DIALECTS
 from .errors import EvsimError
 from .neurons import DISCRETISATIONS
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="output",
         help="what --out keeps: the output layer (default) or every population's spikes",
     )
+    parallel_cli.add_args(run)
     run.set_defaults(func=cmd_run)
 
     info = sub.add_parser(
@@ -208,8 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from .data.cli import run_command
 
+    parallel_cli.check_out(args)  # before anything runs
     t0 = time.perf_counter()
     net = _load(args)
+    if parallel_cli.wanted(args):
+        return parallel_cli.run_command(args, net, time.perf_counter() - t0, _print_model)
     return run_command(args, net, time.perf_counter() - t0, _print_model)
 
 

@@ -1,0 +1,350 @@
+"""Whole datasets on many cores or on a Dask cluster, nothing lost: `run_sample`, `run_dataset`.
+
+    outputs, counters = evsim.parallel.run_sample(net, x)          # one sample: pure, no state kept
+    r = evsim.run_dataset(net, "test.npz", workers=4, out="runs/a")  # every sample, 4 worker processes
+    r = evsim.run_dataset(net, ds, scheduler="tcp://head:8786")      # the same job on a Dask cluster
+    r.accuracy(), r.totals()["sops/1->3"], r.failed                  # {sample index: error} of samples that raised
+
+Every figure is computed per sample by `run_sample` (`evsim.run`, then `evsim.accounting.account`): the dataset's
+totals are sums of per-sample integers (floats only where a counter is real-valued), added in sample order, so
+the result is bit-identical whatever the number of workers or the order in which chunks finish. Samples are read
+from the dataset lazily and sent in chunks of ``chunk`` samples, with at most two chunks per worker in flight:
+memory does not grow with the dataset (beyond a few numbers per sample). The network is sent to each worker once
+(pool initializer; Dask: scattered to every worker), never per sample.
+
+With ``out=DIR`` every finished chunk is written at once (`evsim.results`: one file per chunk, temporary file +
+rename, and a manifest); a run stopped by Ctrl-C, a killed worker or samples that raise keeps what finished, lists
+the failed samples with their errors, and ``resume=True`` runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from .errors import EvsimError, InputError
+from .network import Network
+
+__all__ = ["run_sample", "run_dataset", "DatasetRun", "iter_samples"]
+
+DEFAULT_CHUNK = 32
+
+
+# ------------------------------------------------------------------------------------------------ one sample
+def run_sample(net: Network, x: Any, steps: int | None = None, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run one sample ``x`` (anything `evsim.run` takes for one sample); returns the output ``[T, n_out]`` (spike
+    counts per step, or the membrane of a non-spiking output) and every additive counter of
+    `evsim.accounting.Accounting.counters` as numbers. Pure: the same input gives the same result anywhere."""
+    from .accounting import account
+    from .simulation import run
+
+    res = run(net, x, steps=steps, seed=seed)
+    if res.batch is not None:
+        raise InputError(f"run_sample takes one sample; got a batch of {res.batch}")
+    return res.output, {k: v[0].item() for k, v in account(res).counters().items()}
+
+
+def _run_chunk(chunk: list[tuple[int, Any, int | None, Any]], net: Network | None = None, seed: int = 0) -> dict:
+    """Run samples ``(index, x, steps, label)``; returns the chunk's columns (`_Columns`) and its errors. Samples
+    of one length run as one `evsim.run` batch (the engine runs each sample on its own: the same figures as
+    `run_sample`, cheaper to count); a batch that fails is retried sample by sample, to name the culprit."""
+    from .accounting import account
+    from .simulation import run
+
+    if net is None:
+        from .workers import worker_network
+
+        net = worker_network()
+    cols = _Columns()
+    errors: dict[int, str] = {}
+    groups: dict[tuple, list[int]] = {}
+    for k, (_, x, steps, _) in enumerate(chunk):
+        groups.setdefault((steps, _shape(x)), []).append(k)
+    for (steps, shape), ks in groups.items():
+        first = chunk[ks[0]][0]
+        together = len(ks) > 1 and all(chunk[k][0] == first + j for j, k in enumerate(ks))  # Poisson seeds follow
+        try:  # the sample index: only consecutive samples share a run
+            if not together:
+                raise _Split
+            xs = [chunk[k][1] for k in ks]
+            res = run(net, xs if shape is None else np.stack(xs), steps=steps, seed=seed + first)
+            outs, ctrs = np.asarray(res.output), account(res).counters()
+            preds = np.atleast_1d(res.predictions())
+            for j, k in enumerate(ks):
+                cols.add(chunk[k], res.steps, outs[j], int(preds[j]), {n: v[j] for n, v in ctrs.items()})
+        except Exception:  # noqa: BLE001 - one sample at a time: the good ones kept, the bad one named
+            for k in ks:
+                i, x, st, _ = chunk[k]
+                try:
+                    out, c = run_sample(net, x, st, seed=seed + i)
+                    pred = int(np.argmax(out.sum(axis=0) if _spiking(net) else out[-1]))
+                    cols.add(chunk[k], out.shape[0], out, pred, c)
+                except EvsimError as e:
+                    errors[i] = str(e)
+                except Exception as e:  # noqa: BLE001 - reported with the sample, the run goes on
+                    errors[i] = f"{type(e).__name__}: {e}"
+    return {"columns": cols.arrays(), "errors": errors}
+
+
+class _Split(Exception):
+    pass
+
+
+def _shape(x: Any) -> tuple | None:
+    return tuple(x.shape) if isinstance(x, np.ndarray) else None
+
+
+def _spiking(net: Network) -> bool:
+    p = net.population(net.outputs[0])
+    return p.neuron is None or p.neuron.spiking
+
+
+class _Columns:
+    """Per-sample figures of a chunk as columns: index, label (-1: none), steps, prediction, output summed over
+    steps, and every counter."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, int, int, np.ndarray, dict[str, Any]]] = []
+
+    def add(self, item: tuple, steps: int, out: np.ndarray, pred: int, counters: dict[str, Any]) -> None:
+        lab = -1 if item[3] is None else int(item[3])
+        self.rows.append((int(item[0]), lab, int(steps), pred, np.asarray(out).sum(axis=0), counters))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self.rows:
+            return {}
+        r = self.rows
+        d = {
+            "index": np.array([x[0] for x in r], dtype=np.int64),
+            "label": np.array([x[1] for x in r], dtype=np.int64),
+            "steps": np.array([x[2] for x in r], dtype=np.int64),
+            "prediction": np.array([x[3] for x in r], dtype=np.int64),
+            "output": np.stack([x[4] for x in r]),
+        }
+        for name in r[0][5]:
+            d["c/" + name] = np.array([x[5][name] for x in r])
+        return d
+
+
+# ------------------------------------------------------------------------------------------------ samples
+def iter_samples(
+    net: Network, data: Any, limit: int | None = None, pipeline: Any = None
+) -> tuple[Iterator[tuple], int | None, str]:
+    """``(index, x, steps, label)`` per sample of ``data``, read lazily, with the number of samples (None when
+    unknown) and a name for messages. ``data``: a file path (an `evsim.data` dataset when that module is
+    there, else an input file of `evsim.io.files.read_inputs`), an array ``[B, T, ...]``, a tuple
+    ``(x, labels)``, a dataset object of `evsim.data.open` (binned by ``pipeline``, an `evsim.data.InputPipeline`;
+    default: the model's own), or any iterable of samples or ``(sample, label)``."""
+    try:
+        from .data import runner as data_runner  # the readers of evsim.data, where present
+    except ImportError:
+        data_runner = None
+    if isinstance(data, (str, Path)):
+        if data_runner is not None:
+            from .data import open as open_dataset
+
+            data = open_dataset(data)
+        else:
+            from .io.files import read_inputs
+
+            x, labels = read_inputs(data)
+            x = x if x.ndim >= 3 else x[None]
+            return _from_array(x, labels, limit), _count(x.shape[0], limit), str(data)
+    if isinstance(data, np.ndarray):
+        return _from_array(data, None, limit), _count(data.shape[0], limit), "array"
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        return _from_array(data[0], data[1], limit), _count(data[0].shape[0], limit), "array"
+    if data_runner is not None and hasattr(data, "kind") and hasattr(data, "on_grid"):
+        pipe = pipeline or data_runner.pipeline_for(net)
+        items = data_runner.model_inputs(net, data, pipe, limit)
+        n = _count(len(data), limit)
+        return ((i, x, T, lab) for i, (x, T, lab) in enumerate(items)), n, str(getattr(data, "path", "dataset"))
+    n = _count(len(data), limit) if hasattr(data, "__len__") else limit
+    return _from_iterable(data, limit), n, type(data).__name__
+
+
+def _count(n: int, limit: int | None) -> int:
+    return n if limit is None else min(n, int(limit))
+
+
+def _from_array(x: np.ndarray, labels: Any, limit: int | None) -> Iterator[tuple]:
+    labs = None if labels is None else np.asarray(labels).reshape(-1)
+    if labs is not None and labs.shape[0] != x.shape[0]:
+        raise InputError(f"{labs.shape[0]} labels for {x.shape[0]} samples")
+    for i in range(_count(x.shape[0], limit)):
+        yield i, x[i], None, None if labs is None else int(labs[i])
+
+
+def _from_iterable(data: Iterable, limit: int | None) -> Iterator[tuple]:
+    for i, item in enumerate(data):
+        if limit is not None and i >= limit:
+            return
+        if isinstance(item, tuple) and len(item) == 2 and np.ndim(item[1]) == 0:  # (sample, label)
+            yield i, item[0], None, item[1]
+        else:
+            yield i, item, None, None
+
+
+# ------------------------------------------------------------------------------------------------ the result
+@dataclasses.dataclass
+class DatasetRun:
+    """A dataset run's per-sample figures (the samples done, in sample order) and what failed.
+
+    ``counters[name]`` is ``[B]`` per sample for every counter of `evsim.accounting.Accounting.counters`
+    (``"sops/<projection>"``, ``"spikes/<population>"``, ``"neuron_updates"``, ...); `totals` adds them up."""
+
+    index: np.ndarray  # [B] sample index in the dataset
+    labels: np.ndarray | None  # [B], when every sample done has one
+    predictions: np.ndarray  # [B] argmax of output spike counts (of the last membrane for a non-spiking output)
+    steps: np.ndarray  # [B]
+    output_counts: np.ndarray  # [B, n_out] output summed over steps
+    counters: dict[str, np.ndarray]
+    failed: dict[int, str]  # sample index -> error, for samples that raised or whose worker died
+    total: int | None  # samples in the job (None: unknown, the input was not counted)
+    status: str  # "complete", "incomplete" (failed samples) or "interrupted"
+    backend: str
+    wall_seconds: float
+    out: Path | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.index.shape[0])
+
+    def accuracy(self) -> float | None:
+        return None if self.labels is None or not self.n else float(np.mean(self.predictions == self.labels))
+
+    def totals(self) -> dict[str, Any]:
+        return {k: v.sum().item() for k, v in self.counters.items()}
+
+    @property
+    def sops(self) -> np.ndarray:
+        keys = [k for k in self.counters if k.startswith("sops/")]
+        return sum((self.counters[k] for k in keys), np.zeros(self.n, dtype=np.int64))
+
+    @property
+    def sops_by_projection(self) -> dict[str, np.ndarray]:
+        return {k[5:]: v for k, v in self.counters.items() if k.startswith("sops/")}
+
+    def __repr__(self) -> str:
+        acc = self.accuracy()
+        return (
+            f"DatasetRun({self.n} samples{'' if self.total is None else f' of {self.total}'}, {self.status}, "
+            f"{len(self.failed)} failed" + ("" if acc is None else f", accuracy {acc:.4f}") + f", {self.backend})"
+        )
+
+
+def _as_run(merged: dict[str, np.ndarray], failed: dict[int, str], **kw: Any) -> DatasetRun:
+    if not merged:
+        e = np.zeros(0, dtype=np.int64)
+        return DatasetRun(e, None, e, e, np.zeros((0, 0)), {}, failed, **kw)
+    lab = merged["label"]
+    return DatasetRun(
+        index=merged["index"],
+        labels=None if np.any(lab < 0) else lab,
+        predictions=merged["prediction"],
+        steps=merged["steps"],
+        output_counts=merged["output"],
+        counters={k[2:]: v for k, v in merged.items() if k.startswith("c/")},
+        failed=failed,
+        **kw,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ the runner
+def run_dataset(
+    net: Network,
+    data: Any,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    chunk: int = DEFAULT_CHUNK,
+    out: str | Path | None = None,
+    resume: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    pipeline: Any = None,
+) -> DatasetRun:
+    """Run ``net`` on every sample of ``data`` (see `iter_samples` for what it may be) and gather every figure.
+
+    ``workers``: worker processes on this machine (default: one per core; 1 runs in this process);
+    ``scheduler``: a Dask scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``, instead of local
+    processes. ``chunk``: samples sent to a worker at a time. ``out``: a results folder written as chunks finish
+    (`evsim.results`); ``resume=True`` completes the run recorded there. ``seed``: Poisson sources of sample ``i``
+    draw with ``seed + i`` (as `evsim.run` does for a batch). ``pipeline``: how `evsim.data` bins events.
+    Ctrl-C stops the run and returns what finished (``status="interrupted"``); samples that raise, or whose worker
+    process died, are in ``failed``."""
+    from .results import ResultStore, fingerprint, merge
+    from .workers import map_dask, map_processes
+
+    if not isinstance(net, Network):
+        raise InputError(f"run_dataset() needs an evsim.Network, got {type(net).__name__}")
+    for name, v in (("chunk", chunk), ("workers", workers), ("limit", limit)):
+        if v is not None and (int(v) != v or v < 1):
+            raise InputError(f"{name} must be a positive integer, got {v!r}")
+    if resume and out is None:
+        raise InputError("resume needs the results folder of the run to complete (out=DIR, --out DIR)")
+    items, total, name = iter_samples(net, data, limit, pipeline)
+    store = None
+    if out is not None:
+        job = {"input": name, "limit": limit, "seed": int(seed), "total": total, "pipeline": repr(pipeline)}
+        store = ResultStore(out, fingerprint(net, job), job, resume)
+        done = set(store.done)
+        items = (it for it in items if it[0] not in done)
+    n_workers = int(workers) if workers is not None else (os.cpu_count() or 1)
+    if total is not None:
+        n_workers = max(1, min(n_workers, -(-total // int(chunk))))
+    chunks = iter(lambda: list(islice(items, int(chunk))), [])
+    if scheduler is not None:
+        results, backend = map_dask(net, scheduler, chunks, seed), f"dask {scheduler}"
+    elif n_workers > 1:
+        results, backend = map_processes(net, n_workers, chunks, seed), f"{n_workers} processes"
+    else:
+        results, backend = (_run_chunk(c, net, seed) for c in chunks), "this process"
+    parts: list[dict[str, np.ndarray]] = list(store.parts) if store else []
+    failed: dict[int, str] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        already = sum(len(p["index"]) for p in parts if p)
+        bar = tqdm(total=total, initial=already, desc="samples", unit="sample")
+    t0 = time.perf_counter()
+    status = "complete"
+    try:
+        for r in results:
+            cols, errors = r["columns"], r["errors"]
+            if store is not None:
+                store.add(cols, errors)
+            else:
+                parts.append(cols)
+            failed.update(errors)
+            for i in cols.get("index", ()):
+                failed.pop(int(i), None)
+            if bar is not None:
+                bar.update(len(cols.get("index", ())) + len(errors))
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # the generator's own cleanup: pending chunks cancelled, worker processes ended
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    merged = merge(store.parts if store else parts)
+    if store is not None:
+        failed = dict(store.failed)
+    if status == "complete" and failed:
+        status = "incomplete"
+    run_ = _as_run(merged, failed, total=total, status=status, backend=backend, wall_seconds=wall,
+                   out=None if store is None else store.path)  # fmt: skip
+    if store is not None:
+        store.finish(status, merged, samples_done=run_.n, accuracy=run_.accuracy(), backend=backend)
+    return run_

@@ -1,0 +1,132 @@
+"""Dataset runs (`evsim.parallel`): per-sample figures against one `evsim.run` of the whole batch and
+`evsim.accounting.account`, bit-identical whatever the worker count; failures kept, results resumable."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import evsim
+from evsim.accounting import account
+from evsim.parallel import run_dataset, run_sample
+from evsim.results import OutputPathError
+
+
+def _net(rng, n_in=20, hidden=30, n_out=5, delays=True):
+    W1 = rng.normal(0, 0.6, (hidden, n_in))
+    W2 = rng.normal(0, 0.6, (n_out, hidden))
+    D = [rng.integers(0, 4, W1.shape), rng.integers(0, 3, W2.shape)] if delays else None
+    return evsim.feedforward([n_in, hidden, n_out], lambda n: evsim.LIF(n, beta=0.9), [W1, W2], D)
+
+
+def _data(rng, B=23, T=30, n_in=20):
+    x = (rng.random((B, T, n_in)) < 0.15).astype(np.float32)
+    return x, rng.integers(0, 5, B)
+
+
+def test_run_sample_counts_as_account_of_one_batch(rng):
+    net = _net(rng)
+    x, _ = _data(rng, B=4)
+    res = evsim.run(net, x)
+    ref = account(res).counters()
+    for b in range(4):
+        out, c = run_sample(net, x[b])
+        assert np.array_equal(out, res.output[b])
+        assert set(c) == set(ref) and all(c[k] == ref[k][b] for k in ref)
+        assert c["sops/input->layer1"] + c["sops/layer1->layer2"] == res.sops[b]
+
+
+def test_dataset_run_equals_batch_run_whatever_the_workers(rng):
+    net = _net(rng)
+    x, y = _data(rng)
+    res = evsim.run(net, x)
+    ref = account(res).counters()
+    runs = [
+        run_dataset(net, (x, y), workers=1, chunk=5),
+        run_dataset(net, (x, y), workers=2, chunk=3),  # other chunks, two processes, any completion order
+    ]
+    for r in runs:
+        assert r.status == "complete" and not r.failed and r.n == 23
+        assert np.array_equal(r.index, np.arange(23))
+        assert np.array_equal(r.predictions, res.predictions())
+        assert np.array_equal(r.output_counts, res.output.sum(axis=1))
+        assert r.accuracy() == float(np.mean(res.predictions() == y))
+        assert set(r.counters) == set(ref)
+        for k in ref:
+            assert r.counters[k].dtype == ref[k].dtype and np.array_equal(r.counters[k], ref[k]), k
+    assert runs[0].totals() == runs[1].totals()
+
+
+def test_a_sample_that_raises_is_reported_and_resume_completes(rng, tmp_path):
+    net = _net(rng, delays=False)
+    x, y = _data(rng, B=9)
+    samples = [(x[b], int(y[b])) for b in range(9)]
+    samples[4] = (x[4][:, :7], int(y[4]))  # 7 inputs for a port of 20
+    r = run_dataset(net, samples, workers=1, chunk=4, out=tmp_path / "run")
+    assert r.status == "incomplete" and list(r.failed) == [4] and "20" in r.failed[4]
+    assert r.n == 8 and 4 not in r.index
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m["status"] == "incomplete" and list(m["failed"]) == ["4"]
+    samples[4] = (x[4], int(y[4]))  # fixed: only sample 4 runs again
+    with pytest.raises(OutputPathError, match="resume"):
+        run_dataset(net, samples, workers=1, out=tmp_path / "run")
+    r2 = run_dataset(net, samples, workers=1, chunk=4, out=tmp_path / "run", resume=True)
+    assert r2.status == "complete" and r2.n == 9 and not r2.failed
+    ref = evsim.run(net, x)
+    assert np.array_equal(r2.predictions, ref.predictions()) and np.array_equal(r2.sops, ref.sops)
+    with np.load(tmp_path / "run" / "results.npz") as z:
+        assert np.array_equal(z["index"], np.arange(9))
+
+
+class _Killing:
+    """A dataset that kills one of the pool's worker processes when sample ``at`` is read (by then, chunks are
+    in flight in the workers)."""
+
+    def __init__(self, x, y, at):
+        self.x, self.y, self.at = x, y, at
+        self.killed = None
+
+    def __len__(self):
+        return len(self.x)
+
+    def __iter__(self):
+        import multiprocessing as mp
+
+        for b in range(len(self.x)):
+            if b == self.at:
+                kids = [p for p in mp.active_children() if "SpawnProcess" in p.name]
+                if kids:
+                    self.killed = kids[0].pid
+                    os.kill(kids[0].pid, signal.SIGKILL)
+            yield self.x[b], int(self.y[b])
+
+
+def test_killed_worker_loses_only_chunks_in_flight_and_resume_completes(rng, tmp_path):
+    net = _net(rng, n_in=40, hidden=200, n_out=5)
+    x, y = _data(rng, B=40, T=400, n_in=40)
+    ds = _Killing(x, y, at=24)
+    r = run_dataset(net, ds, workers=2, chunk=4, out=tmp_path / "run")
+    assert ds.killed is not None
+    assert r.status == "incomplete" and r.failed and all("worker process died" in e for e in r.failed.values())
+    assert r.n + len(r.failed) == 40 and not set(r.failed) & set(r.index.tolist())
+    ds.at = -1  # the same dataset, no kill this time
+    r2 = run_dataset(net, ds, workers=2, chunk=4, out=tmp_path / "run", resume=True)
+    assert r2.status == "complete" and r2.n == 40
+    ref = evsim.run(net, x)
+    assert np.array_equal(r2.predictions, ref.predictions()) and np.array_equal(r2.sops, ref.sops)
+
+
+def test_output_paths_checked_before_the_run(rng, tmp_path):
+    net = _net(rng)
+    (tmp_path / "file").write_text("x")
+
+    def never():
+        raise AssertionError("the run started")
+        yield
+
+    with pytest.raises(OutputPathError, match="is a file"):
+        run_dataset(net, never(), out=tmp_path / "file" / "run")
+    with pytest.raises(OutputPathError, match="does not exist"):
+        run_dataset(net, never(), out=tmp_path / "missing" / "run")
