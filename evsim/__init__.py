@@ -23,6 +23,7 @@ from .neurons import IF, LI, LIF, CubaLI, CubaLIF, NeuronParams, discretise, mak
 from .simulation import EventStream, Result, Spikes, run
 from .io import load
 from .io.nir_export import read_nir_data, save_nir, write_nir_data
+from .parallel import DatasetRun, run_dataset
 
 __version__ = "0.1.0"
 
@@ -57,4 +58,6 @@ __all__ = [
     "save_nir",
     "read_nir_data",
     "write_nir_data",
+    "run_dataset",
+    "DatasetRun",
 ]

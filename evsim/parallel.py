@@ -137,36 +137,24 @@ def iter_samples(
     net: Network, data: Any, limit: int | None = None, pipeline: Any = None
 ) -> tuple[Iterator[tuple], int | None, str]:
     """``(index, x, steps, label)`` per sample of ``data``, read lazily, with the number of samples (None when
-    unknown) and a name for messages. ``data``: a file path (an `evsim.data` dataset when that module is
-    there, else an input file of `evsim.io.files.read_inputs`), an array ``[B, T, ...]``, a tuple
-    ``(x, labels)``, a dataset object of `evsim.data.open` (binned by ``pipeline``, an `evsim.data.InputPipeline`;
-    default: the model's own), or any iterable of samples or ``(sample, label)``."""
-    try:
-        from .data import runner as data_runner  # the readers of evsim.data, where present
-    except ImportError:
-        data_runner = None
+    unknown) and a name for messages. ``data``: a path or a dataset of `evsim.data.open` (events binned by
+    ``pipeline``, an `evsim.data.InputPipeline`; default: the model's own), an array ``[B, T, ...]``, a tuple
+    ``(x, labels)``, or any iterable of samples or ``(sample, label)``."""
+    from .data import open as open_dataset
+    from .data.runner import model_inputs, pipeline_for
+
     if isinstance(data, (str, Path)):
-        if data_runner is not None:
-            from .data import open as open_dataset
-
-            data = open_dataset(data)
-        else:
-            from .io.files import read_inputs
-
-            x, labels = read_inputs(data)
-            x = x if x.ndim >= 3 else x[None]
-            return _from_array(x, labels, limit), _count(x.shape[0], limit), str(data)
+        data = open_dataset(data)
     if isinstance(data, np.ndarray):
         return _from_array(data, None, limit), _count(data.shape[0], limit), "array"
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         return _from_array(data[0], data[1], limit), _count(data[0].shape[0], limit), "array"
-    if data_runner is not None and hasattr(data, "kind") and hasattr(data, "on_grid"):
-        pipe = pipeline or data_runner.pipeline_for(net)
-        items = data_runner.model_inputs(net, data, pipe, limit)
+    if hasattr(data, "kind") and hasattr(data, "on_grid"):  # an evsim.data dataset
+        items = model_inputs(net, data, pipeline or pipeline_for(net), limit)
         n = _count(len(data), limit)
         return ((i, x, T, lab) for i, (x, T, lab) in enumerate(items)), n, str(getattr(data, "path", "dataset"))
-    n = _count(len(data), limit) if hasattr(data, "__len__") else limit
-    return _from_iterable(data, limit), n, type(data).__name__
+    m = _count(len(data), limit) if hasattr(data, "__len__") else limit
+    return _from_iterable(data, limit), m, type(data).__name__
 
 
 def _count(n: int, limit: int | None) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EvsimError
-from .io.files import atomic_path, write_json, write_npz
+from .io.files import write_json, write_npz
 
 FORMAT = "evsim-dataset-run/1"
 
@@ -149,9 +149,7 @@ class ResultStore:
 
     def finish(self, status: str, merged: dict[str, np.ndarray], **extra: Any) -> None:
         if merged:
-            with atomic_path(self.path / "results.npz") as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez_compressed(f, **merged)
+            write_npz(self.path / "results.npz", **merged)
         self._write_manifest(status, **extra)
 
 

@@ -17,6 +17,8 @@ from .network import Network
 
 __all__ = ["map_processes", "map_dask", "worker_network"]
 
+CONNECT_TIMEOUT = "20s"  # how long to wait for a Dask scheduler before giving up
+
 _WORKER_NET: Network | None = None
 
 
@@ -109,7 +111,7 @@ def map_dask(net: Network, scheduler: Any, chunks: Iterator[list], seed: int) ->
 
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler, timeout="20s") if own else scheduler
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT) if own else scheduler
     except (OSError, TimeoutError) as e:
         raise EvsimError(f"cannot reach the Dask scheduler {scheduler!r}: {e}") from None
     try:

@@ -130,3 +130,21 @@ def test_output_paths_checked_before_the_run(rng, tmp_path):
         run_dataset(net, never(), out=tmp_path / "file" / "run")
     with pytest.raises(OutputPathError, match="does not exist"):
         run_dataset(net, never(), out=tmp_path / "missing" / "run")
+
+
+def test_cli_dataset_run_and_resume(tmp_path, capsys):
+    from evsim.cli import main
+
+    model, data = "examples/data/digits_snntorch.nir", "examples/data/digits_test.npz"
+    from conftest import REPO
+
+    args = [str(REPO / model), "--input", str(REPO / data), "--dialect", "snntorch", "--samples", "40"]
+    assert main(["run", *args, "--workers", "1", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "40 sample(s) done of 40" in out and "results" in out
+    ref = evsim.run(evsim.load(REPO / model, dialect="snntorch"), np.load(REPO / data)["x"][:40])
+    assert f"SOPs     {int(ref.sops.sum())} total" in out
+    assert main(["run", *args, "--out", str(tmp_path / "r"), "--resume"]) == 0  # nothing missing: nothing runs
+    assert main(["run", *args, "--out", str(tmp_path / "r")]) == 2  # would mix two runs
+    assert "--resume completes it" in capsys.readouterr().err
+    assert main(["run", *args, "--workers", "0"]) == 2
