@@ -23,7 +23,10 @@ EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file (.nir)")
+    p.add_argument("model", help="model file (.nir; or an SNN-delays checkpoint .pt with --config)")
+    p.add_argument(
+        "--config", metavar="FILE", help="SNN-delays config (config.py, read without running it, or .json) for a .pt"
+    )
     g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
     g.add_argument(
         "--dialect",
@@ -47,6 +50,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help="floor(v/threshold) spikes per step (Sinabs)",
     )
     g.add_argument("--discretisation", choices=DISCRETISATIONS, help="how continuous-time equations are stepped")
+    g.add_argument(
+        "--no-exporter-fixes",
+        dest="exporter_fixes",
+        action="store_false",
+        help="load a Norse 1.1 export as written (default with --dialect norse: detect and correct it)",
+    )
     g.add_argument(
         "--no-strict",
         dest="strict",
@@ -76,6 +85,8 @@ def _choose_dialect(args: argparse.Namespace) -> str:
     """--dialect as given; else the one the file shows (said on stderr); else an error saying what to pass."""
     if args.dialect is not None:
         return args.dialect
+    if getattr(args, "config", None) or str(args.model).endswith((".pt", ".pth")):
+        return "nir"  # an SNN-delays checkpoint: its config states the semantics
     from .io.conventions import candidates, suggest
     from .io.nir import _is_netx, read_graph
 
@@ -120,6 +131,8 @@ def _load(args: argparse.Namespace):
         multi_spike=args.multi_spike,
         discretisation=args.discretisation,
         strict=args.strict,
+        **({"config": args.config} if getattr(args, "config", None) else {}),
+        **({} if getattr(args, "exporter_fixes", True) else {"exporter_fixes": False}),
     )
 
 

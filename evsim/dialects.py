@@ -92,7 +92,8 @@ DIALECTS: dict[str, Dialect] = {
             "v + i) with this step's current, then i decays; reset to v_reset); functional/lif_box.py (LIFBoxCell: "
             "v += dt/tau (v_leak - v + x)); functional/threshold.py (heaviside: v > v_th); "
             "utils/export_nir.py, import_nir.py (dt = 1 ms default; IF -> IAFCell, v += x). NB the exporter "
-            "writes LIFCell as CubaLIF without w_in (read as 1): LIFCell adds x to i unscaled, i.e. "
+            "(corrected on load: evsim.io.norse_fix) writes LIFCell as CubaLIF without w_in (read as 1): "
+            "LIFCell adds x to i unscaled, i.e. "
             "w_in = tau_syn/dt; its importer runs CubaLIF as LIBoxCell -> LIFBoxCell, the same discretisation",
         ),
         Dialect(

@@ -135,6 +135,10 @@ def run(
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
+    if "layered" in net.meta:  # padded-convolution models (SNN-delays): layer by layer, see evsim.layered
+        from .layered import run as run_layered
+
+        return run_layered(net, x, steps=steps, threads=threads, initial=initial)
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)

@@ -279,7 +279,10 @@ def test_norse_exporter_time_unit_bug_is_named(tmp_path):
         ),
     }
     path = write(tmp_path, nodes, [("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    with pytest.warns(UserWarning, match=r"Norse 1.1 to_nir output detected and corrected.*norse/norse#411"):
+        fixed = evsim.load(path, dialect="norse")  # recognised and corrected (evsim.io.norse_fix)
+    np.testing.assert_allclose(fixed.population("lif").neuron.beta, 1 - 1e-3 / 1e-2)
     with pytest.raises(evsim.ModelFileError, match=r"norse/norse#411.*divide"):
-        evsim.load(path, dialect="norse")
+        evsim.load(path, dialect="norse", exporter_fixes=False)
     with pytest.raises(evsim.ModelFileError, match="shorter than the time step"):
         evsim.load(path, dialect="snntorch")

@@ -33,3 +33,12 @@ def test_ttfs_digits_example():
     acc = re.search(r"class = first output spike: accuracy ([\d.]+)", out.stdout)
     assert same and acc, out.stdout
     assert float(same.group(1)) >= 95.0 and float(acc.group(1)) >= 0.8, out.stdout
+
+
+def test_run_snn_delays_example():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "run_snn_delays.py")], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("identical to PyTorch's in 100.0% of samples") == 2
+    assert "predictions identical to PyTorch's: 100.0% of samples" in out.stdout

@@ -78,8 +78,11 @@ def load(
     if_gain: str | None = None,
     synapse_delay: int | None = None,
     nodes: Mapping[str, Mapping[str, Any]] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    exporter_fixes: bool = True,
 ) -> Network:
-    """Load a NIR graph as an `evsim.Network` (discrete mode).
+    """Load a NIR graph as an `evsim.Network` (discrete mode); with ``config``, an SNN-delays checkpoint
+    (`evsim.io.snn_delays`: ``evsim.load("model.pt", config="config.py")``).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
     an explicit value overrides it. ``strict=False`` reads a file that fails NIR's type check, with a warning.
@@ -89,7 +92,15 @@ def load(
     many steps to every projection except a population's feedback onto itself (lava-dl: 1).
     ``nodes={node name: {setting: value}}`` overrides neuron settings (reset, reset_delay, threshold_op,
     multi_spike, discretisation, v_min) for single nodes, e.g. a model whose layers were built differently.
+    ``exporter_fixes`` (dialect "norse"): recognise Norse 1.1's ``to_nir`` output and correct it, with a warning
+    (`evsim.io.norse_fix`); False loads the file as written.
     """
+    if config is not None or str(path).endswith((".pt", ".pth")):
+        if config is None:
+            raise ModelFileError(f"{path}: a PyTorch checkpoint; pass its SNN-delays config (config=..., CLI --config)")
+        from .snn_delays import load_snn_delays
+
+        return load_snn_delays(path, config)
     d = get_dialect(dialect)
     if _is_netx(path):  # lava-dl's own HDF5 format: its neurons carry their fixed-point semantics
         if dialect not in ("nir", "lava-dl"):
@@ -99,8 +110,11 @@ def load(
         from .lava import load_netx
 
         return load_netx(path)
-    graph = read_graph(path, strict=strict)
     dt = d.dt if dt is None else dt
+    if dialect == "norse" and exporter_fixes and isinstance(dt, (int, float)) and dt > 0:
+        graph = _read_norse(path, strict, float(dt))
+    else:
+        graph = read_graph(path, strict=strict)
     if dt is None:
         from .conventions import suggest
 
@@ -139,6 +153,29 @@ def load(
         return _with_latency(from_graph(graph, s, source=str(path), overrides=nodes), int(s.synapse_delay))
     except EvsimError as e:
         raise type(e)(f"{path}: {e}") from None
+
+
+def _read_norse(path: str | Path, strict: bool, dt: float) -> Any:
+    """`read_graph`, then Norse 1.1's exporter output corrected (`evsim.io.norse_fix`), with a warning. A graph that
+    fails NIR's type check is read without it when it is Norse's (whose Input keeps the batch dimension)."""
+    from .norse_fix import fix
+
+    try:
+        graph = read_graph(path, strict=strict)
+    except ModelFileError as e:
+        if "type check" not in str(e):
+            raise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = read_graph(path, strict=False)
+        note = fix(graph, dt, path)
+        if note is None:
+            raise
+    else:
+        note = fix(graph, dt, path)
+    if note:
+        warnings.warn(note, stacklevel=3)
+    return graph
 
 
 def _with_latency(net: Network, k: int) -> Network:

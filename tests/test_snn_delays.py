@@ -1,0 +1,146 @@
+"""SNN-delays checkpoints: evsim's hidden spikes, output membrane and predictions against PyTorch's, recorded by
+examples/train_snn_delays.py when it trained the shipped model (SNN-delays' own code, DCLS and SpikingJelly); the
+restricted checkpoint reader and the config parser against hostile files; a live comparison when torch is present."""
+
+import json
+import os
+import pickle
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import evsim
+from evsim.io.pyconfig import read_config
+from evsim.io.snn_delays import synapses
+from evsim.io.torch_pickle import read_state_dict
+
+from conftest import EXAMPLES, REPO
+
+MODEL = EXAMPLES / "data" / "snn_delays_model.pt"
+CONFIG = EXAMPLES / "data" / "snn_delays_config.py"
+REF = EXAMPLES / "data" / "snn_delays_reference.npz"
+TORCH_PY = Path(
+    os.environ.get("EVSIM_TORCH_PYTHON", Path(__file__).resolve().parents[2] / "venv-torch" / "bin" / "python")
+)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    with np.load(REF) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(scope="module")
+def result(ref):
+    net = evsim.load(MODEL, config=CONFIG)
+    return net, evsim.run(net, ref["frames"].astype(np.float64))
+
+
+def test_hidden_spikes_output_and_predictions_equal_pytorch(ref, result):
+    net, res = result
+    B, T, _ = ref["frames"].shape
+    grow = (int(net.meta["config"]["max_delay"]) - 1) // 2
+    assert res.steps == T + 3 * grow == ref["v_out"].shape[1]  # each layer's sequence is `grow` steps longer
+    for k in (0, 1):
+        want = ref[f"spikes{k}"]
+        assert want.shape[1] == T + (k + 1) * grow
+        got = res.spikes[f"hidden{k + 1}"].dense(want.shape[1], want.shape[2], B).astype(bool)
+        assert want.sum() > 100
+        np.testing.assert_array_equal(got, want, err_msg=f"hidden layer {k + 1}")
+    np.testing.assert_allclose(res.output, ref["v_out"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(res.predictions(), ref["pred"])
+    assert np.mean(res.predictions() == ref["labels"]) == pytest.approx(float(ref["accuracy"]))
+
+
+def test_model_structure_and_input_pipeline():
+    net = evsim.load(MODEL, config=CONFIG)
+    assert [p.name for p in net.populations] == ["input", "hidden1", "hidden2", "output"]
+    assert len(net.projections) == 3 and net.dt == pytest.approx(0.01)
+    assert net.meta["input_pipeline"] == dict(rule="spikingjelly", time_step=0.01, n_bins=5)
+    assert any("surrogate_function" in n for n in net.meta["notes"])  # the call was skipped, not run
+    assert net.max_delay <= 24 and len({int(d) for q in net.projections for d in q.delays}) > 10
+
+
+def test_delays_follow_round_pos_and_the_padded_convolution():
+    # position p in [-12, 12] (M = 25): tap k = round(p) + 12, delay = (M - 1) - k = 12 - round(p) (half to even)
+    w = np.ones((1, 5, 1), np.float32)
+    P = np.array([-12.0, -0.5, 0.5, 1.5, 40.0], np.float32).reshape(1, 1, 5, 1)
+    pre, post, weight, delay = synapses(w, P, 25, 24)
+    np.testing.assert_array_equal(delay, [24, 12, 12, 10, 0])
+    assert weight[0] == np.float32(1) * (np.float32(1) / np.float32(1 + 1e-7)) and weight[0] < 1
+
+
+def test_checkpoint_reader_refuses_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+        z.writestr("evil/byteorder", "little")
+    with pytest.raises(evsim.ModelFileError, match="print, not only tensors.*never runs code"):
+        read_state_dict(path, use_torch=False)
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(evsim.ModelFileError, match="not a PyTorch zip checkpoint"):
+        read_state_dict(tmp_path / "text.pt", use_torch=False)
+    with pytest.raises(evsim.ModelFileError, match="pass its SNN-delays config"):
+        evsim.load(MODEL)
+
+
+def test_config_parser_evaluates_literals_and_skips_the_rest(tmp_path):
+    f = tmp_path / "c.py"
+    f.write_text(
+        "import os\nclass Config:\n    a = 250 // 10\n    a = a if a % 2 == 1 else a + 1\n"
+        "    b = os.system('echo x')\n    c = f'{a}ms'\n    d = -a // 2\n    e = 2 ** 1000\n"
+    )
+    v, notes = read_config(f)
+    assert v == dict(a=25, c="25ms", d=-13)
+    assert len(notes) == 2 and "os.system" in notes[0] and "exponent" in notes[1]
+    j = tmp_path / "c.json"
+    cfg, _ = read_config(CONFIG)
+    j.write_text(json.dumps({k: x for k, x in cfg.items() if isinstance(x, (int, float, str, bool))}))
+    net_j = evsim.load(MODEL, config=j)
+    net_p = evsim.load(MODEL, config=CONFIG)
+    for a, b in zip(net_j.projections, net_p.projections):
+        np.testing.assert_array_equal(a.delays, b.delays)
+        np.testing.assert_array_equal(a.weights, b.weights)
+    bad = dict(cfg, stateful_synapse=True)
+    with pytest.raises(evsim.ModelFileError, match="SynapseFilter"):
+        evsim.load(MODEL, config={k: x for k, x in bad.items() if not callable(x)})
+
+
+@pytest.mark.validation
+def test_live_pytorch_forward_matches(ref, tmp_path):
+    """The model rebuilt from DCLS + SpikingJelly in a Python with torch (EVSIM_TORCH_PYTHON) on 40 test samples:
+    its hidden spikes and output equal the recorded ones and evsim's; torch.load's tensors equal evsim's reader's."""
+    if not TORCH_PY.exists():
+        pytest.skip(f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch and DCLS)")
+    probe = subprocess.run([str(TORCH_PY), "-c", "import torch, DCLS, spikingjelly"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"torch, DCLS or spikingjelly missing in {TORCH_PY}: {probe.stderr.strip().splitlines()[-1:]}")
+    cfg, _ = read_config(CONFIG)
+    (tmp_path / "cfg.json").write_text(json.dumps({k: v for k, v in cfg.items() if isinstance(v, (int, float, str))}))
+    np.savez(tmp_path / "x.npz", frames=ref["frames"][:40])
+    script = REPO / "validation" / "frameworks" / "snn_delays_forward.py"
+    args = [str(TORCH_PY), str(script), str(MODEL), str(tmp_path / "cfg.json"), str(tmp_path / "x.npz")]
+    proc = subprocess.run(args + [str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    live = np.load(tmp_path / "out.npz")
+    mine = read_state_dict(MODEL, use_torch=False)
+    assert {k[3:] for k in live.files if k.startswith("sd:")} == set(mine)
+    for k, v in mine.items():
+        np.testing.assert_array_equal(v, live[f"sd:{k}"])
+    net = evsim.load(MODEL, config=CONFIG)
+    res = evsim.run(net, ref["frames"][:40].astype(np.float64))
+    for k in (0, 1):
+        want = live[f"spikes{k}"]
+        np.testing.assert_array_equal(want, ref[f"spikes{k}"][:40])
+        got = res.spikes[f"hidden{k + 1}"].dense(want.shape[1], want.shape[2], 40).astype(bool)
+        print(f"hidden{k + 1}: {np.mean(got == want):.2%} of (sample, step, neuron) equal, {want.sum()} spikes")
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(live["v_out"], ref["v_out"][:40], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(res.output, live["v_out"], rtol=1e-4, atol=1e-4)
