@@ -131,8 +131,8 @@ def _load(args: argparse.Namespace):
         multi_spike=args.multi_spike,
         discretisation=args.discretisation,
         strict=args.strict,
-        **({"config": args.config} if getattr(args, "config", None) else {}),
-        **({} if getattr(args, "exporter_fixes", True) else {"exporter_fixes": False}),
+        config=getattr(args, "config", None),
+        exporter_fixes=getattr(args, "exporter_fixes", True),
     )
 
 

@@ -58,7 +58,8 @@ def chain(net: Network) -> list[str]:
 
 
 def run(net: Network, x: Any, *, steps: int | None = None, threads: int = 1, **kw: Any) -> LayeredResult:
-    """Run a layered network (see the module docstring); arguments as `evsim.run`."""
+    """Run a layered network (see the module docstring); arguments as `evsim.run` (``progress``, the budgets
+    ``max_events``/``max_spikes``/``max_seconds`` apply to each layer's run; every spike is recorded)."""
     from .simulation import run as run_net
 
     info: Mapping[str, Any] = net.meta["layered"]
@@ -66,7 +67,7 @@ def run(net: Network, x: Any, *, steps: int | None = None, threads: int = 1, **k
     grow = [int(g) for g in info["grow"]]
     if len(grow) != len(names) - 1:
         raise NetworkError(f"meta['layered']['grow'] has {len(grow)} entries for {len(names) - 1} layers")
-    if kw.get("initial"):
+    if kw.pop("initial", None):
         raise InputError("initial= is not available for a layered network (every layer starts at rest)")
     samples, T, batched = _normalise(net, x, steps)
     B = len(samples)
@@ -90,7 +91,7 @@ def run(net: Network, x: Any, *, steps: int | None = None, threads: int = 1, **k
             (q.target,),
             dt=net.dt,
         )
-        res = run_net(sub, stream, steps=T_l, threads=threads)
+        res = run_net(sub, stream, steps=T_l, threads=threads, **kw)  # every spike kept: the next layer's input
         if k == 0:
             spikes[q.source] = res.spikes[q.source]
             final[q.source] = res.final_state[q.source]

@@ -138,7 +138,17 @@ def run(
     if "layered" in net.meta:  # padded-convolution models (SNN-delays): layer by layer, see evsim.layered
         from .layered import run as run_layered
 
-        return run_layered(net, x, steps=steps, threads=threads, initial=initial)
+        return run_layered(
+            net,
+            x,
+            steps=steps,
+            threads=threads,
+            initial=initial,
+            progress=progress,
+            max_events=max_events,
+            max_spikes=max_spikes,
+            max_seconds=max_seconds,
+        )
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)

@@ -64,6 +64,22 @@ def test_model_structure_and_input_pipeline():
     assert net.max_delay <= 24 and len({int(d) for q in net.projections for d in q.delays}) > 10
 
 
+def test_shd_file_binned_by_the_models_pipeline_gives_pytorchs_frames(ref):
+    # evsim.data reads the shipped SHD-layout test set with the pipeline the config states (SpikingJelly frames of
+    # time_step ms, n_bins channel binning): the frames PyTorch was fed, sample for sample
+    from evsim.data import InputPipeline, SHDFile, raster
+
+    net = evsim.load(MODEL, config=CONFIG)
+    pipe = InputPipeline.from_dict(net.meta["input_pipeline"])
+    with SHDFile(EXAMPLES / "data" / "snn_delays_test.h5") as d:
+        assert np.array_equal(d.labels, ref["labels"])
+        for i in range(0, len(d), 7):
+            ev, _ = d[i]
+            np.testing.assert_array_equal(
+                raster(ev, pipe, net.dt).reshape(ref["frames"].shape[1], -1), ref["frames"][i]
+            )
+
+
 def test_delays_follow_round_pos_and_the_padded_convolution():
     # position p in [-12, 12] (M = 25): tap k = round(p) + 12, delay = (M - 1) - k = 12 - round(p) (half to even)
     w = np.ones((1, 5, 1), np.float32)
