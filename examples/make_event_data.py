@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Make the small event files of examples/data/ that the README runs the bundled models on.
 
+Sources: ``examples/data/digits_test.npz`` (made by ``examples/train_digits_snntorch.py``) and scikit-learn's 8x8
+digits (``sklearn.datasets.load_digits``); the saccades follow N-MNIST's recording (Orchard et al. 2015).
+
 1. ``digits_shd.h5``: the first 50 samples of ``digits_test.npz`` (the rate-coded 8x8 digits the snnTorch model was
    tested on) in the SHD/SSC layout (``spikes/times`` float seconds, ``spikes/units`` uint16, ``labels``), written
    with h5py by `evsim.data.write_shd`: a spike of input i at step k becomes unit i at time ``(k + 0.5) * 1e-4`` s

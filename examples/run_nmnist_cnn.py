@@ -18,8 +18,8 @@ not shipped, so this script records its own the way N-MNIST was recorded:
 Which channel takes ON events was chosen on 80 development digits, not on those reported here: ON in channel 0
 gave 0.79 (0.89 with sharpened strokes), ON in channel 1 0.65 (0.75). The accuracy printed is then measured on 100
 other digits (10 per class); the paper's frameworks reach 0.95-0.98 on real N-MNIST. What this shows: evsim runs
-the converted CNN event by event with implicit convolutions (2.2 MB instead of an 18 MB synapse table) and it
-recognises digits it never saw recorded this way.
+the converted CNN event by event with implicit convolutions (2.3 MB instead of an 18 MB synapse table) and it
+recognises digits it never saw recorded this way: 0.80 (80/100).
 
     python examples/run_nmnist_cnn.py [--samples 100]
 """
@@ -93,7 +93,8 @@ def main() -> None:
         print(f"layer {name:>2}: {size:5d} neurons, {res.spikes[name].counts.sum() / len(chosen):8.0f} spikes/sample")
     per_class = [float(np.mean(pred[y == c] == c)) for c in range(10) if np.any(y == c)]
     print(f"per-class accuracy: {' '.join(f'{a:.1f}' for a in per_class)}")
-    print(f"accuracy {np.mean(pred == y):.3f} ({int(np.sum(pred == y))}/{len(y)}); SOPs per sample {np.mean(res.sops):.0f}")
+    right = int(np.sum(pred == y))
+    print(f"accuracy {right / len(y):.3f} ({right}/{len(y)}); SOPs per sample {np.mean(res.sops):.0f}")
 
 
 if __name__ == "__main__":
