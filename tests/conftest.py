@@ -1,3 +1,6 @@
+"""Shared test fixtures: the repository's paths, the copied model files (`model_file`), a seeded ``rng``, and the
+Hypothesis profiles (``--hypothesis-profile=thorough`` for a long hunt)."""
+
 import os
 from pathlib import Path
 
