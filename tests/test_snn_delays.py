@@ -160,3 +160,20 @@ def test_live_pytorch_forward_matches(ref, tmp_path):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(live["v_out"], ref["v_out"][:40], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(res.output, live["v_out"], rtol=1e-4, atol=1e-4)
+
+
+def test_save_nir_of_the_imported_model_loads_back_to_the_same_spikes(ref, result, tmp_path):
+    net, res = result
+    path = tmp_path / "snn_delays.nir"
+    back = evsim.load(path, **evsim.save_nir(net, path))
+    assert back.meta["layered"] == net.meta["layered"]  # runs layer by layer again, with the same decoding
+    x = ref["frames"][:30].astype(np.float64)
+    again = evsim.run(back, x)
+    for name in ("hidden1", "hidden2"):
+        want = res.spikes[name]
+        keep = want.samples < 30
+        got = again.spikes[name]
+        np.testing.assert_array_equal(got.times, want.times[keep])
+        np.testing.assert_array_equal(got.indices, want.indices[keep])
+    np.testing.assert_allclose(again.output, res.output[:30], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(again.predictions(), ref["pred"][:30])

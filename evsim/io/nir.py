@@ -544,6 +544,9 @@ def from_graph(
         nir_nodes={n: type(v).__name__ for n, v in nodes.items()},
         node_map=node_map,
     )
+    layered = (getattr(graph, "metadata", None) or {}).get("evsim_layered")
+    if layered is not None:  # written by evsim.save_nir for a model run layer by layer (evsim.layered)
+        meta["layered"] = _layered_meta(layered)
     return Network(tuple(pops), tuple(projs), tuple(n for n in top_in), tuple(outputs), dt=s.dt, meta=meta)
 
 
@@ -572,6 +575,17 @@ def _projections(
             pre, post, w, dl = (np.concatenate(a) for a in zip(*parts))
             out.append(Projection.from_synapses(f"{src}->{name}", src, name, pre, post, w, dl, sizes[src]))
     return out
+
+
+def _layered_meta(text: Any) -> dict[str, Any]:
+    import json
+
+    try:
+        d = json.loads(text if isinstance(text, str) else bytes(text).decode())
+        grow = [int(g) for g in d["grow"]]
+        return dict(grow=grow, decoding=str(d.get("decoding", "last")))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelFileError(f"graph metadata 'evsim_layered' is not valid ({type(e).__name__}: {e})") from None
 
 
 def _back_edges(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str]) -> set[tuple[str, str]]:

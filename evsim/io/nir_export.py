@@ -289,4 +289,6 @@ def to_nir(
     from .. import __version__
 
     graph.metadata = {"generator": f"evsim {__version__}", "evsim_load": json.dumps(load_kw)}
+    if "layered" in network.meta:  # a padded-convolution model (evsim.layered): evsim.load reads it back
+        graph.metadata["evsim_layered"] = json.dumps(dict(network.meta["layered"]))
     return graph, load_kw
