@@ -49,11 +49,16 @@ def _nodes(graph: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def _arr(node: Any, field: str) -> np.ndarray | None:
     v = getattr(node, field, None)
-    return None if v is None else np.asarray(v, dtype=np.float64).reshape(-1)
+    try:
+        a = None if v is None else np.asarray(v, dtype=np.float64).reshape(-1)
+    except (ValueError, TypeError, OverflowError):  # not numbers: no fingerprint (the loader says what is wrong)
+        return None
+    return a
 
 
 def _close(a: np.ndarray | None, b: Any) -> bool:
-    return a is not None and a.size > 0 and bool(np.allclose(a, b, rtol=1e-4, atol=0))
+    with np.errstate(all="ignore"):
+        return a is not None and a.size > 0 and bool(np.allclose(a, b, rtol=1e-4, atol=0))
 
 
 def _from_metadata(graph: Any) -> Suggestion | None:
@@ -105,7 +110,11 @@ def _spikingjelly(nodes: list[tuple[str, Any]]) -> Suggestion | None:
 def suggest(graph: Any) -> Suggestion | None:
     """The dialect the file itself names (metadata) or an exporter's fingerprint identifies; None if none does."""
     nodes = list(_nodes(graph))
-    return _from_metadata(graph) or _snntorch(nodes) or _spikingjelly(nodes)
+    try:
+        with np.errstate(all="ignore"):
+            return _from_metadata(graph) or _snntorch(nodes) or _spikingjelly(nodes)
+    except (ValueError, TypeError, OverflowError):  # malformed parameters: no fingerprint (load says what is wrong)
+        return None
 
 
 def candidates(graph: Any) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Union
 import numpy as np
 import scipy.sparse as sp
 
+from .. import limits
 from ..conv import ConvSpec
 from ..errors import EvsimError, ModelFileError
 
@@ -58,6 +59,8 @@ def to_matrix(op: Operator, n_source: int) -> sp.csr_matrix:
     if isinstance(op, Pool):
         return _pool_matrix(op.in_shape, op.k, op.k, 0, op.scale)
     if isinstance(op, ConvSpec):
+        taps = op.n_out * int(np.prod(op.weight.shape[1:])) * op.pool**2
+        limits.check_memory(f"an explicit convolution (up to {taps} synapses)", 48.0 * taps)
         pre, post, w = op.expand()
         return sp.csr_matrix((w, (post, pre)), shape=(op.n_out, op.n_in))
     return op
@@ -257,7 +260,12 @@ def _pool(avg: bool) -> Callable[[str, Any, float], LinearNode]:
 
 def _pool_matrix(in_shape: tuple[int, int, int], k: int, stride: int, pad: int, scale: float) -> sp.csr_matrix:
     c, h, w = in_shape
+    if k < 1 or stride < 1 or pad < 0:
+        raise ModelFileError(f"pooling needs kernel and stride >= 1 and padding >= 0, got {k}, {stride}, {pad}")
     oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if oh < 1 or ow < 1:
+        raise ModelFileError(f"pooling of {k} x {k} (padding {pad}) does not fit an input of {h} x {w}")
+    limits.check_memory(f"a pooling matrix ({c} x {oh} x {ow} outputs x {k * k} taps)", 64.0 * c * oh * ow * k * k)
     cc, oy, ox, dy, dx = np.meshgrid(
         np.arange(c), np.arange(oh), np.arange(ow), np.arange(k), np.arange(k), indexing="ij"
     )
@@ -281,13 +289,30 @@ LINEAR_CONVERTERS: dict[str, Callable[[str, Any, float], LinearNode]] = {
 }
 
 
+MAX_NEURONS = 2**31 - 1  # one population (the engine indexes neurons with int32 in places)
+
+
 def shape_of(node: Any, port: str) -> tuple[int, ...]:
+    """A node's declared input or output shape: positive whole numbers, at most `MAX_NEURONS` in all."""
     types = node.input_type if port == "input" else node.output_type
     shape = next(iter(types.values()), None) if types else None
     if shape is None:
         raise ModelFileError(f"node {type(node).__name__}: no {port} shape")
-    return tuple(int(x) for x in np.asarray(shape).reshape(-1))
+    a = np.asarray(shape).reshape(-1)
+    ok = a.size > 0 and a.dtype.kind in "iuf" and bool(np.all(np.isfinite(a)) and np.all(a >= 1))
+    if not ok or np.any(a != np.round(a)):
+        raise ModelFileError(f"node {type(node).__name__}: {port} shape {a.tolist()[:8]} is not positive whole numbers")
+    dims = tuple(int(x) for x in a)
+    n = 1
+    for d in dims:
+        n *= d  # Python integers: no wrap-around
+    if n > MAX_NEURONS:
+        raise ModelFileError(f"node {type(node).__name__}: {port} shape {dims} holds {n} neurons (over {MAX_NEURONS})")
+    return dims
 
 
 def size_of(node: Any, port: str) -> int:
-    return int(np.prod(shape_of(node, port)))
+    n = 1
+    for d in shape_of(node, port):
+        n *= d
+    return n

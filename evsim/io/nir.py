@@ -13,18 +13,21 @@ step's spikes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from .. import limits
 from ..dialects import get_dialect
 from ..errors import EvsimError, ModelFileError
 from ..network import ConvProjection, Network, Population, Projection
 from ..neurons import NeuronParams, discretise, make_params
 from ..conv import ConvSpec
+from .h5safe import check_hdf5, read_checked
 from .linear import (
     IDENTITY,
     LINEAR_CONVERTERS,
@@ -39,6 +42,7 @@ from .linear import (
 )
 
 NEURON_TYPES = ("LIF", "IF", "LI", "CubaLIF", "CubaLI")
+BYTES_PER_NEURON = 256  # parameters (10 float64), state, engine rows, ring slots of a short delay: an estimate
 
 
 @dataclasses.dataclass
@@ -200,8 +204,27 @@ def _is_netx(path: str | Path) -> bool:
     p = Path(path)
     if not (p.is_file() and h5py.is_hdf5(p)):
         return False
-    with h5py.File(p, "r") as f:
+    check_hdf5(p)  # structure and declared sizes, before anything is read
+    return read_checked(p, lambda: _has_layers(h5py.File(p, "r")), "cannot read this HDF5 file")
+
+
+def _has_layers(f: Any) -> bool:
+    with f:
         return "layer" in f and "node" not in f
+
+
+@contextlib.contextmanager
+def converting(name: str, node: Any) -> Iterator[None]:
+    """Whatever a malformed parameter still makes a converter raise (a string where numbers belong, NaN sizes,
+    ...) becomes one `ModelFileError` naming the node."""
+    try:
+        yield
+    except EvsimError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError, AttributeError) as e:
+        where = f"node {name!r} ({type(node).__name__})" if name else "a node's shape"
+        why = " ".join(str(e).split())[:200]
+        raise ModelFileError(f"{where}: malformed parameters ({type(e).__name__}: {why})") from None
 
 
 def read_graph(path: str | Path, strict: bool = True) -> Any:
@@ -218,10 +241,11 @@ def read_graph(path: str | Path, strict: bool = True) -> Any:
         raise ModelFileError(
             f"{p}: not an HDF5 file (a .nir model is HDF5, written by nir.write or a framework's NIR exporter)"
         )
+    check_hdf5(p)  # link structure, declared shapes, chunking: before nir.read loads every dataset
     try:
         return nir.read(p)
     except Exception as e:  # noqa: BLE001 - nir raises ValueError, KeyError, TypeError on bad files
-        first = f"{type(e).__name__}: {e}"
+        first = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
     if strict:
         raise ModelFileError(
             f"{p}: NIR cannot read this graph ({first}); if it only fails NIR's type check, "
@@ -230,7 +254,9 @@ def read_graph(path: str | Path, strict: bool = True) -> Any:
     try:
         g = nir.read(p, type_check=False)
     except Exception as e:  # noqa: BLE001
-        raise ModelFileError(f"{p}: NIR cannot read this graph ({type(e).__name__}: {e})") from None
+        raise ModelFileError(
+            f"{p}: NIR cannot read this graph ({type(e).__name__}: {' '.join(str(e).split())[:300]})"
+        ) from None
     warnings.warn(f"{p}: loaded without NIR's type check ({first})", stacklevel=3)
     return g
 
@@ -252,6 +278,10 @@ def _param(node_name: str, node: Any, field: str, n: int, default: Any = None) -
         )
     if not np.all(np.isfinite(a)):
         raise ModelFileError(f"node {node_name!r}: parameter {field!r} contains NaN or Inf")
+    if field.startswith("tau") and not np.all(a > 0):  # (-0.0 too: a time constant is a positive duration)
+        raise ModelFileError(
+            f"node {node_name!r} ({type(node).__name__}): {field} must be > 0 seconds, got {a[~(a > 0)][0]!r}"
+        )
     return a
 
 
@@ -443,15 +473,21 @@ def from_graph(
     for n, k in kinds.items():
         if k == "linear":
             t = "Flatten" if n in nested_io else type(nodes[n]).__name__
-            linear[n] = LINEAR_CONVERTERS[t](n, nodes[n], s.dt)
+            with converting(n, nodes[n]):
+                linear[n] = LINEAR_CONVERTERS[t](n, nodes[n], s.dt)
     back = _back_edges(nodes, edges, top_in)
     preds: dict[str, list[tuple[str, int]]] = {n: [] for n in nodes}
     for a, b in edges:
         preds[b].append((a, 1 if (a, b) in back else 0))
 
     populations = [n for n in nodes if kinds[n] in ("input", "neuron")]
-    sizes = {n: _size(nodes[n], "output") for n in populations}  # (linear nodes have no size of their own)
-    shapes = {n: _shape(nodes[n], "output") for n in populations}
+    with converting("", None):
+        sizes = {n: _size(nodes[n], "output") for n in populations}  # (linear nodes have no size of their own)
+        shapes = {n: _shape(nodes[n], "output") for n in populations}
+    limits.check_memory(
+        f"{sum(sizes.values())} neurons (~{BYTES_PER_NEURON} B each in the network and the engine)",
+        BYTES_PER_NEURON * sum(sizes.values()),
+    )
     Contrib = dict[tuple[str, int], Operator]
     memo: dict[str, tuple[Contrib, np.ndarray]] = {}
     visiting: set[str] = set()
@@ -512,7 +548,8 @@ def from_graph(
             raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {size})")
         c, bias = into(name, size)
         s_n = node_settings[name]
-        params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], size, bias, s_n)
+        with converting(name, nodes[name]):
+            params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], size, bias, s_n)
         recurrent = any(src == name for src, _ in c)
         if (
             s_n.late_zero_refractory

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import InputError
 from ..simulation import EventStream, Result
 from .files import atomic_path
@@ -68,10 +69,10 @@ def read_nir_data(
         raise InputError(f"{p}: no such NIR data file")
     if snap not in (None, "floor"):
         raise InputError(f"snap must be None or 'floor', got {snap!r}")
-    try:
-        data = nir.read_data(str(p))
-    except Exception as e:  # noqa: BLE001 - h5py and nir raise many kinds of errors on foreign files
-        raise InputError(f"{p}: not a NIR data file ({type(e).__name__}: {e})") from None
+    from .h5safe import check_hdf5, read_checked
+
+    check_hdf5(p, InputError)  # structure and declared sizes, before nir.read_data loads every dataset
+    data = read_checked(p, lambda: nir.read_data(str(p)), "not a NIR data file", InputError)
     nodes = _flat_nodes(data)
     if node is None:
         if len(nodes) != 1:
@@ -88,6 +89,12 @@ def read_nir_data(
         raise InputError(f"{p}: node {node!r} has no observable {observable!r}; it has {sorted(obs)}")
     o = obs[observable]
     where = f"{p}: node {node!r}, observable {observable!r}"
+    return read_checked(p, lambda: _observable(o, where, dt, dense, snap), "malformed NIR data", InputError)
+
+
+def _observable(o: Any, where: str, dt: float | None, dense: bool, snap: str | None) -> Any:
+    import nir
+
     if isinstance(o, nir.TimeGriddedData):
         if dt is not None and not np.isclose(o.dt, dt, rtol=1e-9, atol=0.0):
             raise InputError(f"{where}: recorded at dt = {o.dt} s, but the network runs at dt = {dt} s")
@@ -129,6 +136,8 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
     value = np.asarray(o.value, dtype=np.float64) if valued else None
     n = int(o.n_neurons)
     t_max = float(o.t_max)
+    if n < 1 or not t_max > 0:
+        raise InputError(f"{where}: n_neurons must be >= 1 and t_max > 0, got {n} and {t_max}")
     T = int(np.ceil(t_max / dt - _GRID_TOL)) if np.isfinite(t_max) else None
     out = EventList()
     for b in range(idx.shape[0]):
@@ -163,6 +172,7 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
         out.append(EventStream(k[order], i[order].astype(np.int64), v))
     steps = T if T is not None else max((int(e.times.max()) + 1 for e in out if e.times.size), default=0)
     if dense:
+        limits.check_memory(f"{where}: dense input [{len(out)}, {steps}, {n}]", 8.0 * len(out) * steps * n)
         x = np.zeros((len(out), steps, n), dtype=np.float64 if valued else np.int64)
         for b, e in enumerate(out):
             np.add.at(x[b], (e.times, e.indices), 1 if e.values is None else e.values)
