@@ -44,7 +44,7 @@ def replace(path, value):
 @pytest.mark.parametrize(
     "edit, match",
     [
-        (replace("node/nodes/1/tau", np.full(128, -0.0, np.float32)), r"node '1' \(LIF\): tau must be > 0"),
+        (replace("node/nodes/1/tau", np.full(128, -0.0, np.float32)), r"node '1' \(LIF\): tau must be positive"),
         (replace("node/nodes/1/tau", np.array(["fast"] * 128, dtype="S4")), r"node '1' \(LIF\): malformed"),
         (replace("node/nodes/0/weight", "heavy"), r"NIR cannot read this graph \(AttributeError"),
         (replace("node/nodes/1/v_threshold", np.full(128, np.nan, np.float32)), "NaN or Inf"),
@@ -144,7 +144,7 @@ def _npz(tmp_path, name="in.npz", **arrays):
 def test_hostile_input_files(tmp_path):
     x = np.load(DIGITS)["x"][:3]
     cases = [
-        (_npz(tmp_path, "zero_steps.npz", x=x[:, :0]), "is empty"),
+        (_npz(tmp_path, "zero_steps.npz", x=x[:, :0]), "holds no sample"),
         (_npz(tmp_path, "labels0d.npz", x=x, labels=np.int64(3)), "3 labels|1 labels for 3"),
         (_npz(tmp_path, "labels_str.npz", x=x, labels=np.array(["a", "b", "c"])), "whole class numbers"),
         (_npz(tmp_path, "labels_nan.npz", x=x, labels=np.array([0.0, np.nan, 1.0])), "not whole class numbers"),

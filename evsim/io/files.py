@@ -105,7 +105,7 @@ def _check_x(p: Path, key: str, x: np.ndarray) -> np.ndarray:
     if x.ndim < 2:
         raise InputError(f"{p}: array {key!r} has shape {x.shape}; expected [T, n] or [B, T, n] (or [T, *shape])")
     if 0 in x.shape:
-        raise InputError(f"{p}: array {key!r} of shape {x.shape} is empty (no sample, step or neuron)")
+        raise InputError(f"{p}: array {key!r} of shape {x.shape} holds no sample, step or neuron")
     return x
 
 

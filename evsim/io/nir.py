@@ -280,7 +280,7 @@ def _param(node_name: str, node: Any, field: str, n: int, default: Any = None) -
         raise ModelFileError(f"node {node_name!r}: parameter {field!r} contains NaN or Inf")
     if field.startswith("tau") and not np.all(a > 0):  # (-0.0 too: a time constant is a positive duration)
         raise ModelFileError(
-            f"node {node_name!r} ({type(node).__name__}): {field} must be > 0 seconds, got {a[~(a > 0)][0]!r}"
+            f"node {node_name!r} ({type(node).__name__}): {field} must be positive (> 0 s), got {float(a[~(a > 0)][0])}"
         )
     return a
 
