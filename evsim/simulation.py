@@ -9,7 +9,7 @@ import numpy as np
 
 from .control import check_finite, check_magnitudes, check_run_memory, default_max_spikes, execute, record_modes
 from .engine import CompiledNetwork, compile_network, run_sample
-from .errors import InputError
+from .errors import InputError, _Partial
 from .network import Network
 
 
@@ -186,7 +186,7 @@ def run(
         if bar is not None:
             bar.close()
     if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
-        if runs and hasattr(stopped, "samples_done"):  # gathered when read
+        if runs and isinstance(stopped, _Partial):  # gathered when read
             stopped.partial = lambda: _gather(cn, runs, samples[: len(runs)], T, batched, rec_mode)
             stopped.samples_done = len(runs)
         raise stopped
