@@ -114,22 +114,28 @@ def _choose_dialect(args: argparse.Namespace) -> str:
             f"({', '.join(candidates(graph))}; README, 'Dialects'), or --dt SECONDS for plain NIR semantics"
         )
     print(f"note: dialect {hint.dialect}: {hint.reason} (--dialect chooses another)", file=sys.stderr)
+    args.file_settings = hint.settings  # settings the file records (evsim's save_nir); explicit options win
     return hint.dialect
 
 
 def _load(args: argparse.Namespace):
     from .io import load
 
+    args.file_settings = {}
     args.dialect = _choose_dialect(args)
-    return load(
-        args.model,
-        args.dt,
-        dialect=args.dialect,
+    given = dict(
+        dt=args.dt,
         reset=args.reset,
         reset_delay=args.reset_delay,
         threshold_op=args.threshold_op,
         multi_spike=args.multi_spike,
         discretisation=args.discretisation,
+    )
+    kw = {**args.file_settings, **{k: v for k, v in given.items() if v is not None}}
+    return load(
+        args.model,
+        dialect=args.dialect,
+        **kw,
         strict=args.strict,
         config=getattr(args, "config", None),
         exporter_fixes=getattr(args, "exporter_fixes", True),

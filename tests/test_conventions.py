@@ -86,3 +86,29 @@ def test_python_dash_m_evsim():
 
     out = subprocess.run([sys.executable, "-m", "evsim", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage: evsim" in out.stdout and "info" in out.stdout
+
+
+def test_evsims_own_export_loads_with_the_settings_it_recorded(tmp_path, capsys):
+    # Norse's LIF at dt = 1e-4 (Norse's default is 1e-3): save_nir records dt; the CLI takes it from the file
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), dialect="norse", dt=1e-4)
+    path = tmp_path / "lif.nir"
+    kw = evsim.save_nir(net, path)
+    assert kw["dialect"] == "norse" and kw["dt"] == 1e-4
+    hint = suggest(nir.read(path))
+    assert hint.dialect == "norse" and hint.settings["dt"] == 1e-4
+    x = np.loadtxt(model_file("nir_paper/01_lif/lif_exact.csv"), delimiter=",")[:, :1]
+    np.savez(tmp_path / "x.npz", x=x)
+    out = tmp_path / "o.npz"
+    assert main(["run", str(path), "--input", str(tmp_path / "x.npz"), "--out", str(out), "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "written by evsim's save_nir" in cap.err
+    ours = evsim.run(evsim.load(path, **kw), x).output
+    assert np.flatnonzero(ours[:, 0]).tolist() == [460, 510, 710, 760]  # the NIR paper's Norse row
+    assert "4 spikes" in cap.out and "dt 0.0001 s" in cap.out  # at Norse's default dt 1e-3: 34 spikes
+    assert main(["info", str(path)]) == 0 and "dt 0.0001 s" in capsys.readouterr().out
+    # damaged metadata is ignored: the other rules decide (Norse's r = 1 settles nothing: one line, exit 2)
+    g = nir.read(path)
+    g.metadata = {"evsim_load": "{not json"}
+    nir.write(tmp_path / "bad.nir", g)
+    assert suggest(nir.read(tmp_path / "bad.nir")) is None
+    assert main(["info", str(tmp_path / "bad.nir")]) == 2

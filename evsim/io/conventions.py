@@ -3,6 +3,7 @@
 A ``.nir`` file stores neither the time step nor the framework that trained the model, yet both decide how it runs
 (README, "Dialects"). Some exporters leave fingerprints that settle it:
 
+* the settings evsim's own `save_nir` records (graph metadata ``evsim_load``: every argument that loads it back);
 * metadata (graph or node ``metadata``) that names a framework;
 * snnTorch (``snntorch/export_nir.py``) assumes ``dt = 1e-4`` and writes ``tau = dt / (1 - beta)``,
   ``r = tau / dt``, ``v_leak = 0`` for every ``Leaky`` (LIF), and ``w_in = tau_syn / dt`` for ``Synaptic``
@@ -17,9 +18,12 @@ Norse, Sinabs and plain NIR all do), for an error message that says what to pass
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Iterator
 
 import numpy as np
+
+from ..dialects import DIALECTS
 
 SNNTORCH_DT = 1e-4  # the time step snnTorch's and SpikingJelly's exporters assume
 FRAMEWORKS = {  # name in metadata -> dialect
@@ -37,6 +41,26 @@ class Suggestion:
 
     dialect: str
     reason: str
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # further `evsim.load` arguments (evsim's)
+
+
+# the `evsim.load` arguments save_nir records (anything else in the metadata is ignored)
+LOAD_ARGS = ("dt", "discretisation", "reset", "reset_delay", "threshold_op", "multi_spike", "if_gain", "synapse_delay")
+
+
+def _from_evsim(graph: Any) -> Suggestion | None:
+    meta = getattr(graph, "metadata", None) or {}
+    text = meta.get("evsim_load") if isinstance(meta, dict) else None
+    if not isinstance(text, (str, bytes)):
+        return None
+    try:
+        kw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(kw, dict) or kw.get("dialect") not in DIALECTS:
+        return None  # not evsim's (or damaged): the other rules decide
+    settings = {k: kw[k] for k in LOAD_ARGS if k in kw}
+    return Suggestion(kw["dialect"], f"written by evsim's save_nir, which recorded how to load it: {kw}", settings)
 
 
 def _nodes(graph: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -69,6 +93,8 @@ def _from_metadata(graph: Any) -> Suggestion | None:
         if not meta:
             continue
         for key, value in dict(meta).items():
+            if key in ("evsim_load", "evsim_layered", "generator"):  # evsim's own (`_from_evsim`)
+                continue
             text = f"{key} {value}".lower()
             for fw, dialect in FRAMEWORKS.items():
                 if fw in text:
@@ -112,7 +138,7 @@ def suggest(graph: Any) -> Suggestion | None:
     nodes = list(_nodes(graph))
     try:
         with np.errstate(all="ignore"):
-            return _from_metadata(graph) or _snntorch(nodes) or _spikingjelly(nodes)
+            return _from_evsim(graph) or _from_metadata(graph) or _snntorch(nodes) or _spikingjelly(nodes)
     except (ValueError, TypeError, OverflowError):  # malformed parameters: no fingerprint (load says what is wrong)
         return None
 
