@@ -21,6 +21,7 @@ from . import limits
 from .network import Network, Population, Projection, feedforward
 from .neurons import IF, LI, LIF, CubaLI, CubaLIF, NeuronParams, discretise, make_params
 from .simulation import EventStream, Result, Spikes, run
+from . import exact
 from .io import load
 from .io.nir_export import read_nir_data, save_nir, write_nir_data
 from .parallel import DatasetRun, run_dataset
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load",
+    "exact",
     "run",
     "Network",
     "Population",

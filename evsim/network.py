@@ -24,6 +24,7 @@ import numpy as np
 
 from .conv import ConvSpec
 from .errors import NetworkError
+from .exact.neurons import ExactNeuron
 from .neurons import NeuronParams
 
 
@@ -39,7 +40,8 @@ class Population:
 
     name: str  # unique name (the NIR node name when imported)
     size: int  # number of neurons
-    neuron: NeuronParams | None = None  # per-neuron discrete-time parameters; None for inputs
+    neuron: NeuronParams | None = None  # per-neuron parameters; None for inputs. (An exact-time network holds
+    # `evsim.exact.ExactNeuron`s here: the annotation names the discrete type, which the rest of evsim handles.)
     shape: tuple[int, ...] | None = None  # the shape users know (e.g. (C, H, W)); size == prod(shape)
     poisson_rate: float | None = None  # input population that makes its own events: independent Poisson counts
     # with this mean per neuron per step (NEST's poisson_generator); it takes no input in `run`
@@ -69,7 +71,8 @@ class Projection:
     indptr: np.ndarray  # int64 (n_source + 1,): row pointers
     targets: np.ndarray  # integer (n_syn,): target neuron of each synapse (in a network: uint16 or int32)
     weights: np.ndarray  # float64 (n_syn,): weight of each synapse
-    delays: np.ndarray  # integer (n_syn,): delay of each synapse in steps (in a network: uint8, uint16 or int32)
+    delays: np.ndarray  # (n_syn,): delay of each synapse in steps (in a network: uint8, uint16 or int32); in an
+    # exact-time network float64 seconds
 
     @property
     def n_synapses(self) -> int:
@@ -104,8 +107,9 @@ class Projection:
     def from_synapses(
         cls, name: str, source: str, target: str, pre: Any, post: Any, weight: Any, delay: Any, n_source: int
     ) -> "Projection":
-        """From synapse lists (pre, post, weight, delay in steps); sorts them into CSR rows by delay (synapses with
-        the same source and delay keep their order)."""
+        """From synapse lists (pre, post, weight, delay); sorts them into CSR rows by delay (synapses with the same
+        source and delay keep their order). Delays are steps in a discrete network, seconds (floats, any value
+        >= 0) in an exact-time one (`evsim.exact`): float delays stay float64 until the network decides."""
         pre = np.asarray(pre, dtype=np.int64).reshape(-1)
         post = np.asarray(post).reshape(-1)
         weight = np.broadcast_to(np.asarray(weight, dtype=np.float64), pre.shape)
@@ -114,10 +118,14 @@ class Projection:
             raise NetworkError(f"projection {name!r}: {pre.size} sources but {post.size} targets")
         if pre.size and (pre.min() < 0 or pre.max() >= n_source):
             raise NetworkError(f"projection {name!r}: source index out of range [0, {n_source})")
-        _check_delays(name, delay)
+        _check_delays(name, delay, whole=False)
+        is_int = np.issubdtype(delay.dtype, np.integer) or bool(np.all(delay == np.round(delay)))
         # rows by source, sorted by delay within; synapses of equal (source, delay) keep their given order
         # (one stable sort of a combined key: 5x faster than a lexsort on 10 M synapses)
-        order = np.argsort(pre * (int(delay.max(initial=0)) + 1) + delay.astype(np.int64), kind="stable")
+        if is_int:
+            order = np.argsort(pre * (int(delay.max(initial=0)) + 1) + delay.astype(np.int64), kind="stable")
+        else:
+            order = np.lexsort((delay, pre))
         indptr = np.zeros(n_source + 1, dtype=np.int64)
         np.cumsum(np.bincount(pre, minlength=n_source), out=indptr[1:])
         return cls(
@@ -127,7 +135,7 @@ class Projection:
             indptr,
             post[order].astype(np.int32),
             weight[order].copy(),
-            delay[order].astype(np.int32),
+            delay[order].astype(np.int32 if is_int and delay.dtype.kind in "iub" else np.float64),
         )
 
     def dense(self, n_source: int, n_target: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +153,11 @@ class Projection:
 
     @property
     def min_delay(self) -> int:
-        return int(self.delays.min()) if self.n_synapses else 0
+        return self.delays.min().item() if self.n_synapses else 0
 
     @property
     def max_delay(self) -> int:
-        return int(self.delays.max()) if self.n_synapses else 0
+        return self.delays.max().item() if self.n_synapses else 0
 
     def nbytes(self) -> int:
         return int(self.indptr.nbytes + self.targets.nbytes + self.weights.nbytes + self.delays.nbytes)
@@ -201,17 +209,20 @@ class ConvProjection:
         return wd, np.full((n_source, n_target), int(self.delay), dtype=np.int64)
 
 
-def _check_delays(name: str, delay: np.ndarray) -> None:
+def _check_delays(name: str, delay: np.ndarray, whole: bool = True) -> None:
+    """Delays finite and >= 0; ``whole``: whole numbers of steps (discrete mode)."""
     if delay.size == 0:
         return
+    if not np.issubdtype(delay.dtype, np.number):
+        raise NetworkError(f"projection {name!r}: delays must be numbers, got dtype {delay.dtype}")
     if not np.issubdtype(delay.dtype, np.integer):
         if not np.all(np.isfinite(delay)):
             raise NetworkError(f"projection {name!r}: delays must be finite")
-        if np.any(delay != np.round(delay)):
+        if whole and np.any(delay != np.round(delay)):
             raise NetworkError(f"projection {name!r}: delays must be whole numbers of steps in discrete mode")
     if delay.min() < 0:
         raise NetworkError(f"projection {name!r}: negative delay {delay.min()} (delays are steps >= 0)")
-    if delay.max() > 2**30:
+    if whole and delay.max() > 2**30:
         raise NetworkError(f"projection {name!r}: delay {delay.max()} steps is too large")
 
 
@@ -251,7 +262,9 @@ class Network:
         sizes = {p.name: p.size for p in self.populations}
         t_type = np.uint16 if all(sizes[q.target] <= 2**16 for q in explicit) else np.int32
         max_d = max((q.max_delay for q in explicit), default=0)
-        d_type = np.uint8 if max_d < 2**8 else np.uint16 if max_d < 2**16 else np.int32
+        d_type: Any = np.uint8 if max_d < 2**8 else np.uint16 if max_d < 2**16 else np.int32
+        if self.exact:
+            d_type = np.float64  # seconds
         offsets = np.zeros(len(explicit) + 1, dtype=np.int64)
         np.cumsum([q.n_synapses for q in explicit], out=offsets[1:])
         flat = dict(
@@ -287,6 +300,12 @@ class Network:
         return max((p.max_delay for p in self.projections), default=0)
 
     @property
+    def exact(self) -> bool:
+        """Whether this is an exact continuous-time network (its neurons are `evsim.exact` neurons; delays and
+        ``dt`` are seconds, ``dt`` the width of the engine's calendar steps)."""
+        return any(isinstance(p.neuron, ExactNeuron) for p in self.populations)
+
+    @property
     def order(self) -> tuple[str, ...]:
         """Population names in an order where every zero-delay projection goes forward."""
         return self._order
@@ -295,6 +314,8 @@ class Network:
     def time_unit(self) -> str:
         """``"s"`` when ``dt`` is seconds per step; ``"step"`` when time is counted in steps (no ``dt``, or a
         dialect whose time constants count steps, as Sinabs' ``dt = 1``)."""
+        if self.exact:
+            return "s"
         return "step" if self.dt is None or self.meta.get("time_unit") == "step" else "s"
 
     @property
@@ -311,7 +332,9 @@ class Network:
         """Memory of the model's arrays (synapses and neuron parameters)."""
         total = sum(q.nbytes() for q in self.projections)
         for p in self.populations:
-            if p.neuron is not None:
+            if isinstance(p.neuron, ExactNeuron):
+                total += sum(a.nbytes for a in vars(p.neuron).values() if isinstance(a, np.ndarray))
+            elif p.neuron is not None:
                 total += sum(
                     getattr(p.neuron, f).nbytes
                     for f in (
@@ -343,15 +366,18 @@ class Network:
             if p.shape is not None and int(np.prod(p.shape)) != p.size:
                 raise NetworkError(f"population {p.name!r}: shape {p.shape} does not hold {p.size} neurons")
             if p.neuron is not None:
-                if not isinstance(p.neuron, NeuronParams):
+                if not isinstance(p.neuron, (NeuronParams, ExactNeuron)):
                     raise NetworkError(f"population {p.name!r}: neuron must be NeuronParams (use evsim.LIF, ...)")
                 if p.neuron.size != p.size:
                     raise NetworkError(f"population {p.name!r}: {p.size} neurons but parameters for {p.neuron.size}")
                 p.neuron.validate(f"population {p.name!r}")
             sizes[p.name] = p.size
         names: set[str] = set()
+        exact = self.exact
+        if exact:
+            self._validate_exact()
         for q in self.projections:
-            self._validate_projection(q, sizes, names)
+            self._validate_projection(q, sizes, names, exact)
         for port in self.inputs:
             if port not in sizes:
                 raise NetworkError(f"input port {port!r} is not a population")
@@ -386,8 +412,25 @@ class Network:
             raise NetworkError(f"dt must be a positive number of seconds, got {self.dt!r}")
         object.__setattr__(self, "_order", self._zero_delay_order())
 
+    def _validate_exact(self) -> None:
+        for p in self.populations:
+            if isinstance(p.neuron, NeuronParams):
+                raise NetworkError(
+                    f"population {p.name!r} has discrete-time neurons in an exact-time network: use evsim.exact "
+                    "neurons for every population"
+                )
+            if p.poisson_rate is not None:
+                raise NetworkError(f"population {p.name!r}: Poisson sources are not supported in exact-time networks")
+        for q in self.projections:
+            if isinstance(q, ConvProjection):
+                raise NetworkError(f"projection {q.name!r}: exact-time networks take explicit projections only")
+        if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):
+            raise NetworkError(f"dt must be a positive number of seconds, got {self.dt!r}")
+
     @staticmethod
-    def _validate_projection(q: Projection | ConvProjection, sizes: dict[str, int], names: set[str]) -> None:
+    def _validate_projection(
+        q: Projection | ConvProjection, sizes: dict[str, int], names: set[str], exact: bool = False
+    ) -> None:
         where = f"projection {q.name!r}"
         if not isinstance(q, (Projection, ConvProjection)):
             raise NetworkError(f"projections must be Projection or ConvProjection objects, got {type(q).__name__}")
@@ -426,8 +469,8 @@ class Network:
             raise NetworkError(f"{where}: weight of synapse {j} is {w[j]}; weights must be finite (NaN/Inf found)")
         object.__setattr__(q, "weights", w)
         d = np.asarray(q.delays)
-        _check_delays(q.name, d)
-        d = d.astype(np.int32)
+        _check_delays(q.name, d, whole=not exact)
+        d = d.astype(np.float64 if exact else np.int32)
         rows = np.repeat(np.arange(ns), np.diff(indptr))
         if n and np.any((np.diff(d) < 0) & (rows[1:] == rows[:-1])):
             order = np.lexsort((d, rows))  # keep the invariant: rows sorted by delay
@@ -444,7 +487,7 @@ class Network:
                 if q.source == q.target:
                     raise NetworkError(
                         f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
-                        "recurrent connections need a delay of at least one step"
+                        "recurrent connections need a positive delay (at least one step in discrete mode)"
                     )
                 succ[q.source].add(q.target)
         indeg = {n: 0 for n in names}
@@ -463,8 +506,8 @@ class Network:
         if len(out) != len(names):
             cyc = [n for n in names if n not in out]
             raise NetworkError(
-                f"zero-delay cycle through populations {cyc}: a recurrent loop needs a delay of at "
-                "least one step on some projection"
+                f"zero-delay cycle through populations {cyc}: a recurrent loop needs a positive delay (at "
+                "least one step in discrete mode) on some projection"
             )
         return tuple(out)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from .control import check_finite, check_magnitudes, check_run_memory, default_max_spikes, execute, record_modes
 from .engine import CompiledNetwork, compile_network, run_sample
+from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError, _Partial
 from .network import Network
 
@@ -62,6 +63,8 @@ class Result:
     final_state: dict[str, tuple[np.ndarray, np.ndarray]]  # population -> (i, v) at the last step ([B, n] each)
     counts: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # spike counts per neuron ([B, n]) of
     # the populations recorded as counts only (`run(record=...)`); they are not in `spikes`
+    duration: float | None = None  # exact mode: the run's length in seconds (then ``steps`` is 1, spike times are
+    # seconds and ``output`` holds spike counts over the whole run, [1, n_out], or a non-spiking output's final v)
 
     def __repr__(self) -> str:
         from .summary import result_repr
@@ -72,8 +75,17 @@ class Result:
         """Total spikes per neuron of population ``name`` (per sample for a batch)."""
         if name in self.counts:
             return self.counts[name]
-        size = self.net.population(name).size
-        d = self.spikes[name].dense(self.steps, size, self.batch or 1).sum(axis=1)
+        sp = self.spikes[name]
+        d = np.zeros((self.batch or 1, self.net.population(name).size), dtype=sp.counts.dtype)
+        np.add.at(d, (sp.samples, sp.indices), sp.counts)
+        return d if self.batch else d[0]
+
+    def first_spike_times(self, name: str) -> np.ndarray:
+        """Time of each neuron's first spike in population ``name`` (seconds in exact mode, steps in discrete
+        mode), ``inf`` where it stays silent: ``[n]``, or ``[B, n]`` for a batch (time-to-first-spike decoding)."""
+        sp = self.spikes[name]
+        d = np.full((self.batch or 1, self.net.population(name).size), np.inf)
+        np.minimum.at(d, (sp.samples, sp.indices), sp.times.astype(np.float64))
         return d if self.batch else d[0]
 
     def predictions(self) -> np.ndarray | int:
@@ -86,13 +98,13 @@ class Result:
         return p.neuron is None or p.neuron.spiking
 
 
-_cache: dict[int, tuple[Network, CompiledNetwork]] = {}
+_cache: dict[int, tuple[Network, Any]] = {}
 
 
-def _compiled(net: Network) -> CompiledNetwork:
+def _compiled(net: Network) -> Any:  # CompiledNetwork, or CompiledExact for an exact-time network
     hit = _cache.get(id(net))
     if hit is None or hit[0] is not net:
-        hit = (net, compile_network(net))
+        hit = (net, compile_exact(net) if net.exact else compile_network(net))
         if len(_cache) > 8:
             _cache.clear()
         _cache[id(net)] = hit
@@ -112,6 +124,7 @@ def run(
     max_events: int | None = None,
     max_spikes: int | None = None,
     max_seconds: float | None = None,
+    duration: float | None = None,
 ) -> Result:
     """Run ``net`` on input ``x`` with the event-driven engine (discrete mode: integer steps).
 
@@ -132,9 +145,19 @@ def run(
     time of the run: past one, `evsim.BudgetExceeded` (or `ResourceLimitError`) is raised with ``.partial``, the
     `Result` of the samples that finished. Ctrl-C stops the run within a step of the loop and raises
     `evsim.RunInterrupted` (a KeyboardInterrupt) with the same ``.partial``.
+
+    An exact-time network (`evsim.exact` neurons) runs in continuous time over ``[0, duration)`` seconds: ``x`` is
+    an `EventStream` (or a tuple, or a list of them) with times in seconds; spike times come back in seconds
+    (`evsim.exact.run`).
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
+    if net.exact:
+        from .exact.run import run_exact_network
+
+        return run_exact_network(net, x, steps, duration, initial, threads, progress, record)
+    if duration is not None:
+        raise InputError("duration= is for exact-time networks (evsim.exact neurons); a discrete one takes steps=")
     if "layered" in net.meta:  # padded-convolution models (SNN-delays): layer by layer, see evsim.layered
         from .layered import run as run_layered
 
@@ -215,7 +238,13 @@ def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarr
 
 
 def _gather(
-    cn: CompiledNetwork, runs: list, samples: list, T: int, batched: bool, rec_mode: np.ndarray | None = None
+    cn: CompiledNetwork | CompiledExact,
+    runs: list,
+    samples: list,
+    T: int,
+    batched: bool,
+    rec_mode: np.ndarray | None = None,
+    duration: float | None = None,
 ) -> Result:
     net = cn.net
     B = len(runs)
@@ -257,6 +286,14 @@ def _gather(
         if name in cn.rec_pops:
             start = sum(net.population(r).size for r in cn.rec_pops[: cn.rec_pops.index(name)])
             outs.append(np.stack([r.vtrace[:, start : start + p.size] for r in runs]))
+        elif duration is not None:  # exact mode: one bin over the whole run (counts; a non-spiking output's final v)
+            k = cn.names.index(name)
+            if p.neuron is not None and not p.neuron.spiking:
+                outs.append(np.stack([r.v[cn.pop_off[k] : cn.pop_off[k + 1]] for r in runs])[:, None, :])
+            else:
+                c = np.zeros((B, p.size), dtype=np.int64)
+                np.add.at(c, (spikes[name].samples, spikes[name].indices), spikes[name].counts.astype(np.int64))
+                outs.append(c[:, None, :])
         else:
             outs.append(spikes[name].dense(T, p.size, B))
     output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
@@ -281,6 +318,7 @@ def _gather(
         neuron_updates=upd if batched else int(upd[0]),
         final_state={k: (pick(i), pick(v)) for k, (i, v) in final.items()},
         counts={k: pick(c) for k, c in counts.items()},
+        duration=duration,
     )
 
 

@@ -19,6 +19,10 @@ MAX_LINES = 12  # populations / projections listed in a network's repr before ".
 
 def time_step(net: Network) -> str:
     """``"dt 0.0001 s"``, or ``"dt 1 step"`` when time is counted in steps (no dt, or Sinabs' dt = 1)."""
+    if net.exact:
+        from .engine.exact_compile import resolution
+
+        return f"exact time (calendar steps of {resolution(net):g} s)"
     if net.dt is None:
         return "dt 1 step (no time unit)"
     if net.time_unit == "step":
@@ -133,8 +137,10 @@ def spikes_repr(s: Spikes) -> str:
         return "Spikes(none)"
     total = s.counts.sum()
     counts = "" if np.all(s.counts == 1) else f" ({total:g} counted)"
+    exact = s.times.dtype.kind == "f"  # exact mode: seconds
+    when = f"times {s.times.min():g}..{s.times.max():g} s" if exact else f"steps {s.times.min()}..{s.times.max()}"
     return (
-        f"Spikes({n} events{counts} in {np.unique(s.samples).size} sample(s), steps {s.times.min()}..{s.times.max()}, "
+        f"Spikes({n} events{counts} in {np.unique(s.samples).size} sample(s), {when}, "
         f"neurons {s.indices.min()}..{s.indices.max()})"
     )
 
@@ -150,7 +156,9 @@ def result_repr(r: Result) -> str:
     kind = "spikes" if r._spiking_output else "membrane"
     n_out = sum(len(r.spikes[o]) for o in out) if r._spiking_output else None
     return (
-        f"Result({samples} x {r.steps} steps, {time_step(r.net)}; output {list(out)} {kind} "
+        f"Result({samples} x "
+        + (f"{r.duration:g} s" if r.duration is not None else f"{r.steps} steps")
+        + f", {time_step(r.net)}; output {list(out)} {kind} "
         f"{list(r.output.shape)}" + (f", {n_out} output spikes" if n_out is not None else "") + f"; SOPs "
         f"{_per_sample(r.sops)}; {len(r.spikes)} populations recorded)"
     )

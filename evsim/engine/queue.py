@@ -31,6 +31,34 @@ input, at a step arbitrarily far ahead, beyond the ring's horizon. These rare se
 binary min-heap of int64 keys ``time * n_neurons + neuron`` (ties broken by neuron index, so the order is
 deterministic). A prediction made obsolete by a later input is not removed: ``wake_t[n]`` holds each neuron's
 current prediction, and a popped key whose time differs is ignored.
+
+**Exact mode: calendar buckets with exact offsets** (`evsim.engine.exact`). A time is a pair ``(step, off)``: an
+integer step of width ``h`` (the network's ``dt``, the resolution) and a float64 offset ``0 <= off < h`` inside
+it, ``t = step * h + off``. Every delay is stored the same way (``dk`` steps plus ``doff``, snapped to the grid when
+it lies on it within rounding), and an arrival is ``(s + dk, o + doff)``, carried once if ``o + doff >= h``. So
+a delay on the grid adds an integer and leaves the offset untouched: arrival times that are equal in exact
+arithmetic (a spike time plus 2.0 ms reached through two paths, or the end of a refractory period) are bitwise
+equal, and comparisons between them are exact (NEST's precise-spike scheme: Morrison et al. 2007). Off-grid
+delays add their offsets in float64 (a relative error of ~1e-16 of ``h``).
+
+Events live in a pool (struct of arrays, slots recycled through a free stack): ``qi[e] = (step, target, seq,
+next, kind)``, ``qf[e] = (off, weight)``; ``kind`` is an arrival (``target`` receives ``weight``), a wake (a
+predicted threshold crossing of ``target``; stale unless ``seq`` is the neuron's current prediction) or an emission
+(an input neuron's event, sent along its synapses). Three places hold them:
+
+* the **ring**: ``D`` buckets (a power of two above the largest delay in steps plus one), bucket ``s & (D - 1)``
+  an unsorted linked list of the events due in step ``s``; O(1) insertion, for every event due in ``(cur, cur +
+  D)`` while step ``cur`` is processed;
+* the **far heap**: a binary min-heap by ``(step, off, target, seq)`` for events due at or beyond ``cur + D``
+  (predicted crossings far ahead);
+* the **bucket heap**: a binary min-heap by ``(off, target, seq)`` holding the events of the current step
+  ``cur``. Opening step ``cur`` moves its ring list, the far heap's events due in ``cur`` and the input events of
+  ``cur`` into it; events made while ``cur`` is processed and due in ``cur`` (zero or sub-step delays) go straight
+  into it. Every event is therefore popped in nondecreasing ``(step, off)`` order.
+
+Ties (equal ``(step, off)``) are broken by target neuron, then by ``seq``, a counter incremented at every insertion
+(insertion order): deterministic, and simultaneous arrivals at one neuron are adjacent, so the loop sums them
+before testing the threshold (NEST's ``iaf_psc_delta_ps`` rule).
 """
 
 from __future__ import annotations
@@ -74,3 +102,144 @@ def heap_pop(heap: np.ndarray, size: int) -> tuple[int, int]:
         heap[j], heap[c] = heap[c], heap[j]
         j = c
     return top, size
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exact mode: the calendar of (step, offset) events (see the module docstring). ``cnt`` holds the counters:
+# free slots, bucket-heap size, far-heap size, next seq, events in the ring.
+# ---------------------------------------------------------------------------------------------------------------
+ARRIVE, WAKE, EMIT = 0, 1, 2
+NFREE, BSIZE, FSIZE, SEQ, NRING = range(5)
+
+
+@njit
+def _before(qi: np.ndarray, qf: np.ndarray, a: int, b: int, far: bool) -> bool:
+    """Whether event ``a`` comes before ``b``: by (step, off, target, seq); the step only in the far heap."""
+    if far and qi[a, 0] != qi[b, 0]:
+        return qi[a, 0] < qi[b, 0]
+    if qf[a, 0] != qf[b, 0]:
+        return qf[a, 0] < qf[b, 0]
+    if qi[a, 1] != qi[b, 1]:
+        return qi[a, 1] < qi[b, 1]
+    return qi[a, 2] < qi[b, 2]
+
+
+@njit
+def ev_heap_push(heap: np.ndarray, size: int, e: int, qi: np.ndarray, qf: np.ndarray, far: bool) -> int:
+    j = size
+    heap[j] = e
+    while j > 0:
+        parent = (j - 1) >> 1
+        if not _before(qi, qf, heap[j], heap[parent], far):
+            break
+        heap[parent], heap[j] = heap[j], heap[parent]
+        j = parent
+    return size + 1
+
+
+@njit
+def ev_heap_pop(heap: np.ndarray, size: int, qi: np.ndarray, qf: np.ndarray, far: bool) -> int:
+    """Remove the first event (the caller reads it from ``heap[0]`` first); returns the new size."""
+    size -= 1
+    heap[0] = heap[size]
+    j = 0
+    while True:
+        c = 2 * j + 1
+        if c >= size:
+            break
+        if c + 1 < size and _before(qi, qf, heap[c + 1], heap[c], far):
+            c += 1
+        if not _before(qi, qf, heap[c], heap[j], far):
+            break
+        heap[j], heap[c] = heap[c], heap[j]
+        j = c
+    return size
+
+
+@njit
+def schedule(
+    qi: np.ndarray,
+    qf: np.ndarray,
+    free: np.ndarray,
+    head: np.ndarray,
+    bheap: np.ndarray,
+    fheap: np.ndarray,
+    cnt: np.ndarray,
+    cur: int,
+    step: int,
+    off: float,
+    target: int,
+    weight: float,
+    kind: int,
+) -> int:
+    """Insert an event due at ``(step, off) >= (cur, 0)``; returns its seq. The caller has made sure a slot is
+    free (``cnt[NFREE] > 0``)."""
+    cnt[NFREE] -= 1
+    e = free[cnt[NFREE]]
+    seq = cnt[SEQ]
+    cnt[SEQ] += 1
+    qi[e, 0] = step
+    qi[e, 1] = target
+    qi[e, 2] = seq
+    qi[e, 4] = kind
+    qf[e, 0] = off
+    qf[e, 1] = weight
+    D = head.shape[0]
+    if step == cur:
+        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
+    elif step < cur + D:
+        b = step & (D - 1)
+        qi[e, 3] = head[b]
+        head[b] = e
+        cnt[NRING] += 1
+    else:
+        cnt[FSIZE] = ev_heap_push(fheap, cnt[FSIZE], e, qi, qf, True)
+    return seq
+
+
+@njit
+def open_step(
+    qi: np.ndarray,
+    qf: np.ndarray,
+    head: np.ndarray,
+    bheap: np.ndarray,
+    fheap: np.ndarray,
+    cnt: np.ndarray,
+    cur: int,
+) -> None:
+    """Move the ring bucket of step ``cur`` and the far heap's events due in ``cur`` into the bucket heap."""
+    b = cur & (head.shape[0] - 1)
+    e = head[b]
+    head[b] = -1
+    while e >= 0:
+        nxt = qi[e, 3]
+        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
+        cnt[NRING] -= 1
+        e = nxt
+    while cnt[FSIZE] > 0 and qi[fheap[0], 0] == cur:
+        e = fheap[0]
+        cnt[FSIZE] = ev_heap_pop(fheap, cnt[FSIZE], qi, qf, True)
+        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
+
+
+@njit
+def grown_pool(qi: np.ndarray, qf: np.ndarray, free: np.ndarray, bheap: np.ndarray, fheap: np.ndarray,
+               cnt: np.ndarray, need: int) -> tuple:  # fmt: skip
+    """The pool with at least ``need`` free slots (capacity doubled; heaps sized to the pool)."""
+    cap = qi.shape[0]
+    new = max(2 * cap, cap + need)
+    qi2 = np.empty((new, 5), dtype=np.int64)
+    qf2 = np.empty((new, 2))
+    qi2[:cap] = qi
+    qf2[:cap] = qf
+    free2 = np.empty(new, dtype=np.int64)
+    nf = cnt[NFREE]
+    free2[:nf] = free[:nf]
+    for k in range(new - cap):
+        free2[nf + k] = new - 1 - k
+    cnt[NFREE] = nf + new - cap
+    b2 = np.empty(new, dtype=np.int64)
+    b2[:cap] = bheap
+    f2 = np.empty(new, dtype=np.int64)
+    f2[:cap] = fheap
+    return qi2, qf2, free2, b2, f2

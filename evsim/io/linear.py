@@ -84,9 +84,9 @@ def apply(lin: LinearNode, op: Operator, n_source: int, source_shape: tuple[int,
     if lin.kind == "delay":
         d = np.asarray(lin.delay)
         if np.all(d == d[0]):
-            return [(int(d[0]), op)]
+            return [(d[0].item(), op)]  # (steps; seconds in exact mode)
         m = to_matrix(op, n_source)
-        return [(int(v), sp.csr_matrix(sp.diags((d == v).astype(float)) @ m)) for v in np.unique(d)]
+        return [(v.item(), sp.csr_matrix(sp.diags((d == v).astype(float)) @ m)) for v in np.unique(d)]
     if lin.kind == "pool" and isinstance(op, str) and len(source_shape) == 3:
         k, stride, pad, scale = lin.pool  # type: ignore[misc]
         if k == stride and pad == 0:
@@ -155,6 +155,8 @@ def _delay(name: str, node: Any, dt: float) -> LinearNode:
     d = np.asarray(node.delay, dtype=np.float64).reshape(-1)
     if np.any(d < 0) or not np.all(np.isfinite(d)):
         raise ModelFileError(f"node {name!r} (Delay): delays must be finite and >= 0 seconds")
+    if dt == 0.0:  # exact mode: seconds as they are
+        return LinearNode("delay", d.size, d.size, np.zeros(d.size), delay=d)
     steps = np.round(d / dt)
     off = np.abs(steps * dt - d) > 1e-6 * np.maximum(dt, np.abs(d))
     if np.any(off):

@@ -84,9 +84,10 @@ def load(
     nodes: Mapping[str, Mapping[str, Any]] | None = None,
     config: str | Path | Mapping[str, Any] | None = None,
     exporter_fixes: bool = True,
+    mode: str = "discrete",
 ) -> Network:
-    """Load a NIR graph as an `evsim.Network` (discrete mode); with ``config``, an SNN-delays checkpoint
-    (`evsim.io.snn_delays`: ``evsim.load("model.pt", config="config.py")``).
+    """Load a NIR graph as an `evsim.Network` (discrete mode; ``mode="exact"``: continuous time); with
+    ``config``, an SNN-delays checkpoint (`evsim.io.snn_delays`: ``evsim.load("model.pt", config="config.py")``).
 
     ``dt`` (seconds per step) and every other setting default to the dialect's (`evsim.dialects.DIALECTS`);
     an explicit value overrides it. ``strict=False`` reads a file that fails NIR's type check, with a warning.
@@ -98,7 +99,16 @@ def load(
     multi_spike, discretisation, v_min) for single nodes, e.g. a model whose layers were built differently.
     ``exporter_fixes`` (dialect "norse"): recognise Norse 1.1's ``to_nir`` output and correct it, with a warning
     (`evsim.io.norse_fix`); False loads the file as written.
+
+    ``mode="exact"`` runs the graph by NIR's own continuous-time equations (`evsim.io.nir_exact`): `evsim.exact`
+    neurons, Delay nodes as real-valued delays in seconds, no dialect and no rounding; ``dt`` is then optional: the
+    engine's calendar step, and the delay of a recurrent back edge with no Delay node (without ``dt`` such an edge
+    has zero delay, and a cycle of them is refused).
     """
+    if mode == "exact":
+        return _load_exact(path, dt, strict, dialect)
+    if mode != "discrete":
+        raise ModelFileError(f"mode must be 'discrete' or 'exact', got {mode!r}")
     if config is not None or str(path).endswith((".pt", ".pth")):
         if config is None:
             raise ModelFileError(f"{path}: a PyTorch checkpoint; pass its SNN-delays config (config=..., CLI --config)")
@@ -180,6 +190,19 @@ def _read_norse(path: str | Path, strict: bool, dt: float) -> Any:
     if note:
         warnings.warn(note, stacklevel=3)
     return graph
+
+
+def _load_exact(path: str | Path, dt: float | None, strict: bool, dialect: str) -> Network:
+    if dialect != "nir":
+        raise ModelFileError(f"mode='exact' runs NIR's own equations: a dialect ({dialect!r}) does not apply")
+    if dt is not None and not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise ModelFileError(f"dt must be a positive number of seconds, got {dt!r}")
+    graph = read_graph(path, strict=strict)
+    s = Settings("nir", float(dt or 0.0), "exact", "zero", False, ">=", False, implicit=False)
+    try:
+        return from_graph(graph, s, source=str(path), exact=True)
+    except EvsimError as e:
+        raise type(e)(f"{path}: {e}") from None
 
 
 def _with_latency(net: Network, k: int) -> Network:
@@ -425,8 +448,13 @@ NODE_SETTINGS = ("reset", "reset_delay", "threshold_op", "multi_spike", "discret
 
 
 def from_graph(
-    graph: Any, s: Settings, source: str = "<graph>", overrides: Mapping[str, Mapping[str, Any]] | None = None
+    graph: Any,
+    s: Settings,
+    source: str = "<graph>",
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    exact: bool = False,
 ) -> Network:
+    """``exact``: continuous time (`evsim.io.nir_exact`): delays in seconds, a back edge carries ``s.dt``."""
     import nir
 
     nodes, edges, top_in, top_out = _flatten(graph)
@@ -474,11 +502,11 @@ def from_graph(
         if k == "linear":
             t = "Flatten" if n in nested_io else type(nodes[n]).__name__
             with converting(n, nodes[n]):
-                linear[n] = LINEAR_CONVERTERS[t](n, nodes[n], s.dt)
+                linear[n] = LINEAR_CONVERTERS[t](n, nodes[n], 0.0 if exact else s.dt)  # (0: delays in seconds)
     back = _back_edges(nodes, edges, top_in)
-    preds: dict[str, list[tuple[str, int]]] = {n: [] for n in nodes}
+    preds: dict[str, list[tuple[str, Any]]] = {n: [] for n in nodes}
     for a, b in edges:
-        preds[b].append((a, 1 if (a, b) in back else 0))
+        preds[b].append((a, (s.dt if exact else 1) if (a, b) in back else 0))
 
     populations = [n for n in nodes if kinds[n] in ("input", "neuron")]
     with converting("", None):
@@ -548,6 +576,15 @@ def from_graph(
             raise ModelFileError(f"node {name!r}: input shape and output shape hold different sizes ({n_in}, {size})")
         c, bias = into(name, size)
         s_n = node_settings[name]
+        if exact:
+            from .nir_exact import EXACT_CONVERTERS
+
+            with converting(name, nodes[name]):
+                nrn = EXACT_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], size, bias, _param)
+            pops.append(Population(name, size, nrn, shapes[name]))  # type: ignore[arg-type]
+            node_map[name] = name
+            projs.extend(_projections(name, c, sizes, False))
+            continue
         with converting(name, nodes[name]):
             params = NEURON_CONVERTERS[type(nodes[name]).__name__](name, nodes[name], size, bias, s_n)
         recurrent = any(src == name for src, _ in c)
@@ -584,7 +621,10 @@ def from_graph(
     layered = (getattr(graph, "metadata", None) or {}).get("evsim_layered")
     if layered is not None:  # written by evsim.save_nir for a model run layer by layer (evsim.layered)
         meta["layered"] = _layered_meta(layered)
-    return Network(tuple(pops), tuple(projs), tuple(n for n in top_in), tuple(outputs), dt=s.dt, meta=meta)
+    if exact:
+        meta.update(time_unit="s", mode="exact")
+    dt = (s.dt or None) if exact else s.dt
+    return Network(tuple(pops), tuple(projs), tuple(n for n in top_in), tuple(outputs), dt=dt, meta=meta)
 
 
 def _projections(
@@ -607,7 +647,7 @@ def _projections(
                 continue
             m = to_matrix(op, sizes[src]).tocoo()
             nz = m.data != 0
-            parts.append((m.col[nz], m.row[nz], m.data[nz], np.full(int(nz.sum()), d, dtype=np.int64)))
+            parts.append((m.col[nz], m.row[nz], m.data[nz], np.full(int(nz.sum()), d)))  # (int steps, or seconds)
         if parts and sum(p[0].size for p in parts):
             pre, post, w, dl = (np.concatenate(a) for a in zip(*parts))
             out.append(Projection.from_synapses(f"{src}->{name}", src, name, pre, post, w, dl, sizes[src]))

@@ -1,0 +1,373 @@
+"""The event loop in exact (continuous) time, compiled with Numba, built from four named stages.
+
+Times are ``(step, off)`` pairs on the calendar of `evsim.engine.queue` (its docstring states the invariants and
+the tie rule). The loop (`run_exact`) opens one step after the other (skipping empty ones) and pops its events in
+time order; each popped event goes to one stage:
+
+* **deliver** (`_deliver`): a spike (or an input event) walks the network's CSR rows (`evsim.engine.CompiledNetwork`
+  layout: the same packed ``targets``/``weights`` arrays the discrete loop reads, rows sorted by delay) and
+  schedules one arrival per synapse at ``spike time + delay``; the rest of a row past the end of the run is cut off;
+* **integrate** (`_receive`): the simultaneous arrivals at one neuron, summed; the neuron is brought to the arrival
+  time in closed form (`evsim.exact.dynamics.evolve`; refractory periods respected), the input applied, and with
+  delta synapses the threshold tested;
+* **fire** (`_fire`): a spike at an exact time: recorded, the neuron reset and made refractory, the spike delivered;
+* **predict** (`_predict`): after every change of a neuron's state, the time its input-free trajectory reaches the
+  threshold (`evsim.exact.dynamics.first_crossing`) is scheduled as a wake; a later input supersedes it (the wake's
+  seq no longer matches and it is ignored when popped). An arrival that finds its neuron's prediction due at or
+  before it fires the neuron there first.
+
+Per neuron, ``sf[n] = (v, I, off of the last update, off of the refractory end, off of the wake)`` and ``si[n] =
+(step of the last update, step of the refractory end, step of the wake, seq of the wake, fired)``; coefficients
+``prm[n] = (lam, ls, b, c, i_inf, v_th, v_reset, jump_v, jump_i, refractory offset)`` (`evsim.exact.dynamics`)
+and ``ref_k[n]`` the refractory period's whole steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import njit
+from ..exact.dynamics import evolve, first_crossing
+from .queue import ARRIVE, BSIZE, EMIT, FSIZE, NFREE, NRING, WAKE, ev_heap_pop, grown_pool, open_step, schedule
+
+LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF = range(10)
+V, CUR, T_OFF, R_OFF, W_OFF = range(5)
+T_STEP, R_STEP, W_STEP, W_SEQ, FIRED = range(5)
+NEVER = 2**62  # a step no run reaches
+# counters beyond the queue's (`evsim.engine.queue`: 0..4)
+N_SPK, N_UPD = 5, 6
+
+
+@njit
+def add_time(s: int, o: float, dt: float, h: float) -> tuple[int, float]:
+    """``(s, o) + dt`` seconds, normalised to ``0 <= off < h``."""
+    x = o + dt
+    k = math.floor(x / h)
+    s2 = s + int(k)
+    o2 = x - k * h
+    if o2 >= h:
+        o2 -= h
+        s2 += 1
+    elif o2 < 0.0:
+        o2 += h
+        s2 -= 1
+    return s2, o2
+
+
+@njit
+def _lt(s1: int, o1: float, s2: int, o2: float) -> bool:
+    return s1 < s2 or (s1 == s2 and o1 < o2)
+
+
+@njit
+def _bring(n: int, s: int, o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray) -> None:
+    """Advance neuron ``n`` to ``(s, o)`` (not before its last update) in closed form: while refractory only the
+    current evolves and v stays at v_reset; from the end of the period on, the full dynamics."""
+    ts, to = si[n, T_STEP], sf[n, T_OFF]
+    if not _lt(ts, to, s, o):
+        return
+    rs, ro = si[n, R_STEP], sf[n, R_OFF]
+    v, i = sf[n, V], sf[n, CUR]
+    if _lt(ts, to, rs, ro):  # refractory at the last update
+        if _lt(s, o, rs, ro):
+            end_s, end_o = s, o
+        else:
+            end_s, end_o = rs, ro
+        dt = (end_s - ts) * h + (end_o - to)
+        i = prm[n, I_INF] + (i - prm[n, I_INF]) * math.exp(-prm[n, LS] * dt)
+        v = prm[n, V_RESET]
+        ts, to = end_s, end_o
+    dt = (s - ts) * h + (o - to)
+    if dt > 0.0:
+        v, i = evolve(v, i, dt, prm[n, LAM], prm[n, LS], prm[n, B], prm[n, C], prm[n, I_INF])
+    sf[n, V], sf[n, CUR] = v, i
+    si[n, T_STEP], sf[n, T_OFF] = s, o
+
+
+@njit
+def _predict(
+    n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, Q: tuple, cur: int
+) -> None:
+    """Schedule neuron ``n``'s next input-free threshold crossing (or none), superseding any earlier one."""
+    qi, qf, free, head, bheap, fheap, cnt = Q
+    si[n, W_STEP] = NEVER
+    si[n, W_SEQ] = -1
+    th = prm[n, V_TH]
+    if si[n, FIRED] > 0 and si[n, R_STEP] == NEVER or not th < math.inf:
+        return
+    bs, bo = si[n, T_STEP], sf[n, T_OFF]
+    v, i = sf[n, V], sf[n, CUR]
+    if _lt(bs, bo, si[n, R_STEP], sf[n, R_OFF]):  # from the end of the refractory period
+        dt = (si[n, R_STEP] - bs) * h + (sf[n, R_OFF] - bo)
+        i = prm[n, I_INF] + (i - prm[n, I_INF]) * math.exp(-prm[n, LS] * dt)
+        v = prm[n, V_RESET]
+        bs, bo = si[n, R_STEP], sf[n, R_OFF]
+    if not _lt(bs, bo, end_s, end_o):
+        return
+    if v >= th:
+        t = 0.0
+    else:
+        horizon = (end_s - bs) * h + (end_o - bo)
+        t = first_crossing(v, i, horizon, prm[n, LAM], prm[n, LS], prm[n, B], prm[n, C], prm[n, I_INF], th)
+        if not t < math.inf:
+            return
+    ws, wo = add_time(bs, bo, t, h)
+    if not _lt(ws, wo, end_s, end_o):
+        return
+    si[n, W_STEP], sf[n, W_OFF] = ws, wo
+    si[n, W_SEQ] = schedule(qi, qf, free, head, bheap, fheap, cnt, cur, ws, wo, n, 0.0, WAKE)
+
+
+@njit
+def _deliver(
+    n: int,
+    s: int,
+    o: float,
+    val: float,
+    end_s: int,
+    end_o: float,
+    h: float,
+    net: tuple,
+    Q: tuple,
+    cur: int,
+    sops: np.ndarray,
+) -> None:
+    """Schedule the arrivals of neuron ``n``'s event at ``(s, o)`` (value ``val``) along every outgoing synapse."""
+    pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff = net
+    qi, qf, free, head, bheap, fheap, cnt = Q
+    p = pop_of[n]
+    for k in range(out_ptr[p], out_ptr[p + 1]):
+        q = out_proj[k]
+        toff = pop_off[tgt_pop[q]]
+        row = ip_off[q] + n - pop_off[p]
+        used = 0
+        for e in range(rowptr[row], rowptr[row + 1]):
+            s2 = s + dk[e]
+            o2 = o + doff[e]
+            if o2 >= h:
+                o2 -= h
+                s2 += 1
+            if not _lt(s2, o2, end_s, end_o):
+                break  # rows are sorted by delay: the rest arrive later still
+            schedule(qi, qf, free, head, bheap, fheap, cnt, cur, s2, o2, toff + targets[e], weights[e] * val, ARRIVE)
+            used += 1
+        sops[q] += used
+
+
+@njit
+def _fire(
+    n: int,
+    s: int,
+    o: float,
+    end_s: int,
+    end_o: float,
+    h: float,
+    sf: np.ndarray,
+    si: np.ndarray,
+    prm: np.ndarray,
+    ref_k: np.ndarray,
+    once: np.ndarray,
+    net: tuple,
+    Q: tuple,
+    cur: int,
+    sops: np.ndarray,
+    rec: tuple,
+) -> None:
+    """Neuron ``n`` spikes at ``(s, o)``: record, reset, refractory period, deliver, predict the next crossing."""
+    rec_s, rec_o, rec_n = rec
+    cnt = Q[6]
+    m = cnt[N_SPK]
+    rec_s[m], rec_o[m], rec_n[m] = s, o, n
+    cnt[N_SPK] = m + 1
+    _bring(n, s, o, h, sf, si, prm)
+    sf[n, V] = prm[n, V_RESET]
+    si[n, FIRED] += 1
+    if once[n]:
+        si[n, R_STEP], sf[n, R_OFF] = NEVER, 0.0
+    else:
+        rs = s + ref_k[n]
+        ro = o + prm[n, REF_OFF]
+        if ro >= h:
+            ro -= h
+            rs += 1
+        si[n, R_STEP], sf[n, R_OFF] = rs, ro
+    _deliver(n, s, o, 1.0, end_s, end_o, h, net, Q, cur, sops)
+    _predict(n, end_s, end_o, h, sf, si, prm, Q, cur)
+
+
+@njit
+def _receive(
+    n: int,
+    s: int,
+    o: float,
+    x: float,
+    end_s: int,
+    end_o: float,
+    h: float,
+    sf: np.ndarray,
+    si: np.ndarray,
+    prm: np.ndarray,
+    ref_k: np.ndarray,
+    once: np.ndarray,
+    delta: np.ndarray,
+    net: tuple,
+    Q: tuple,
+    cur: int,
+    sops: np.ndarray,
+    rec: tuple,
+) -> None:
+    """Summed input ``x`` reaches neuron ``n`` at ``(s, o)``."""
+    Q[6][N_UPD] += 1
+    if si[n, W_STEP] != NEVER and not _lt(s, o, si[n, W_STEP], sf[n, W_OFF]):
+        _fire(n, si[n, W_STEP], sf[n, W_OFF], end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
+    refractory = _lt(s, o, si[n, R_STEP], sf[n, R_OFF])
+    if refractory and delta[n]:
+        return  # delta synapses: input during the refractory period is discarded
+    _bring(n, s, o, h, sf, si, prm)
+    if delta[n]:
+        sf[n, V] += prm[n, JUMP_V] * x
+        if sf[n, V] >= prm[n, V_TH]:
+            _fire(n, s, o, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
+            return
+    else:
+        sf[n, CUR] += prm[n, JUMP_I] * x  # (while refractory too: the current integrates, v is held)
+    _predict(n, end_s, end_o, h, sf, si, prm, Q, cur)
+
+
+@njit
+def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
+    """Grow the event pool and the spike record, outside the stages, so that they never reallocate."""
+    qi, qf, free, head, bheap, fheap, cnt = Q
+    if cnt[NFREE] < need_ev:
+        qi, qf, free, bheap, fheap = grown_pool(qi, qf, free, bheap, fheap, cnt, need_ev)
+    rec_s, rec_o, rec_n = rec
+    if cnt[N_SPK] + need_spk > rec_s.shape[0]:
+        size = max(2 * rec_s.shape[0], cnt[N_SPK] + need_spk)
+        r_s, r_o, r_n = np.empty(size, np.int64), np.empty(size), np.empty(size, np.int64)
+        r_s[: rec_s.shape[0]] = rec_s
+        r_o[: rec_s.shape[0]] = rec_o
+        r_n[: rec_s.shape[0]] = rec_n
+        rec_s, rec_o, rec_n = r_s, r_o, r_n
+    return (qi, qf, free, head, bheap, fheap, cnt), (rec_s, rec_o, rec_n)
+
+
+@njit
+def run_exact(
+    end_s: int,
+    end_o: float,
+    h: float,
+    D: int,
+    N: int,
+    pop_off: np.ndarray,
+    is_input_n: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    ip_off: np.ndarray,
+    tgt_pop: np.ndarray,
+    rowptr: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    dk: np.ndarray,
+    doff: np.ndarray,
+    max_out: int,
+    prm: np.ndarray,
+    ref_k: np.ndarray,
+    once: np.ndarray,
+    delta: np.ndarray,
+    v0: np.ndarray,
+    ev_s: np.ndarray,
+    ev_o: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+):
+    """Run one sample over ``[0, end)`` (``end = (end_s, end_o)``); returns spikes (step, offset, neuron), final
+    ``v`` and ``I`` (at ``end``), updates and synaptic operations per projection."""
+    P = pop_off.shape[0] - 1
+    pop_of = np.empty(N, dtype=np.int64)
+    for p in range(P):
+        pop_of[pop_off[p] : pop_off[p + 1]] = p
+    net = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff)
+    cap = 1024
+    cnt = np.zeros(8, dtype=np.int64)
+    cnt[NFREE] = cap
+    free = np.arange(cap - 1, -1, -1).astype(np.int64)
+    Q = (np.zeros((cap, 5), np.int64), np.zeros((cap, 2)), free, np.full(D, -1, np.int64),
+         np.empty(cap, np.int64), np.empty(cap, np.int64), cnt)  # fmt: skip
+    rec = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
+    sops = np.zeros(ip_off.shape[0], dtype=np.int64)
+    sf = np.zeros((N, 5))
+    si = np.zeros((N, 5), dtype=np.int64)
+    sf[:, V] = v0
+    si[:, R_STEP] = -1
+    si[:, W_STEP] = NEVER
+    si[:, W_SEQ] = -1
+    need = 2 * max_out + 4
+    # neurons at or above threshold at t = 0 fire then (NEST: at the start of the first step); the others predict
+    for n in range(N):
+        if is_input_n[n]:
+            continue
+        Q, rec = _room(Q, rec, need, 2)
+        if sf[n, V] >= prm[n, V_TH]:
+            _fire(n, 0, 0.0, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, 0, sops, rec)
+        else:
+            _predict(n, end_s, end_o, h, sf, si, prm, Q, 0)
+    ie = 0
+    n_ev = ev_s.shape[0]
+    cur = 0
+    while cur <= end_s:
+        qi, qf, free, head, bheap, fheap, cnt = Q
+        open_step(qi, qf, head, bheap, fheap, cnt, cur)
+        while ie < n_ev and ev_s[ie] == cur:
+            Q, rec = _room(Q, rec, 1, 0)
+            qi, qf, free, head, bheap, fheap, cnt = Q
+            schedule(qi, qf, free, head, bheap, fheap, cnt, cur, cur, ev_o[ie], ev_n[ie], ev_val[ie], EMIT)
+            ie += 1
+        # --- pop: the events of step `cur` in (offset, target, seq) order
+        while cnt[BSIZE] > 0:
+            Q, rec = _room(Q, rec, need, 2)
+            qi, qf, free, head, bheap, fheap, cnt = Q
+            e = bheap[0]
+            cnt[BSIZE] = ev_heap_pop(bheap, cnt[BSIZE], qi, qf, False)
+            o = qf[e, 0]
+            n = qi[e, 1]
+            kind = qi[e, 4]
+            x = qf[e, 1]
+            seq = qi[e, 2]
+            free[cnt[NFREE]] = e
+            cnt[NFREE] += 1
+            if cur == end_s and o >= end_o:
+                continue  # at or after the end of the run
+            if kind == EMIT:
+                _deliver(n, cur, o, x, end_s, end_o, h, net, Q, cur, sops)
+            elif kind == WAKE:
+                if seq == si[n, W_SEQ]:
+                    _fire(n, cur, o, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
+            else:
+                # simultaneous arrivals at one neuron are adjacent (ties by target): summed, one input
+                while cnt[BSIZE] > 0:
+                    e2 = bheap[0]
+                    if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
+                        break
+                    cnt[BSIZE] = ev_heap_pop(bheap, cnt[BSIZE], qi, qf, False)
+                    x += qf[e2, 1]
+                    free[cnt[NFREE]] = e2
+                    cnt[NFREE] += 1
+                _receive(n, cur, o, x, end_s, end_o, h, sf, si, prm, ref_k, once, delta, net, Q, cur, sops, rec)
+        # --- next step with something due (skipping empty ones)
+        if cnt[NRING] > 0:
+            cur += 1
+        else:
+            nxt = NEVER
+            if ie < n_ev:
+                nxt = ev_s[ie]
+            if cnt[FSIZE] > 0:
+                nxt = min(nxt, Q[0][Q[5][0], 0])
+            cur = max(cur + 1, nxt)
+    for n in range(N):  # every neuron to the end of the run, for the final state
+        if not is_input_n[n]:
+            _bring(n, end_s, end_o, h, sf, si, prm)
+    cnt = Q[6]
+    m = cnt[N_SPK]
+    return rec[0][:m].copy(), rec[1][:m].copy(), rec[2][:m].copy(), sf[:, V].copy(), sf[:, CUR].copy(), cnt[N_UPD], sops

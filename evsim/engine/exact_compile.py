@@ -1,0 +1,161 @@
+"""Exact mode, the Python side: a `Network` of `evsim.exact` neurons flattened for `evsim.engine.exact.run_exact`,
+times and delays put on the calendar grid, one sample run.
+
+The grid step ``h`` is the network's ``dt`` (default `DEFAULT_RESOLUTION`). It does not change the dynamics: it is
+the width of the queue's buckets, and the unit in which times are split into ``(step, offset)``; a time or delay
+that lies on the grid up to rounding (``|t / h - round(t / h)| <= 16 eps max(1, t / h)``) is snapped onto it, so
+sums of on-grid delays are exact (see `evsim.engine.queue`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import EvsimError, NetworkError
+from ..exact.dynamics import coefficients
+from ..exact.neurons import ExactNeuron
+from ..network import Network, Projection
+from .exact import run_exact
+
+DEFAULT_RESOLUTION = 1e-4  # seconds: NEST's default resolution (0.1 ms)
+_EPS = np.finfo(np.float64).eps
+
+
+def to_grid(t: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times ``t >= 0`` (seconds) as ``(step, offset)`` with ``0 <= offset < h``; on-grid times get offset 0."""
+    t = np.asarray(t, dtype=np.float64)
+    q = t / h
+    r = np.round(q)
+    on = np.abs(q - r) <= 16 * _EPS * np.maximum(1.0, np.abs(q))
+    k = np.where(on, r, np.floor(q))
+    off = np.where(on, 0.0, t - k * h)
+    lo = off < 0
+    k, off = np.where(lo, k - 1, k), np.where(lo, off + h, off)
+    hi = off >= h
+    k, off = np.where(hi, k + 1, k), np.where(hi, off - h, off)
+    return k.astype(np.int64), off
+
+
+def resolution(net: Network) -> float:
+    return float(net.dt) if net.dt is not None else DEFAULT_RESOLUTION
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CompiledExact:
+    """An exact-time `Network` flattened over a global neuron index (as `evsim.engine.CompiledNetwork`)."""
+
+    net: Network
+    names: tuple[str, ...]
+    pop_off: np.ndarray
+    arrays: dict  # keyword arguments of `run_exact` that do not depend on the sample
+    proj_names: tuple[str, ...]
+    rec_pops: tuple[str, ...]  # (none: exact mode records no dense traces)
+    v_init: np.ndarray
+    h: float
+
+
+def compile_exact(net: Network) -> CompiledExact:
+    pops = net.populations
+    names = tuple(p.name for p in pops)
+    P = len(pops)
+    pop_off = np.zeros(P + 1, dtype=np.int64)
+    np.cumsum([p.size for p in pops], out=pop_off[1:])
+    N = int(pop_off[-1])
+    h = resolution(net)
+    prm = np.zeros((N, 10))
+    prm[:, 5] = np.inf  # v_th
+    ref_k = np.zeros(N, dtype=np.int64)
+    once = np.zeros(N, dtype=np.bool_)
+    delta = np.ones(N, dtype=np.bool_)
+    is_input = np.zeros(N, dtype=np.bool_)
+    v_init = np.zeros(N)
+    for k, p in enumerate(pops):
+        sl = slice(pop_off[k], pop_off[k + 1])
+        if p.neuron is None:
+            is_input[sl] = True
+            continue
+        nrn = p.neuron
+        assert isinstance(nrn, ExactNeuron)
+        co = coefficients(nrn)
+        rk, ro = to_grid(nrn.refractory, h)
+        cols = (co["lam"], co["ls"], co["b"], co["c"], nrn.i_inf, nrn.v_th, nrn.v_reset, nrn.jump_v, nrn.jump_i, ro)
+        prm[sl] = np.stack(cols, axis=1)
+        ref_k[sl] = rk
+        once[sl] = nrn.once
+        delta[sl] = nrn.tau_syn == 0
+        v_init[sl] = nrn.v_rest if nrn.v_init is None else nrn.v_init
+    syn = net._synapses
+    rowptr, ip_off, tgt_pop = [], np.zeros(len(net.projections), np.int64), np.zeros(len(net.projections), np.int64)
+    pos = 0
+    explicit = [q for q in net.projections if isinstance(q, Projection)]  # (Network refuses convolutions here)
+    for k, q in enumerate(explicit):
+        ip_off[k] = pos
+        tgt_pop[k] = names.index(q.target)
+        rowptr.append(q.indptr + syn["offsets"][k])
+        pos += q.indptr.shape[0]
+    src_of = np.array([names.index(q.source) for q in net.projections], dtype=np.int64)
+    out_ptr = np.zeros(P + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src_of, minlength=P), out=out_ptr[1:])
+    dk, doff = to_grid(syn["delays"], h)
+    max_dk = int(dk.max(initial=0)) + 1
+    if max_dk > 2**26:
+        raise NetworkError(f"a delay of {max_dk * h:g} s is over 2**26 steps of dt = {h:g} s: choose a larger dt")
+    D = 2
+    while D <= max_dk + 1:
+        D *= 2
+    out_deg = np.zeros(N, dtype=np.int64)
+    for q in explicit:
+        src = names.index(q.source)
+        out_deg[pop_off[src] : pop_off[src + 1]] += np.diff(q.indptr)
+    arrays = dict(
+        h=h,
+        D=D,
+        N=N,
+        pop_off=pop_off,
+        is_input_n=is_input,
+        out_ptr=out_ptr,
+        out_proj=np.argsort(src_of, kind="stable").astype(np.int64),
+        ip_off=ip_off,
+        tgt_pop=tgt_pop,
+        rowptr=np.concatenate(rowptr).astype(np.int64) if rowptr else np.zeros(1, np.int64),
+        targets=syn["targets"],
+        weights=syn["weights"],
+        dk=dk,
+        doff=doff,
+        max_out=int(out_deg.max(initial=0)),
+        prm=prm,
+        ref_k=ref_k,
+        once=once,
+        delta=delta,
+    )
+    return CompiledExact(net, names, pop_off, arrays, tuple(q.name for q in net.projections), (), v_init, h)
+
+
+def run_sample_exact(
+    cn: CompiledExact,
+    duration: float,
+    ev_t: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+    v0: np.ndarray | None = None,
+):  # type: ignore[no-untyped-def]
+    """Run one sample over ``[0, duration)`` seconds; ``ev_t`` input times in seconds (sorted), ``ev_n`` global
+    neuron indices. Returns a `evsim.engine.SampleRun` with spike times in seconds."""
+    from . import SampleRun
+
+    end_s, end_o = to_grid(np.array([duration]), cn.h)
+    ev_s, ev_o = to_grid(ev_t, cn.h)
+    order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
+    v0 = cn.v_init if v0 is None else v0
+    try:
+        rs, ro, rn, v, i, upd, sops = run_exact(
+            int(end_s[0]), float(end_o[0]), v0=v0, ev_s=ev_s[order], ev_o=ev_o[order], ev_n=ev_n[order],
+            ev_val=ev_val[order], **cn.arrays,
+        )  # fmt: skip
+    except (OverflowError, ZeroDivisionError) as e:
+        raise EvsimError(str(e)) from None
+    t = rs * cn.h + ro
+    ones = np.ones(t.shape[0], dtype=np.int64)
+    return SampleRun(t, rn, ones, np.zeros((0, 0)), i, v, int(upd), sops, np.zeros(0, np.int64), 1)
