@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     _input_args(run)
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
     run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
+    run.add_argument("--max-seconds", type=float, metavar="S", help="stop (exit 2) after S seconds of running")
+    run.add_argument("--max-events", type=int, metavar="N", help="stop (exit 2) when a sample passes N synaptic events")
     run.add_argument(
         "--record",
         choices=["output", "all"],
@@ -364,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return int(args.func(args))
             return int(args.func(args))
     except EvsimError as e:
-        print(f"evsim: error: {_one_line(e)}", file=sys.stderr)
+        done = f" ({e.samples_done} sample(s) had finished)" if hasattr(e, "samples_done") else ""
+        print(f"evsim: error: {_one_line(e)}{done}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         n = getattr(e, "samples_done", 0)

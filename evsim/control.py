@@ -127,7 +127,7 @@ def execute(
             while w.is_alive():
                 w.join(POLL_S)
                 if max_seconds is not None and reason is None and time.monotonic() - t0 > max_seconds:
-                    reason = BudgetExceeded(f"wall-clock budget of {max_seconds:g} s exceeded (run(max_seconds=...))")
+                    reason = BudgetExceeded("wall-clock budget exceeded (max_seconds; CLI --max-seconds)")
                     _stop_all(stop, ctls)
     except KeyboardInterrupt:
         _stop_all(stop, ctls)
@@ -147,8 +147,8 @@ def execute(
             why = int(ctls[b][0])
             if why == EVENTS:
                 reason = BudgetExceeded(
-                    f"sample {b}: more than max_events={max_events} synaptic events (stopped at step "
-                    f"{int(ctls[b][3])}); raise run(max_events=...)"
+                    f"sample {b}: more than {max_events} synaptic events (stopped at step "
+                    f"{int(ctls[b][3])}; the max_events budget, CLI --max-events)"
                 )
             elif why == SPIKES:
                 reason = ResourceLimitError(
@@ -158,9 +158,6 @@ def execute(
                 )
             if reason is not None:
                 break
-    if reason is not None:
-        msg = str(reason) + f"; {done} of {B} sample(s) finished"
-        reason = type(reason)(msg)
     return results[:done], reason
 
 

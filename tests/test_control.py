@@ -54,7 +54,7 @@ def test_event_budget_stops_and_keeps_the_finished_samples(rng):
     full = evsim.run(net, x)
     budget = int(np.max(full.sops[:2]))  # samples with more events than the first two stop the run
     over = int(np.argmax(full.sops > budget))
-    with pytest.raises(evsim.BudgetExceeded, match=f"sample {over}: more than max_events") as e:
+    with pytest.raises(evsim.BudgetExceeded, match=f"sample {over}: more than {budget} synaptic events") as e:
         evsim.run(net, x, max_events=budget)
     assert e.value.samples_done == over
     np.testing.assert_array_equal(e.value.partial.output, full.output[:over])

@@ -127,6 +127,8 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         threads=args.threads,
         record=args.record == "all",
         keep_output=bool(args.out),
+        max_seconds=getattr(args, "max_seconds", None),
+        max_events=getattr(args, "max_events", None),
     )
     wall = time.perf_counter() - t0
     B = r.n

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import BudgetExceeded, InputError, RunInterrupted
 from ..network import Network
 from ..simulation import Spikes, run
 from .binning import InputPipeline, to_stream
@@ -104,10 +104,13 @@ def run_dataset(
     threads: int = 1,
     record: bool = False,
     keep_output: bool = True,
+    max_seconds: float | None = None,
+    max_events: int | None = None,
 ) -> DatasetResult:
     """Run ``net`` over ``ds`` (an `evsim.data.open` dataset) in batches of ``batch`` samples; see the module
     docstring. ``record=True`` keeps every population's spikes; ``keep_output=False`` keeps only the per-sample
-    figures (not the output per step), so memory stays flat over any number of samples."""
+    figures (not the output per step), so memory stays flat over any number of samples. ``max_seconds`` bounds the
+    whole run's wall-clock time, ``max_events`` each sample's synaptic events (`evsim.run`'s budgets)."""
     pipe = pipe or pipeline_for(net)
     if int(batch) != batch or batch < 1:
         raise InputError(f"batch must be a positive integer, got {batch!r}")
@@ -141,7 +144,21 @@ def run_dataset(
         for T, ks in groups.items():
             xs = [chunk[k][0] for k in ks]
             x = np.stack(xs) if isinstance(xs[0], np.ndarray) else xs
-            res = run(net, x, steps=None if isinstance(xs[0], np.ndarray) else T, threads=threads)
+            left = None if max_seconds is None else max_seconds - (time.perf_counter() - t_start)
+            if left is not None and left <= 0:
+                raise BudgetExceeded(f"wall-clock budget of {max_seconds:g} s exceeded; {done} sample(s) finished")
+            try:
+                res = run(
+                    net,
+                    x,
+                    steps=None if isinstance(xs[0], np.ndarray) else T,
+                    threads=threads,
+                    max_seconds=left,
+                    max_events=max_events,
+                )
+            except (BudgetExceeded, RunInterrupted) as e:  # count the samples of the earlier batches too
+                e.samples_done = done + (e.samples_done if len(groups) == 1 else 0)
+                raise
             out = np.asarray(res.output)
             out = out.reshape(len(ks), -1, out.shape[-1])  # [B, T, n_out] (a layered model's T may be longer)
             pred = np.atleast_1d(res.predictions())
