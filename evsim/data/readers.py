@@ -17,10 +17,14 @@ arrays): open them with `evsim.data.open`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -116,15 +120,34 @@ def _prophesee(encoding: str) -> Any:
             from expelliarmus import Wizard
         except ImportError:
             raise InputError(f"{p}: reading Prophesee {encoding.upper()} needs 'expelliarmus': {EXTRA}") from None
-        try:
-            a = Wizard(encoding=encoding).read(str(p))
-        except Exception as e:  # noqa: BLE001
-            raise InputError(f"{p}: cannot read as {encoding.upper()} ({type(e).__name__}: {e})") from None
-        if a is None:  # expelliarmus prints its error and returns None
-            raise InputError(f"{p}: corrupt {encoding.upper()} data (expelliarmus could not decode it)")
+        with _stderr_captured() as said:
+            try:
+                a = Wizard(encoding=encoding).read(str(p))
+            except Exception as e:  # noqa: BLE001
+                raise InputError(f"{p}: cannot read as {encoding.upper()} ({type(e).__name__}: {e})") from None
+        if a is None:  # expelliarmus' C code prints its error and returns None
+            why = " ".join(said[0].split())[:200] if said else ""
+            raise InputError(f"{p}: corrupt {encoding.upper()} data (expelliarmus: {why or 'could not decode it'})")
         return as_events(a, sensor_size or _header_geometry(p), t_unit=1e-6, where=str(p))
 
     return read
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Capture what C code writes to file descriptor 2 (so the CLI's error stays one line)."""
+    said: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            said.append(tmp.read().decode("utf-8", "replace"))
 
 
 def _header_geometry(p: Path) -> tuple[int, int, int] | None:
