@@ -9,16 +9,18 @@ digits (``sklearn.datasets.load_digits``); the saccades follow N-MNIST's recordi
    with h5py by `evsim.data.write_shd`: a spike of input i at step k becomes unit i at time ``(k + 0.5) * 1e-4`` s
    (the model's dt is 1e-4 s), so binning it on the model's grid gives back the raster exactly.
 2. ``nmnist_like/<digit>/<k>.aedat4``: N-MNIST-like recordings for the NIR paper's CNN (``cnn_sinabs.nir``, input
-   2 x 34 x 34): a digit of scikit-learn's 8x8 digits (``load_digits``, ships with scikit-learn), scaled to 24 x 24,
-   seen by a simulated event camera while it makes N-MNIST's three saccades (a triangle of 3 px sides, 100 ms
-   each, 300 ms in all): a pixel emits an ON (OFF) event each time its log intensity rose (fell) by 0.15 since its
-   last event, time stamps in microseconds. Written as AEDAT4 by iniVation's ``dv-processing`` (the real writer),
-   one recording per digit class.
+   2 x 34 x 34): the first ten digits (one per class) that ``examples/run_nmnist_cnn.py --samples 10`` classifies,
+   recorded by its simulated event camera (``mnist_like`` + ``record``: N-MNIST's three saccades, 1 ms bins). Each
+   count of ``c`` events in bin ``k`` becomes ``c`` events at ``k * 1000 + u`` microseconds (``u`` uniform in
+   0..999, seeded), polarity True for ON; written as AEDAT4 (ZSTD-compressed) by iniVation's ``dv-processing``
+   (the real writer). Binned with the ``grid`` rule at 1 ms they give back the script's bins, with ON in channel 1
+   (tonic's layout: channel = polarity; ``--polarity swap`` puts it in channel 0, as the script does).
 
-    pip install dv-processing scikit-learn     # only to remake the files; reading them needs 'evsim[events]'
+    pip install dv-processing     # only to remake the files; reading them needs 'evsim[events]'
     python examples/make_event_data.py
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,55 +42,38 @@ def digits_shd(n: int = 50) -> None:
     evsim.data.write_shd(DATA / "digits_shd.h5", times, units, labels, extra={"source": np.bytes_(b"digits_test.npz")})
 
 
-def saccade_events(img: np.ndarray, rng: np.random.Generator, contrast: float = 0.15) -> np.ndarray:
-    """Events (t us, x, y, p) of ``img`` (values 0..1, 24 x 24) moving along N-MNIST's saccade triangle."""
-    path = [(0.0, 0.0), (3.0, 3.0), (6.0, 0.0), (0.0, 0.0)]  # three 100 ms saccades
-    canvas = np.full((SIZE, SIZE), 0.05)
-    ref = None
-    out = []
-    for t in range(300):  # one frame per ms
-        s, f = divmod(t, 100)
-        (x0, y0), (x1, y1) = path[s], path[s + 1]
-        dx, dy = x0 + (x1 - x0) * f / 100, y0 + (y1 - y0) * f / 100
-        frame = canvas.copy()
-        ys, xs = np.mgrid[:24, :24]
-        xi, yi = np.clip((xs + 2 + dx).round().astype(int), 0, 33), np.clip((ys + 2 + dy).round().astype(int), 0, 33)
-        np.maximum.at(frame, (yi, xi), img)
-        logi = np.log(frame + 0.05)
-        if ref is None:
-            ref = logi
-            continue
-        diff = logi - ref
-        for p, mask in ((1, diff >= contrast), (0, diff <= -contrast)):
-            y, x = np.nonzero(mask)
-            ts = t * 1000 + rng.integers(0, 1000, y.size)
-            out.append(np.stack([ts, x, y, np.full(y.size, p)], axis=1))
-            ref[mask] = logi[mask]
-    ev = np.concatenate(out)
-    return ev[np.argsort(ev[:, 0], kind="stable")]
-
-
 def nmnist_like() -> None:
     import dv_processing as dv
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_nmnist_cnn import ON_CHANNEL, mnist_like, record
+
+    d = np.load(DATA / "digits_images.npz")
+    images, labels = d["images"], d["labels"].astype(np.int64)
+    order = np.random.default_rng(1).permutation(len(labels))  # run_nmnist_cnn.py's choice of digits
+    dev = set(order[200:280].tolist())
+    pick = [i for i in order if i not in dev]
+    chosen = [next(j for j in pick if labels[j] == c) for c in range(10)]
     rng = np.random.default_rng(0)
-    for label in range(10):
-        k = int(np.flatnonzero(digits.target == label)[0])
-        small = digits.images[k] / 16.0
-        img = np.kron(small, np.ones((3, 3)))  # 24 x 24
-        ev = saccade_events(img, rng)
-        folder = DATA / "nmnist_like" / str(label)
+    for i in chosen:
+        counts = record(mnist_like(images[i])).astype(np.int64)  # [300, 2, 34, 34], channel ON_CHANNEL = ON
+        k, ch, y, x = np.nonzero(counts)
+        reps = counts[k, ch, y, x]
+        k, ch, y, x = (np.repeat(a, reps) for a in (k, ch, y, x))
+        t = k * 1000 + rng.integers(0, 1000, k.size)
+        order_t = np.argsort(t, kind="stable")
+        folder = DATA / "nmnist_like" / str(labels[i])
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{k}.aedat4"
-        writer = dv.io.MonoCameraWriter(str(path), dv.io.MonoCameraWriter.EventOnlyConfig("DVS-sim", (SIZE, SIZE)))
+        path = folder / f"{i}.aedat4"
+        writer = dv.io.MonoCameraWriter(
+            str(path), dv.io.MonoCameraWriter.EventOnlyConfig("DVS-sim", (SIZE, SIZE), dv.CompressionType.ZSTD)
+        )
         store = dv.EventStore()
-        for t, x, y, p in ev:
-            store.push_back(int(t), int(x), int(y), bool(p))
+        for n in order_t:
+            store.push_back(int(t[n]), int(x[n]), int(y[n]), bool(ch[n] == ON_CHANNEL))
         writer.writeEvents(store)
         del writer  # closes the file
-        print(f"{path}: {len(ev)} events")
+        print(f"{path}: {k.size} events")
 
 
 if __name__ == "__main__":

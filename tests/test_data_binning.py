@@ -110,6 +110,10 @@ def test_grid_rule_crop_window_polarity_and_steps():
     assert r.shape == (3, 1, 2, 4)
     assert r[0, 0, 1, 1] == 1 and r[0, 0, 1, 2] == 1 and r[1, 0, 1, 2] == 1 and r.sum() == 3  # t0 = 1 ms
     assert raster(ev, InputPipeline(time_step=1e-3, binary=True, origin="first")).max() == 1
+    full = raster(ev, InputPipeline(time_step=1e-3))
+    assert np.array_equal(raster(ev, InputPipeline(time_step=1e-3, polarity="swap")), full[:, ::-1])
+    pm = D.as_events({"t": [0, 1], "x": [0, 1], "p": [-1, 1]})  # -1/1 polarities are 0/1
+    assert pm["p"].tolist() == [0, 1] and pm.sensor_size == (2, 1, 2)
     with pytest.raises(InputError, match="unknown binning rule"):
         InputPipeline(rule="frames")
     with pytest.raises(InputError, match="unknown setting"):

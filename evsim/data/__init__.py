@@ -3,7 +3,7 @@
     ev = evsim.data.read_events("rec.aedat4")      # tonic-style structured array x, y, t, p (+ .sensor_size)
     ds = evsim.data.open("shd_test.h5")            # labelled samples: len(ds), for ev, label in ds, ds.labels
     pipe = evsim.data.InputPipeline(rule="spikingjelly", time_step=1e-2, n_bins=5)
-    stream, T = evsim.data.to_stream(ev, pipe, dt=net.dt)   # an EventStream of (frame, flat index, count)
+    stream, T = evsim.data.to_stream(ev, pipe, dt=net.dt)  # an EventStream of (frame, flat index, count)
     res = evsim.data.run_dataset(net, ds, pipe)    # a whole dataset, streamed in batches
 
 Modules: ``events`` (the one event type), ``readers`` (AEDAT4, Prophesee EVT2/EVT3/DAT, NumPy), ``shd`` (SHD/SSC

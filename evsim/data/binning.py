@@ -8,7 +8,8 @@ of frame index, flat input index and count). The steps, in order:
    multiplies coordinates by ``f`` and truncates (tonic's ``Downsample(spatial_factor=f)``: the new width is
    ``int((W - 1) f) + 1``); ``n_bins = k`` sums groups of ``k`` adjacent channels of a 1-D sensor and drops the
    ``W mod k`` last ones (SHD/SSC in SNN-delays: ``binned[:, i] = frames[:, k i : k (i + 1)].sum(1)``, width
-   ``W // k``); ``polarity="merge"`` sums the polarities into one channel;
+   ``W // k``); ``polarity="merge"`` sums the polarities into one channel, ``"swap"`` puts polarity ``p`` in
+   channel ``P - 1 - p`` (for a model trained with ON events in channel 0);
 3. **time** with ``time_step`` seconds per frame (default: the model's ``dt``), by one of the named rules:
 
    * ``grid``: frame ``floor((t - t0) / time_step)`` with ``t0 = t_start`` if given, else 0 (``origin="zero"``:
@@ -59,7 +60,7 @@ class InputPipeline:
     t_stop: float | None = None
     crop: tuple[int, int, int, int] | None = None  # (x0, y0, w, h)
     downsample: float = 1.0  # spatial factor (tonic Downsample)
-    polarity: str = "channels"  # "channels" (P as C) | "merge"
+    polarity: str = "channels"  # "channels" (channel = p) | "swap" (channel = P - 1 - p: OFF first) | "merge"
     include_incomplete: bool = False  # tonic rule: keep the last, shorter window
     binary: bool = False  # clip counts to 1
     origin: str = "zero"  # grid rule: frames counted from time 0 ("zero") or from the first event ("first")
@@ -81,8 +82,8 @@ class InputPipeline:
             raise InputError(f"input pipeline: pad must be 'none' or 'batch', got {self.pad!r}")
         if self.origin not in ("zero", "first"):
             raise InputError(f"input pipeline: origin must be 'zero' or 'first', got {self.origin!r}")
-        if self.polarity not in ("channels", "merge"):
-            raise InputError(f"input pipeline: polarity must be 'channels' or 'merge', got {self.polarity!r}")
+        if self.polarity not in ("channels", "swap", "merge"):
+            raise InputError(f"input pipeline: polarity must be 'channels', 'swap' or 'merge', got {self.polarity!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, **override: Any) -> "InputPipeline":
@@ -170,7 +171,10 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
     of frames, per ``pipe`` (``time_step`` defaults to ``dt``)."""
     step = pipe.time_step if pipe.time_step is not None else dt
     if step is None:
-        raise InputError(f"{where}: the model has no dt: give the input's time step (--time-step SECONDS)")
+        raise InputError(
+            f"{where}: the model counts time in steps, not seconds: give the input's seconds per step "
+            "(--time-step SECONDS, or the model's --dt)"
+        )
     names = ev.dtype.names or ()
     keep = np.ones(len(ev), dtype=bool)
     sec = ev.seconds()
@@ -194,6 +198,8 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
         keep &= x < W
     if pipe.polarity == "merge":
         p = np.zeros_like(p)
+    elif pipe.polarity == "swap":
+        p = (P - 1) - p
     sel = cast(EventArray, ev[keep]) if not keep.all() else ev
     t0: Any = 0
     if pipe.t_start is not None:

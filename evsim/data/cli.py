@@ -50,7 +50,11 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"), help="keep events in [START, STOP) s")
     g.add_argument("--crop", nargs=4, type=int, metavar=("X0", "Y0", "W", "H"), help="keep a W x H box of the sensor")
     g.add_argument("--downsample", type=float, metavar="F", help="multiply x, y by F (tonic's Downsample)")
-    g.add_argument("--polarity", choices=["channels", "merge"], help="polarities as channels (default) or summed")
+    g.add_argument(
+        "--polarity",
+        choices=["channels", "swap", "merge"],
+        help="channel = polarity (default; tonic's layout), swapped (ON in channel 0), or one summed channel",
+    )
     g.add_argument(
         "--pad",
         choices=["none", "batch"],
@@ -92,9 +96,11 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _describe(ds: Any, pipe: InputPipeline, net: Any) -> str:
+    from .runner import _seconds
+
     if ds.on_grid:
         return ds.kind
-    step = pipe.time_step if pipe.time_step is not None else net.dt
+    step = pipe.time_step if pipe.time_step is not None else _seconds(net)
     bits = [f"{pipe.rule} binning, {step:g} s frames"]
     bits += [f"n_bins {pipe.n_bins}"] if pipe.n_bins > 1 else []
     bits += [f"{pipe.steps} steps"] if pipe.steps else []

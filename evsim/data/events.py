@@ -132,6 +132,10 @@ def as_events(
             raise InputError(f"{where}: field 't': time stamps out of order at event {j} ({t[j - 1]} then {t[j]})")
         order = np.argsort(t, kind="stable")
         found = {k: v[order] for k, v in found.items()}
+    if "p" in found and found["p"].size and found["p"].min() < 0:
+        if not np.all(np.isin(found["p"], (-1, 1))):
+            raise InputError(f"{where}: field 'p': polarities must be 0/1 (or -1/1), got {np.unique(found['p'])[:5]}")
+        found["p"] = (found["p"] > 0).astype(np.int16)  # -1/1 -> 0/1
     for k in ("x", "y", "p"):
         if k in found and found[k].size:
             v = found[k]

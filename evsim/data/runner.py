@@ -24,6 +24,11 @@ from .dataset import _Timed
 __all__ = ["model_inputs", "run_dataset", "DatasetResult", "pipeline_for", "materialise"]
 
 
+def _seconds(net: Network) -> float | None:
+    """Seconds per step of the model, None when it counts time in steps (then the input needs --time-step)."""
+    return getattr(net, "seconds_per_step", net.dt)
+
+
 def pipeline_for(net: Network, **override: Any) -> InputPipeline:
     """The model's own input pipeline (``net.meta["input_pipeline"]``, e.g. from an SNN-delays config) with
     ``override`` (None values ignored) on top."""
@@ -39,7 +44,7 @@ def model_inputs(
     port = net.population(net.inputs[0])
     n_in, shape = port.size, tuple(port.shape or (port.size,))
     if hasattr(ds, "bind"):
-        ds.bind(net.dt)
+        ds.bind(_seconds(net) or pipe.time_step)
     src = getattr(ds, "path", type(ds).__name__)
     for i, (sample, label) in enumerate(ds):
         if limit is not None and i >= limit:
@@ -58,7 +63,7 @@ def model_inputs(
                     f"not fit the model's input {shape}; crop, downsample or merge polarities (--crop, --downsample, "
                     "--polarity merge)"
                 )
-            s, T = to_stream(sample, pipe, net.dt, where=where)
+            s, T = to_stream(sample, pipe, _seconds(net), where=where)
             if one_d and s.indices.size and s.indices.max() >= n_in:
                 field = "spikes/units" if getattr(ds, "kind", "") == "shd" else "x"
                 u = int(s.indices.max()) * pipe.n_bins
@@ -115,7 +120,7 @@ def run_dataset(
     if int(batch) != batch or batch < 1:
         raise InputError(f"batch must be a positive integer, got {batch!r}")
     if hasattr(ds, "bind"):
-        ds.bind(net.dt)
+        ds.bind(_seconds(net) or pipe.time_step)
     total = len(ds) if limit is None else min(len(ds), limit)
     if total == 0:
         raise InputError(f"{getattr(ds, 'path', 'the dataset')}: holds no sample")
