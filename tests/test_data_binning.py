@@ -142,10 +142,8 @@ def test_rate_reproduces_the_bundled_digits_raster():
 
 
 def test_latency_times_and_direct():
-    t, i = D.encode.latency_times([0.0, 1.0, 0.25, 0.5], t_max=0.02)
-    assert i.tolist() == [1, 3, 2] and np.allclose(t, [0.0, 0.01, 0.015])
-    batch = D.encode.latency_times(np.array([[0.5, 0.1], [0.2, 0.9]]), t_max=1.0, threshold=0.15)
-    assert [b[1].tolist() for b in batch] == [[0], [1, 0]]
+    s = D.encode.latency_times([0.0, 1.0, 0.25, 0.5], t_max=0.02)  # evsim.ttfs.ttfs_encode
+    assert s.indices.tolist() == [1, 3, 2] and np.allclose(s.times, [0.0, 0.01, 0.015])
     x = D.encode.direct([[0.5, -2.0]], 3)
     assert x.shape == (1, 3, 2) and np.all(x[0] == [0.5, -2.0])
     with pytest.raises(InputError, match=r"\[0, 1\]"):

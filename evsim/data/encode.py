@@ -6,9 +6,9 @@ with values in [0, 1] (scale first, e.g. ``x / 255``):
 * `rate` (Poisson / Bernoulli): ``spike[b, t, i] = U[b, t, i] < gain * x[b, i]`` with ``U`` uniform from
   ``numpy.random.default_rng(seed).random((B, T, n))``: seeded, so a rerun gives the same raster (the bundled
   digits raster is ``rate(intensity, 25, seed=1234)``). Returns ``[B, T, n]`` uint8.
-* `latency_times` (time to first spike, exact time): ``t_i = t_max * (1 - x_i)``: the larger the value the earlier
-  the spike; ``x_i = 1`` at 0, values below ``threshold`` do not spike. Float seconds per sample, as
-  ``(times, indices)`` sorted by time: for evsim's exact continuous-time mode.
+* `latency_times` (time to first spike, exact time) is `evsim.ttfs.ttfs_encode`: ``t_i = t_max (1 - x_i)`` (with
+  its defaults), the larger the value the earlier the spike, values at 0 silent; float seconds, one `EventStream`
+  per sample, for evsim's exact continuous-time mode (``evsim.run(net, x, duration=...)``).
 * `latency_steps` (the same on a grid of ``steps``): ``step_i = round(min((T - 1)(1 - x_i), (T - 1)(1 - threshold)))``
   (round half to even), values below ``threshold`` spike at that last step unless ``clip=True``: snnTorch's
   ``spikegen.latency(x, num_steps=T, threshold, normalize=True, linear=True[, clip])``. Returns ``[B, T, n]`` uint8.
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..ttfs import ttfs_encode as latency_times
 
 __all__ = ["rate", "latency_times", "latency_steps", "direct"]
 
@@ -54,21 +55,6 @@ def rate(x: Any, steps: int, *, gain: float = 1.0, seed: int = 0) -> np.ndarray:
         raise InputError(f"rate: gain * x must be a probability in [0, 1], got gain {gain}")
     u = np.random.default_rng(seed).random((a.shape[0], T, a.shape[1]))
     out = (u < gain * a[:, None, :]).astype(np.uint8)
-    return out if batched else out[0]
-
-
-def latency_times(x: Any, t_max: float, *, threshold: float = 0.0) -> Any:
-    """Time-to-first-spike code in seconds: per sample ``(times, indices)`` (float64, int64) sorted by time, one
-    spike per value ``>= threshold`` (and ``> 0``) at ``t_max * (1 - x)``. A list for a batch."""
-    a, batched = _values(x, "latency_times")
-    if not (np.isfinite(t_max) and t_max > 0):
-        raise InputError(f"latency_times: t_max must be a positive number of seconds, got {t_max!r}")
-    out = []
-    for row in a:
-        idx = np.flatnonzero((row >= threshold) & (row > 0))
-        t = t_max * (1.0 - row[idx])
-        order = np.argsort(t, kind="stable")
-        out.append((t[order], idx[order].astype(np.int64)))
     return out if batched else out[0]
 
 
