@@ -288,6 +288,19 @@ def run_case(reader: str, m: Mutation, tmp: Path) -> tuple[str, str]:
         if not _made(lambda: mutate_hdf5(src, dst, m)):
             return "skipped", "the mutation does not apply to this file"
         return classify(lambda: read_model(dst, dialect))
+    if reader == "shd":
+        dst = tmp / "case.h5"
+        if not _made(lambda: mutate_hdf5(SHD, dst, m)):
+            return "skipped", "the mutation does not apply to this file"
+        return classify(lambda: read_shd(dst))
+    if reader in ("snn-delays", "snn-config"):
+        model, config = SNN_DELAYS
+        src = model if reader == "snn-delays" else config
+        dst = tmp / ("case" + src.suffix)
+        mutate = mutate_pt_member if m.kind == "pt-member" else _mutate_bytes
+        if not _made(lambda: mutate(src, dst, m)):
+            return "skipped", "the mutation does not apply to this file"
+        return classify(lambda: read_snn_delays(dst, config) if reader == "snn-delays" else read_snn_delays(model, dst))
     inputs = seed_inputs(tmp / "seed") if not (tmp / "seed" / "in.npz").exists() else _seed_paths(tmp / "seed")
     src = inputs[reader]
     dst = tmp / ("case" + src.suffix)
@@ -325,8 +338,48 @@ def _mutate_npy(src: Path, dst: Path, m: Mutation) -> None:
         np.save(dst, [a.reshape(-1), a[:, :0], a.astype(np.float16), a.astype("U2"), a[0, 0]][m.target % 5])
 
 
-READERS = ("nir-mlp", "nir-cnn", "netx", "npz", "npy", "h5", "nird")
-KINDS = {"npz": ZIP_KINDS, "npy": ("value", "truncate", "flip", "zip-header", "reshape")}
+READERS = ("nir-mlp", "nir-cnn", "netx", "npz", "npy", "h5", "nird", "shd", "snn-delays", "snn-config")
+BYTE_KINDS = ("truncate", "flip", "flip")
+KINDS = {"npz": ZIP_KINDS, "npy": ("value", "truncate", "flip", "zip-header", "reshape"), "snn-delays": BYTE_KINDS + (
+    "pt-member", "pt-member"), "snn-config": BYTE_KINDS}  # fmt: skip
+SHD = DATA / "digits_shd.h5"
+SNN_DELAYS = (DATA / "snn_delays_model.pt", DATA / "snn_delays_config.py")
+
+
+def read_shd(path: Path) -> str:
+    """Open an SHD-layout file as `evsim run` does and read its first 3 samples."""
+    import evsim.data
+
+    ds = evsim.data.open(path)
+    n = 0
+    for _ in zip(range(3), ds):
+        n += 1
+    return f"{len(ds)} samples"
+
+
+def read_snn_delays(model: Path, config: Path) -> str:
+    import evsim
+
+    net = evsim.load(model, config=config)
+    return f"{net.n_neurons} neurons"
+
+
+def mutate_pt_member(src: Path, dst: Path, m: Mutation) -> None:
+    """A torch checkpoint is a zip: flip bytes inside one member (the pickle or a tensor's storage) or cut it."""
+    with zipfile.ZipFile(src) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    name = sorted(members)[m.target % len(members)]
+    data = bytearray(members[name])
+    if data:
+        pos = int((m.arg % 1.0) * len(data))
+        if m.arg2 % 2:
+            data = data[:pos]
+        else:
+            data[pos % len(data)] ^= 1 + m.arg2 % 255
+    members[name] = bytes(data)
+    with zipfile.ZipFile(dst, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
 
 
 def random_mutation(rng: np.random.Generator, reader: str) -> Mutation:

@@ -13,7 +13,18 @@ import fuzzing
 
 OK = ("success", "clean", "skipped")
 BASE = settings.default.max_examples  # 300 by default, 5000 with --hypothesis-profile=thorough
-SHARE = {"nir-mlp": 3, "nir-cnn": 6, "netx": 2, "npz": 4, "npy": 3, "h5": 3, "nird": 3}  # cost per case
+SHARE = {
+    "nir-mlp": 3,
+    "nir-cnn": 6,
+    "netx": 2,
+    "npz": 4,
+    "npy": 3,
+    "h5": 3,
+    "nird": 3,
+    "shd": 3,
+    "snn-delays": 3,
+    "snn-config": 6,
+}  # fmt: skip  (cost per case)
 
 
 def mutations(reader: str):
@@ -43,6 +54,10 @@ def test_seed_files_read(reader, work):
     if reader in fuzzing.SEEDS:
         src, dialect = fuzzing.SEEDS[reader]
         assert fuzzing.classify(lambda: fuzzing.read_model(src, dialect))[0] == "success"
+    elif reader == "shd":
+        assert fuzzing.classify(lambda: fuzzing.read_shd(fuzzing.SHD))[0] == "success"
+    elif reader.startswith("snn-"):
+        assert fuzzing.classify(lambda: fuzzing.read_snn_delays(*fuzzing.SNN_DELAYS))[0] == "success"
     else:
         paths = fuzzing.seed_inputs(work / "seeds")
         assert fuzzing.classify(lambda: fuzzing.read_and_run_input(paths[reader], reader))[0] == "success"

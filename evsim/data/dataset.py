@@ -36,6 +36,10 @@ def open(path: str | Path, format: str | None = None, *, sensor_size: Any = None
     if p.is_dir() or format == "folder":
         return EventFolder(p, sensor_size=sensor_size)
     fmt = format or detect_format(p)
+    if fmt in ("hdf5", "shd", "nir-data", "dense") and p.suffix.lower() not in (".npz", ".npy"):
+        from ..io.h5safe import check_hdf5
+
+        check_hdf5(p, InputError)  # links, declared sizes, chunking: before anything is read
     if fmt == "hdf5":
         fmt = _hdf5_kind(p)
     if fmt == "shd":

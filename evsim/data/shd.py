@@ -49,6 +49,10 @@ class SHDFile:
         self.path = Path(path)
         self.n_units = int(n_units)
         self.sensor_size = (self.n_units, 1, 1)
+        if self.path.is_file():
+            from ..io.h5safe import check_hdf5
+
+            check_hdf5(self.path, InputError)  # links, declared sizes, chunking: before anything is read
         try:
             self._f = h5py.File(self.path, "r")
         except FileNotFoundError:

@@ -10,7 +10,7 @@ take unbounded memory or time:
 * datasets declaring more elements than `evsim.limits.file_elements`, or more bytes than `evsim.limits.memory`,
   split into more chunks than `evsim.limits.chunks` (a parameter in a million one-element chunks takes HDF5
   gigabytes), compressed with a filter HDF5 would have to load as a plugin, or of types a model never holds
-  (references, compounds, variable-length sequences other than strings);
+  (references, compounds, variable-length sequences other than of strings or numbers);
 * too many or too large attributes.
 
 Only then is the file handed to its reader; `read_checked` wraps a reader so that whatever a damaged file still
@@ -50,7 +50,7 @@ def check_hdf5(path: str | Path, error: type[EvsimError] = ModelFileError) -> No
     except EvsimError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged superblock raises OSError, RuntimeError...
-        raise error(f"{p}: cannot open this HDF5 file ({_why(e)})") from None
+        raise error(f"{p}: not a readable HDF5 file ({_why(e)})") from None
     try:
         with f:
             _walk(f, p, error)
@@ -128,8 +128,11 @@ def _check_shape_dtype(shape: tuple[int, ...], dtype: np.dtype, p: Path, where: 
             f"{p}: {where}: declares {n} elements {tuple(shape)}; more than {limits.file_elements} is refused "
             "(evsim.limits.file_elements, EVSIM_MAX_FILE_ELEMENTS)"
         )
+    vlen = h5py.check_vlen_dtype(dtype)
     if h5py.check_string_dtype(dtype) is not None:
         itemsize = 64
+    elif vlen is not None and vlen.kind in "biuf":  # (SHD's spike lists: their data lies in the file, uncompressed)
+        itemsize = 16
     elif dtype.kind in "biufc":
         itemsize = dtype.itemsize
     elif h5py.check_enum_dtype(dtype) is not None and dtype.kind in "biu":

@@ -161,7 +161,10 @@ def read_state_dict(path: str | Path, use_torch: bool | None = None) -> dict[str
             use_torch = True
         except ImportError:
             use_torch = False
-    obj = _read_torch(p) if use_torch else _read_zip(p)
+    from .h5safe import read_checked
+
+    # (a damaged archive still raises BadZipFile, UnicodeDecodeError, NotImplementedError...: one line naming it)
+    obj = read_checked(p, lambda: _read_torch(p) if use_torch else _read_zip(p), "cannot read this checkpoint")
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
