@@ -8,6 +8,9 @@ own last step. A `Network` whose ``meta["layered"] = {"grow": [g_1, ..., g_L], "
 which lie before ``T_{l-1}``), then gathers one `LayeredResult` over ``T_L`` steps. Same engine, same kernels; the
 result is exactly the framework's, to its last step, and the synaptic operations are those of the chain.
 
+``meta["layered"]["filters"]`` (optional, one ``1/tau`` per hidden layer): SpikingJelly's SynapseFilter on that
+layer's spikes (`synapse_filter`); its graded trace is the next layer's input.
+
 `LayeredResult.predictions` decodes the output as the training did (SNN-delays' ``calc_metric``): ``sum`` = argmax
 over classes of the time sum of the softmax of the membrane, ``mean`` / ``max`` of the membrane over time,
 ``spike_count`` = argmax of the output's spike counts.
@@ -45,6 +48,20 @@ class LayeredResult(Result):
         return super().predictions()
 
 
+def synapse_filter(e: EventStream, T: int, n: int, inv_tau: float) -> EventStream:
+    """SpikingJelly's SynapseFilter of one layer's spikes, ``I_t = I_{t-1} - (1 - S_t) I_{t-1} / tau + S_t``, as
+    graded events (every step where ``I != 0``) for the next layer."""
+    s = np.zeros((T, n))
+    np.add.at(s, (e.times, e.indices), 1.0)
+    out = np.zeros((T, n))
+    i = np.zeros(n)
+    for t in range(T):
+        i = i - (1.0 - s[t]) * i * inv_tau + s[t]
+        out[t] = i
+    tt, nn = np.nonzero(out)
+    return EventStream(tt, nn, out[tt, nn])
+
+
 def chain(net: Network) -> list[str]:
     """The populations ``input, layer_1, ..., layer_L`` of a layered network (raises if it is not a chain)."""
     names = [net.inputs[0]] if len(net.inputs) == 1 else []
@@ -69,6 +86,7 @@ def run(net: Network, x: Any, *, steps: int | None = None, threads: int = 1, **k
         raise NetworkError(f"meta['layered']['grow'] has {len(grow)} entries for {len(names) - 1} layers")
     if kw.pop("initial", None):
         raise InputError("initial= is not available for a layered network (every layer starts at rest)")
+    filters = [float(f) for f in info.get("filters", [])]
     samples, T, batched = _normalise(net, x, steps)
     B = len(samples)
     off = sum(p.size for p in net.populations[: [p.name for p in net.populations].index(names[0])])
@@ -104,6 +122,8 @@ def run(net: Network, x: Any, *, steps: int | None = None, threads: int = 1, **k
             EventStream(s.times[s.samples == b], s.indices[s.samples == b], s.counts[s.samples == b].astype(float))
             for b in range(B)
         ]
+        if k < len(filters):
+            stream = [synapse_filter(e, T_l, net.population(q.target).size, filters[k]) for e in stream]
     assert res is not None
 
     def pick(a: Any) -> Any:

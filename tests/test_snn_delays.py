@@ -14,7 +14,7 @@ import pytest
 
 import evsim
 from evsim.io.pyconfig import read_config
-from evsim.io.snn_delays import synapses
+from evsim.io.snn_delays import load_snn_delays, synapses
 from evsim.io.torch_pickle import read_state_dict
 
 from conftest import EXAMPLES, REPO
@@ -80,6 +80,16 @@ def test_shd_file_binned_by_the_models_pipeline_gives_pytorchs_frames(ref):
             )
 
 
+def test_synapse_filter_skips_its_decay_in_a_spiking_step():
+    # SpikingJelly: I_t = I_{t-1} - (1 - S_t) I_{t-1} / tau + S_t; spikes at 0, 1, 4, tau = 2
+    from evsim.layered import synapse_filter
+    from evsim.simulation import EventStream
+
+    e = synapse_filter(EventStream(np.array([0, 1, 4]), np.array([0, 0, 0])), 6, 1, 0.5)
+    np.testing.assert_array_equal(e.times, np.arange(6))
+    np.testing.assert_allclose(e.values, [1, 2, 1, 0.5, 1.5, 0.75])
+
+
 def test_delays_follow_round_pos_and_the_padded_convolution():
     # position p in [-12, 12] (M = 25): tap k = round(p) + 12, delay = (M - 1) - k = 12 - round(p) (half to even)
     w = np.ones((1, 5, 1), np.float32)
@@ -125,41 +135,72 @@ def test_config_parser_evaluates_literals_and_skips_the_rest(tmp_path):
         np.testing.assert_array_equal(a.delays, b.delays)
         np.testing.assert_array_equal(a.weights, b.weights)
     bad = dict(cfg, stateful_synapse=True)
-    with pytest.raises(evsim.ModelFileError, match="SynapseFilter"):
+    with pytest.raises(evsim.ModelFileError, match=r"modules \['0', '4', '8'\].*stateful_synapse = True.*\[0, 5, 10\]"):
         evsim.load(MODEL, config={k: x for k, x in bad.items() if not callable(x)})
+
+
+VARIANTS = [  # config changes: the model as trained, then models laid out as SnnDelays builds them for these
+    {},
+    dict(loss="spike_count", output_v_threshold=0.5),
+    dict(loss="mean"),
+    dict(loss="max"),
+    dict(spiking_neuron_type="plif"),
+    dict(stateful_synapse=True, stateful_synapse_tau=3.0),
+    dict(stateful_synapse=True, stateful_synapse_learnable=True, stateful_synapse_tau=3.0),
+]
+
+
+def torch_decoding(out, loss):
+    """SNN-delays' Model.calc_metric on PyTorch's output [B, T, classes] (float32 as PyTorch computed it)."""
+    if loss == "sum":
+        z = np.exp(out - out.max(axis=-1, keepdims=True))
+        return (z / z.sum(axis=-1, keepdims=True)).sum(axis=1).argmax(axis=1)
+    return {"mean": out.mean(axis=1), "max": out.max(axis=1), "spike_count": out.sum(axis=1)}[loss].argmax(axis=1)
 
 
 @pytest.mark.validation
 def test_live_pytorch_forward_matches(ref, tmp_path):
-    """The model rebuilt from DCLS + SpikingJelly in a Python with torch (EVSIM_TORCH_PYTHON) on 40 test samples:
-    its hidden spikes and output equal the recorded ones and evsim's; torch.load's tensors equal evsim's reader's."""
+    """Models rebuilt from DCLS + SpikingJelly as SnnDelays lays them out, in a Python with torch
+    (EVSIM_TORCH_PYTHON), on 40 test samples: the trained one (its hidden spikes and output equal the recorded ones),
+    spike_count / mean / max decodings, PLIF, SynapseFilter (fixed and learnable); evsim gives every hidden spike,
+    the output and the prediction; torch.load's tensors equal evsim's own reader's."""
     if not TORCH_PY.exists():
         pytest.skip(f"no framework Python at {TORCH_PY} (set EVSIM_TORCH_PYTHON to a Python with torch and DCLS)")
     probe = subprocess.run([str(TORCH_PY), "-c", "import torch, DCLS, spikingjelly"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"torch, DCLS or spikingjelly missing in {TORCH_PY}: {probe.stderr.strip().splitlines()[-1:]}")
-    cfg, _ = read_config(CONFIG)
-    (tmp_path / "cfg.json").write_text(json.dumps({k: v for k, v in cfg.items() if isinstance(v, (int, float, str))}))
+    base, _ = read_config(CONFIG)
+    base = {k: v for k, v in base.items() if isinstance(v, (int, float, str))}
+    cfgs = [dict(base, **v) for v in VARIANTS]
+    (tmp_path / "cfg.json").write_text(json.dumps(cfgs))
     np.savez(tmp_path / "x.npz", frames=ref["frames"][:40])
     script = REPO / "validation" / "frameworks" / "snn_delays_forward.py"
     args = [str(TORCH_PY), str(script), str(MODEL), str(tmp_path / "cfg.json"), str(tmp_path / "x.npz")]
-    proc = subprocess.run(args + [str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(args + [str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    live = np.load(tmp_path / "out.npz")
+    first = np.load(tmp_path / "variant0.npz")
     mine = read_state_dict(MODEL, use_torch=False)
-    assert {k[3:] for k in live.files if k.startswith("sd:")} == set(mine)
+    assert {k[3:] for k in first.files if k.startswith("sd:")} == set(mine)
     for k, v in mine.items():
-        np.testing.assert_array_equal(v, live[f"sd:{k}"])
-    net = evsim.load(MODEL, config=CONFIG)
-    res = evsim.run(net, ref["frames"][:40].astype(np.float64))
+        np.testing.assert_array_equal(v, first[f"sd:{k}"])
     for k in (0, 1):
-        want = live[f"spikes{k}"]
-        np.testing.assert_array_equal(want, ref[f"spikes{k}"][:40])
-        got = res.spikes[f"hidden{k + 1}"].dense(want.shape[1], want.shape[2], 40).astype(bool)
-        print(f"hidden{k + 1}: {np.mean(got == want):.2%} of (sample, step, neuron) equal, {want.sum()} spikes")
-        np.testing.assert_array_equal(got, want)
-    np.testing.assert_allclose(live["v_out"], ref["v_out"][:40], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(res.output, live["v_out"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(first[f"spikes{k}"], ref[f"spikes{k}"][:40])
+    np.testing.assert_allclose(first["out"], ref["v_out"][:40], rtol=1e-5, atol=1e-5)
+    x = ref["frames"][:40].astype(np.float64)
+    for i, cfg in enumerate(cfgs):
+        live = np.load(tmp_path / f"variant{i}.npz")
+        net = load_snn_delays(tmp_path / f"variant{i}.pt", cfg, use_torch=False)
+        res = evsim.run(net, x)
+        for k in (0, 1):
+            want = live[f"spikes{k}"]
+            got = res.spikes[f"hidden{k + 1}"].dense(want.shape[1], want.shape[2], 40).astype(bool)
+            print(f"{VARIANTS[i]}: hidden{k + 1} {np.mean(got == want):.2%} equal, {want.sum()} spikes")
+            np.testing.assert_array_equal(got, want, err_msg=f"variant {VARIANTS[i]}, hidden{k + 1}")
+        if cfg["loss"] == "spike_count":
+            np.testing.assert_array_equal(res.output, live["out"])
+        else:
+            np.testing.assert_allclose(res.output, live["out"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(res.predictions(), torch_decoding(live["out"], cfg["loss"]))
 
 
 def test_save_nir_of_the_imported_model_loads_back_to_the_same_spikes(ref, result, tmp_path):

@@ -660,7 +660,10 @@ def _layered_meta(text: Any) -> dict[str, Any]:
     try:
         d = json.loads(text if isinstance(text, str) else bytes(text).decode())
         grow = [int(g) for g in d["grow"]]
-        return dict(grow=grow, decoding=str(d.get("decoding", "last")))
+        out: dict[str, Any] = dict(grow=grow, decoding=str(d.get("decoding", "last")))
+        if d.get("filters"):
+            out["filters"] = [float(f) for f in d["filters"]]
+        return out
     except (ValueError, KeyError, TypeError) as e:
         raise ModelFileError(f"graph metadata 'evsim_layered' is not valid ({type(e).__name__}: {e})") from None
 

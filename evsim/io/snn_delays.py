@@ -25,8 +25,10 @@ config is parsed, not run (`evsim.io.pyconfig`). The model is ``n_hidden_layers`
 Because each layer's sequence ends ``grow`` steps after its input's, a hidden layer's spikes past its own end do not
 reach the next layer in PyTorch: `evsim.layered` runs the network layer by layer to reproduce that to the last step.
 The input pipeline (SpikingJelly SHD frames of ``time_step`` ms, ``n_bins`` channel binning) is in
-``net.meta["input_pipeline"]`` for `evsim.data`. Not supported (refused by name): ``stateful_synapse``
-(SpikingJelly's SynapseFilter does not decay in a step with a spike: no linear synapse reproduces it),
+``net.meta["input_pipeline"]`` for `evsim.data`. ``stateful_synapse``: SpikingJelly's SynapseFilter after each
+hidden layer (``I <- I - (1 - S) I / tau + S``: no decay in a step with a spike, so no linear synapse reproduces it)
+is applied by `evsim.layered` to the layer's spikes, whose graded trace is the next layer's input.
+Not supported (refused by name):
 ``spiking_neuron_type = 'heaviside'``, ``kernel_count > 1``, ``model_type = 'snn'`` (no Dcls layers).
 """
 
@@ -56,6 +58,7 @@ DEFAULTS: dict[str, Any] = dict(
     loss="sum",
     n_bins=1,
     stateful_synapse=False,
+    stateful_synapse_learnable=False,
     kernel_count=1,
     model_type="snn_delays",
 )
@@ -88,11 +91,6 @@ def _check_config(cfg: dict[str, Any], where: str) -> None:
     if cfg["spiking_neuron_type"] not in ("lif", "plif"):
         raise ModelFileError(
             f"{where}: spiking_neuron_type {cfg['spiking_neuron_type']!r} is not supported (evsim reads 'lif', 'plif')"
-        )
-    if cfg["stateful_synapse"]:
-        raise ModelFileError(
-            f"{where}: stateful_synapse = True is not supported: SpikingJelly's SynapseFilter skips its decay in "
-            "a step with a spike, which no linear synapse reproduces"
         )
     if int(cfg["kernel_count"]) != 1:
         raise ModelFileError(f"{where}: kernel_count = {cfg['kernel_count']}; evsim reads one delay per synapse (1)")
@@ -138,6 +136,18 @@ def synapses(w: np.ndarray, P: np.ndarray, max_delay: int, left_padding: int) ->
     return pre, post, weight[post, pre], delay[post, pre]
 
 
+def _filter(sd: dict[str, np.ndarray], cfg: dict[str, Any], key: str) -> float:
+    """``1/tau`` of a hidden layer's SynapseFilter: ``sigmoid(w)`` when learnable, else ``1/stateful_synapse_tau``."""
+    if cfg["stateful_synapse_learnable"]:
+        if key not in sd:
+            raise ModelFileError(f"stateful_synapse_learnable = True but no {key!r} in the state_dict")
+        return float(1.0 / (1.0 + np.exp(-float(np.asarray(sd[key]).reshape(-1)[0]))))
+    tau = float(cfg.get("stateful_synapse_tau", 0.0))
+    if not tau > 1.0:
+        raise ModelFileError(f"stateful_synapse_tau = {tau} (in steps) must be above 1 (SpikingJelly asserts it)")
+    return 1.0 / tau
+
+
 def _build(sd: dict[str, np.ndarray], cfg: dict[str, Any], notes: list[str], source: str) -> Network:
     L = int(cfg["n_hidden_layers"]) + 1
     M = int(cfg["max_delay"])
@@ -148,9 +158,18 @@ def _build(sd: dict[str, np.ndarray], cfg: dict[str, Any], notes: list[str], sou
     mods = _dcls_modules(sd)
     if len(mods) != L:
         raise ModelFileError(f"{len(mods)} Dcls1d layers in the state_dict, the config implies {L}")
+    block = 3 + bool(cfg["use_batchnorm"]) + bool(cfg["stateful_synapse"])  # Dcls [BN] LIF Dropout [filter]
+    found = [m[:-1].rsplit(".", 1)[-1] for m in mods]
+    if found != [str(k * block) for k in range(L)]:
+        raise ModelFileError(
+            f"the Dcls1d layers sit at modules {found}, but SnnDelays with use_batchnorm = {cfg['use_batchnorm']}, "
+            f"stateful_synapse = {cfg['stateful_synapse']} puts them at {[k * block for k in range(L)]}: "
+            "is this the config the model was trained with?"
+        )
     names = ["input"] + [f"hidden{k}" for k in range(1, L)] + ["output"]
     pops = [Population("input", sizes[0])]
     projs = []
+    filters: list[float] = []
     for layer, pre_key in enumerate(mods):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         w = _array(sd, pre_key + "weight", (n_out, n_in, 1))
@@ -193,6 +212,8 @@ def _build(sd: dict[str, np.ndarray], cfg: dict[str, Any], notes: list[str], sou
             v_reset=0.0,
             threshold_op=">=",
         )
+        if hidden and cfg["stateful_synapse"]:
+            filters.append(_filter(sd, cfg, f"{stem}{lif_idx + 2}.w"))  # after the LIF and the Dropout
         pops.append(Population(names[layer + 1], n_out, neuron))
         projs.append(
             Projection.from_synapses(
@@ -205,7 +226,7 @@ def _build(sd: dict[str, np.ndarray], cfg: dict[str, Any], notes: list[str], sou
         dialect="snn-delays",
         config={k: v for k, v in cfg.items() if isinstance(v, (int, float, str, bool))},
         notes=notes,
-        layered=dict(grow=[grow] * L, decoding=str(cfg["loss"])),
+        layered=dict(grow=[grow] * L, decoding=str(cfg["loss"]), **({"filters": filters} if filters else {})),
         input_pipeline=dict(rule="spikingjelly", time_step=float(cfg["time_step"]) * 1e-3, n_bins=int(cfg["n_bins"])),
     )
     return Network(tuple(pops), tuple(projs), ("input",), ("output",), dt=float(cfg["time_step"]) * 1e-3, meta=meta)
