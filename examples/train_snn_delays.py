@@ -1,7 +1,7 @@
 """Train the small SNN-delays model shipped in examples/data/ (needs torch, spikingjelly, DCLS and a clone of
 github.com/Thvnvtos/SNN-delays; evsim itself needs none of them).
 
-    SNN_DELAYS_REPO=/path/to/SNN-delays /work/venv-torch/bin/python examples/train_snn_delays.py
+    SNN_DELAYS_REPO=/path/to/SNN-delays python examples/train_snn_delays.py   # a Python with torch, DCLS, spikingjelly
 
 Source: the model, training loop and evaluation are SNN-delays' own (`snn_delays.SnnDelays`, `Model.train_model`,
 `Model.eval_model`; commit d169b4e), imported from the clone; its wandb/torchaudio imports are stubbed (unused).

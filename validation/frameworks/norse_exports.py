@@ -1,6 +1,6 @@
 """Norse 1.1's own NIR exports, unmodified, with Norse's spikes: the vendored files of tests/data/norse_*.
 
-    /work/venv-torch/bin/python validation/frameworks/norse_exports.py tests/data
+    cd validation/frameworks && python norse_exports.py ../../tests/data   # a Python with torch and norse
 
 Two small feed-forward models of norse_cases.py (10 -> 20 -> 5, dt = 1 ms, float64): LIFBoxCell (NIR LIF) and
 LIFCell (NIR CubaLIF), exported with ``norse.torch.to_nir`` and written with ``nir.write`` as they come: tau is dt
