@@ -247,3 +247,20 @@ def test_any_tonic_dataset_object(rng):
     got = list(ds)
     assert [lab for _, lab in got] == [0, 1, 2] and got[0][0].sensor_size == (34, 34, 2)
     assert np.array_equal(got[2][0]["x"], src.items[2][0]["x"]) and got[0][0].t_unit == 1e-6
+
+
+def test_links_and_foreign_storage_are_refused(tmp_path, rng):
+    times, units, labels = shd_samples(rng, 3)
+    D.write_shd(tmp_path / "other.h5", times, units, labels)
+    path = tmp_path / "linked.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("spikes")
+        g["times"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/spikes/times")
+        g["units"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/spikes/units")
+    with pytest.raises(InputError, match=r"field 'spikes/times' is a ExternalLink; evsim follows no links"):
+        D.open(path)
+    tiny = tmp_path / "tiny_chunks.h5"
+    with h5py.File(tiny, "w") as f:
+        f.create_dataset("x", data=np.zeros((70_000, 2, 1)), chunks=(1, 1, 1))
+    with pytest.raises(InputError, match=r"field 'x'.* chunks"):
+        D.open(tiny)

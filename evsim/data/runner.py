@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .. import limits
 from ..errors import BudgetExceeded, InputError, RunInterrupted
 from ..network import Network
 from ..simulation import Spikes, run
@@ -233,6 +234,11 @@ def materialise(net: Network, ds: Any, pipe: InputPipeline, limit: int | None = 
         return np.stack([x for x, _, _ in items]), labels
     T = max(T for _, T, _ in items)
     n = net.population(net.inputs[0]).size
+    limits.check_memory(
+        f"the input as one dense batch ({len(items)} samples x {T} steps x {n} inputs)",
+        4.0 * len(items) * T * n,
+        "verify/report fewer samples (--limit N)",
+    )
     x = np.zeros((len(items), T, n), dtype=np.float32)  # dense: a silent tail pads each sample to the longest
     for b, (s, _, _) in enumerate(items):
         np.add.at(x[b], (s.times, s.indices), s.values)

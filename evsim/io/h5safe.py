@@ -97,6 +97,15 @@ def _check_dataset(d: Any, p: Path, where: str, error: type[EvsimError]) -> None
     if shape is None:  # an empty (null) dataspace: nothing to read
         return
     _check_shape_dtype(shape, d.dtype, p, where, error)
+    check_storage(d, p, where, error)
+
+
+def check_storage(d: Any, p: Path, where: str, error: type[EvsimError]) -> None:
+    """How a dataset is stored: no virtual or external storage, at most `evsim.limits.chunks` chunks, only HDF5's
+    own filters (for readers that read a dataset a slice at a time, whatever its size: `evsim.data`)."""
+    shape = d.shape
+    if shape is None:
+        return
     if d.is_virtual:
         raise error(f"{p}: {where}: a virtual dataset (its data lies in other files)")
     if d.external:
