@@ -117,6 +117,17 @@ def test_checkpoint_reader_refuses_code(tmp_path):
         evsim.load(MODEL)
 
 
+def test_config_that_does_not_fit_the_checkpoint_is_named():
+    cfg, _ = read_config(CONFIG)
+    cfg = {k: v for k, v in cfg.items() if isinstance(v, (int, float, str))}
+    with pytest.raises(evsim.ModelFileError, match=r"'model.0.weight' has shape \(24, 140, 1\), the config implies"):
+        evsim.load(MODEL, config=dict(cfg, n_hidden_neurons=30))
+    with pytest.raises(evsim.ModelFileError, match="3 Dcls1d layers in the state_dict, the config implies 4"):
+        evsim.load(MODEL, config=dict(cfg, n_hidden_layers=3))
+    with pytest.raises(evsim.ModelFileError, match=r"config lacks \['max_delay'\]"):
+        evsim.load(MODEL, config={k: v for k, v in cfg.items() if k != "max_delay"})
+
+
 def test_config_parser_evaluates_literals_and_skips_the_rest(tmp_path):
     f = tmp_path / "c.py"
     f.write_text(
