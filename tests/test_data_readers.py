@@ -257,10 +257,10 @@ def test_links_and_foreign_storage_are_refused(tmp_path, rng):
         g = f.create_group("spikes")
         g["times"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/spikes/times")
         g["units"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/spikes/units")
-    with pytest.raises(InputError, match=r"field 'spikes/times' is a ExternalLink; evsim follows no links"):
+    with pytest.raises(InputError, match=r"/spikes/times: an external link .*evsim reads no other file"):
         D.open(path)
     tiny = tmp_path / "tiny_chunks.h5"
     with h5py.File(tiny, "w") as f:
         f.create_dataset("x", data=np.zeros((70_000, 2, 1)), chunks=(1, 1, 1))
-    with pytest.raises(InputError, match=r"field 'x'.* chunks"):
+    with pytest.raises(InputError, match=r"/x: .* chunks"):
         D.open(tiny)

@@ -18,9 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .. import limits
 from ..errors import InputError
-from ..io.h5safe import check_storage
 from ..simulation import EventStream
 from .events import EventArray, as_events
 from .readers import EXTENSIONS, detect_format, read_events
@@ -182,9 +180,6 @@ class ArrayDataset:
         except Exception as e:  # noqa: BLE001
             raise InputError(f"{path}: not a readable HDF5 file ({type(e).__name__}: {e})") from None
         self._h5 = f
-        for k in f.keys():
-            if isinstance(f.get(k, getlink=True), (h5py.ExternalLink, h5py.SoftLink)):
-                raise InputError(f"{path}: field {k!r} is a link to another object or file; evsim follows no links")
         arrays = {k: f[k] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
         x_key = next((k for k in INPUT_KEYS if k in arrays), None)
         if x_key is None:
@@ -193,10 +188,7 @@ class ArrayDataset:
         x = arrays[x_key]
         if x.dtype.kind not in "biuf":
             raise InputError(f"{path}: field {x_key!r}: declared dtype {x.dtype}, expected numbers")
-        check_storage(x, path, f"field {x_key!r}", InputError)
-        if len(x.shape) >= 2:  # one slice of samples in memory at a time
-            per = int(np.prod(x.shape[1:], dtype=np.float64)) * 8.0
-            limits.check_memory(f"{path}: {self.chunk} samples of {x_key!r} {tuple(x.shape[1:])}", per * self.chunk)
+
         y_key = next((k for k in LABEL_KEYS if k in arrays), None)
         labels = None
         if y_key is not None:

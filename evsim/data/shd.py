@@ -23,7 +23,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.files import atomic_path
-from ..io.h5safe import check_storage
 from .events import EventArray, as_events
 
 __all__ = ["SHDFile", "write_shd", "is_shd"]
@@ -72,15 +71,10 @@ class SHDFile:
         f, p = self._f, self.path
         if not is_shd(f):
             raise InputError(f"{p}: not an SHD/SSC file: expected datasets spikes/times and spikes/units")
-        for name in ("spikes", "spikes/times", "spikes/units", "labels"):
-            link = f.get(name, getlink=True)
-            if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
-                raise InputError(f"{p}: field {name!r} is a {type(link).__name__}; evsim follows no links")
         self._times, self._units = f["spikes"]["times"], f["spikes"]["units"]
         for name, ds, kinds in (("spikes/times", self._times, "f"), ("spikes/units", self._units, "ui")):
             if not isinstance(ds, h5py.Dataset):
                 raise InputError(f"{p}: field {name!r} is not a dataset")
-            check_storage(ds, p, f"field {name!r}", InputError)
             base = h5py.check_vlen_dtype(ds.dtype)
             if ds.ndim != 1 or base is None or base.kind not in kinds:
                 raise InputError(
@@ -101,7 +95,6 @@ class SHDFile:
                     f"{p}: field 'labels': expected {n} integers, declared shape {getattr(lab, 'shape', None)}, "
                     f"dtype {getattr(lab, 'dtype', None)}"
                 )
-            check_storage(lab, p, "field 'labels'", InputError)
             self.labels = self._read(lambda: lab[()], "labels", None).astype(np.int64)
         self.extra = sorted(f["extra"].keys()) if "extra" in f and isinstance(f["extra"], h5py.Group) else []
 
