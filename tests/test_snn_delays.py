@@ -2,6 +2,7 @@
 examples/train_snn_delays.py when it trained the shipped model (SNN-delays' own code, DCLS and SpikingJelly); the
 restricted checkpoint reader and the config parser against hostile files; a live comparison when torch is present."""
 
+import io
 import json
 import os
 import pickle
@@ -229,3 +230,52 @@ def test_save_nir_of_the_imported_model_loads_back_to_the_same_spikes(ref, resul
         np.testing.assert_array_equal(got.indices, want.indices[keep])
     np.testing.assert_allclose(again.output, res.output[:30], rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(again.predictions(), ref["pred"][:30])
+
+
+def _fake_checkpoint(monkeypatch, path, size, stride, storage_values, storage_file=True):
+    """A torch.save-style zip written without torch: fake `torch` modules make pickle emit torch's globals."""
+    import collections
+    import types
+
+    torch_mod, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*a):
+        raise AssertionError("never called")
+
+    class FloatStorage:
+        pass
+
+    _rebuild_tensor_v2.__module__, FloatStorage.__module__ = "torch._utils", "torch"
+    _rebuild_tensor_v2.__qualname__, FloatStorage.__qualname__ = "_rebuild_tensor_v2", "FloatStorage"
+    utils._rebuild_tensor_v2, torch_mod.FloatStorage, torch_mod._utils = _rebuild_tensor_v2, FloatStorage, utils
+    monkeypatch.setitem(__import__("sys").modules, "torch", torch_mod)
+    monkeypatch.setitem(__import__("sys").modules, "torch._utils", utils)
+
+    class Tensor:
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, ("STORAGE", 0, size, stride, False, collections.OrderedDict()))
+
+    class P(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", FloatStorage, "0", "cpu", len(storage_values)) if obj == "STORAGE" else None
+
+    buf = io.BytesIO()
+    P(buf, protocol=2).dump(collections.OrderedDict(w=Tensor()))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("ck/data.pkl", buf.getvalue())
+        z.writestr("ck/byteorder", "little")
+        if storage_file:
+            z.writestr("ck/data/0", np.asarray(storage_values, "<f4").tobytes())
+
+
+def test_restricted_reader_on_hand_made_checkpoints(monkeypatch, tmp_path):
+    _fake_checkpoint(monkeypatch, tmp_path / "a.pt", (2, 3), (1, 2), np.arange(6))  # a transposed (strided) view
+    np.testing.assert_array_equal(
+        read_state_dict(tmp_path / "a.pt", use_torch=False)["w"], np.arange(6).reshape(3, 2).T
+    )
+    _fake_checkpoint(monkeypatch, tmp_path / "b.pt", (4, 3), (3, 1), np.arange(6))
+    with pytest.raises(evsim.ModelFileError, match=r"shape \(4, 3\) reaches past its storage \(6 values\)"):
+        read_state_dict(tmp_path / "b.pt", use_torch=False)
+    _fake_checkpoint(monkeypatch, tmp_path / "c.pt", (2, 3), (3, 1), np.arange(6), storage_file=False)
+    with pytest.raises(evsim.ModelFileError, match="'ck/data/0' is missing"):
+        read_state_dict(tmp_path / "c.pt", use_torch=False)
