@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/conv.py [--samples 20]      # one JSON line
 
-Input: the synthetic N-MNIST-like saccade streams of `examples/run_nmnist_cnn.py` (2 x 34 x 34, 1 ms bins, 300
-steps per sample). Convolutions stay implicit (the kernel only); `--explicit` expands them into synapse tables for
-comparison. The peers have no implicit convolution and no multi-spike IAF neuron, so this figure is evsim's own.
+Input: synthetic saccade streams of a ring (`benchmarks.workloads._ring_saccades`, 2 x 34 x 34, 1 ms bins,
+300 steps per sample; the conv example's input when these figures were first taken). Convolutions stay implicit
+(the kernel only); `--explicit` expands them into synapse tables for comparison. The peers have no implicit
+convolution and no multi-spike IAF neuron, so this figure is evsim's own.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT))
 
 import evsim  # noqa: E402
-from run_nmnist_cnn import saccade_events  # noqa: E402
+from benchmarks.workloads import _ring_saccades  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     net = evsim.load(ROOT / "examples" / "data" / "cnn_sinabs.nir", dialect="sinabs", implicit=not args.explicit)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
-    x = [saccade_events(rng) for _ in range(args.samples)]
+    x = [_ring_saccades(rng) for _ in range(args.samples)]
     evsim.run(net, x[:1], steps=300)  # warm-up
     t1 = time.perf_counter()
     res = evsim.run(net, x, steps=300)

@@ -24,6 +24,7 @@ does not).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -121,23 +122,42 @@ def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> 
 CONV_TAU_M = 1e9  # ms: the CNN's neurons integrate without leak (IAF); every simulator uses this tau_m
 
 
+def _ring_saccades(rng: np.random.Generator, steps: int = 300) -> Any:
+    """ON (channel 0) and OFF (channel 1) events of a ring moving in three saccades over a 34x34 sensor (the input
+    of the conv workload since it was written; examples/run_nmnist_cnn.py now records digits instead)."""
+    import evsim
+
+    yy, xx = np.mgrid[:34, :34]
+    times, idx = [], []
+    for t in range(steps):
+        phase = 3 * t / steps
+        cy = 17 + 3 * np.sin(2 * np.pi * phase)
+        cx = 17 + 3 * np.cos(2 * np.pi * phase * (1 + (t // 100) % 2))
+        r = np.hypot(yy - cy, xx - cx)
+        edge = np.abs(r - 8) < 1.5
+        on = edge & (rng.random((34, 34)) < 0.15)
+        off = edge & (rng.random((34, 34)) < 0.10)
+        for c, m in ((0, on), (1, off)):
+            y, x = np.nonzero(m)
+            times.append(np.full(y.size, t))
+            idx.append((c * 34 + y) * 34 + x)
+    return evsim.EventStream(np.concatenate(times), np.concatenate(idx))
+
+
 def conv(n_samples: int = 20, seed: int = 0) -> dict:
     """The NIR paper's N-MNIST CNN (shared/models, bundled as examples/data/cnn_sinabs.nir) as explicit synapses,
     for every simulator: the convolutions expanded (pooling folded into the weights, as Sinabs computes it),
     layers of non-leaky integrate-and-fire neurons (tau_m = 1e9 ms), one spike per step at most, V_th = 1, reset
-    to 0, every delay 1 step (NEST's minimum); input: synthetic N-MNIST-like saccades (the conv example's), 300
-    steps per sample, samples back to back. Sinabs' own model fires several spikes per step and subtracts the
+    to 0, every delay 1 step (NEST's minimum); input: a synthetic ring seen through three saccades
+    (`_ring_saccades`, the conv example's first input, kept so that the figures stay comparable), 300 steps per
+    sample, samples back to back. Sinabs' own model fires several spikes per step and subtracts the
     threshold: no peer has that neuron, so this is the same network with the neuron every peer has (evsim's
     multi-spike figure is benchmarks/conv.py)."""
-    import sys
     from pathlib import Path
 
     import evsim
 
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "examples"))
-    from run_nmnist_cnn import saccade_events
-
     net = evsim.load(root / "examples" / "data" / "cnn_sinabs.nir", dialect="sinabs", implicit=False)
     names = ["in" if p.is_input else p.name for p in (net.population(n) for n in net.order)]
     rename = {net.order[0]: "in"}
@@ -158,7 +178,7 @@ def conv(n_samples: int = 20, seed: int = 0) -> dict:
     steps, index = [], []
     rng = np.random.default_rng([seed, 3])
     for k in range(n_samples):
-        ev = saccade_events(rng)
+        ev = _ring_saccades(rng)
         order = np.argsort(ev.times, kind="stable")
         steps.append(np.asarray(ev.times)[order] + 300 * k)
         index.append(np.asarray(ev.indices)[order])
