@@ -7,6 +7,16 @@ Public API::
     res.output, res.spikes[name], res.sops
 """
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"] or _os.path.basename(_sys.argv[0] if _sys.argv else "") == "evsim":
+    # the command line is starting (`evsim ...`, `python -m evsim`): Ctrl-C during the imports below (NumPy, Numba:
+    # ~1 s) ends the process quietly with the status of SIGINT (130) instead of a traceback; `evsim.cli.main`
+    # restores Python's KeyboardInterrupt before it does anything
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+
 from .errors import (
     BudgetExceeded,
     EvsimError,
