@@ -35,6 +35,7 @@ from . import exact
 from .io import load
 from .io.nir_export import read_nir_data, save_nir, write_nir_data
 from .parallel import DatasetRun, run_dataset
+from .streaming import Stream, stream
 
 __version__ = "0.1.0"
 
@@ -72,4 +73,6 @@ __all__ = [
     "write_nir_data",
     "run_dataset",
     "DatasetRun",
+    "stream",
+    "Stream",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import NetworkError, NumericalError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
-from .loop import GUIDE, KMAX, run_discrete
+from .loop import GUIDE, KMAX, new_state, run_discrete
 
 # Populations up to this size are *stepped*: at a step where any of their neurons has input, every one of their
 # neurons is updated (a delivery is then one add, and the update loop has no search); populations that can act
@@ -295,21 +295,12 @@ def run_sample(
     ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
     rec_mode = np.full(cn.arrays["P"], 2, dtype=np.int8) if rec_mode is None else rec_mode
     cnt = np.zeros(N if np.any(rec_mode == 1) else 1, dtype=np.int64)
+    state = new_state(N, cn.arrays["P"], cn.arrays["D"], i0, v0, seed)
     try:
         out = run_discrete(
-            T,
-            i0=i0,
-            v0=v0,
-            ev_t=ev_t,
-            ev_n=ev_n,
-            ev_val=ev_val,
-            seed=seed,
-            ctl=ctl,
-            rec_mode=rec_mode,
-            cnt=cnt,
-            **cn.arrays,
+            T, 0, T, state, True, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, ctl=ctl, rec_mode=rec_mode, cnt=cnt, **cn.arrays
         )
     except OverflowError as e:
         raise NumericalError(str(e)) from None
-    spike_t, spike_n, spike_c, vtrace, i, v, n_updates, sops = out
+    spike_t, spike_n, spike_c, vtrace, i, v, n_updates, sops, _ = out
     return SampleRun(spike_t, spike_n, spike_c, vtrace, i, v, int(n_updates), sops, cnt, int(ctl[3]))

@@ -398,9 +398,34 @@ def _send_conv(
                 )
 
 
+def new_state(N: int, P: int, D: int, i0: np.ndarray, v0: np.ndarray, seed: int) -> tuple:
+    """The state `run_discrete` starts a sample from (see its docstring): currents ``i0``, membranes ``v0``,
+    nothing in flight, Poisson generator seeded with ``seed``."""
+    rng = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64  # (Python integers: no overflow warning)
+    return (
+        np.zeros(D * N),  # acc: summed input per ring slot and neuron
+        np.zeros(D * N, dtype=np.uint8),  # mark: listed neuron already in its slot's list
+        np.empty(D * N, dtype=np.int32),  # tl: the neurons reached, per slot and population
+        np.zeros(D * P, dtype=np.int32),  # tl_n: how many (stepped population: something due)
+        np.array(i0, dtype=np.float64),  # i
+        np.array(v0, dtype=np.float64),  # v
+        np.full(N, -1, dtype=np.int64),  # t_last: step of each neuron's last update
+        np.full(N, -1, dtype=np.int64),  # ref_until
+        np.zeros(N, dtype=np.int64),  # pending late resets
+        np.full(N, -1, dtype=np.int64),  # wake_t: each neuron's current predicted crossing
+        np.empty(64, dtype=np.int64),  # heap of wakes
+        np.zeros(2, dtype=np.int64),  # hs: heap size, started (the first wakes predicted)
+        np.array([rng], dtype=np.uint64),  # rngs
+    )
+
+
 @njit
 def run_discrete(
     T: int,
+    t_begin: int,
+    t_end: int,
+    state: tuple,
+    finish: bool,
     N: int,
     P: int,
     pop_off: np.ndarray,
@@ -410,7 +435,6 @@ def run_discrete(
     pcdf: np.ndarray,
     pcdf_off: np.ndarray,
     pguide: np.ndarray,
-    seed: int,
     reset_mode: np.ndarray,
     ge: np.ndarray,
     multi: np.ndarray,
@@ -423,8 +447,6 @@ def run_discrete(
     prm: np.ndarray,
     prmc: np.ndarray,
     refractory: np.ndarray,
-    i0: np.ndarray,
-    v0: np.ndarray,
     out_ptr: np.ndarray,
     out_proj: np.ndarray,
     ip_off: np.ndarray,
@@ -451,7 +473,15 @@ def run_discrete(
     rec_mode: np.ndarray,
     cnt: np.ndarray,
 ):
-    """Run one sample for ``T`` steps; returns spikes, dense traces, final state and counters.
+    """Run one sample for steps ``t_begin .. t_end - 1`` of ``T``; returns spikes, dense traces of those steps, the
+    final state, counters and the wake heap (it may have grown).
+
+    ``state`` (`new_state`) holds everything that carries over from one step to the next: the calendar ring
+    (``acc``, ``mark``, ``tl``, ``tl_n``), the neurons (``i``, ``v``, last update, refractory end, late resets,
+    predicted wakes), the wake heap, ``hs = [heap size, started]`` and the Poisson generator ``rng``; the loop
+    updates it in place, so a run split at any step into several calls (streaming) does what one call does.
+    ``T`` is the horizon: nothing is delivered or predicted at or beyond it. ``finish`` brings every neuron to
+    step ``t_end - 1`` at the end (the final state of a whole run; a stream leaves them where they are).
 
     Run control (`evsim.control`): ``ctl`` (int64) is ``[stop, max_events, max_spikes, steps_done]``; the loop
     checks it before every step and stops when ``stop`` is set (by another thread: Ctrl-C, a wall-clock budget)
@@ -464,20 +494,10 @@ def run_discrete(
     ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain,
     g_i, g_x, i_bias, v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines.
     """
-    rng = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)
     mask = D - 1
-    acc = np.zeros(D * N)
-    mark = np.zeros(D * N, dtype=np.uint8)
-    tl = np.empty(D * N, dtype=np.int32)
-    tl_n = np.zeros(D * P, dtype=np.int32)
-    i = i0.copy()
-    v = v0.copy()
-    t_last = np.full(N, -1, dtype=np.int64)
-    ref_until = np.full(N, -1, dtype=np.int64)
-    pending = np.zeros(N, dtype=np.int64)
-    wake_t = np.full(N, -1, dtype=np.int64)
-    heap = np.empty(64, dtype=np.int64)
-    hsize = 0
+    acc, mark, tl, tl_n, i, v, t_last, ref_until, pending, wake_t, heap, hs, rngs = state
+    rng = rngs[0]
+    hsize = hs[0]
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
         pop_of[pop_off[p] : pop_off[p + 1]] = p
@@ -485,7 +505,7 @@ def run_discrete(
     rec_n = np.empty(1024, dtype=np.int32)
     rec_c = np.empty(1024, dtype=np.int64)
     n_spk = 0
-    vtrace = np.zeros((T, n_rec))
+    vtrace = np.zeros((t_end - t_begin, n_rec))
     n_updates = 0
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
     has_conv = np.zeros(P, dtype=np.bool_)
@@ -509,7 +529,7 @@ def run_discrete(
     sb_v = np.empty(N)
 
     # Neurons that can cross threshold from their initial state with no input at all get a first wake.
-    for p in range(P):
+    for p in range(P if hs[1] == 0 else 0):
         if is_input[p] or always[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
@@ -532,10 +552,11 @@ def run_discrete(
                     heap = _grown_heap(heap, hsize + 1)
                 hsize = heap_push(heap, hsize, (k - 1) * N + n)
 
+    hs[1] = 1
     ie = 0
     n_ev = ev_t.shape[0]
-    t_stop = T
-    for t in range(T):
+    t_stop = t_end
+    for t in range(t_begin, t_end):
         if ctl[0] != 0 or (ctl[1] >= 0 and sops.sum() > ctl[1]) or (ctl[2] >= 0 and n_spk > ctl[2]):
             if ctl[0] == 0:
                 ctl[0] = 2 if ctl[1] >= 0 and sops.sum() > ctl[1] else 3
@@ -720,7 +741,7 @@ def run_discrete(
                     tl_n[((t + 1) & mask) * P + p] = 1
                 if record_v[p]:
                     for n in range(pop_off[p], pop_off[p + 1]):
-                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+                        vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
             else:  # listed population: only the neurons reached, each brought from its last update in closed form
                 for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
                     n = tl[tl_base + j]
@@ -883,7 +904,7 @@ def run_discrete(
                                 prm[n, V_MIN],
                             )
                             t_last[n] = t
-                        vtrace[t, rec_off[p] + n - pop_off[p]] = v[n]
+                        vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
             # this population's spikes of step t, sent together (zero-delay targets come later in `order`); one
             # call site for both kinds of population (`_send` is inlined where it is called)
             if m > 0:
@@ -892,7 +913,9 @@ def run_discrete(
         if scan[p]:
             t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
     ctl[3] = t_stop
-    for n in range(N):  # every neuron to the last step done, for the final state
+    hs[0] = hsize
+    rngs[0] = rng
+    for n in range(N if finish else 0):  # every neuron to the last step done, for the final state
         i[n], v[n] = _gap(
             i[n],
             v[n],
@@ -907,4 +930,4 @@ def run_discrete(
             prm[n, V_RESET],
             prm[n, V_MIN],
         )
-    return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops
+    return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops, heap
