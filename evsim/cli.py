@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--energy-file", metavar="FILE", help="your own presets (.json or .toml)")
     report.add_argument("--raster-sample", type=int, default=0, metavar="K", help="sample shown in the raster")
     report.add_argument("--bin", type=int, default=1, metavar="STEPS", help="time bin of 'SOPs over time'")
+    report.add_argument(
+        "--early-exit",
+        nargs="+",
+        type=float,
+        metavar="THRESHOLD",
+        help="also the early-exit curve (stop a sample once the softmax of its output counts reaches THRESHOLD): "
+        "accuracy against latency and SOPs saved, early_exit.png and early_exit.json",
+    )
     report.set_defaults(func=cmd_report)
     return parser
 
@@ -350,6 +358,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)
     _print_model(args, net)
     print("\n".join(headline(rep)))
+    if args.early_exit:
+        from .streaming import write_early_exit
+
+        lines, more = write_early_exit(net, x, labels, args.early_exit, args.out)
+        print("\n".join(lines))
+        files += more
     print(f"wrote    {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
     return 0
 

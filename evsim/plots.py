@@ -7,7 +7,7 @@ the Agg canvas renders it); `save_png` writes one atomically.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,6 +18,9 @@ from .accounting import Accounting
 from .energy import EnergyEstimate
 from .io.files import atomic_path
 from .simulation import Result
+
+if TYPE_CHECKING:
+    from .streaming import EarlyExitCurve
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 
@@ -233,4 +236,26 @@ def sops_over_time(acct: Accounting, bin_steps: int = 1) -> Figure:
     ax2.set_xlabel(xlabel)
     ax2.legend(fontsize=7, loc="upper right", title="population", title_fontsize=7)
     ax2.set_ylim(bottom=0)
+    return fig
+
+
+def early_exit(curve: EarlyExitCurve) -> Figure:
+    """Early exit (`evsim.streaming.early_exit_curve`): accuracy against the SOPs and the latency saved, one point
+    per confidence threshold (labelled), the full run as a dashed line."""
+    fig = _figure(8.0, 3.4)
+    axs = fig.subplots(1, 2, sharey=True)
+    for ax, saved, what in ((axs[0], curve.sops_saved, "SOPs saved"), (axs[1], curve.latency_saved, "latency saved")):
+        ax.plot(100 * saved, 100 * curve.accuracy, "o-", color=COLORS[0])
+        for th, x_, y_ in zip(curve.thresholds, 100 * saved, 100 * curve.accuracy):
+            ax.annotate(f"{th:g}", (x_, y_), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        ax.axhline(100 * curve.full_accuracy, ls="--", color="0.5", lw=1)
+        ax.set_xlabel(f"{what} (%)")
+        ax.margins(x=0.1)
+        ax.grid(alpha=0.3)
+    axs[0].set_ylabel("accuracy (%)")
+    fig.suptitle(
+        f"early exit at confidence >= threshold ({curve.samples} samples; full run: {100 * curve.full_accuracy:.1f}%, "
+        f"{curve.full_latency:g} steps, {_count(curve.full_sops)} SOPs)",
+        fontsize=9,
+    )
     return fig

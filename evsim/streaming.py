@@ -1,5 +1,6 @@
-"""Streaming inference (`evsim.stream`; the module is ``streaming`` so that the function keeps its name): events pushed as they arrive, the network advanced step by step, a running decision, and
-early exit once the output is confident enough.
+"""Streaming inference (`evsim.stream`): events pushed as they arrive, the network advanced step by step, a
+running decision, and early exit once the output is confident enough. (The module is ``streaming`` so that
+``evsim.stream`` stays the function.)
 
     s = evsim.stream(net)                 # one sample, state kept between calls
     s.push(times, indices)                # input events, times in the model's steps (absolute), not yet simulated
@@ -21,6 +22,7 @@ threshold, the accuracy, the mean latency in steps and the SOPs done (vs the ful
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -71,7 +73,8 @@ class Stream:
         self._out = cn.index(out)
         self._out_lo = int(cn.pop_off[self._out])
         self._n_out = net_.population(out).size
-        self._spiking = net_.population(out).neuron is None or net_.population(out).neuron.spiking
+        nrn = net_.population(out).neuron
+        self._spiking = nrn is None or nrn.spiking
         self._rec = np.zeros(a["P"], dtype=np.int8)
         self._rec[self._out] = 2  # record the output population's spikes only
         self._cnt = np.zeros(1, dtype=np.int64)
@@ -259,3 +262,27 @@ def early_exit_curve(
         full_sops=float(sops[:, -1].mean()),
         samples=B,
     )
+
+
+def write_early_exit(
+    net: Network, x: Any, labels: Any, thresholds: Sequence[float], out: str | Path
+) -> tuple[list[str], list[Path]]:
+    """`early_exit_curve` written into folder ``out`` (early_exit.json, early_exit.png); returns the lines the
+    CLI prints and the files."""
+    from .io.files import write_json
+    from .plots import early_exit, save_png
+
+    if labels is None:
+        raise InputError("the early-exit curve needs labels in the input")
+    c = early_exit_curve(net, x, labels, thresholds)
+    out = Path(out)
+    summary = {"samples": c.samples, "full_accuracy": c.full_accuracy, "full_latency": c.full_latency}
+    write_json(out / "early_exit.json", {**summary, "full_sops": c.full_sops, "rows": c.rows()})
+    save_png(early_exit(c), out / "early_exit.png")
+    lines = [f"early exit (full run: accuracy {c.full_accuracy:.4f}, {c.full_latency:g} steps, {c.full_sops:.0f} SOPs)"]
+    lines += [
+        f"  >= {r['threshold']:<6g} accuracy {r['accuracy']:.4f} ({-100 * r['accuracy_lost'] + 0.0:+.1f} pt), latency "
+        f"{r['latency']:.1f} steps (-{100 * r['latency_saved']:.0f}%), SOPs -{100 * r['sops_saved']:.0f}%"
+        for r in c.rows()
+    ]
+    return lines, [out / "early_exit.json", out / "early_exit.png"]

@@ -102,3 +102,18 @@ def test_early_exit_curve_on_the_bundled_model():
     first = evsim.run(net, x[:, :1])
     assert c.accuracy[0] == np.mean(first.predictions() == y) and c.sops[0] == first.sops.mean()
     assert c.sops[0] <= c.sops[1] <= c.sops[2] and 1 <= c.latency[1] <= 25
+
+
+def test_report_early_exit(tmp_path, capsys):
+    import json
+
+    from evsim.cli import main
+
+    args = ["report", "examples/data/digits_snntorch.nir", "--input", "examples/data/digits_test.npz"]
+    args += ["--dialect", "snntorch", "--samples", "12", "--out", str(tmp_path), "--early-exit", "0.9", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "early exit (full run: accuracy" in out and ">= 0.9" in out
+    rows = json.loads((tmp_path / "early_exit.json").read_text())["rows"]
+    assert [r["threshold"] for r in rows] == [0.9, 2.0] and rows[1]["latency_saved"] == 0.0
+    assert (tmp_path / "early_exit.png").stat().st_size > 1000
