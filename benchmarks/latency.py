@@ -32,7 +32,9 @@ feedforward(workloads.feedforward({n}))
 """
 
 
-def per_sample_latency(n: int = 20) -> dict:
+def spec_classifier(n: int = 20) -> tuple:
+    """The SPEC feedforward classifier (700-256-256-20, LIF, delays) and its input events (``n`` one-second samples of
+    1000 steps, concatenated: step times and input indices)."""
     import evsim
     from benchmarks import workloads
 
@@ -58,7 +60,13 @@ def per_sample_latency(n: int = 20) -> dict:
         for p in wl["projections"]
     ]
     net = evsim.Network(tuple(pops), tuple(projs), ("in",), ("out",), dt=1e-3)
-    t_all, i_all = wl["input_steps"], wl["input_index"]
+    return net, wl["input_steps"], wl["input_index"]
+
+
+def per_sample_latency(n: int = 20) -> dict:
+    import evsim
+
+    net, t_all, i_all = spec_classifier(n)
     evsim.run(net, (t_all[:1], i_all[:1]), steps=1000)  # warm-up
     lat = []
     for k in range(n):

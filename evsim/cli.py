@@ -92,7 +92,9 @@ def _choose_dialect(args: argparse.Namespace) -> str:
     from .io.conventions import candidates, suggest
     from .io.nir import _is_netx, read_graph
 
-    if _is_netx(args.model):  # lava-dl's own format: its neurons carry their semantics
+    from .io.native import is_native
+
+    if _is_netx(args.model) or is_native(args.model):  # lava-dl's, evsim's own format: semantics in the file
         return "nir"
     graph = read_graph(args.model, strict=args.strict)
     hint = suggest(graph)
@@ -177,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     parallel_cli.add_args(run)
     run.set_defaults(func=cmd_run)
 
+    comp = sub.add_parser(
+        "compile",
+        help="write a model as evsim's own file (.evsim): loads fast, refused if changed",
+        description="Load MODEL with the given settings and write the network evsim built as an .evsim file (its "
+        "arrays and a SHA-256 checksum); evsim run/verify/report/info and evsim.load read it directly.",
+    )
+    _model_args(comp)
+    comp.add_argument("--out", "-o", required=True, metavar="FILE", help="the .evsim file to write")
+    comp.set_defaults(func=cmd_compile)
+
     info = sub.add_parser(
         "info",
         help="show a model's populations, synapses, delays and memory",
@@ -246,6 +258,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if parallel_cli.wanted(args):
         return parallel_cli.run_command(args, net, time.perf_counter() - t0, _print_model)
     return run_command(args, net, time.perf_counter() - t0, _print_model)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .io.native import save_native
+    from .results import check_out_file
+
+    check_out_file(args.out)
+    t0 = time.perf_counter()
+    net = _load(args)
+    t1 = time.perf_counter()
+    path = save_native(net, args.out)
+    _print_model(args, net)
+    print(f"wrote    {path} ({path.stat().st_size / 1024:.0f} KiB; {args.model} loaded in {t1 - t0:.3f} s)")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -105,6 +105,10 @@ def load(
     engine's calendar step, and the delay of a recurrent back edge with no Delay node (without ``dt`` such an edge
     has zero delay, and a cycle of them is refused).
     """
+    from .native import is_native, load_native
+
+    if is_native(path):  # evsim's own file (`evsim compile`): the network as it was built, settings included
+        return load_native(path)
     if mode == "exact":
         return _load_exact(path, dt, strict, dialect)
     if mode != "discrete":
