@@ -59,7 +59,7 @@ def save_native(net: Network, path: str | Path) -> Path:
     """Write ``net`` to ``path`` (atomically); returns the path."""
     from .files import atomic_path
 
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     classes = _classes()
 
     def enc(o: Any) -> Any:
