@@ -50,3 +50,21 @@ def test_first_spike_class():
     assert first_spike_class([np.inf, 0.5]) == 1
     with pytest.raises(evsim.InputError):
         first_spike_class(np.zeros((2, 2, 2)))
+
+
+def test_predictions_by_first_spike_in_exact_mode():
+    """Three fire-once neurons driven at known times: the class is the one whose input comes first."""
+    nu = evsim.exact.LIF(3, tau_m=0.01, v_th=1.0, once=True)
+    proj = evsim.Projection.from_synapses("in->out", "in", "out", [0, 1, 2], [0, 1, 2], 2.0, 1e-3, n_source=3)
+    net = evsim.Network((evsim.Population("in", 3), evsim.Population("out", 3, nu)), (proj,), ("in",), ("out",))
+    ev = [
+        evsim.EventStream(np.array([3e-3, 1e-3, 2e-3, 4e-3]), np.array([0, 2, 1, 2])),  # neuron 2 first
+        evsim.EventStream(np.array([5e-3]), np.array([0])),
+        evsim.EventStream(np.zeros(0), np.zeros(0, np.int64)),  # nothing fires
+    ]
+    res = evsim.run(net, ev, duration=0.01)
+    assert list(res.predictions(decode="first_spike")) == [2, 0, -1]
+    np.testing.assert_allclose(res.first_spike_times("out")[0], [4e-3, 3e-3, 2e-3])
+    assert res.spike_counts("out")[0].tolist() == [1, 1, 1]  # once=True: the second input to neuron 2 is ignored
+    with pytest.raises(evsim.InputError, match="decode"):
+        res.predictions(decode="latest")
