@@ -88,17 +88,16 @@ class Result:
         np.minimum.at(d, (sp.samples, sp.indices), sp.times.astype(np.float64))
         return d if self.batch else d[0]
 
-    def predictions(self, decode: str = "count") -> np.ndarray | int:
-        """Class decision from the output: argmax of spike counts (or of the final membrane if non-spiking);
-        ``decode="first_spike"``: the output neuron that fires first (ties to the lowest index, -1 where none
-        fires; time-to-first-spike networks, `evsim.ttfs`)."""
-        if decode == "first_spike":
-            from .ttfs import first_spike_class
-
-            return first_spike_class(self.first_spike_times(self.net.outputs[0]))
-        if decode != "count":
-            raise InputError(f"predictions(decode=...) takes 'count' or 'first_spike', got {decode!r}")
+    def predictions(self) -> np.ndarray | int:
+        """Class decision from the output: argmax of spike counts (or of the final membrane if non-spiking)."""
         return np.argmax(self.output.sum(axis=-2) if self._spiking_output else self.output[..., -1, :], axis=-1)
+
+    def first_spike_predictions(self) -> np.ndarray | int:
+        """Class decision by the output neuron that fires first (time-to-first-spike decoding, `evsim.ttfs`): ties
+        go to the lowest index, -1 where no output neuron fires."""
+        from .ttfs import first_spike_class
+
+        return first_spike_class(self.first_spike_times(self.net.outputs[0]))
 
     @property
     def _spiking_output(self) -> bool:

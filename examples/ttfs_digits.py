@@ -16,7 +16,7 @@ What it does and shows:
    most once) in evsim's exact mode. The membrane of output c is then ``v_c(t) ~ sum_i w_ci (t - t_i)``, so at
    ``t_max`` it holds ``t_max (W x)_c``: the classifier's score. A "go" input spike at t_max then adds a common
    steep ramp, and the output with the highest score reaches the threshold first;
-4. decodes by earliest output spike (``res.predictions(decode="first_spike")``) on the other 100 samples,
+4. decodes by earliest output spike (``res.first_spike_predictions()``) on the other 100 samples,
    compares the spiking decision with the NumPy classifier's argmax, and reports when the decisions are made.
 The spiking net reproduces the linear classifier's decision up to the small curvature of the synaptic current
 (tau_syn finite) and the finite ramp; the figures it prints are measured on this run.
@@ -85,7 +85,7 @@ def main() -> None:
     inputs = {"pixels": streams, "go": [go] * len(streams)}  # a batch: one list of streams per input port
     res = evsim.run(net, inputs, duration=3 * T_MAX)
     first = res.first_spike_times("out")  # [100, 10] seconds, inf where silent
-    spiking = np.asarray(res.predictions(decode="first_spike"))  # = first_spike_class(first)
+    spiking = np.asarray(res.first_spike_predictions())  # = first_spike_class(first)
 
     decided = np.isfinite(first).any(axis=1)
     t_dec = first.min(axis=1)[decided]

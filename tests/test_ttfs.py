@@ -63,8 +63,6 @@ def test_predictions_by_first_spike_in_exact_mode():
         evsim.EventStream(np.zeros(0), np.zeros(0, np.int64)),  # nothing fires
     ]
     res = evsim.run(net, ev, duration=0.01)
-    assert list(res.predictions(decode="first_spike")) == [2, 0, -1]
+    assert list(res.first_spike_predictions()) == [2, 0, -1]
     np.testing.assert_allclose(res.first_spike_times("out")[0], [4e-3, 3e-3, 2e-3])
     assert res.spike_counts("out")[0].tolist() == [1, 1, 1]  # once=True: the second input to neuron 2 is ignored
-    with pytest.raises(evsim.InputError, match="decode"):
-        res.predictions(decode="latest")
