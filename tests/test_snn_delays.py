@@ -125,6 +125,8 @@ def test_config_that_does_not_fit_the_checkpoint_is_named():
         evsim.load(MODEL, config=dict(cfg, n_hidden_neurons=30))
     with pytest.raises(evsim.ModelFileError, match="3 Dcls1d layers in the state_dict, the config implies 4"):
         evsim.load(MODEL, config=dict(cfg, n_hidden_layers=3))
+    gsc = evsim.load(MODEL, config=dict(cfg, dataset="gsc"))  # spectrogram input: no event pipeline to offer
+    assert "input_pipeline" not in gsc.meta and any("gsc" in n for n in gsc.meta["notes"])
     with pytest.raises(evsim.ModelFileError, match=r"config lacks \['max_delay'\]"):
         evsim.load(MODEL, config={k: v for k, v in cfg.items() if k != "max_delay"})
 

@@ -24,11 +24,12 @@ config is parsed, not run (`evsim.io.pyconfig`). The model is ``n_hidden_layers`
 
 Because each layer's sequence ends ``grow`` steps after its input's, a hidden layer's spikes past its own end do not
 reach the next layer in PyTorch: `evsim.layered` runs the network layer by layer to reproduce that to the last step.
-The input pipeline (SpikingJelly SHD frames of ``time_step`` ms, ``n_bins`` channel binning) is in
-``net.meta["input_pipeline"]`` for `evsim.data`. ``stateful_synapse``: SpikingJelly's SynapseFilter after each
-hidden layer (``I <- I - (1 - S) I / tau + S``: no decay in a step with a spike, so no linear synapse reproduces it)
-is applied by `evsim.layered` to the layer's spikes, whose graded trace is the next layer's input.
-Not supported (refused by name):
+The input pipeline of SHD/SSC models (SpikingJelly frames of ``time_step`` ms, ``n_bins`` channel binning) is in
+``net.meta["input_pipeline"]`` for `evsim.data` (GSC models take spectrograms: none).
+
+``stateful_synapse``: SpikingJelly's SynapseFilter after each hidden layer (``I <- I - (1 - S) I / tau + S``: no
+decay in a step with a spike, so no linear synapse reproduces it) is applied by `evsim.layered` to the layer's
+spikes, whose graded trace is the next layer's input. Not supported (refused by name):
 ``spiking_neuron_type = 'heaviside'``, ``kernel_count > 1``, ``model_type = 'snn'`` (no Dcls layers).
 """
 
@@ -227,6 +228,11 @@ def _build(sd: dict[str, np.ndarray], cfg: dict[str, Any], notes: list[str], sou
         config={k: v for k, v in cfg.items() if isinstance(v, (int, float, str, bool))},
         notes=notes,
         layered=dict(grow=[grow] * L, decoding=str(cfg["loss"]), **({"filters": filters} if filters else {})),
-        input_pipeline=dict(rule="spikingjelly", time_step=float(cfg["time_step"]) * 1e-3, n_bins=int(cfg["n_bins"])),
     )
+    if str(cfg.get("dataset", "shd")).lower() in ("shd", "ssc"):  # GSC: mel spectrograms, not events
+        meta["input_pipeline"] = dict(
+            rule="spikingjelly", time_step=float(cfg["time_step"]) * 1e-3, n_bins=int(cfg["n_bins"])
+        )
+    else:
+        notes.append(f"dataset {cfg.get('dataset')!r}: no event input pipeline (SNN-delays feeds it spectrograms)")
     return Network(tuple(pops), tuple(projs), ("input",), ("output",), dt=float(cfg["time_step"]) * 1e-3, meta=meta)
