@@ -28,9 +28,9 @@ import math
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 from ..exact.dynamics import evolve, first_crossing
-from .queue import ARRIVE, BSIZE, EMIT, FSIZE, NFREE, NRING, WAKE, ev_heap_pop, grown_pool, open_step, schedule
+from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
 
 LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF = range(10)
 V, CUR, T_OFF, R_OFF, W_OFF = range(5)
@@ -61,7 +61,7 @@ def _lt(s1: int, o1: float, s2: int, o2: float) -> bool:
     return s1 < s2 or (s1 == s2 and o1 < o2)
 
 
-@njit
+@njit_inline
 def _bring(n: int, s: int, o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray) -> None:
     """Advance neuron ``n`` to ``(s, o)`` (not before its last update) in closed form: while refractory only the
     current evolves and v stays at v_reset; from the end of the period on, the full dynamics."""
@@ -91,7 +91,7 @@ def _predict(
     n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, Q: tuple, cur: int
 ) -> None:
     """Schedule neuron ``n``'s next input-free threshold crossing (or none), superseding any earlier one."""
-    qi, qf, free, head, bheap, fheap, cnt = Q
+    qi, qf, free, head, hb, fheap, cnt = Q
     si[n, W_STEP] = NEVER
     si[n, W_SEQ] = -1
     th = prm[n, V_TH]
@@ -117,7 +117,7 @@ def _predict(
     if not _lt(ws, wo, end_s, end_o):
         return
     si[n, W_STEP], sf[n, W_OFF] = ws, wo
-    si[n, W_SEQ] = schedule(qi, qf, free, head, bheap, fheap, cnt, cur, ws, wo, n, 0.0, WAKE)
+    si[n, W_SEQ] = schedule(qi, qf, free, head, hb, fheap, cnt, cur, ws, wo, n, 0.0, WAKE)
 
 
 @njit
@@ -136,7 +136,7 @@ def _deliver(
 ) -> None:
     """Schedule the arrivals of neuron ``n``'s event at ``(s, o)`` (value ``val``) along every outgoing synapse."""
     pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff = net
-    qi, qf, free, head, bheap, fheap, cnt = Q
+    qi, qf, free, head, hb, fheap, cnt = Q
     p = pop_of[n]
     for k in range(out_ptr[p], out_ptr[p + 1]):
         q = out_proj[k]
@@ -151,7 +151,7 @@ def _deliver(
                 s2 += 1
             if not _lt(s2, o2, end_s, end_o):
                 break  # rows are sorted by delay: the rest arrive later still
-            schedule(qi, qf, free, head, bheap, fheap, cnt, cur, s2, o2, toff + targets[e], weights[e] * val, ARRIVE)
+            schedule(qi, qf, free, head, hb, fheap, cnt, cur, s2, o2, toff + targets[e], weights[e] * val, ARRIVE)
             used += 1
         sops[q] += used
 
@@ -197,7 +197,7 @@ def _fire(
     _predict(n, end_s, end_o, h, sf, si, prm, Q, cur)
 
 
-@njit
+@njit_inline
 def _receive(
     n: int,
     s: int,
@@ -212,13 +212,16 @@ def _receive(
     ref_k: np.ndarray,
     once: np.ndarray,
     delta: np.ndarray,
+    quiet: np.ndarray,
     net: tuple,
     Q: tuple,
     cur: int,
     sops: np.ndarray,
     rec: tuple,
 ) -> None:
-    """Summed input ``x`` reaches neuron ``n`` at ``(s, o)``."""
+    """Summed input ``x`` reaches neuron ``n`` at ``(s, o)``. (Inlined into the loop: a call passing the state
+    arrays costs more than the update itself.) ``quiet[n]``: delta synapses and a resting drive below threshold,
+    so the neuron can cross only at an input and needs no prediction."""
     Q[6][N_UPD] += 1
     if si[n, W_STEP] != NEVER and not _lt(s, o, si[n, W_STEP], sf[n, W_OFF]):
         _fire(n, si[n, W_STEP], sf[n, W_OFF], end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
@@ -233,15 +236,55 @@ def _receive(
             return
     else:
         sf[n, CUR] += prm[n, JUMP_I] * x  # (while refractory too: the current integrates, v is held)
-    _predict(n, end_s, end_o, h, sf, si, prm, Q, cur)
+    if not quiet[n]:
+        _predict(n, end_s, end_o, h, sf, si, prm, Q, cur)
+
+
+@njit
+def _ring(D: int) -> np.ndarray:
+    r = np.zeros((D, 2), dtype=np.int64)
+    r[:, 0] = -1
+    return r
+
+
+@njit_inline
+def _first(
+    pb: int,
+    k: int,
+    boff: np.ndarray,
+    btie: np.ndarray,
+    ie: int,
+    n_ev: int,
+    ev_s: np.ndarray,
+    ev_o: np.ndarray,
+    ev_n: np.ndarray,
+    cur: int,
+    hb: tuple,
+    cnt: np.ndarray,
+) -> int:
+    """Which source holds the step's next event by (off, tie): 0 the sorted step, 1 the input stream (tie: input
+    neuron, then stream order), 2 the bucket heap; -1 none."""
+    src = -1
+    off = np.inf
+    tie = 0
+    if pb < k:
+        src, off, tie = 0, boff[pb], btie[pb]
+    if ie < n_ev and ev_s[ie] == cur:
+        t1 = (ev_n[ie] << 32) | (ie & 0xFFFFFFFF)
+        if src < 0 or ev_o[ie] < off or (ev_o[ie] == off and t1 < tie):
+            src, off, tie = 1, ev_o[ie], t1
+    if cnt[BSIZE] > 0:
+        if src < 0 or hb[1][0] < off or (hb[1][0] == off and hb[2][0] < tie):
+            src = 2
+    return src
 
 
 @njit
 def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
     """Grow the event pool and the spike record, outside the stages, so that they never reallocate."""
-    qi, qf, free, head, bheap, fheap, cnt = Q
+    qi, qf, free, head, hb, fheap, cnt = Q
     if cnt[NFREE] < need_ev:
-        qi, qf, free, bheap, fheap = grown_pool(qi, qf, free, bheap, fheap, cnt, need_ev)
+        qi, qf, free, hb, fheap = grown_pool(qi, qf, free, hb, fheap, cnt, need_ev)
     rec_s, rec_o, rec_n = rec
     if cnt[N_SPK] + need_spk > rec_s.shape[0]:
         size = max(2 * rec_s.shape[0], cnt[N_SPK] + need_spk)
@@ -250,7 +293,7 @@ def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
         r_o[: rec_s.shape[0]] = rec_o
         r_n[: rec_s.shape[0]] = rec_n
         rec_s, rec_o, rec_n = r_s, r_o, r_n
-    return (qi, qf, free, head, bheap, fheap, cnt), (rec_s, rec_o, rec_n)
+    return (qi, qf, free, head, hb, fheap, cnt), (rec_s, rec_o, rec_n)
 
 
 @njit
@@ -293,8 +336,9 @@ def run_exact(
     cnt = np.zeros(8, dtype=np.int64)
     cnt[NFREE] = cap
     free = np.arange(cap - 1, -1, -1).astype(np.int64)
-    Q = (np.zeros((cap, 5), np.int64), np.zeros((cap, 2)), free, np.full(D, -1, np.int64),
-         np.empty(cap, np.int64), np.empty(cap, np.int64), cnt)  # fmt: skip
+    hb = (np.empty(cap, np.int64), np.empty(cap), np.empty(cap, np.int64))
+    Q = (np.zeros((cap, 5), np.int64), np.zeros((cap, 2)), free, _ring(D), hb,
+         np.empty(cap, np.int64), cnt)  # fmt: skip
     rec = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
     sf = np.zeros((N, 5))
@@ -304,6 +348,11 @@ def run_exact(
     si[:, W_STEP] = NEVER
     si[:, W_SEQ] = -1
     need = 2 * max_out + 4
+    quiet = np.zeros(N, dtype=np.bool_)
+    for n in range(N):
+        lam, be = prm[n, LAM], prm[n, B] + prm[n, C] * prm[n, I_INF]
+        rest = be / lam if lam > 0.0 else (np.inf if be > 0.0 else -np.inf)
+        quiet[n] = delta[n] and rest < prm[n, V_TH] and prm[n, V_RESET] < prm[n, V_TH]
     # neurons at or above threshold at t = 0 fire then (NEST: at the start of the first step); the others predict
     for n in range(N):
         if is_input_n[n]:
@@ -316,20 +365,33 @@ def run_exact(
     ie = 0
     n_ev = ev_s.shape[0]
     cur = 0
+    buf = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
     while cur <= end_s:
-        qi, qf, free, head, bheap, fheap, cnt = Q
-        open_step(qi, qf, head, bheap, fheap, cnt, cur)
-        while ie < n_ev and ev_s[ie] == cur:
-            Q, rec = _room(Q, rec, 1, 0)
-            qi, qf, free, head, bheap, fheap, cnt = Q
-            schedule(qi, qf, free, head, bheap, fheap, cnt, cur, cur, ev_o[ie], ev_n[ie], ev_val[ie], EMIT)
-            ie += 1
-        # --- pop: the events of step `cur` in (offset, target, seq) order
-        while cnt[BSIZE] > 0:
-            Q, rec = _room(Q, rec, need, 2)
-            qi, qf, free, head, bheap, fheap, cnt = Q
-            e = bheap[0]
-            cnt[BSIZE] = ev_heap_pop(bheap, cnt[BSIZE], qi, qf, False)
+        qi, qf, free, head, hb, fheap, cnt = Q
+        k, buf = open_step(qi, qf, head, fheap, cnt, cur, buf)
+        bev, boff, btie = buf
+        pb = 0
+        # --- pop: the events of step `cur` in (offset, target, seq) order, from three sorted sources: the step's
+        # sorted events (buf), the input stream, the bucket heap (events made during the step for the step)
+        while True:
+            src = _first(pb, k, boff, btie, ie, n_ev, ev_s, ev_o, ev_n, cur, hb, cnt)
+            if src < 0:
+                break
+            if cnt[NFREE] < need or cnt[N_SPK] + 2 > rec[0].shape[0]:  # room made here, outside the stages
+                Q, rec = _room(Q, rec, need, 2)
+                qi, qf, free, head, hb, fheap, cnt = Q
+            if src == 1:  # an input event: sent along its synapses
+                n, o, x = ev_n[ie], ev_o[ie], ev_val[ie]
+                ie += 1
+                if not (cur == end_s and o >= end_o):
+                    _deliver(n, cur, o, x, end_s, end_o, h, net, Q, cur, sops)
+                continue
+            if src == 0:
+                e = bev[pb]
+                pb += 1
+            else:
+                e = hb[0][0]
+                cnt[BSIZE] = bucket_pop(hb[0], hb[1], hb[2], cnt[BSIZE])
             o = qf[e, 0]
             n = qi[e, 1]
             kind = qi[e, 4]
@@ -339,22 +401,29 @@ def run_exact(
             cnt[NFREE] += 1
             if cur == end_s and o >= end_o:
                 continue  # at or after the end of the run
-            if kind == EMIT:
-                _deliver(n, cur, o, x, end_s, end_o, h, net, Q, cur, sops)
-            elif kind == WAKE:
+            if kind == WAKE:
                 if seq == si[n, W_SEQ]:
                     _fire(n, cur, o, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
-            else:
-                # simultaneous arrivals at one neuron are adjacent (ties by target): summed, one input
-                while cnt[BSIZE] > 0:
-                    e2 = bheap[0]
-                    if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
-                        break
-                    cnt[BSIZE] = ev_heap_pop(bheap, cnt[BSIZE], qi, qf, False)
-                    x += qf[e2, 1]
-                    free[cnt[NFREE]] = e2
-                    cnt[NFREE] += 1
-                _receive(n, cur, o, x, end_s, end_o, h, sf, si, prm, ref_k, once, delta, net, Q, cur, sops, rec)
+                continue
+            # simultaneous arrivals at one neuron are adjacent (ties by target): summed, one input
+            while True:
+                src = _first(pb, k, boff, btie, ie, n_ev, ev_s, ev_o, ev_n, cur, hb, cnt)
+                if src == 0:
+                    e2 = bev[pb]
+                elif src == 2:
+                    e2 = hb[0][0]
+                else:
+                    break
+                if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
+                    break
+                if src == 0:
+                    pb += 1
+                else:
+                    cnt[BSIZE] = bucket_pop(hb[0], hb[1], hb[2], cnt[BSIZE])
+                x += qf[e2, 1]
+                free[cnt[NFREE]] = e2
+                cnt[NFREE] += 1
+            _receive(n, cur, o, x, end_s, end_o, h, sf, si, prm, ref_k, once, delta, quiet, net, Q, cur, sops, rec)
         # --- next step with something due (skipping empty ones)
         if cnt[NRING] > 0:
             cur += 1

@@ -51,10 +51,11 @@ predicted threshold crossing of ``target``; stale unless ``seq`` is the neuron's
   D)`` while step ``cur`` is processed;
 * the **far heap**: a binary min-heap by ``(step, off, target, seq)`` for events due at or beyond ``cur + D``
   (predicted crossings far ahead);
-* the **bucket heap**: a binary min-heap by ``(off, target, seq)`` holding the events of the current step
-  ``cur``. Opening step ``cur`` moves its ring list, the far heap's events due in ``cur`` and the input events of
-  ``cur`` into it; events made while ``cur`` is processed and due in ``cur`` (zero or sub-step delays) go straight
-  into it. Every event is therefore popped in nondecreasing ``(step, off)`` order.
+* the **current step**: opening step ``cur`` sorts its ring list and the far heap's events due in ``cur`` by
+  ``(off, target, seq)`` into an array (`open_step`); events made while ``cur`` is processed and due in ``cur``
+  (zero or sub-step delays, wakes) go into the **bucket heap**, a binary min-heap by the same key (kept in the
+  heap's own arrays); the input events of ``cur`` are a third sorted source. The loop pops the least of the three
+  heads, so every event is popped in nondecreasing ``(step, off)`` order.
 
 Ties (equal ``(step, off)``) are broken by target neuron, then by ``seq``, a counter incremented at every insertion
 (insertion order): deterministic, and simultaneous arrivals at one neuron are adjacent, so the loop sums them
@@ -65,7 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 
 
 @njit
@@ -113,9 +114,9 @@ NFREE, BSIZE, FSIZE, SEQ, NRING = range(5)
 
 
 @njit
-def _before(qi: np.ndarray, qf: np.ndarray, a: int, b: int, far: bool) -> bool:
-    """Whether event ``a`` comes before ``b``: by (step, off, target, seq); the step only in the far heap."""
-    if far and qi[a, 0] != qi[b, 0]:
+def _before(qi: np.ndarray, qf: np.ndarray, a: int, b: int) -> bool:
+    """Whether event ``a`` comes before ``b`` in the far heap: by (step, off, target, seq)."""
+    if qi[a, 0] != qi[b, 0]:
         return qi[a, 0] < qi[b, 0]
     if qf[a, 0] != qf[b, 0]:
         return qf[a, 0] < qf[b, 0]
@@ -125,12 +126,12 @@ def _before(qi: np.ndarray, qf: np.ndarray, a: int, b: int, far: bool) -> bool:
 
 
 @njit
-def ev_heap_push(heap: np.ndarray, size: int, e: int, qi: np.ndarray, qf: np.ndarray, far: bool) -> int:
+def far_push(heap: np.ndarray, size: int, e: int, qi: np.ndarray, qf: np.ndarray) -> int:
     j = size
     heap[j] = e
     while j > 0:
         parent = (j - 1) >> 1
-        if not _before(qi, qf, heap[j], heap[parent], far):
+        if not _before(qi, qf, heap[j], heap[parent]):
             break
         heap[parent], heap[j] = heap[j], heap[parent]
         j = parent
@@ -138,7 +139,7 @@ def ev_heap_push(heap: np.ndarray, size: int, e: int, qi: np.ndarray, qf: np.nda
 
 
 @njit
-def ev_heap_pop(heap: np.ndarray, size: int, qi: np.ndarray, qf: np.ndarray, far: bool) -> int:
+def far_pop(heap: np.ndarray, size: int, qi: np.ndarray, qf: np.ndarray) -> int:
     """Remove the first event (the caller reads it from ``heap[0]`` first); returns the new size."""
     size -= 1
     heap[0] = heap[size]
@@ -147,22 +148,62 @@ def ev_heap_pop(heap: np.ndarray, size: int, qi: np.ndarray, qf: np.ndarray, far
         c = 2 * j + 1
         if c >= size:
             break
-        if c + 1 < size and _before(qi, qf, heap[c + 1], heap[c], far):
+        if c + 1 < size and _before(qi, qf, heap[c + 1], heap[c]):
             c += 1
-        if not _before(qi, qf, heap[c], heap[j], far):
+        if not _before(qi, qf, heap[c], heap[j]):
             break
         heap[j], heap[c] = heap[c], heap[j]
         j = c
     return size
 
 
-@njit
+@njit_inline
+def bucket_push(hev: np.ndarray, hoff: np.ndarray, htie: np.ndarray, size: int, e: int, off: float, tie: int) -> int:
+    """Push event ``e`` on the bucket heap, keyed by ``(off, tie)`` held in the heap's own arrays (no indirection:
+    ``tie = target << 32 | (seq & 0xFFFFFFFF)``); returns the new size."""
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if hoff[parent] < off or (hoff[parent] == off and htie[parent] <= tie):
+            break
+        hev[j], hoff[j], htie[j] = hev[parent], hoff[parent], htie[parent]
+        j = parent
+    hev[j], hoff[j], htie[j] = e, off, tie
+    return size + 1
+
+
+@njit_inline
+def bucket_pop(hev: np.ndarray, hoff: np.ndarray, htie: np.ndarray, size: int) -> int:
+    """Remove the first event (read ``hev[0]`` first); returns the new size."""
+    size -= 1
+    e, off, tie = hev[size], hoff[size], htie[size]
+    j = 0
+    while True:
+        c = 2 * j + 1
+        if c >= size:
+            break
+        if c + 1 < size and (hoff[c + 1] < hoff[c] or (hoff[c + 1] == hoff[c] and htie[c + 1] < htie[c])):
+            c += 1
+        if off < hoff[c] or (off == hoff[c] and tie <= htie[c]):
+            break
+        hev[j], hoff[j], htie[j] = hev[c], hoff[c], htie[c]
+        j = c
+    hev[j], hoff[j], htie[j] = e, off, tie
+    return size
+
+
+@njit_inline
+def _tie(qi: np.ndarray, e: int) -> int:
+    return (qi[e, 1] << 32) | (qi[e, 2] & 0xFFFFFFFF)
+
+
+@njit_inline
 def schedule(
     qi: np.ndarray,
     qf: np.ndarray,
     free: np.ndarray,
     head: np.ndarray,
-    bheap: np.ndarray,
+    hb: tuple,
     fheap: np.ndarray,
     cnt: np.ndarray,
     cur: int,
@@ -173,7 +214,7 @@ def schedule(
     kind: int,
 ) -> int:
     """Insert an event due at ``(step, off) >= (cur, 0)``; returns its seq. The caller has made sure a slot is
-    free (``cnt[NFREE] > 0``)."""
+    free (``cnt[NFREE] > 0``). ``hb``: the bucket heap's arrays ``(hev, hoff, htie)``."""
     cnt[NFREE] -= 1
     e = free[cnt[NFREE]]
     seq = cnt[SEQ]
@@ -184,47 +225,75 @@ def schedule(
     qi[e, 4] = kind
     qf[e, 0] = off
     qf[e, 1] = weight
-    D = head.shape[0]
+    D = head.shape[0]  # (head[b] = first event of bucket b's list, number of events in it)
     if step == cur:
-        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
+        cnt[BSIZE] = bucket_push(hb[0], hb[1], hb[2], cnt[BSIZE], e, off, _tie(qi, e))
     elif step < cur + D:
         b = step & (D - 1)
-        qi[e, 3] = head[b]
-        head[b] = e
+        qi[e, 3] = head[b, 0]
+        head[b, 0] = e
+        head[b, 1] += 1
         cnt[NRING] += 1
     else:
-        cnt[FSIZE] = ev_heap_push(fheap, cnt[FSIZE], e, qi, qf, True)
+        cnt[FSIZE] = far_push(fheap, cnt[FSIZE], e, qi, qf)
     return seq
 
 
 @njit
 def open_step(
-    qi: np.ndarray,
-    qf: np.ndarray,
-    head: np.ndarray,
-    bheap: np.ndarray,
-    fheap: np.ndarray,
-    cnt: np.ndarray,
-    cur: int,
-) -> None:
-    """Move the ring bucket of step ``cur`` and the far heap's events due in ``cur`` into the bucket heap."""
+    qi: np.ndarray, qf: np.ndarray, head: np.ndarray, fheap: np.ndarray, cnt: np.ndarray, cur: int, buf: tuple
+) -> tuple:
+    """The events due in step ``cur`` that are already known (the ring bucket and the far heap's), sorted by
+    ``(off, target, seq)`` into ``buf = (events, offsets, ties)`` (grown if needed); returns ``(count, buf)``.
+    (One sort per step costs less than a heap operation per event.)"""
+    bev, boff, btie = buf
     b = cur & (head.shape[0] - 1)
-    e = head[b]
-    head[b] = -1
+    need = head[b, 1] + cnt[FSIZE]
+    if need > bev.shape[0]:
+        size = max(need, 2 * bev.shape[0])
+        bev, boff, btie = np.empty(size, np.int64), np.empty(size), np.empty(size, np.int64)
+    k = 0
+    e = head[b, 0]
+    head[b, 0] = -1
+    cnt[NRING] -= head[b, 1]
+    head[b, 1] = 0
     while e >= 0:
-        nxt = qi[e, 3]
-        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
-        cnt[NRING] -= 1
-        e = nxt
+        bev[k] = e
+        boff[k] = qf[e, 0]
+        k += 1
+        e = qi[e, 3]
     while cnt[FSIZE] > 0 and qi[fheap[0], 0] == cur:
         e = fheap[0]
-        cnt[FSIZE] = ev_heap_pop(fheap, cnt[FSIZE], qi, qf, True)
-        cnt[BSIZE] = ev_heap_push(bheap, cnt[BSIZE], e, qi, qf, False)
+        cnt[FSIZE] = far_pop(fheap, cnt[FSIZE], qi, qf)
+        bev[k] = e
+        boff[k] = qf[e, 0]
+        k += 1
+    if k > 1:
+        order = np.argsort(boff[:k])
+        ev_s = bev[:k][order]
+        for j in range(k):
+            bev[j] = ev_s[j]
+            boff[j] = qf[ev_s[j], 0]
+    for j in range(k):
+        btie[j] = _tie(qi, bev[j])
+    j = 0
+    while j < k - 1:  # runs of equal offsets (all of a step's events when every time is on the grid): by tie
+        r = j + 1
+        while r < k and boff[r] == boff[j]:
+            r += 1
+        if r - j > 1:
+            o2 = np.argsort(btie[j:r])
+            ev_r = bev[j:r][o2]
+            tie_r = btie[j:r][o2]
+            bev[j:r] = ev_r
+            btie[j:r] = tie_r
+        j = r
+    return k, (bev, boff, btie)
 
 
 @njit
-def grown_pool(qi: np.ndarray, qf: np.ndarray, free: np.ndarray, bheap: np.ndarray, fheap: np.ndarray,
-               cnt: np.ndarray, need: int) -> tuple:  # fmt: skip
+def grown_pool(qi: np.ndarray, qf: np.ndarray, free: np.ndarray, hb: tuple, fheap: np.ndarray, cnt: np.ndarray,
+               need: int) -> tuple:  # fmt: skip
     """The pool with at least ``need`` free slots (capacity doubled; heaps sized to the pool)."""
     cap = qi.shape[0]
     new = max(2 * cap, cap + need)
@@ -238,8 +307,10 @@ def grown_pool(qi: np.ndarray, qf: np.ndarray, free: np.ndarray, bheap: np.ndarr
     for k in range(new - cap):
         free2[nf + k] = new - 1 - k
     cnt[NFREE] = nf + new - cap
-    b2 = np.empty(new, dtype=np.int64)
-    b2[:cap] = bheap
+    hev, hoff, htie = np.empty(new, dtype=np.int64), np.empty(new), np.empty(new, dtype=np.int64)
+    hev[:cap] = hb[0]
+    hoff[:cap] = hb[1]
+    htie[:cap] = hb[2]
     f2 = np.empty(new, dtype=np.int64)
     f2[:cap] = fheap
-    return qi2, qf2, free2, b2, f2
+    return qi2, qf2, free2, (hev, hoff, htie), f2
