@@ -11,6 +11,8 @@ Cases (all arrays from fixed seeds, built here in NumPy so that both simulators 
              input, not chaotic), each neuron with its own input train, grid delays 1.0-5.0 ms, bias I_e;
   tonic      input 20 -> 40 neurons whose bias I_e alone drives them above threshold: spike times between input
              events are predicted crossings;
+  equal      the chain with tau_syn = tau_m = 10 ms (iaf_psc_exp_ps only: the degenerate case of the PSP's closed
+             form), weights scaled by 0.2;
   small      input 20 -> 10 -> 5 (the case vendored for CI, `--vendor`).
 Input: Poisson trains (about 20 Hz) with off-grid times (uniform float64 in ms), NEST `spike_generator` with
 `precise_times=True` connected straight to the neurons with the projection's weight and delay. Delays lie on
@@ -39,7 +41,7 @@ import numpy as np
 
 H_MS = 0.1  # NEST resolution (ms)
 MODELS = ("iaf_psc_delta_ps", "iaf_psc_exp_ps")
-CASES = ("chain", "recurrent", "tonic")
+CASES = ("chain", "recurrent", "tonic", "equal")
 NEST_PYTHON = os.environ.get("NEST_PYTHON", "/work/venv-bench/bin/python")
 BASE = dict(E_L=-65.0, V_reset=-70.0, V_th=-50.0, V_m=-65.0, C_m=250.0, tau_m=10.0, t_ref=2.0, I_e=0.0)
 # weight scale per model: mV jump (delta) or pA step (exp; a 100 pA step gives a PSP of about 0.54 mV here)
@@ -68,21 +70,24 @@ def _proj(rng, source, target, n_src, n_tgt, p, w_mean, w_sd, d_lo, d_hi, w_scal
 
 def build_case(name: str, model: str, T_ms: float, seed: int = 1) -> dict:
     """One case as plain data: NEST model and parameters, population sizes, projections, input events (ms)."""
-    rng = np.random.default_rng([seed, CASES.index(name) if name in CASES else 9])
+    rng = np.random.default_rng([seed, {"equal": 0}.get(name, CASES.index(name) if name in CASES else 9)])
     ws = W_SCALE[model]
     params = dict(BASE)
     if model == "iaf_psc_exp_ps":
         params.update(tau_syn_ex=2.0, tau_syn_in=2.0)
-    if name in ("chain", "small"):
-        sizes = [100, 100, 100, 50] if name == "chain" else [20, 10, 5]
-        p_conn, w_mean = (0.3, 1.6) if name == "chain" else (0.6, 5.0)
+    if name == "equal":
+        params.update(tau_syn_ex=params["tau_m"], tau_syn_in=params["tau_m"])
+        ws *= 0.2
+    if name in ("chain", "small", "equal"):
+        sizes = [20, 10, 5] if name == "small" else [100, 100, 100, 50]
+        p_conn, w_mean = (0.6, 5.0) if name == "small" else (0.3, 1.6)
         names = ["in"] + [f"L{k}" for k in range(1, len(sizes))]
         projs = [
             _proj(rng, names[k], names[k + 1], sizes[k], sizes[k + 1], p_conn, w_mean, 1.2, 1.0, 3.0, ws)
             for k in range(len(sizes) - 1)
         ]
         pops = dict(zip(names, sizes))
-        rate = 20.0 if name == "chain" else 40.0
+        rate = 40.0 if name == "small" else 20.0
     elif name == "recurrent":
         n = 200
         pops = {"in": n, "E": n}  # one population: the first 160 excitatory, the last 40 inhibitory
@@ -342,6 +347,8 @@ def main() -> None:
     rows = []
     for name in args.cases.split(","):
         for model in args.models.split(","):
+            if name == "equal" and model != "iaf_psc_exp_ps":
+                continue  # tau_syn means nothing to iaf_psc_delta_ps
             case = build_case(name, model, args.T, args.seed)
             rows += compare(case, run_nest(case))
     print(table(rows))
