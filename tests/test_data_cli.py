@@ -185,3 +185,15 @@ def test_pad_batch_runs_each_batch_as_long_as_its_longest_sample(shd_digits):
         assert np.array_equal(np.stack(r.output[s : s + 8]), want)
     alone = D.run_dataset(net, D.open(shd_digits), batch=8, limit=16)
     assert alone.steps.tolist() == last.tolist()
+
+
+def test_a_list_of_event_arrays_is_a_dataset():
+    """Event lists from Python: (EventArray, label) pairs need no file."""
+    net = evsim.load(MODEL, dialect="snntorch")
+    pairs = []
+    for b in range(5):
+        k, i = np.nonzero(DIGITS["x"][b])
+        pairs.append((D.as_events({"x": i, "t": k * 100 + 50}, (64, 1, 1)), int(DIGITS["labels"][b])))  # t in us
+    r = D.run_dataset(net, pairs, D.InputPipeline(steps=25))
+    assert np.array_equal(np.stack(r.output), DIGITS["snntorch_output"][:5])
+    assert r.labels.tolist() == DIGITS["labels"][:5].tolist()
