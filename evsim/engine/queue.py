@@ -203,7 +203,9 @@ def schedule(
     qf: np.ndarray,
     free: np.ndarray,
     head: np.ndarray,
-    hb: tuple,
+    hev: np.ndarray,
+    hoff: np.ndarray,
+    htie: np.ndarray,
     fheap: np.ndarray,
     cnt: np.ndarray,
     cur: int,
@@ -214,7 +216,8 @@ def schedule(
     kind: int,
 ) -> int:
     """Insert an event due at ``(step, off) >= (cur, 0)``; returns its seq. The caller has made sure a slot is
-    free (``cnt[NFREE] > 0``). ``hb``: the bucket heap's arrays ``(hev, hoff, htie)``."""
+    free (``cnt[NFREE] > 0``). ``hev, hoff, htie``: the bucket heap's arrays (passed one by one, not as a tuple:
+    taking arrays out of a tuple costs reference counting on every event)."""
     cnt[NFREE] -= 1
     e = free[cnt[NFREE]]
     seq = cnt[SEQ]
@@ -227,7 +230,7 @@ def schedule(
     qf[e, 1] = weight
     D = head.shape[0]  # (head[b] = first event of bucket b's list, number of events in it)
     if step == cur:
-        cnt[BSIZE] = bucket_push(hb[0], hb[1], hb[2], cnt[BSIZE], e, off, _tie(qi, e))
+        cnt[BSIZE] = bucket_push(hev, hoff, htie, cnt[BSIZE], e, off, _tie(qi, e))
     elif step < cur + D:
         b = step & (D - 1)
         qi[e, 3] = head[b, 0]
