@@ -148,3 +148,32 @@ def test_cli_dataset_run_and_resume(tmp_path, capsys):
     assert main(["run", *args, "--out", str(tmp_path / "r")]) == 2  # would mix two runs
     assert "--resume completes it" in capsys.readouterr().err
     assert main(["run", *args, "--workers", "0"]) == 2
+
+
+class _CtrlC:
+    """A dataset during which the user presses Ctrl-C (SIGINT to this process) when sample ``at`` is read."""
+
+    def __init__(self, x, y, at):
+        self.x, self.y, self.at = x, y, at
+
+    def __len__(self):
+        return len(self.x)
+
+    def __iter__(self):
+        for b in range(len(self.x)):
+            if b == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield self.x[b], int(self.y[b])
+
+
+def test_ctrl_c_keeps_what_finished_and_resume_completes(rng, tmp_path):
+    net = _net(rng)
+    x, y = _data(rng, B=20)
+    ds = _CtrlC(x, y, at=9)
+    r = run_dataset(net, ds, workers=1, chunk=4, out=tmp_path / "run")
+    assert r.status == "interrupted" and r.n == 8 and not r.failed  # chunks 0-3 and 4-7 finished
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["status"] == "interrupted"
+    ds.at = -1
+    r2 = run_dataset(net, ds, workers=1, chunk=4, out=tmp_path / "run", resume=True)
+    assert r2.status == "complete" and r2.n == 20
+    assert np.array_equal(r2.predictions, evsim.run(net, x).predictions())
