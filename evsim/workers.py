@@ -61,6 +61,14 @@ def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int)
     died = "the worker process died while this sample was in flight (killed, or out of memory); --resume runs it again"
     pool = _pool(net, workers)
     inflight: dict[Any, list] = {}
+
+    def flush() -> Iterator[dict]:
+        """The broken pool's chunks: the results of those that finished, the others lost."""
+        for f, c in list(inflight.items()):
+            ok = f.done() and not f.cancelled() and f.exception() is None
+            yield f.result() if ok else _lost(c, died)
+        inflight.clear()
+
     more = True
     try:
         while True:
@@ -69,22 +77,25 @@ def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int)
                 if c is None:
                     more = False
                     break
-                inflight[pool.submit(_run_chunk, c, None, seed)] = c
+                try:
+                    inflight[pool.submit(_run_chunk, c, None, seed)] = c
+                except BrokenProcessPool:  # a worker died since the last wait: a new pool, c goes to it
+                    yield from flush()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = _pool(net, workers)
+                    inflight[pool.submit(_run_chunk, c, None, seed)] = c
             if not inflight:
                 return
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
-            for f in list(inflight) if broken else done:
-                c = inflight.pop(f)
-                ok = f.done() and not f.cancelled() and f.exception() is None
-                yield (
-                    f.result()
-                    if ok
-                    else _lost(c, died if broken else f"{type(f.exception()).__name__}: {f.exception()}")
-                )
-            if broken:
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                yield from flush()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _pool(net, workers)
+                continue
+            for f in done:
+                c = inflight.pop(f)
+                e = f.exception()
+                yield f.result() if e is None else _lost(c, f"{type(e).__name__}: {e}")
     finally:
         _stop(pool)
 
