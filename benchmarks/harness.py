@@ -38,6 +38,7 @@ from pathlib import Path
 from . import workloads
 
 HERE = Path(__file__).resolve().parent
+KEPT = "<!-- sections below are written by other scripts; the harness keeps them -->"
 WORKLOADS = ("feedforward", "conv", "brunel-small", "brunel-large")  # evsim and the peers
 PRECISE = ("feedforward-precise", "brunel-small-precise", "brunel-large-precise")  # evsim exact vs NEST *_ps
 ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency")  # `--workload all`
@@ -317,6 +318,9 @@ def main(argv=None) -> None:
             "```",
             "",
         ]
+        old = Path(args.write).read_text() if Path(args.write).exists() else ""
+        if KEPT in old:  # sections written by other scripts (benchmarks/edge.py, ...) stay
+            text += [old[old.index(KEPT) :]]
         Path(args.write).write_text("\n".join(text))
         print(f"wrote {args.write}")
 

@@ -483,7 +483,9 @@ class Network:
         names = [p.name for p in self.populations]
         succ: dict[str, set[str]] = {n: set() for n in names}
         for q in self.projections:
-            if q.min_delay == 0 and q.n_synapses:
+            # (a convolution's synapses are counted by expanding it: costly; any non-zero kernel weight connects)
+            some = bool(np.any(q.spec.weight)) if isinstance(q, ConvProjection) else q.n_synapses
+            if q.min_delay == 0 and some:
                 if q.source == q.target:
                     raise NetworkError(
                         f"projection {q.name!r} connects {q.source!r} to itself with zero delay; "
