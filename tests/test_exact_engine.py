@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evsim
 from evsim import exact
@@ -213,3 +215,55 @@ def test_nir_graph_in_exact_mode_follows_nir_equations(tmp_path):
     np.testing.assert_allclose(res.final_state["cuba"][1], psp, rtol=1e-12)
     with pytest.raises(evsim.EvsimError, match="dialect"):
         evsim.load(path, mode="exact", dialect="snntorch")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from([0.0, 0.25, 0.5, 0.75]), st.integers(0, 3)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.tuples(st.sampled_from([0.0, 0.5, 0.9]), st.integers(0, 3)), max_size=10),
+)
+def test_queue_pops_events_in_time_then_target_then_insertion_order(events, same_step):
+    # The calendar (ring of D = 16 steps, far heap beyond it) and the step's sorted array merged with the bucket
+    # heap (events made while a step is processed, due in that step): each pop is the least pending event by
+    # (step, off, target, seq), however they were scheduled (offsets in units of h = 1, many ties).
+    from evsim.engine import queue as qu
+
+    cap = 256
+    qi, qf = np.zeros((cap, 5), np.int64), np.zeros((cap, 2))
+    free = np.arange(cap - 1, -1, -1).astype(np.int64)
+    head = np.zeros((16, 2), np.int64)
+    head[:, 0] = -1
+    hev, hoff, htie = np.empty(cap, np.int64), np.empty(cap), np.empty(cap, np.int64)
+    fheap = np.empty(cap, np.int64)
+    cnt = np.zeros(8, np.int64)
+    cnt[qu.NFREE] = cap
+    pending = set()
+    for step, off, tgt in events:
+        seq = qu.schedule(qi, qf, free, head, hev, hoff, htie, fheap, cnt, 0, step, off, tgt, 1.0, qu.ARRIVE)
+        pending.add((step, off, tgt, seq))
+    n_popped = 0
+    buf = (np.empty(4, np.int64), np.empty(4), np.empty(4, np.int64))
+    extra = list(same_step)
+    for cur in range(41):
+        k, buf = qu.open_step(qi, qf, head, fheap, cnt, cur, buf)
+        pb = 0
+        while pb < k or cnt[qu.BSIZE] > 0:
+            if pb < k and (cnt[qu.BSIZE] == 0 or (buf[1][pb], buf[2][pb]) < (hoff[0], htie[0])):
+                e = buf[0][pb]
+                pb += 1
+            else:
+                e = hev[0]
+                cnt[qu.BSIZE] = qu.bucket_pop(hev, hoff, htie, cnt[qu.BSIZE])
+            popped = (int(qi[e, 0]), float(qf[e, 0]), int(qi[e, 1]), int(qi[e, 2]))
+            assert popped == min(pending)
+            pending.remove(popped)
+            n_popped += 1
+            if extra and extra[0][0] >= qf[e, 0]:  # an event made now for later in this step
+                off, tgt = extra.pop(0)
+                seq = qu.schedule(qi, qf, free, head, hev, hoff, htie, fheap, cnt, cur, cur, off, tgt, 1.0, qu.ARRIVE)
+                pending.add((cur, off, tgt, seq))
+    assert not pending and n_popped == len(events) + len(same_step) - len(extra)

@@ -58,8 +58,10 @@ predicted threshold crossing of ``target``; stale unless ``seq`` is the neuron's
   heads, so every event is popped in nondecreasing ``(step, off)`` order.
 
 Ties (equal ``(step, off)``) are broken by target neuron, then by ``seq``, a counter incremented at every insertion
-(insertion order): deterministic, and simultaneous arrivals at one neuron are adjacent, so the loop sums them
-before testing the threshold (NEST's ``iaf_psc_delta_ps`` rule).
+(insertion order; input events: by input neuron, then stream order). Each pop is the least pending event by
+``(step, off, target, seq)``; an event made at time ``t`` for time ``t`` (zero delay) comes after the events of ``t``
+already handled. Deterministic, and simultaneous arrivals at one neuron are adjacent, so the loop sums them
+before testing the threshold (NEST's ``iaf_psc_delta_ps`` rule). ``seq`` enters the tie key modulo 2**32.
 """
 
 from __future__ import annotations
