@@ -270,36 +270,19 @@ def _ring(D: int) -> np.ndarray:
     return r
 
 
-@njit_inline
-def _first(
-    pb: int,
-    k: int,
-    boff: np.ndarray,
-    btie: np.ndarray,
-    ie: int,
-    n_ev: int,
-    ev_s: np.ndarray,
-    ev_o: np.ndarray,
-    ev_n: np.ndarray,
-    cur: int,
-    hoff: np.ndarray,
-    htie: np.ndarray,
-    cnt: np.ndarray,
-) -> int:
-    """Which source holds the step's next event by (off, tie): 0 the sorted step, 1 the input stream (tie: input
-    neuron, then stream order), 2 the bucket heap; -1 none."""
+@njit
+def _first(h0: bool, off0: float, tie0: int, h1: bool, off1: float, tie1: int, h2: bool, off2: float, tie2: int) -> int:
+    """Which of three sources holds the least head by (off, tie): 0 the step's sorted events, 1 the input stream
+    (tie: input neuron, then stream order), 2 the bucket heap; -1 none. (Scalars only: no reference counting.)"""
     src = -1
     off = np.inf
     tie = 0
-    if pb < k:
-        src, off, tie = 0, boff[pb], btie[pb]
-    if ie < n_ev and ev_s[ie] == cur:
-        t1 = (ev_n[ie] << 32) | (ie & 0xFFFFFFFF)
-        if src < 0 or ev_o[ie] < off or (ev_o[ie] == off and t1 < tie):
-            src, off, tie = 1, ev_o[ie], t1
-    if cnt[BSIZE] > 0:
-        if src < 0 or hoff[0] < off or (hoff[0] == off and htie[0] < tie):
-            src = 2
+    if h0:
+        src, off, tie = 0, off0, tie0
+    if h1 and (src < 0 or off1 < off or (off1 == off and tie1 < tie)):
+        src, off, tie = 1, off1, tie1
+    if h2 and (src < 0 or off2 < off or (off2 == off and tie2 < tie)):
+        src = 2
     return src
 
 
@@ -400,7 +383,12 @@ def run_exact(
         # --- pop: the events of step `cur` in (offset, target, seq) order, from three sorted sources: the step's
         # sorted events (buf), the input stream, the bucket heap (events made during the step for the step)
         while True:
-            src = _first(pb, k, boff, btie, ie, n_ev, ev_s, ev_o, ev_n, cur, hoff, htie, cnt)
+            src = _first(
+                    pb < k, boff[min(pb, k - 1)] if k > 0 else 0.0, btie[min(pb, k - 1)] if k > 0 else 0,
+                    ie < n_ev and ev_s[min(ie, n_ev - 1)] == cur, ev_o[min(ie, n_ev - 1)] if n_ev > 0 else 0.0,
+                    ((ev_n[min(ie, n_ev - 1)] << 32) | (ie & 0xFFFFFFFF)) if n_ev > 0 else 0,
+                    cnt[BSIZE] > 0, hoff[0], htie[0],
+                )  # fmt: skip
             if src < 0:
                 break
             if cnt[NFREE] < need or cnt[N_SPK] + 2 > rec_cap:  # room made here, outside the stages
@@ -437,7 +425,12 @@ def run_exact(
                 continue
             # simultaneous arrivals at one neuron are adjacent (ties by target): summed, one input
             while True:
-                src = _first(pb, k, boff, btie, ie, n_ev, ev_s, ev_o, ev_n, cur, hoff, htie, cnt)
+                src = _first(
+                    pb < k, boff[min(pb, k - 1)] if k > 0 else 0.0, btie[min(pb, k - 1)] if k > 0 else 0,
+                    ie < n_ev and ev_s[min(ie, n_ev - 1)] == cur, ev_o[min(ie, n_ev - 1)] if n_ev > 0 else 0.0,
+                    ((ev_n[min(ie, n_ev - 1)] << 32) | (ie & 0xFFFFFFFF)) if n_ev > 0 else 0,
+                    cnt[BSIZE] > 0, hoff[0], htie[0],
+                )  # fmt: skip
                 if src == 0:
                     e2 = bev[pb]
                 elif src == 2:
