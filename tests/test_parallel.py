@@ -177,3 +177,27 @@ def test_ctrl_c_keeps_what_finished_and_resume_completes(rng, tmp_path):
     r2 = run_dataset(net, ds, workers=1, chunk=4, out=tmp_path / "run", resume=True)
     assert r2.status == "complete" and r2.n == 20
     assert np.array_equal(r2.predictions, evsim.run(net, x).predictions())
+
+
+def test_cli_workers_on_an_event_file_equal_the_batch_runner(tmp_path, capsys):
+    """An SHD file read through evsim.data: the dataset run on 2 worker processes gives the figures of `evsim run`'s
+    own in-process batch runner (evsim.data.runner)."""
+    from conftest import REPO
+
+    from evsim.cli import main
+
+    args = [
+        "run",
+        str(REPO / "examples/data/digits_snntorch.nir"),
+        "--input",
+        str(REPO / "examples/data/digits_shd.h5"),
+    ]
+    args += ["--dialect", "snntorch", "--steps", "25", "--samples", "20", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.npz")]) == 0
+    assert main([*args, "--workers", "2", "--chunk", "6", "--out", str(tmp_path / "b")]) == 0
+    a = np.load(tmp_path / "a.npz")
+    with np.load(tmp_path / "b" / "results.npz") as b:
+        assert np.array_equal(a["predictions"], b["prediction"]) and np.array_equal(
+            a["sops"], sum(b[k] for k in b.files if k.startswith("c/sops/"))
+        )
+        assert np.array_equal(a["output_counts"], b["output"])
