@@ -22,6 +22,7 @@ threshold, the accuracy, the mean latency in steps and the SOPs done (vs the ful
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,6 +37,8 @@ from .simulation import Spikes, _compiled
 __all__ = ["Stream", "stream", "early_exit_curve", "EarlyExitCurve", "confidence"]
 
 HORIZON = 2**31 - 1
+_PARAMS = tuple(inspect.signature(run_discrete.py_func).parameters)  # run_discrete's arguments, in order
+_VARYING = tuple(_PARAMS.index(k) for k in ("T", "t_begin", "t_end", "state", "ev_t", "ev_n", "ev_val"))
 
 
 def confidence(counts: np.ndarray) -> float:
@@ -78,6 +81,9 @@ class Stream:
         self._rec = np.zeros(a["P"], dtype=np.int8)
         self._rec[self._out] = 2  # record the output population's spikes only
         self._cnt = np.zeros(1, dtype=np.int64)
+        self._ctl = np.zeros(4, dtype=np.int64)
+        fixed = dict(cn.arrays, finish=False, ctl=self._ctl, rec_mode=self._rec, cnt=self._cnt)
+        self._args = [fixed.get(k) for k in _PARAMS]  # the varying ones (`_VARYING`) set by each advance
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.counts = np.zeros(self._n_out, dtype=np.int64)  # output spikes per neuron so far
         self.membrane = np.zeros(self._n_out)  # a non-spiking output's membrane at the last step
@@ -127,10 +133,12 @@ class Stream:
             e = np.zeros(0, dtype=np.int64)
             return Spikes(e, e, e, e)
         ev_t, ev_n, ev_v = self._take(t1)
-        ctl = np.array([0, -1, -1, 0], dtype=np.int64)
+        self._ctl[:] = (0, -1, -1, 0)
+        args = self._args.copy()  # positional: a call with ~50 keywords costs the dispatcher ~10 us more
+        for k, v in zip(_VARYING, (self.horizon, self.time, t1, self._state, ev_t, ev_n, ev_v)):
+            args[k] = v
         try:
-            out = run_discrete(self.horizon, self.time, t1, self._state, False, ev_t=ev_t, ev_n=ev_n, ev_val=ev_v,
-                               ctl=ctl, rec_mode=self._rec, cnt=self._cnt, **self.cn.arrays)  # fmt: skip
+            out = run_discrete(*args)
         except OverflowError as e:
             raise NumericalError(str(e)) from None
         spike_t, spike_n, spike_c, vtrace, _, _, n_upd, sops, heap = out
@@ -141,7 +149,8 @@ class Stream:
         self.neuron_updates += int(n_upd)
         local = spike_n.astype(np.int64) - self._out_lo
         counts = spike_c.astype(np.int64)
-        np.add.at(self.counts, local, counts)
+        if local.shape[0]:
+            np.add.at(self.counts, local, counts)
         if not self._spiking and vtrace.shape[0]:
             self.membrane = vtrace[-1].copy()
         return Spikes(spike_t.astype(np.int64), local, counts, np.zeros(local.shape[0], dtype=np.int64))
