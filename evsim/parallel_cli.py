@@ -49,6 +49,16 @@ def check_out(args: argparse.Namespace) -> None:
 
     if args.resume and not is_folder(args.out):
         raise InputError("--resume needs --out DIR, the results folder of the run to complete")
+    if wanted(args):  # what only the in-process batch runner does
+        for flag, on in (("--pad batch", getattr(args, "pad", None) == "batch"),
+                         ("--record all", getattr(args, "record", None) == "all"),
+                         ("--max-seconds", getattr(args, "max_seconds", None) is not None),
+                         ("--max-events", getattr(args, "max_events", None) is not None)):  # fmt: skip
+            if on:
+                raise InputError(
+                    f"{flag} is not available with --workers, --scheduler or --out DIR (each sample runs on its own, "
+                    "its figures kept per sample); leave it out, or run in this process with --out FILE.npz"
+                )
     if args.out is not None:
         (check_out_dir if is_folder(args.out) else check_out_file)(args.out)
 

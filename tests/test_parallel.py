@@ -148,6 +148,8 @@ def test_cli_dataset_run_and_resume(tmp_path, capsys):
     assert main(["run", *args, "--out", str(tmp_path / "r")]) == 2  # would mix two runs
     assert "--resume completes it" in capsys.readouterr().err
     assert main(["run", *args, "--workers", "0"]) == 2
+    assert main(["run", *args, "--workers", "2", "--record", "all"]) == 2  # refused before anything runs
+    assert "--record all is not available with --workers" in capsys.readouterr().err
 
 
 class _CtrlC:
