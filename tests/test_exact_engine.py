@@ -246,7 +246,7 @@ def test_queue_pops_events_in_time_then_target_then_insertion_order(events, same
         seq = qu.schedule(qi, qf, free, head, hev, hoff, htie, fheap, cnt, 0, step, off, tgt, 1.0, qu.ARRIVE)
         pending.add((step, off, tgt, seq))
     n_popped = 0
-    buf = (np.empty(4, np.int64), np.empty(4), np.empty(4, np.int64))
+    buf = (np.empty(4, np.int64), np.empty(4), np.empty(4, np.int64), np.empty(4), np.empty(4, np.int64))
     extra = list(same_step)
     for cur in range(41):
         k, buf = qu.open_step(qi, qf, head, fheap, cnt, cur, buf)

@@ -372,11 +372,11 @@ def run_exact(
     ie = 0
     n_ev = ev_s.shape[0]
     cur = 0
-    buf = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
+    buf = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
     while cur <= end_s:
         qi, qf, free, head, hb, fheap, cnt = Q
         k, buf = open_step(qi, qf, head, fheap, cnt, cur, buf)
-        bev, boff, btie = buf
+        bev, boff, btie, bw, bkind = buf
         hev, hoff, htie = hb
         rec_cap = rec[0].shape[0]
         pb = 0
@@ -404,17 +404,15 @@ def run_exact(
                              rowptr, targets, weights, dk, doff, qi, qf, free, head, hev, hoff, htie, fheap, cnt,
                              cur, sops)  # fmt: skip
                 continue
-            if src == 0:
+            if src == 0:  # (read in order from the step's arrays)
                 e = bev[pb]
+                o, n, kind, x = boff[pb], btie[pb] >> 32, bkind[pb], bw[pb]
                 pb += 1
             else:
                 e = hev[0]
                 cnt[BSIZE] = bucket_pop(hev, hoff, htie, cnt[BSIZE])
-            o = qf[e, 0]
-            n = qi[e, 1]
-            kind = qi[e, 4]
-            x = qf[e, 1]
-            seq = qi[e, 2]
+                o, n, kind, x = qf[e, 0], qi[e, 1], qi[e, 4], qf[e, 1]
+            seq = qi[e, 2] if kind == WAKE else 0
             free[cnt[NFREE]] = e
             cnt[NFREE] += 1
             if cur == end_s and o >= end_o:
@@ -432,18 +430,19 @@ def run_exact(
                     cnt[BSIZE] > 0, hoff[0], htie[0],
                 )  # fmt: skip
                 if src == 0:
+                    if bkind[pb] != ARRIVE or btie[pb] >> 32 != n or boff[pb] != o:
+                        break
                     e2 = bev[pb]
+                    x += bw[pb]
+                    pb += 1
                 elif src == 2:
                     e2 = hev[0]
-                else:
-                    break
-                if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
-                    break
-                if src == 0:
-                    pb += 1
-                else:
+                    if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
+                        break
                     cnt[BSIZE] = bucket_pop(hev, hoff, htie, cnt[BSIZE])
-                x += qf[e2, 1]
+                    x += qf[e2, 1]
+                else:
+                    break
                 free[cnt[NFREE]] = e2
                 cnt[NFREE] += 1
             if quiet[n]:  # the common case written out here (no call, no array passed: ~2x faster per arrival):

@@ -249,51 +249,58 @@ def open_step(
     qi: np.ndarray, qf: np.ndarray, head: np.ndarray, fheap: np.ndarray, cnt: np.ndarray, cur: int, buf: tuple
 ) -> tuple:
     """The events due in step ``cur`` that are already known (the ring bucket and the far heap's), sorted by
-    ``(off, target, seq)`` into ``buf = (events, offsets, ties)`` (grown if needed); returns ``(count, buf)``.
-    (One sort per step costs less than a heap operation per event.)"""
-    bev, boff, btie = buf
+    ``(off, target, seq)`` into ``buf = (events, offsets, ties, weights, kinds)`` (grown if needed); returns
+    ``(count, buf)``. One sort per step costs less than a heap operation per event, and the loop then reads the
+    events' fields in order from these arrays instead of from scattered pool slots."""
+    bev, boff, btie, bw, bkind = buf
     b = cur & (head.shape[0] - 1)
     need = head[b, 1] + cnt[FSIZE]
     if need > bev.shape[0]:
         size = max(need, 2 * bev.shape[0])
         bev, boff, btie = np.empty(size, np.int64), np.empty(size), np.empty(size, np.int64)
+        bw, bkind = np.empty(size), np.empty(size, np.int64)
     k = 0
     e = head[b, 0]
     head[b, 0] = -1
     cnt[NRING] -= head[b, 1]
     head[b, 1] = 0
-    while e >= 0:
+    while e >= 0 or (cnt[FSIZE] > 0 and qi[fheap[0], 0] == cur):
+        if e < 0:  # then the far heap's events due now
+            e = fheap[0]
+            cnt[FSIZE] = far_pop(fheap, cnt[FSIZE], qi, qf)
+            nxt = -1
+        else:
+            nxt = qi[e, 3]
         bev[k] = e
         boff[k] = qf[e, 0]
+        btie[k] = _tie(qi, e)
+        bw[k] = qf[e, 1]
+        bkind[k] = qi[e, 4]
         k += 1
-        e = qi[e, 3]
-    while cnt[FSIZE] > 0 and qi[fheap[0], 0] == cur:
-        e = fheap[0]
-        cnt[FSIZE] = far_pop(fheap, cnt[FSIZE], qi, qf)
-        bev[k] = e
-        boff[k] = qf[e, 0]
-        k += 1
+        e = nxt
     if k > 1:
-        order = np.argsort(boff[:k])
-        ev_s = bev[:k][order]
-        for j in range(k):
-            bev[j] = ev_s[j]
-            boff[j] = qf[ev_s[j], 0]
-    for j in range(k):
-        btie[j] = _tie(qi, bev[j])
+        _permute(np.argsort(boff[:k]), 0, bev, boff, btie, bw, bkind)
     j = 0
     while j < k - 1:  # runs of equal offsets (all of a step's events when every time is on the grid): by tie
         r = j + 1
         while r < k and boff[r] == boff[j]:
             r += 1
         if r - j > 1:
-            o2 = np.argsort(btie[j:r])
-            ev_r = bev[j:r][o2]
-            tie_r = btie[j:r][o2]
-            bev[j:r] = ev_r
-            btie[j:r] = tie_r
+            _permute(np.argsort(btie[j:r]), j, bev, boff, btie, bw, bkind)
         j = r
-    return k, (bev, boff, btie)
+    return k, (bev, boff, btie, bw, bkind)
+
+
+@njit
+def _permute(order: np.ndarray, j: int, bev: np.ndarray, boff: np.ndarray, btie: np.ndarray, bw: np.ndarray,
+             bkind: np.ndarray) -> None:  # fmt: skip
+    """Reorder ``[j, j + len(order))`` of the step's arrays by ``order``."""
+    r = j + order.shape[0]
+    bev[j:r] = bev[j:r][order]
+    boff[j:r] = boff[j:r][order]
+    btie[j:r] = btie[j:r][order]
+    bw[j:r] = bw[j:r][order]
+    bkind[j:r] = bkind[j:r][order]
 
 
 @njit
