@@ -199,16 +199,18 @@ def _grown(rec_t: np.ndarray, rec_n: np.ndarray, rec_c: np.ndarray, need: int) -
     """The spike record arrays with room for at least ``need`` spikes (doubled, contents kept)."""
     size = max(need, 2 * rec_t.shape[0])
     t2, n2, c2 = np.empty(size, dtype=rec_t.dtype), np.empty(size, dtype=rec_n.dtype), np.empty(size, dtype=rec_c.dtype)
-    t2[: rec_t.shape[0]] = rec_t
-    n2[: rec_n.shape[0]] = rec_n
-    c2[: rec_c.shape[0]] = rec_c
+    for k in range(rec_t.shape[0]):  # (a loop, not a slice copy: that one compiles a shape check and its message,
+        t2[k] = rec_t[k]  # ~2 s of the first run)
+        n2[k] = rec_n[k]
+        c2[k] = rec_c[k]
     return t2, n2, c2
 
 
 @njit
 def _grown_heap(heap: np.ndarray, need: int) -> np.ndarray:
     grown = np.empty(max(need, 2 * heap.shape[0]), dtype=np.int64)
-    grown[: heap.shape[0]] = heap
+    for k in range(heap.shape[0]):  # (see `_grown`)
+        grown[k] = heap[k]
     return grown
 
 
@@ -304,7 +306,7 @@ def _send(
             _send_conv(
                 src_n,
                 src_v,
-                k,
+                np.int64(k),  # (not the literal 0 of a call site: one specialisation of `_send_conv`, not two)
                 k_end,
                 t,
                 T,
@@ -525,8 +527,16 @@ def run_discrete(
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     fired = np.zeros(N, dtype=np.bool_)
-    sb_n = np.empty(N, dtype=np.int64)  # the events of one batch (one population, one step)
-    sb_v = np.empty(N)
+    n_x = 0  # room for the external events of one step: the most input events in a step, and every Poisson source
+    run = 0
+    for k in range(ev_t.shape[0]):
+        run = run + 1 if k > 0 and ev_t[k] == ev_t[k - 1] else 1
+        n_x = max(n_x, run)
+    for p in range(P):
+        if poisson[p] > 0.0:
+            n_x += pop_off[p + 1] - pop_off[p]
+    sb_n = np.empty(max(N, n_x), dtype=np.int64)  # the events of one batch (one population, or the external
+    sb_v = np.empty(max(N, n_x))  # events, of one step)
 
     # Neurons that can cross threshold from their initial state with no input at all get a first wake.
     for p in range(P if hs[1] == 0 else 0):
@@ -572,16 +582,16 @@ def run_discrete(
                     tl_n[s * P + pop_of[n]] = 1  # the scan finds it through wake_t
                 else:
                     _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
-        # 2. input events due now, and the Poisson sources' events
-        ie_end = ie
-        while ie_end < n_ev and ev_t[ie_end] == t:
-            ie_end += 1
-        if ie_end > ie:
-            _send(ev_n, ev_val, ie, ie_end, t, T, N, P, mask, syn, ring)
-            ie = ie_end
+        # 2. input events due now, and the Poisson sources' events: gathered, sent below by the one `_send` of
+        # the loop (each inlined copy of it costs seconds of compilation on the first run)
+        m = 0
+        while ie < n_ev and ev_t[ie] == t:
+            sb_n[m] = ev_n[ie]
+            sb_v[m] = ev_val[ie]
+            m += 1
+            ie += 1
         for p in range(P):  # Poisson sources: one independent count per neuron per step
             if poisson[p] > 0.0:
-                m = 0
                 lo_c, hi_c = pcdf_off[p], pcdf_off[p + 1]
                 g_lo = p * GUIDE
                 for n in range(pop_off[p], pop_off[p + 1]):
@@ -592,9 +602,13 @@ def run_discrete(
                     sb_n[m] = n  # (written always, kept if c > 0: no branch to mispredict)
                     sb_v[m] = c
                     m += c > 0
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
         # 3. neuron populations, in zero-delay order
-        for oi in range(P):
+        for oi in range(P + 1):
+            if m > 0:  # the events of step t gathered last (external ones, or the previous population's spikes),
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)  # sent before the next population steps
+                m = 0
+            if oi == P:
+                break
             p = order[oi]
             if is_input[p]:
                 continue
@@ -905,10 +919,8 @@ def run_discrete(
                             )
                             t_last[n] = t
                         vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
-            # this population's spikes of step t, sent together (zero-delay targets come later in `order`); one
-            # call site for both kinds of population (`_send` is inlined where it is called)
-            if m > 0:
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)
+            # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
+            # targets come later in `order`)
     for p in range(P):
         if scan[p]:
             t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]

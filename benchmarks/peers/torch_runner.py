@@ -1,0 +1,177 @@
+"""Dense PyTorch peer: a layered LIF network run by snnTorch's own forward and by a plain ``torch`` matmul loop.
+
+    /work/venv-torch/bin/python benchmarks/peers/torch_runner.py --model FILE.npz --threads 1 [--repeats 3]
+
+Run by benchmarks/dense_torch.py (which writes FILE.npz from an evsim network and compares): what an edge
+engineer tries first, the trained model on the CPU under ``torch.inference_mode()``, float32, at
+``torch.set_num_threads(threads)``. The file holds, per layer k: ``W{k}`` [n_in, n_out] (gain folded in),
+``D{k}`` the delay in steps of each synapse, ``bias{k}``, ``beta{k}``, ``th{k}`` and ``mode{k}`` (0 reset to zero
+at once; 1 subtract the threshold at the next step, snnTorch's default ``reset_delay=True``), and the input
+``x`` [B, T, n_in]. Modes: snntorch (``nn.Linear`` + ``snn.Leaky``, a ring of delayed currents when a layer has
+delays) and matmul (the same equations written with tensors); each batched (all B samples at once) and one
+sample at a time. Prints one JSON line: per mode, the median wall and process CPU seconds of the simulation
+(after a warm-up run), the spike count of every layer and the output spike counts per sample (for the check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def layers(z, dtype) -> list[dict]:
+    out = []
+    k = 0
+    while f"W{k}" in z:
+        W, D = z[f"W{k}"], z[f"D{k}"]
+        ds = np.unique(D[W != 0]) if np.any(W != 0) else np.zeros(1, np.int64)
+        # one matrix [n_in, n_delays * n_out]: a spike vector times it gives the current of every delay at once
+        Wcat = np.concatenate([np.where(D == d, W, 0.0) for d in ds], axis=1)
+        out.append(
+            dict(
+                W=torch.tensor(W, dtype=dtype),
+                Wcat=torch.tensor(Wcat, dtype=dtype),
+                delays=[int(d) for d in ds],
+                bias=torch.tensor(z[f"bias{k}"], dtype=dtype),
+                beta=torch.tensor(z[f"beta{k}"], dtype=dtype),
+                th=torch.tensor(z[f"th{k}"], dtype=dtype),
+                mode=int(z[f"mode{k}"]),
+                n_out=W.shape[1],
+            )
+        )
+        k += 1
+    return out
+
+
+class Delayed:
+    """The input current of one layer: spikes times weights, each synapse's share arriving after its delay."""
+
+    def __init__(self, L: dict, B: int, dtype) -> None:
+        self.L = L
+        self.R = max(L["delays"]) + 1
+        self.ring = torch.zeros(self.R, B, L["n_out"], dtype=dtype)
+        self.plain = L["delays"] == [0]
+
+    def __call__(self, s: torch.Tensor, t: int) -> torch.Tensor:
+        L = self.L
+        if self.plain:
+            return s @ L["W"]
+        c = (s @ L["Wcat"]).view(s.shape[0], len(L["delays"]), L["n_out"])
+        for j, d in enumerate(L["delays"]):
+            self.ring[(t + d) % self.R] += c[:, j]
+        cur = self.ring[t % self.R].clone()
+        self.ring[t % self.R].zero_()
+        return cur
+
+
+def run_matmul(Ls: list[dict], x: torch.Tensor) -> list[torch.Tensor]:
+    """Plain tensors: v = beta v + I + bias; spike if v > th; reset to 0 at once (mode 0) or subtract th at the
+    next step (mode 1, snnTorch's reset_delay). Returns the spikes of every layer [T, B, n]."""
+    B, T = x.shape[0], x.shape[1]
+    cur = [Delayed(L, B, x.dtype) for L in Ls]
+    v = [torch.zeros(B, L["n_out"], dtype=x.dtype) for L in Ls]
+    prev = [torch.zeros(B, L["n_out"], dtype=x.dtype) for L in Ls]
+    out = [torch.zeros(T, B, L["n_out"], dtype=x.dtype) for L in Ls]
+    for t in range(T):
+        s = x[:, t]
+        for k, L in enumerate(Ls):
+            vk = L["beta"] * v[k] + cur[k](s, t) + L["bias"]
+            if L["mode"] == 1:
+                vk = vk - prev[k] * L["th"]
+            s = (vk > L["th"]).to(x.dtype)
+            v[k] = vk * (1 - s) if L["mode"] == 0 else vk
+            prev[k] = s
+            out[k][t] = s
+    return out
+
+
+def run_snntorch(Ls: list[dict], x: torch.Tensor) -> list[torch.Tensor]:
+    """snnTorch's own neurons (``snn.Leaky``) fed by ``nn.Linear`` (no delays) or a delayed-current ring."""
+    import snntorch as snn
+
+    B, T = x.shape[0], x.shape[1]
+    feeds, lifs = [], []
+    for L in Ls:
+        if L["delays"] == [0]:
+            lin = torch.nn.Linear(L["W"].shape[0], L["n_out"], bias=True).to(x.dtype)
+            lin.weight.data = L["W"].T.contiguous()
+            lin.bias.data = L["bias"].clone()
+            feeds.append(lambda s, t, lin=lin: lin(s))
+        else:
+            d = Delayed(L, B, x.dtype)
+            feeds.append(lambda s, t, d=d, b=L["bias"]: d(s, t) + b)
+        lifs.append(
+            snn.Leaky(
+                beta=L["beta"],
+                threshold=L["th"],
+                reset_mechanism="zero" if L["mode"] == 0 else "subtract",
+                reset_delay=L["mode"] == 1,
+            )
+        )
+    mem = [lif.init_leaky() for lif in lifs]
+    out = [torch.zeros(T, B, L["n_out"], dtype=x.dtype) for L in Ls]
+    for t in range(T):
+        s = x[:, t]
+        for k in range(len(Ls)):
+            s, mem[k] = lifs[k](feeds[k](s, t), mem[k])
+            out[k][t] = s
+    return out
+
+
+def timed(fn, Ls, x: torch.Tensor, batched: bool, repeats: int) -> dict:
+    def once():
+        if batched:
+            return fn(Ls, x)
+        per = [fn(Ls, x[b : b + 1]) for b in range(x.shape[0])]
+        return [torch.cat([p[k] for p in per], dim=1) for k in range(len(Ls))]
+
+    with torch.inference_mode():
+        once()  # warm-up
+        walls, cpus = [], []
+        for _ in range(repeats):
+            c0, t0 = time.process_time(), time.perf_counter()
+            out = once()
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+    return dict(
+        wall_s=statistics.median(walls),
+        cpu_s=statistics.median(cpus),
+        spikes=[int(o.sum()) for o in out],
+        out_counts=out[-1].sum(0).to(torch.int64).tolist(),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help=".npz written by benchmarks/dense_torch.py")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--modes", default="snntorch,matmul")
+    ap.add_argument("--single-samples", type=int, default=0, help="one at a time: only the first N (0: all)")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+    z = dict(np.load(args.model))
+    Ls = layers(z, dtype)
+    x = torch.tensor(z["x"], dtype=dtype)
+    nx = x[: args.single_samples] if args.single_samples else x
+    res = dict(simulator="torch", torch=torch.__version__, threads=args.threads, dtype=args.dtype)
+    for mode in args.modes.split(","):
+        fn = run_snntorch if mode == "snntorch" else run_matmul
+        if mode == "snntorch":
+            import snntorch
+
+            res["snntorch"] = snntorch.__version__
+        res[f"{mode}-batched"] = timed(fn, Ls, x, True, args.repeats)
+        res[f"{mode}-single"] = dict(timed(fn, Ls, nx, False, args.repeats), samples=int(nx.shape[0]))
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
