@@ -264,7 +264,7 @@ def _gather(
         order = np.argsort(pop, kind="stable")
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
-        b = np.concatenate([np.full(e[0].shape[0], k, dtype=np.int64) for k, e in enumerate(per_sample)])
+        b = np.repeat(np.arange(len(per_sample), dtype=np.int64), [e[0].shape[0] for e in per_sample])
         cols = [
             np.concatenate([e[0] for e in per_sample])[order],
             n[order] - cn.pop_off[pop[order]],
@@ -306,9 +306,10 @@ def _gather(
     output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
     sops_pq = np.stack([r.sops for r in runs]) if net.projections else np.zeros((B, 0), dtype=np.int64)
     final = {}
+    all_i, all_v = np.stack([r.i for r in runs]), np.stack([r.v for r in runs])  # (once, then a view each)
     for k, name in enumerate(cn.names):
         sl = slice(cn.pop_off[k], cn.pop_off[k + 1])
-        final[name] = (np.stack([r.i[sl] for r in runs]), np.stack([r.v[sl] for r in runs]))
+        final[name] = (all_i[:, sl], all_v[:, sl])
     upd = np.array([r.n_updates for r in runs], dtype=np.int64)
 
     def pick(a):
@@ -377,6 +378,9 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
             ts.append(t)
             ns.append(n + offsets[name])
             vs.append(v)
+        if len(ts) == 1 and (ts[0].size < 2 or np.all(ts[0][1:] >= ts[0][:-1])):  # one port, in order already
+            samples.append((ts[0].astype(np.int64), ns[0].astype(np.int64), vs[0].astype(np.float64)))
+            continue
         t = np.concatenate(ts)
         o = np.argsort(t, kind="stable")
         samples.append(
@@ -410,17 +414,21 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[lis
     else:
         want = f"[T, {n}] or [B, T, {n}]" + (f" (or [T, {', '.join(map(str, shape))}])" if nd > 1 else "")
         raise InputError(f"input {name!r}: got shape {a.shape}, expected {want} — the input port has {n} neurons")
-    a = a.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"input {name!r}: contains NaN or Inf")
+    if a.dtype.kind not in "biu":  # (integers and booleans are found and converted as they are: faster)
+        a = a.astype(np.float64, copy=False)
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"input {name!r}: contains NaN or Inf")
     T = a.shape[1]
     if steps is not None and steps != T:
         raise InputError(f"input {name!r}: has {T} steps but steps={steps} was asked for")
-    out = []
-    for b in range(a.shape[0]):
-        t, j = np.nonzero(a[b])
-        out.append((t, j, a[b][t, j]))
-    return out, T, batched
+    bs, t, j = np.nonzero(a)  # (once for the batch, then split: a call per sample cost more than the run)
+    vals = a[bs, t, j].astype(np.float64)
+    cut = np.searchsorted(bs, np.arange(a.shape[0] + 1))
+    return (
+        [(t[cut[b] : cut[b + 1]], j[cut[b] : cut[b + 1]], vals[cut[b] : cut[b + 1]]) for b in range(a.shape[0])],
+        T,
+        batched,
+    )
 
 
 def _events_T(e: Any, steps: int | None) -> int:
