@@ -394,12 +394,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _announce_compilation() -> None:
+    """One line on stderr before the engine's kernels compile (the first run on a machine: seconds of silence)."""
+    from .engine import first_run
+
+    first_run.ON_COMPILE = lambda: print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # (evsim/__init__ may have set SIG_DFL)
         parser = build_parser()
         args = parser.parse_args(argv)
+        _announce_compilation()
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning

@@ -6,12 +6,14 @@ See `evsim.engine.queue` for the queue and its invariants and `evsim.engine.loop
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 
 from ..errors import NetworkError, NumericalError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
+from . import first_run
 from .loop import GUIDE, KMAX, new_state, run_discrete
 
 # Populations up to this size are *stepped*: at a step where any of their neurons has input, every one of their
@@ -258,6 +260,9 @@ def _poisson_cdf(lam: float) -> np.ndarray:
     return cdf[: int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1]
 
 
+_prepared: weakref.WeakSet = weakref.WeakSet()  # networks whose kernel `first_run.prepare` has seen
+
+
 @dataclasses.dataclass
 class SampleRun:
     """What the loop returns for one sample (global neuron indices)."""
@@ -296,10 +301,13 @@ def run_sample(
     rec_mode = np.full(cn.arrays["P"], 2, dtype=np.int8) if rec_mode is None else rec_mode
     cnt = np.zeros(N if np.any(rec_mode == 1) else 1, dtype=np.int64)
     state = new_state(N, cn.arrays["P"], cn.arrays["D"], i0, v0, seed)
+    args = (T, 0, T, state, True)
+    kw = dict(ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, ctl=ctl, rec_mode=rec_mode, cnt=cnt, **cn.arrays)
+    if cn not in _prepared:  # the first run of this network: load the kernel, or say that it compiles
+        first_run.prepare(run_discrete, args, kw)
+        _prepared.add(cn)
     try:
-        out = run_discrete(
-            T, 0, T, state, True, ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, ctl=ctl, rec_mode=rec_mode, cnt=cnt, **cn.arrays
-        )
+        out = run_discrete(*args, **kw)
     except OverflowError as e:
         raise NumericalError(str(e)) from None
     spike_t, spike_n, spike_c, vtrace, i, v, n_updates, sops, _ = out
