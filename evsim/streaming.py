@@ -83,7 +83,7 @@ class Stream:
         self._cnt = np.zeros(1, dtype=np.int64)
         self._ctl = np.zeros(4, dtype=np.int64)
         fixed = dict(cn.arrays, finish=False, ctl=self._ctl, rec_mode=self._rec, cnt=self._cnt)
-        self._args = [fixed.get(k) for k in _PARAMS]  # the varying ones (`_VARYING`) set by each advance
+        self._args: list[Any] = [fixed.get(k) for k in _PARAMS]  # the varying ones (`_VARYING`) set by each advance
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.counts = np.zeros(self._n_out, dtype=np.int64)  # output spikes per neuron so far
         self.membrane = np.zeros(self._n_out)  # a non-spiking output's membrane at the last step

@@ -338,7 +338,7 @@ def _send(
 def _send_conv(
     src_n: np.ndarray,
     src_v: np.ndarray,
-    lo: int,
+    lo: int | np.int64,  # a call site passes np.int64: one Numba specialisation for both calls
     hi: int,
     t: int,
     T: int,
