@@ -70,3 +70,16 @@ def test_cli_compile_then_run(tmp_path, capsys):
     assert main(["run", str(out), "--input", "examples/data/digits_test.npz", "--samples", "30"]) == 0
     assert "dialect snntorch" in capsys.readouterr().out
     assert main(["compile", "examples/data/digits_snntorch.nir", "-o", str(tmp_path / "no" / "m.evsim")]) == 2
+
+
+def test_exact_time_network_round_trip(tmp_path):
+    from conftest import model_file
+
+    net = evsim.load(model_file("nir_paper/01_lif/lif_norse.nir"), mode="exact", dt=1e-4)
+    back = evsim.load(save_native(net, tmp_path / "lif.evsim"))
+    assert _same(net.populations, back.populations)
+    t = np.arange(0, 0.1, 0.002)
+    a = evsim.run(net, (t, np.zeros(t.size, dtype=int)), duration=0.1)
+    b = evsim.run(back, (t, np.zeros(t.size, dtype=int)), duration=0.1)
+    o = net.outputs[0]
+    assert len(a.spikes[o]) > 0 and np.array_equal(a.spikes[o].times, b.spikes[o].times)
