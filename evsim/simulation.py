@@ -261,10 +261,17 @@ def _gather(
         population order (one stable radix sort, then a slice per population), and where each population starts."""
         n = np.concatenate([e[1] for e in per_sample]).astype(np.int64)
         pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
-        order = np.argsort(pop, kind="stable")
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         b = np.repeat(np.arange(len(per_sample), dtype=np.int64), [e[0].shape[0] for e in per_sample])
+        if pop.size == 0 or pop.min() == pop.max():  # one population (e.g. the input): in order already
+            return [
+                np.concatenate([e[0] for e in per_sample]),
+                n - cn.pop_off[pop[0]] if pop.size else n,
+                np.concatenate([e[2] for e in per_sample]),
+                b,
+            ], starts
+        order = np.argsort(pop, kind="stable")
         cols = [
             np.concatenate([e[0] for e in per_sample])[order],
             n[order] - cn.pop_off[pop[order]],
