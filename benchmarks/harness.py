@@ -10,9 +10,10 @@ events/s over the peer's and the peer's whole job (process start to exit) over e
 resident set over the build per synapse (evsim and NEST) and evsim's synapse arrays per synapse.
 
 `--workload all` adds dense PyTorch on the trained models (benchmarks/dense_torch.py: snnTorch's forward and a
-plain matmul loop, batched and one sample at a time, in $TORCH_VENV) and the evsim-only workloads (the CNN as
-trained, multi-spike neurons and implicit convolutions, which no peer has; the limit microbenchmark; latency and
-start-up), run once each by their own scripts; evsim's feedforward speed is reported as a fraction of the limit.
+plain matmul loop, batched and one sample at a time, in $TORCH_VENV), thread scaling (benchmarks/threads.py) and
+the evsim-only workloads (the CNN as trained, multi-spike neurons and implicit convolutions, which no peer has; the
+limit microbenchmark; latency and start-up), run once each by their own scripts; evsim's feedforward speed is
+reported as a fraction of the limit.
 
 Simulator names: evsim, evsim:nir (the same network saved with evsim.save_nir and loaded back), nest, nest:T
 (T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
@@ -42,7 +43,8 @@ HERE = Path(__file__).resolve().parent
 KEPT = "<!-- sections below are written by other scripts; the harness keeps them -->"
 WORKLOADS = ("feedforward", "conv", "brunel-small", "brunel-large")  # evsim and the peers
 PRECISE = ("feedforward-precise", "brunel-small-precise", "brunel-large-precise")  # evsim exact vs NEST *_ps
-ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency", "torch")  # `--workload all`
+# `--workload all`
+ALL = ("feedforward", "conv", "brunel-small", "conv-multispike", "limit", "latency", "torch", "threads")
 LOAD_AT_START = None
 VERSIONS = (
     "import json,importlib.metadata as m,sys\nout={'python':sys.version.split()[0]}\n"
@@ -177,6 +179,7 @@ EXTRAS = {
     "limit": ["benchmarks/limit.py"],
     "latency": ["benchmarks/latency.py"],
     "torch": ["benchmarks/dense_torch.py"],  # dense PyTorch on the trained models (if its venv exists)
+    "threads": ["benchmarks/threads.py"],  # evsim.run(threads=N) speed-up
 }
 
 

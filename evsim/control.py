@@ -211,6 +211,21 @@ def _drive_per_source(cn: Any) -> np.ndarray:
     return out
 
 
+_neuron_maxima: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _neuron_max(nrn: Any) -> dict:
+    """max |parameter| of a population's neurons, kept per `NeuronParams` (a run of one sample spent a fifth of
+    its time recomputing them)."""
+    hit = _neuron_maxima.get(nrn)
+    if hit is None:
+        with np.errstate(all="ignore"):
+            fields = ("in_gain", "i_bias", "alpha", "g_x", "g_i", "v_bias", "beta", "v_reset")
+            hit = {f: float(np.max(np.abs(getattr(nrn, f)))) for f in fields}
+        _neuron_maxima[nrn] = hit
+    return hit
+
+
 def check_magnitudes(cn: Any, samples: Sequence[Any], T: int) -> None:
     """Before a run: refuse inputs, weights and biases that could drive a state beyond ~1e300 (float64 overflows
     at 1.8e308 into Inf, then NaN; a reset to zero would hide it). A crude upper bound per population: the largest
@@ -234,17 +249,14 @@ def check_magnitudes(cn: Any, samples: Sequence[Any], T: int) -> None:
             if nrn is None:
                 continue
             x = x_in.get(p.name, 0.0)
+            m = _neuron_max(nrn)
 
-            def mx(a: Any) -> float:
-                return float(np.max(np.abs(a)))
-
-            def horizon(decay: Any) -> float:
-                d = float(np.max(np.abs(decay)))
+            def horizon(d: float) -> float:
                 return float(T) if d >= 1.0 else min(float(T), 1.0 / (1.0 - d))
 
-            i_bound = (mx(nrn.in_gain) * x + mx(nrn.i_bias)) * horizon(nrn.alpha)
-            v_bound = (mx(nrn.g_x) * x + mx(nrn.g_i) * i_bound + mx(nrn.v_bias)) * horizon(nrn.beta)
-            v_bound = max(v_bound, mx(nrn.v_reset) if np.isfinite(mx(nrn.v_reset)) else 0.0)
+            i_bound = (m["in_gain"] * x + m["i_bias"]) * horizon(m["alpha"])
+            v_bound = (m["g_x"] * x + m["g_i"] * i_bound + m["v_bias"]) * horizon(m["beta"])
+            v_bound = max(v_bound, m["v_reset"] if np.isfinite(m["v_reset"]) else 0.0)
             if not v_bound < FLOAT_SAFE:
                 raise NumericalError(
                     f"population {p.name!r}: inputs (values up to {v_in:.3g}), weights or biases are so large that "
