@@ -267,3 +267,16 @@ def test_queue_pops_events_in_time_then_target_then_insertion_order(events, same
                 seq = qu.schedule(qi, qf, free, head, hev, hoff, htie, fheap, cnt, cur, cur, off, tgt, 1.0, qu.ARRIVE)
                 pending.add((cur, off, tgt, seq))
     assert not pending and n_popped == len(events) + len(same_step) - len(extra)
+
+
+def test_exact_run_refuses_what_it_does_not_support():
+    net = _boundary_net((1.3, 1.7))
+    ev = evsim.EventStream([0.0], [0])
+    with pytest.raises(evsim.InputError, match="duration"):
+        evsim.run(net, ev)
+    with pytest.raises(evsim.InputError, match="not supported in exact mode"):
+        evsim.run(net, ev, duration=0.01, max_events=10)
+    with pytest.raises(evsim.InputError, match="not before duration"):
+        evsim.run(net, evsim.EventStream([0.02], [0]), duration=0.01)
+    with pytest.raises(evsim.InputError, match="steps"):
+        evsim.run(net, ev, duration=0.01, steps=10)
