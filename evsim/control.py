@@ -131,8 +131,9 @@ def execute(
                     _stop_all(stop, ctls)
     except KeyboardInterrupt:
         _stop_all(stop, ctls)
-        for w in workers:  # each stops within one step of its loop
-            w.join()
+        for w in workers:  # each stops within one step of its loop (Ctrl-C may come before all have started)
+            if w.ident is not None:
+                w.join()
         reason = RunInterrupted("interrupted")
     done = 0
     while done < B and results[done] is not None:
