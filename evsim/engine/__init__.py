@@ -175,7 +175,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum([c.spec.weight.size for c in convs], out=conv_woff[1:])
     conv_arrays = dict(
         conv_of=conv_of,
-        conv_par=np.stack([c.spec.params() for c in convs]) if convs else np.zeros((0, 16), dtype=np.int64),
+        conv_par=np.stack([c.spec.params() for c in convs]) if convs else None,  # (None: the loop's variant without)
         conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64),
         conv_woff=conv_woff,
         conv_scale=np.array([c.spec.pool_scale for c in convs], dtype=np.float64),

@@ -302,35 +302,6 @@ def _send(
                         acc[b2] += weights[e] * val
                     used += e1 - e0
             sops[q] += used
-        if has_conv[src_p]:
-            _send_conv(
-                src_n,
-                src_v,
-                np.int64(k),  # (not the literal 0 of a call site: one specialisation of `_send_conv`, not two)
-                k_end,
-                t,
-                T,
-                N,
-                P,
-                mask,
-                pop_of,
-                pop_off,
-                out_ptr,
-                out_proj,
-                tgt_pop,
-                conv_of,
-                conv_par,
-                conv_w,
-                conv_woff,
-                conv_scale,
-                conv_delay,
-                scan,
-                acc,
-                mark,
-                tl,
-                tl_n,
-                sops,
-            )
         k = k_end
 
 
@@ -363,7 +334,9 @@ def _send_conv(
     tl_n: np.ndarray,
     sops: np.ndarray,
 ) -> None:
-    """The implicit-convolution part of `_send` (kept out of the explicit path's loop, which it slows down)."""
+    """The implicit-convolution part of a send, called by `run_discrete` after `_send` when the model has
+    convolutions (kept out of the explicit path's loop, which it slows down, and out of the loop's variant for
+    models without any, which then compiles faster)."""
     rows = np.empty(2 * KMAX, dtype=np.int64)
     cols = np.empty(2 * KMAX, dtype=np.int64)
     for k in range(lo, hi):
@@ -606,6 +579,11 @@ def run_discrete(
         for oi in range(P + 1):
             if m > 0:  # the events of step t gathered last (external ones, or the previous population's spikes),
                 _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)  # sent before the next population steps
+                if conv_par is not None:  # implicit convolutions (None: the model has none; this call and its
+                    # callees are then not even compiled: seconds less on a first run)
+                    _send_conv(sb_n, sb_v, np.int64(0), m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj,
+                               tgt_pop, conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, scan, acc, mark,
+                               tl, tl_n, sops)  # fmt: skip
                 m = 0
             if oi == P:
                 break
