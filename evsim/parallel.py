@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -50,46 +50,77 @@ def run_sample(net: Network, x: Any, steps: int | None = None, seed: int = 0) ->
     return res.output, {k: v[0].item() for k, v in account(res).counters().items()}
 
 
-def _run_chunk(chunk: list[tuple[int, Any, int | None, Any]], net: Network | None = None, seed: int = 0) -> dict:
-    """Run samples ``(index, x, steps, label)``; returns the chunk's columns (`_Columns`) and its errors. Samples
-    of one length run as one `evsim.run` batch (the engine runs each sample on its own: the same figures as
-    `run_sample`, cheaper to count); a batch that fails is retried sample by sample, to name the culprit."""
+def _run_chunk(
+    chunk: list[tuple[int, Any, int | None, Any]], net: Network | None = None, seed: int = 0, opts: dict | None = None
+) -> dict:
+    """Run samples ``(index, x, steps, label)``; returns the chunk's columns (`_Columns`), its errors and, as
+    ``opts`` asks (`run_dataset`'s ``keep_output``, ``record``), each sample's output per step and every
+    population's spikes. Samples of one length run as one `evsim.run` batch (the engine runs each sample on its
+    own: the same figures as `run_sample`, cheaper to count); a batch that fails is retried sample by sample, to
+    name the culprit. Budgets and Ctrl-C (``max_seconds``, ``max_events``) stop the chunk; ``raise`` re-raises a
+    sample's error instead of keeping it."""
     from .accounting import account
-    from .simulation import run
+    from .errors import BudgetExceeded, RunInterrupted
+    from .simulation import Spikes, run
 
+    o = opts or {}
     if net is None:
         from .workers import worker_network
 
         net = worker_network()
+    t0 = time.perf_counter()
     cols = _Columns()
     errors: dict[int, str] = {}
+    outputs: dict[int, np.ndarray] = {}
+    spikes: dict[str, list] = {}
+
+    def one_run(xs: Any, steps: int | None, first: int, ks: list[int]) -> None:
+        left = None if o.get("max_seconds") is None else o["max_seconds"] - (time.perf_counter() - t0)
+        if left is not None and left <= 0:
+            raise BudgetExceeded(f"wall-clock budget of {o['budget']:g} s exceeded")
+        res = run(net, xs, steps=steps, seed=seed + first, threads=o.get("threads", 1), max_seconds=left,
+                  max_events=o.get("max_events"))  # fmt: skip
+        outs = np.asarray(res.output).reshape(len(ks), -1, np.shape(res.output)[-1])  # [B, T, n_out]
+        ctrs = account(res).counters()
+        preds = np.atleast_1d(res.predictions())
+        for j, k in enumerate(ks):
+            cols.add(chunk[k], res.steps, outs[j], int(preds[j]), {n: v[j] for n, v in ctrs.items()})
+            if o.get("keep_output"):
+                outputs[int(chunk[k][0])] = outs[j]
+        if o.get("record"):
+            index = np.asarray([chunk[k][0] for k in ks], dtype=np.int64)
+            for name, s in res.spikes.items():
+                spikes.setdefault(name, []).append(Spikes(s.times, s.indices, s.counts, index[s.samples]))
+
     groups: dict[tuple, list[int]] = {}
     for k, (_, x, steps, _) in enumerate(chunk):
         groups.setdefault((steps, _shape(x)), []).append(k)
-    for (steps, shape), ks in groups.items():
-        first = chunk[ks[0]][0]
-        together = len(ks) > 1 and all(chunk[k][0] == first + j for j, k in enumerate(ks))  # Poisson seeds follow
-        try:  # the sample index: only consecutive samples share a run
-            if not together:
-                raise _Split
-            xs = [chunk[k][1] for k in ks]
-            res = run(net, xs if shape is None else np.stack(xs), steps=steps, seed=seed + first)
-            outs, ctrs = np.asarray(res.output), account(res).counters()
-            preds = np.atleast_1d(res.predictions())
-            for j, k in enumerate(ks):
-                cols.add(chunk[k], res.steps, outs[j], int(preds[j]), {n: v[j] for n, v in ctrs.items()})
-        except Exception:  # noqa: BLE001 - one sample at a time: the good ones kept, the bad one named
-            for k in ks:
-                i, x, st, _ = chunk[k]
-                try:
-                    out, c = run_sample(net, x, st, seed=seed + i)
-                    pred = int(np.argmax(out.sum(axis=0) if _spiking(net) else out[-1]))
-                    cols.add(chunk[k], out.shape[0], out, pred, c)
-                except EvsimError as e:
-                    errors[i] = str(e)
-                except Exception as e:  # noqa: BLE001 - reported with the sample, the run goes on
-                    errors[i] = f"{type(e).__name__}: {e}"
-    return {"columns": cols.arrays(), "errors": errors}
+    try:
+        for (steps, shape), ks in groups.items():
+            first = chunk[ks[0]][0]
+            together = len(ks) > 1 and all(chunk[k][0] == first + j for j, k in enumerate(ks))  # Poisson seeds
+            try:  # follow the sample index: only consecutive samples share a run
+                if not together:
+                    raise _Split
+                xs = [chunk[k][1] for k in ks]
+                one_run(xs if shape is None else np.stack(xs), steps, first, ks)
+            except (BudgetExceeded, RunInterrupted):
+                raise
+            except Exception:  # noqa: BLE001 - one sample at a time: the good ones kept, the bad one named
+                for k in ks:
+                    i, x, st, _ = chunk[k]
+                    try:
+                        one_run([x] if shape is None else x[None], st, i, [k])
+                    except (BudgetExceeded, RunInterrupted):
+                        raise
+                    except Exception as e:  # noqa: BLE001 - reported with the sample, the run goes on
+                        if o.get("raise"):
+                            raise
+                        errors[i] = str(e) if isinstance(e, EvsimError) else f"{type(e).__name__}: {e}"
+    except (BudgetExceeded, RunInterrupted) as e:  # the samples of this chunk's earlier runs count too
+        e.samples_done = len(cols.rows) + int(getattr(e, "samples_done", 0) or 0)
+        raise
+    return {"columns": cols.arrays(), "errors": errors, "outputs": outputs, "spikes": spikes}
 
 
 class _Split(Exception):
@@ -154,7 +185,7 @@ def iter_samples(
         n = _count(len(data), limit)
         return ((i, x, T, lab) for i, (x, T, lab) in enumerate(items)), n, str(getattr(data, "path", "dataset"))
     m = _count(len(data), limit) if hasattr(data, "__len__") else limit
-    return _from_iterable(data, limit), m, type(data).__name__
+    return _from_iterable(net, data, limit, pipeline), m, type(data).__name__
 
 
 def _count(n: int, limit: int | None) -> int:
@@ -169,8 +200,19 @@ def _from_array(x: np.ndarray, labels: Any, limit: int | None) -> Iterator[tuple
         yield i, x[i], None, None if labs is None else int(labs[i])
 
 
-def _from_iterable(data: Iterable, limit: int | None) -> Iterator[tuple]:
-    for i, item in enumerate(data):
+def _from_iterable(net: Network, data: Iterable, limit: int | None, pipeline: Any) -> Iterator[tuple]:
+    from .data.runner import model_inputs, pipeline_for
+
+    it = iter(data)
+    head = next(it, None)
+    if head is None:
+        return
+    rest = chain([head], it)
+    if isinstance(head, tuple) and len(head) == 2 and getattr(getattr(head[0], "dtype", None), "names", None):
+        items = model_inputs(net, rest, pipeline or pipeline_for(net), limit)  # (event array, label) pairs: binned
+        yield from ((i, x, T, lab) for i, (x, T, lab) in enumerate(items))
+        return
+    for i, item in enumerate(rest):
         if limit is not None and i >= limit:
             return
         if isinstance(item, tuple) and len(item) == 2 and np.ndim(item[1]) == 0:  # (sample, label)
@@ -199,6 +241,14 @@ class DatasetRun:
     backend: str
     wall_seconds: float
     out: Path | None = None
+    output: list[np.ndarray] = dataclasses.field(default_factory=list)  # per sample [T_b, n_out] (keep_output)
+    spikes: dict[str, Any] | None = None  # every population's `evsim.Spikes` (record); sample = dataset index
+    warmup_seconds: float = 0.0  # until the first chunk was back (it compiles)
+
+    @property
+    def run_seconds(self) -> float:
+        """Wall-clock seconds after the warm-up (the first chunk)."""
+        return self.wall_seconds - self.warmup_seconds
 
     @property
     def n(self) -> int:
@@ -248,6 +298,7 @@ def _as_run(merged: dict[str, np.ndarray], failed: dict[int, str], **kw: Any) ->
 def run_dataset(
     net: Network,
     data: Any,
+    pipeline: Any = None,
     *,
     workers: int | None = None,
     scheduler: Any = None,
@@ -257,17 +308,31 @@ def run_dataset(
     limit: int | None = None,
     seed: int = 0,
     progress: bool = False,
-    pipeline: Any = None,
+    threads: int = 1,
+    record: bool = False,
+    keep_output: bool = False,
+    max_seconds: float | None = None,
+    max_events: int | None = None,
+    errors: str = "keep",
+    warmup: bool = False,
 ) -> DatasetRun:
     """Run ``net`` on every sample of ``data`` (see `iter_samples` for what it may be) and gather every figure.
 
     ``workers``: worker processes on this machine (default: one per core; 1 runs in this process);
     ``scheduler``: a Dask scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``, instead of local
-    processes. ``chunk``: samples sent to a worker at a time. ``out``: a results folder written as chunks finish
-    (`evsim.results`); ``resume=True`` completes the run recorded there. ``seed``: Poisson sources of sample ``i``
-    draw with ``seed + i`` (as `evsim.run` does for a batch). ``pipeline``: how `evsim.data` bins events.
+    processes. ``chunk``: samples sent to a worker at a time (``pipeline.pad == "batch"``: each chunk as long as its
+    longest sample); ``warmup=True``: the first chunk is one sample (not with pad batch), so that the compilation is
+    out of the progress bar's rate and of ``run_seconds``. ``out``: a results folder
+    written as chunks finish (`evsim.results`); ``resume=True`` completes the run recorded there. ``seed``:
+    Poisson sources of sample ``i`` draw with ``seed + i``. ``pipeline``: how `evsim.data` bins events.
+    ``keep_output``: each sample's output per step in ``output``; ``record``: every population's spikes in
+    ``spikes``; ``threads``: `evsim.run`'s threads per batch. ``max_seconds`` (the whole run) and ``max_events``
+    (each sample) are `evsim.run`'s budgets and raise `evsim.BudgetExceeded`; they, and ``errors="raise"`` (a
+    sample's error raised rather than kept in ``failed``), need the run in this process (``workers=1``).
     Ctrl-C stops the run and returns what finished (``status="interrupted"``); samples that raise, or whose worker
     process died, are in ``failed``."""
+    from .data.runner import pipeline_for
+    from .errors import BudgetExceeded
     from .results import ResultStore, fingerprint, merge
     from .workers import map_dask, map_processes
 
@@ -276,9 +341,15 @@ def run_dataset(
     for name, v in (("chunk", chunk), ("workers", workers), ("limit", limit)):
         if v is not None and (int(v) != v or v < 1):
             raise InputError(f"{name} must be a positive integer, got {v!r}")
+    if errors not in ("keep", "raise"):
+        raise InputError(f"errors must be 'keep' or 'raise', got {errors!r}")
     if resume and out is None:
         raise InputError("resume needs the results folder of the run to complete (out=DIR, --out DIR)")
+    if resume and (record or keep_output):
+        raise InputError("record and keep_output keep what runs in this call only: not with resume")
     items, total, name = iter_samples(net, data, limit, pipeline)
+    if total == 0:
+        raise InputError(f"{name}: holds no sample")
     store = None
     if out is not None:
         job = {"input": name, "limit": limit, "seed": int(seed), "total": total, "pipeline": repr(pipeline)}
@@ -288,37 +359,57 @@ def run_dataset(
     n_workers = int(workers) if workers is not None else (os.cpu_count() or 1)
     if total is not None:
         n_workers = max(1, min(n_workers, -(-total // int(chunk))))
-    chunks = iter(lambda: list(islice(items, int(chunk))), [])
+    here = scheduler is None and n_workers == 1
+    if not here and (max_seconds is not None or max_events is not None or errors == "raise"):
+        raise InputError("max_seconds, max_events and errors='raise' stop the whole run: they need workers=1")
+    pad = getattr(pipeline or pipeline_for(net), "pad", None) == "batch"
+    opts = {"threads": threads, "record": record, "keep_output": keep_output, "max_events": max_events,
+            "raise": errors == "raise", "budget": max_seconds}  # fmt: skip
+    chunks = _chunks(items, int(chunk), 1 if warmup and not pad else int(chunk), pad)
+    t0 = time.perf_counter()
     if scheduler is not None:
-        results, backend = map_dask(net, scheduler, chunks, seed), f"dask {scheduler}"
-    elif n_workers > 1:
-        results, backend = map_processes(net, n_workers, chunks, seed), f"{n_workers} processes"
+        results, backend = map_dask(net, scheduler, chunks, seed, opts), f"dask {scheduler}"
+    elif not here:
+        results, backend = map_processes(net, n_workers, chunks, seed, opts), f"{n_workers} processes"
     else:
-        results, backend = (_run_chunk(c, net, seed) for c in chunks), "this process"
+        results, backend = _here(net, chunks, seed, opts, t0), "this process"
     parts: list[dict[str, np.ndarray]] = list(store.parts) if store else []
     failed: dict[int, str] = {}
+    outputs: dict[int, np.ndarray] = {}
+    spikes: dict[str, list] = {}
+    resumed = sum(len(p["index"]) for p in parts if p)
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        already = sum(len(p["index"]) for p in parts if p)
-        bar = tqdm(total=total, initial=already, desc="samples", unit="sample")
-    t0 = time.perf_counter()
+    warm = 0.0
+    first = True
     status = "complete"
     try:
         for r in results:
-            cols, errors = r["columns"], r["errors"]
+            cols, errs = r["columns"], r["errors"]
             if store is not None:
-                store.add(cols, errors)
+                store.add(cols, errs)
             else:
                 parts.append(cols)
-            failed.update(errors)
+            failed.update(errs)
             for i in cols.get("index", ()):
                 failed.pop(int(i), None)
-            if bar is not None:
-                bar.update(len(cols.get("index", ())) + len(errors))
+            outputs.update(r.get("outputs", {}))
+            for k, v in r.get("spikes", {}).items():
+                spikes.setdefault(k, []).extend(v)
+            n_back = len(cols.get("index", ())) + len(errs)
+            if first:  # the bar starts after the first chunk (compilation), so its rate is the run's
+                first, warm = False, time.perf_counter() - t0
+                if progress and (total is None or total > 1):
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=total, initial=resumed + n_back, desc="samples", unit="sample")
+            elif bar is not None:
+                bar.update(n_back)
     except KeyboardInterrupt:
+        if errors == "raise":
+            raise
         status = "interrupted"
+    except BudgetExceeded:
+        raise
     finally:
         close = getattr(results, "close", None)
         if close is not None:
@@ -333,6 +424,52 @@ def run_dataset(
         status = "incomplete"
     run_ = _as_run(merged, failed, total=total, status=status, backend=backend, wall_seconds=wall,
                    out=None if store is None else store.path)  # fmt: skip
+    run_.warmup_seconds = warm
+    if keep_output:
+        run_.output = [outputs[int(i)] for i in run_.index]
+    if record:
+        run_.spikes = {k: _join(v) for k, v in spikes.items()}
     if store is not None:
         store.finish(status, merged, samples_done=run_.n, accuracy=run_.accuracy(), backend=backend)
     return run_
+
+
+def _chunks(items: Iterator[tuple], size: int, first: int, pad: bool) -> Iterator[list]:
+    """Lists of ``size`` samples (the first of ``first``); ``pad``: every event sample of a chunk runs as long as
+    the chunk's longest (SpikingJelly's pad_sequence_collate)."""
+    n = first
+    while c := list(islice(items, n)):
+        if pad:
+            longest = max(s for _, _, s, _ in c if s is not None) if any(s is not None for _, _, s, _ in c) else None
+            c = [(i, x, s if isinstance(x, np.ndarray) else longest, lab) for i, x, s, lab in c]
+        yield c
+        n = size
+
+
+def _here(net: Network, chunks: Iterator[list], seed: int, opts: dict, t0: float) -> Iterator[dict]:
+    """The 1-worker mapper: chunks run in this process, the wall-clock budget shared by all of them."""
+    from .errors import BudgetExceeded, RunInterrupted
+
+    done = 0
+    budget = opts["budget"]
+    for c in chunks:
+        left = None if budget is None else budget - (time.perf_counter() - t0)
+        if left is not None and left <= 0:
+            raise BudgetExceeded(f"wall-clock budget of {budget:g} s exceeded; {done} sample(s) finished")
+        try:
+            r = _run_chunk(c, net, seed, {**opts, "max_seconds": left})
+        except (BudgetExceeded, RunInterrupted) as e:  # the samples of the earlier chunks count too
+            e.samples_done += done
+            raise
+        done += len(r["columns"].get("index", ()))
+        yield r
+
+
+def _join(parts: list) -> Any:
+    """`evsim.Spikes` of many runs as one, in sample order."""
+    from .simulation import Spikes
+
+    fs = ("times", "indices", "counts", "samples")
+    cat = [np.concatenate([getattr(s, f) for s in parts]) for f in fs]
+    order = np.argsort(cat[3], kind="stable")
+    return Spikes(*(a[order] for a in cat))

@@ -49,7 +49,7 @@ def _lost(chunk: list, why: str) -> dict:
     return {"columns": {}, "errors": {int(it[0]): why for it in chunk}}
 
 
-def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int) -> Iterator[dict]:
+def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int, opts: dict) -> Iterator[dict]:
     """Chunk results as they finish, from a pool of ``workers`` processes, at most two chunks per worker in
     flight. A worker that dies (killed, out of memory) takes the chunks in flight with it: they are reported as
     failed and a new pool goes on with the rest."""
@@ -78,12 +78,12 @@ def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int)
                     more = False
                     break
                 try:
-                    inflight[pool.submit(_run_chunk, c, None, seed)] = c
+                    inflight[pool.submit(_run_chunk, c, None, seed, opts)] = c
                 except BrokenProcessPool:  # a worker died since the last wait: a new pool, c goes to it
                     yield from flush()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _pool(net, workers)
-                    inflight[pool.submit(_run_chunk, c, None, seed)] = c
+                    inflight[pool.submit(_run_chunk, c, None, seed, opts)] = c
             if not inflight:
                 return
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
@@ -110,7 +110,7 @@ def _stop(pool: Any) -> None:
         p.join(5)
 
 
-def map_dask(net: Network, scheduler: Any, chunks: Iterator[list], seed: int) -> Iterator[dict]:
+def map_dask(net: Network, scheduler: Any, chunks: Iterator[list], seed: int, opts: dict) -> Iterator[dict]:
     """Chunk results as they finish on a Dask cluster: the network scattered to every worker once, chunks
     submitted as others finish (two per worker in flight). A chunk whose task fails (a worker lost) is reported
     as failed."""
@@ -135,7 +135,7 @@ def map_dask(net: Network, scheduler: Any, chunks: Iterator[list], seed: int) ->
             c = next(chunks, None)
             if c is None:
                 return False
-            f = client.submit(_run_chunk, c, net_f, seed, pure=False)
+            f = client.submit(_run_chunk, c, net_f, seed, opts, pure=False)
             inflight[f] = c
             ac.add(f)
             return True

@@ -16,7 +16,8 @@ from .binning import RULES, InputPipeline, raster, to_stream
 from .dataset import from_tonic, open
 from .events import EventArray, as_events, flat_index
 from .readers import detect_format, read_events
-from .runner import DatasetResult, materialise, pipeline_for, run_dataset
+from ..parallel import DatasetRun as DatasetResult  # the one result type of dataset runs
+from .runner import materialise, pipeline_for, run_dataset
 from .shd import SHDFile, write_shd
 
 __all__ = [
