@@ -255,8 +255,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     parallel_cli.check_out(args)  # before anything runs
     t0 = time.perf_counter()
     net = _load(args)
-    if parallel_cli.wanted(args):
-        return parallel_cli.run_command(args, net, time.perf_counter() - t0, _print_model)
     return run_command(args, net, time.perf_counter() - t0, _print_model)
 
 

@@ -116,10 +116,15 @@ def read_for_model(args: argparse.Namespace, net: Any) -> tuple[Any, Any]:
 
 
 def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: Any) -> int:
-    """``evsim run``: stream the input through the model, print accuracy and SOPs, write ``--out``."""
+    """``evsim run``: stream the input through the model (`evsim.run_dataset`: in this process, or on worker
+    processes / a Dask cluster with ``--workers``, ``--scheduler``, ``--out DIR``), print accuracy and SOPs, write
+    ``--out``. Exit 130 when interrupted with a results folder, 1 when samples failed."""
     from ..io.files import write_json, write_npz
-    from .runner import run_dataset
+    from ..parallel import run_dataset
+    from ..parallel_cli import _workers, is_folder, wanted
 
+    many = wanted(args)  # worker processes, a Dask cluster or a results folder: failed samples kept, not raised
+    folder = args.out if is_folder(args.out) else None
     t0 = time.perf_counter()
     ds = _open(args)
     pipe = _pipeline(args, net)
@@ -127,60 +132,87 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         net,
         ds,
         pipe,
-        batch=args.batch,
+        workers=_workers(args.workers) if args.workers is not None or args.scheduler else (None if many else 1),
+        scheduler=args.scheduler,
+        chunk=args.batch,
+        out=folder,
+        resume=args.resume,
         limit=args.samples,
         progress=args.progress and sys.stderr.isatty(),
         threads=args.threads,
         record=args.record == "all",
-        keep_output=bool(args.out),
+        keep_output=bool(args.out) and folder is None,
         max_seconds=getattr(args, "max_seconds", None),
         max_events=getattr(args, "max_events", None),
+        errors="keep" if many else "raise",
+        warmup=not many,
     )
     wall = time.perf_counter() - t0
-    B = r.n
-    T = f"{r.steps.min()}" if r.steps.min() == r.steps.max() else f"{r.steps.min()}-{r.steps.max()}"
+    B = max(r.n, 1)
+    T = (
+        "no"
+        if not r.n
+        else f"{r.steps.min()}"
+        if r.steps.min() == r.steps.max()
+        else f"{r.steps.min()}-{r.steps.max()}"
+    )
     print_model(args, net)
-    print(f"input    {args.input} ({_describe(ds, pipe, net)}): {B} sample(s) x {T} steps")
-    per = r.run_seconds / max(B - 1, 1)
+    done = f" done of {r.total}" if folder and r.total else ""
+    print(f"input    {args.input} ({_describe(ds, pipe, net)}): {r.n} sample(s){done} x {T} steps")
+    first = 1 if not many else min(args.batch, r.n)
+    per = r.run_seconds / max(r.n - first, 1)
     print(
-        f"run      {wall:.3f} s; {per * 1e3:.2f} ms/sample after the first (warm-up incl. compilation "
-        f"{r.warmup_seconds:.3f} s), load {t_load:.3f} s"
+        f"run      {wall:.3f} s on {r.backend}; {per * 1e3:.2f} ms/sample after the first chunk of {first} (warm-up "
+        f"incl. compilation {r.warmup_seconds:.3f} s), load {t_load:.3f} s"
     )
     c = r.output_counts
     pop = net.population(net.outputs[0])
     spiking = pop.neuron is None or pop.neuron.spiking
-    if spiking:
+    if r.n and spiking:
         print(
             f"output   {net.outputs[0]}: {int(c.sum())} spikes, {c.sum() / B:.1f} per sample; "
             f"mean per neuron {np.round(c.mean(axis=0), 2).tolist()}"
         )
-    else:
+    elif r.n:
         print(f"output   {net.outputs[0]}: a non-spiking readout (membrane)")
     if r.labels is not None:
         ok = int(np.sum(r.predictions == r.labels))
         rule = "argmax of output spike counts" if spiking else "the model's decoding of the output membrane"
-        print(f"accuracy {ok / B:.4f} ({ok}/{B}, {rule})")
-    print(f"SOPs     {int(r.sops.sum())} total, {r.sops.mean():.0f} per sample")
+        print(f"accuracy {ok / B:.4f} ({ok}/{r.n}, {rule})")
+    if r.n:
+        print(f"SOPs     {int(r.sops.sum())} total, {r.sops.mean():.0f} per sample")
     for q, v in r.sops_by_projection.items():
         print(f"         {q}: {int(np.sum(v))}")
-    if args.out:
+    for i, e in list(sorted(r.failed.items()))[:10]:
+        print(f"failed   sample {i}: {e}")
+    if len(r.failed) > 10:
+        print(f"failed   ... {len(r.failed)} samples in all (manifest.json lists every one)")
+    if folder is not None:
+        print(f"results  {folder} ({r.status}; manifest.json, parts/, results.npz)")
+    elif args.out:
         fields: dict[str, Any] = dict(
+            index=r.index,
             predictions=r.predictions,
             sops=r.sops,
             output_counts=c,
             steps=r.steps,
             **{f"sops/{q}": v for q, v in r.sops_by_projection.items()},
+            **{f"c/{k}": v for k, v in r.counters.items()},
         )
         if r.output and len({o.shape for o in r.output}) == 1:
             fields["output"] = np.stack(r.output)
         if r.labels is not None:
             fields["labels"] = r.labels
-        for name, s in (r.spikes or {}).items():
+        for name, sp in (r.spikes or {}).items():
             for f in ("times", "indices", "counts", "samples"):
-                fields[f"spikes/{name}/{f}"] = getattr(s, f)
+                fields[f"spikes/{name}/{f}"] = getattr(sp, f)
         if str(args.out).endswith(".json"):
             write_json(args.out, {k: np.asarray(v) for k, v in fields.items()})
         else:
             write_npz(args.out, **fields)
         print(f"wrote    {args.out}" + (f" (spikes of {len(r.spikes or {})} populations)" if r.spikes else ""))
-    return 0
+    if r.status == "interrupted":
+        hint = f"; evsim run ... --out {folder} --resume completes it" if folder else ""
+        print(f"evsim: interrupted after {r.n} samples{hint}", file=sys.stderr)
+        return 130
+    return 1 if r.failed else 0
