@@ -1,4 +1,4 @@
-"""Whole datasets on many cores or on a Dask cluster, nothing lost: `run_sample`, `run_dataset`.
+"""The one dataset runner, in this process, on many cores or on a Dask cluster, nothing lost: `run_dataset`.
 
     outputs, counters = evsim.parallel.run_sample(net, x)          # one sample: pure, no state kept
     r = evsim.run_dataset(net, "test.npz", workers=4, out="runs/a")  # every sample, 4 worker processes
@@ -11,6 +11,11 @@ the result is bit-identical whatever the number of workers or the order in which
 from the dataset lazily and sent in chunks of ``chunk`` samples, with at most two chunks per worker in flight:
 memory does not grow with the dataset (beyond a few numbers per sample). The network is sent to each worker once
 (pool initializer; Dask: scattered to every worker), never per sample.
+
+Every path is the same loop: samples are read (`iter_samples`), grouped into chunks and mapped by a mapper (this
+process, `_here`: the one-worker case; processes or Dask, `evsim.workers`) onto `_run_chunk`, whose results are
+gathered in one place. `evsim.data.run_dataset` and ``evsim run --input`` without ``--workers`` are the in-process
+case (with each sample's output per step, every population's spikes, `evsim.run`'s budgets).
 
 With ``out=DIR`` every finished chunk is written at once (`evsim.results`: one file per chunk, temporary file +
 rename, and a manifest); a run stopped by Ctrl-C, a killed worker or samples that raise keeps what finished, lists
@@ -129,11 +134,6 @@ class _Split(Exception):
 
 def _shape(x: Any) -> tuple | None:
     return tuple(x.shape) if isinstance(x, np.ndarray) else None
-
-
-def _spiking(net: Network) -> bool:
-    p = net.population(net.outputs[0])
-    return p.neuron is None or p.neuron.spiking
 
 
 class _Columns:
