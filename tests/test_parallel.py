@@ -203,3 +203,30 @@ def test_cli_workers_on_an_event_file_equal_the_batch_runner(tmp_path, capsys):
             a["sops"], sum(b[k] for k in b.files if k.startswith("c/sops/"))
         )
         assert np.array_equal(a["output_counts"], b["output"])
+
+
+def test_one_runner_in_process_and_on_workers_pad_batch_record_and_outputs():
+    """The in-process entry point (evsim.data.run_dataset) and two worker processes are one runner: padded chunks
+    (SpikingJelly's pad_sequence_collate), each sample's output per step and every population's spikes come back
+    the same from both, and equal one evsim.run of each padded chunk."""
+    from conftest import REPO
+
+    import evsim.data as D
+
+    net = evsim.load(REPO / "examples/data/digits_snntorch.nir", dialect="snntorch")
+    shd = REPO / "examples/data/digits_shd.h5"
+    here = D.run_dataset(net, D.open(shd), D.InputPipeline(pad="batch"), batch=6, limit=12, record=True)
+    far = run_dataset(net, D.open(shd), D.InputPipeline(pad="batch"), workers=2, chunk=6, limit=12, record=True,
+                      keep_output=True)  # fmt: skip
+    assert here.backend == "this process" and far.backend == "2 processes"
+    assert np.array_equal(here.steps, far.steps) and len(set(here.steps[:6])) == 1
+    for a, b in zip(here.output, far.output):
+        assert np.array_equal(a, b)
+    x, _ = D.materialise(net, D.open(shd), D.InputPipeline(), 12)
+    for s in (0, 6):  # each chunk runs as long as its longest sample
+        T = int(here.steps[s])
+        assert np.array_equal(np.stack(far.output[s : s + 6]), evsim.run(net, x[s : s + 6, :T]).output)
+    assert here.spikes.keys() == far.spikes.keys()
+    for k in here.spikes:
+        for f in ("times", "indices", "counts", "samples"):
+            assert np.array_equal(getattr(here.spikes[k], f), getattr(far.spikes[k], f)), (k, f)
