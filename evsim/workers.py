@@ -49,7 +49,9 @@ def _lost(chunk: list, why: str) -> dict:
     return {"columns": {}, "errors": {int(it[0]): why for it in chunk}}
 
 
-def map_processes(net: Network, workers: int, chunks: Iterator[list], seed: int, opts: dict) -> Iterator[dict]:
+def map_processes(
+    net: Network, workers: int, chunks: Iterator[list], seed: int, opts: dict | None = None
+) -> Iterator[dict]:
     """Chunk results as they finish, from a pool of ``workers`` processes, at most two chunks per worker in
     flight. A worker that dies (killed, out of memory) takes the chunks in flight with it: they are reported as
     failed and a new pool goes on with the rest."""
@@ -110,7 +112,9 @@ def _stop(pool: Any) -> None:
         p.join(5)
 
 
-def map_dask(net: Network, scheduler: Any, chunks: Iterator[list], seed: int, opts: dict) -> Iterator[dict]:
+def map_dask(
+    net: Network, scheduler: Any, chunks: Iterator[list], seed: int, opts: dict | None = None
+) -> Iterator[dict]:
     """Chunk results as they finish on a Dask cluster: the network scattered to every worker once, chunks
     submitted as others finish (two per worker in flight). A chunk whose task fails (a worker lost) is reported
     as failed."""
