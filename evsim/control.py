@@ -20,12 +20,29 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import limits
+from ._jit import njit
 from .errors import BudgetExceeded, InputError, NumericalError, ResourceLimitError
 
 # ctl[0] values: why a sample stopped
 RUNNING, STOPPED, EVENTS, SPIKES = 0, 1, 2, 3
 BYTES_PER_SPIKE = 64  # recorded spike in the loop (20 B, doubled while growing) and gathered (~44 B)
 POLL_S = 0.05  # how often the main thread wakes while waiting (progress bar, wall-clock budget)
+
+
+@njit
+def halted(ctl: np.ndarray, sops: np.ndarray, n_spk: int) -> bool:
+    """The loops' poll (discrete before each step, exact also every `EXACT_POLL` events): True when ``ctl[0]``
+    is set (by another thread) or the sample's synaptic events (``sops``, per projection) or recorded spikes
+    ``n_spk`` pass a non-negative limit ``ctl[1]`` / ``ctl[2]``; it then sets ``ctl[0]`` to EVENTS or SPIKES."""
+    if ctl[0] != RUNNING:
+        return True
+    if ctl[1] >= 0 and sops.sum() > ctl[1]:
+        ctl[0] = EVENTS
+        return True
+    if ctl[2] >= 0 and n_spk > ctl[2]:
+        ctl[0] = SPIKES
+        return True
+    return False
 
 
 def record_modes(net: Any, record: Any) -> np.ndarray:

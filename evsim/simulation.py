@@ -162,10 +162,9 @@ def run(
     if net.exact:
         from .exact.run import run_exact_network
 
-        if max_events is not None or max_spikes is not None or max_seconds is not None:
-            raise InputError("max_events, max_spikes and max_seconds are not supported in exact mode yet")
-
-        return run_exact_network(net, x, steps, duration, initial, threads, progress, record)
+        return run_exact_network(
+            net, x, steps, duration, initial, threads, progress, record, max_events, max_spikes, max_seconds
+        )
     if duration is not None:
         raise InputError("duration= is for exact-time networks (evsim.exact neurons); a discrete one takes steps=")
     if "layered" in net.meta:  # padded-convolution models (SNN-delays): layer by layer, see evsim.layered

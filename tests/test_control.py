@@ -156,3 +156,94 @@ def test_cli_ctrl_c_exits_130_with_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("evsim: interrupted"), lines
         return
     pytest.fail("the run never started within 16 s")
+
+
+# --- exact (continuous-time) mode: the same run control (`evsim.exact.run` through `evsim.control.execute`)
+
+
+def _exact_net(n=60):
+    """A recurrent exact-time LIF population that, once one input event kicks it, keeps firing on its own (every
+    neuron every 1.2 ms: ~n^2 events a ms) until the end of the run; with no input it stays silent."""
+    from evsim import exact
+
+    ms = 1e-3
+    pops = (
+        evsim.Population("in", 1),
+        evsim.Population("a", n, exact.LIF(n, tau_m=10 * ms, v_th=1.0, v_reset=0.0, refractory=0.5 * ms)),
+        evsim.Population("out", 2, exact.LIF(2, tau_m=10 * ms, v_th=1.0, v_reset=0.0)),
+    )
+    projs = (
+        evsim.Projection.from_dense("in->a", "in", "a", np.full((n, 1), 2.0), 0.3 * ms),
+        evsim.Projection.from_dense("a->a", "a", "a", np.full((n, n), 2.0), 1.2 * ms),
+        evsim.Projection.from_dense("a->out", "a", "out", np.full((2, n), 0.01), 0.7 * ms),
+    )
+    return evsim.Network(pops, projs, ("in",), ("out",), dt=1e-4)
+
+
+def _kicks(B, kicked):
+    """B samples; those in ``kicked`` get one input event (at 1 ms) that ignites the network."""
+    return [evsim.EventStream([1e-3] if b in kicked else [], [0] if b in kicked else []) for b in range(B)]
+
+
+def test_exact_record_modes_count_what_the_full_recording_holds():
+    net = _exact_net(20)
+    x = _kicks(3, {1, 2})
+    full = evsim.run(net, x, duration=0.02)
+    part = evsim.run(net, x, duration=0.02, record="outputs")
+    assert set(part.counts) == {"in", "a"} and set(part.spikes) == {"out"}
+    assert full.spike_counts("a").sum() > 100
+    np.testing.assert_array_equal(part.spike_counts("a"), full.spike_counts("a"))
+    np.testing.assert_array_equal(part.spikes["out"].times, full.spikes["out"].times)
+    np.testing.assert_array_equal(part.output, full.output)
+    np.testing.assert_array_equal(part.sops, full.sops)
+    named = evsim.run(net, x, duration=0.02, record=["a"])
+    np.testing.assert_array_equal(named.spikes["a"].times, full.spikes["a"].times)
+    with pytest.raises(evsim.InputError, match="no population named"):
+        evsim.run(net, x, duration=0.02, record=["nope"])
+
+
+def test_exact_budgets_stop_as_in_discrete_mode():
+    net = _exact_net(20)
+    x = _kicks(4, {2, 3})
+    full = evsim.run(net, x, duration=0.02)
+    budget = int(full.sops[:2].max())  # samples 0 and 1 (silent) fit, sample 2 does not
+    with pytest.raises(evsim.BudgetExceeded, match=f"sample 2: more than {budget} synaptic events") as e:
+        evsim.run(net, x, duration=0.02, max_events=budget)
+    assert e.value.samples_done == 2
+    np.testing.assert_array_equal(e.value.partial.sops, full.sops[:2])
+    np.testing.assert_array_equal(e.value.partial.output, full.output[:2])
+    ok = evsim.run(net, x, duration=0.02, max_events=int(full.sops.max()))
+    np.testing.assert_array_equal(ok.output, full.output)
+    with pytest.raises(evsim.ResourceLimitError, match="sample 2: more than 5 recorded spikes") as e2:
+        evsim.run(net, x, duration=0.02, max_spikes=5)
+    assert e2.value.__class__ is evsim.ResourceLimitError
+    counted = evsim.run(
+        net, x, duration=0.02, record="outputs", max_spikes=int(full.spike_counts("out").sum(axis=-1).max())
+    )
+    np.testing.assert_array_equal(counted.output, full.output)  # hidden spikes are counted, not recorded
+    with pytest.raises(evsim.BudgetExceeded, match="wall-clock budget") as e3:
+        evsim.run(_exact_net(), _kicks(2, {1}), duration=1e4, max_seconds=0.3)  # sample 1: hours
+    assert e3.value.samples_done == 1
+
+
+def test_exact_ctrl_c_stops_a_long_sample_and_keeps_the_finished_ones():
+    net = _exact_net()
+    x = _kicks(3, {1, 2})  # sample 0 is silent (done at once); sample 1 would run for hours
+    evsim.run(net, x[:2], duration=0.005)  # the kernels loaded (from Numba's cache) before the timed part
+    sent = []
+
+    def interrupt():  # once the run's worker thread is running
+        while not any(t.name.startswith("evsim-run") for t in threading.enumerate()):
+            time.sleep(0.01)
+        time.sleep(0.5)
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(evsim.RunInterrupted) as e:
+        evsim.run(net, x, duration=1e4)
+    print(f"exact mode: Ctrl-C to return {time.perf_counter() - sent[0]:.4f} s")
+    assert e.value.samples_done == 1
+    ref = evsim.run(net, x[:1], duration=1e4)
+    np.testing.assert_array_equal(e.value.partial.output, ref.output)
+    np.testing.assert_array_equal(e.value.partial.sops, ref.sops)

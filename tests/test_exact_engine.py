@@ -274,8 +274,6 @@ def test_exact_run_refuses_what_it_does_not_support():
     ev = evsim.EventStream([0.0], [0])
     with pytest.raises(evsim.InputError, match="duration"):
         evsim.run(net, ev)
-    with pytest.raises(evsim.InputError, match="not supported in exact mode"):
-        evsim.run(net, ev, duration=0.01, max_events=10)
     with pytest.raises(evsim.InputError, match="not before duration"):
         evsim.run(net, evsim.EventStream([0.02], [0]), duration=0.01)
     with pytest.raises(evsim.InputError, match="steps"):

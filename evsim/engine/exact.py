@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .._jit import njit, njit_inline
+from ..control import halted
 from ..exact.dynamics import evolve, first_crossing
 from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
 
@@ -36,6 +37,7 @@ LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF = range(10)
 V, CUR, T_OFF, R_OFF, W_OFF = range(5)
 T_STEP, R_STEP, W_STEP, W_SEQ, FIRED = range(5)
 NEVER = 2**62  # a step no run reaches
+POLL = 4096  # events popped between two polls of the run control within a step
 # counters beyond the queue's (`evsim.engine.queue`: 0..4)
 N_SPK, N_UPD = 5, 6
 
@@ -194,12 +196,17 @@ def _fire(
     sops: np.ndarray,
     rec: tuple,
 ) -> None:
-    """Neuron ``n`` spikes at ``(s, o)``: record, reset, refractory period, deliver, predict the next crossing."""
-    rec_s, rec_o, rec_n = rec
+    """Neuron ``n`` spikes at ``(s, o)``: record (or count), reset, refractory period, deliver, predict the next
+    crossing."""
+    rec_s, rec_o, rec_n, rec_mode, counts = rec
     cnt = Q[6]
-    m = cnt[N_SPK]
-    rec_s[m], rec_o[m], rec_n[m] = s, o, n
-    cnt[N_SPK] = m + 1
+    mode = rec_mode[net[0][n]]
+    if mode == 2:
+        m = cnt[N_SPK]
+        rec_s[m], rec_o[m], rec_n[m] = s, o, n
+        cnt[N_SPK] = m + 1
+    elif mode == 1:
+        counts[n] += 1
     _bring(n, s, o, h, sf, si, prm)
     sf[n, V] = prm[n, V_RESET]
     si[n, FIRED] += 1
@@ -292,7 +299,7 @@ def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
     qi, qf, free, head, hb, fheap, cnt = Q
     if cnt[NFREE] < need_ev:
         qi, qf, free, hb, fheap = grown_pool(qi, qf, free, hb, fheap, cnt, need_ev)
-    rec_s, rec_o, rec_n = rec
+    rec_s, rec_o, rec_n, rec_mode, counts = rec
     if cnt[N_SPK] + need_spk > rec_s.shape[0]:
         size = max(2 * rec_s.shape[0], cnt[N_SPK] + need_spk)
         r_s, r_o, r_n = np.empty(size, np.int64), np.empty(size), np.empty(size, np.int64)
@@ -300,7 +307,7 @@ def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
         r_o[: rec_s.shape[0]] = rec_o
         r_n[: rec_s.shape[0]] = rec_n
         rec_s, rec_o, rec_n = r_s, r_o, r_n
-    return (qi, qf, free, head, hb, fheap, cnt), (rec_s, rec_o, rec_n)
+    return (qi, qf, free, head, hb, fheap, cnt), (rec_s, rec_o, rec_n, rec_mode, counts)
 
 
 @njit
@@ -331,9 +338,18 @@ def run_exact(
     ev_o: np.ndarray,
     ev_n: np.ndarray,
     ev_val: np.ndarray,
+    ctl: np.ndarray,
+    rec_mode: np.ndarray,
+    counts: np.ndarray,
 ):
     """Run one sample over ``[0, end)`` (``end = (end_s, end_o)``); returns spikes (step, offset, neuron), final
-    ``v`` and ``I`` (at ``end``), updates and synaptic operations per projection."""
+    ``v`` and ``I`` (at ``end``), updates and synaptic operations per projection.
+
+    Run control as in the discrete loop (`evsim.engine.loop.run_discrete`, `evsim.control`): ``ctl`` is ``[stop,
+    max_events, max_spikes, steps_done]``, polled (`evsim.control.halted`) before each step and every `POLL`
+    events within one; ``steps_done`` receives ``end_s + 1`` when the run finished, else the step it stopped in
+    (the state is then that of a run cut mid-step: callers keep only finished samples). ``rec_mode[p]``: 2
+    records each spike of population ``p``, 1 only adds it to ``counts[n]``, 0 neither."""
     P = pop_off.shape[0] - 1
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
@@ -346,7 +362,7 @@ def run_exact(
     hb = (np.empty(cap, np.int64), np.empty(cap), np.empty(cap, np.int64))
     Q = (np.zeros((cap, 5), np.int64), np.zeros((cap, 2)), free, _ring(D), hb,
          np.empty(cap, np.int64), cnt)  # fmt: skip
-    rec = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
+    rec = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64), rec_mode, counts)
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
     sf = np.zeros((N, 5))
     si = np.zeros((N, 5), dtype=np.int64)
@@ -373,7 +389,12 @@ def run_exact(
     n_ev = ev_s.shape[0]
     cur = 0
     buf = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
+    polls = 0
+    stopped = False
     while cur <= end_s:
+        if halted(ctl, sops, Q[6][N_SPK]):
+            stopped = True
+            break
         qi, qf, free, head, hb, fheap, cnt = Q
         k, buf = open_step(qi, qf, head, fheap, cnt, cur, buf)
         bev, boff, btie, bw, bkind = buf
@@ -391,6 +412,12 @@ def run_exact(
                 )  # fmt: skip
             if src < 0:
                 break
+            polls += 1
+            if polls == POLL:  # (a step may hold any number of events: poll within it too)
+                polls = 0
+                if halted(ctl, sops, cnt[N_SPK]):
+                    stopped = True
+                    break
             if cnt[NFREE] < need or cnt[N_SPK] + 2 > rec_cap:  # room made here, outside the stages
                 Q, rec = _room(Q, rec, need, 2)
                 qi, qf, free, head, hb, fheap, cnt = Q
@@ -464,6 +491,8 @@ def run_exact(
                     _fire(n, cur, o, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
                 continue
             _receive(n, cur, o, x, end_s, end_o, h, sf, si, prm, ref_k, once, delta, quiet, net, Q, cur, sops, rec)
+        if stopped:
+            break
         # --- next step with something due (skipping empty ones)
         if cnt[NRING] > 0:
             cur += 1
@@ -474,7 +503,8 @@ def run_exact(
             if cnt[FSIZE] > 0:
                 nxt = min(nxt, Q[0][Q[5][0], 0])
             cur = max(cur + 1, nxt)
-    for n in range(N):  # every neuron to the end of the run, for the final state
+    ctl[3] = cur if stopped else end_s + 1
+    for n in range(0 if stopped else N):  # every neuron to the end of the run, for the final state
         if not is_input_n[n]:
             _bring(n, end_s, end_o, h, sf, si, prm)
     cnt = Q[6]

@@ -140,22 +140,33 @@ def run_sample_exact(
     ev_n: np.ndarray,
     ev_val: np.ndarray,
     v0: np.ndarray | None = None,
+    ctl: np.ndarray | None = None,
+    rec_mode: np.ndarray | None = None,
 ):  # type: ignore[no-untyped-def]
     """Run one sample over ``[0, duration)`` seconds; ``ev_t`` input times in seconds (sorted), ``ev_n`` global
-    neuron indices. Returns a `evsim.engine.SampleRun` with spike times in seconds."""
+    neuron indices. ``ctl``, ``rec_mode``: run control and recording as in `evsim.engine.run_sample` (steps are
+    the ``n_steps(cn, duration)`` grid steps). Returns a `evsim.engine.SampleRun` with spike times in seconds."""
     from . import SampleRun
 
     end_s, end_o = to_grid(np.array([duration]), cn.h)
     ev_s, ev_o = to_grid(ev_t, cn.h)
     order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
     v0 = cn.v_init if v0 is None else v0
+    ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
+    rec_mode = np.full(len(cn.names), 2, dtype=np.int8) if rec_mode is None else rec_mode
+    counts = np.zeros(cn.v_init.shape[0] if np.any(rec_mode == 1) else 1, dtype=np.int64)
     try:
         rs, ro, rn, v, i, upd, sops = run_exact(
             int(end_s[0]), float(end_o[0]), v0=v0, ev_s=ev_s[order], ev_o=ev_o[order], ev_n=ev_n[order],
-            ev_val=ev_val[order], **cn.arrays,
+            ev_val=ev_val[order], ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays,
         )  # fmt: skip
     except (OverflowError, ZeroDivisionError) as e:
         raise EvsimError(str(e)) from None
     t = rs * cn.h + ro
     ones = np.ones(t.shape[0], dtype=np.int64)
-    return SampleRun(t, rn, ones, np.zeros((0, 0)), i, v, int(upd), sops, np.zeros(0, np.int64), 1)
+    return SampleRun(t, rn, ones, np.zeros((0, 0)), i, v, int(upd), sops, counts, int(ctl[3]))
+
+
+def n_steps(cn: CompiledExact, duration: float) -> int:
+    """The grid steps of a run over ``[0, duration)``: its ``steps_done`` when it finishes."""
+    return int(to_grid(np.array([duration]), cn.h)[0][0]) + 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
+from ..control import halted
 from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count, step_from
 from .queue import heap_pop, heap_push
 
@@ -540,9 +541,7 @@ def run_discrete(
     n_ev = ev_t.shape[0]
     t_stop = t_end
     for t in range(t_begin, t_end):
-        if ctl[0] != 0 or (ctl[1] >= 0 and sops.sum() > ctl[1]) or (ctl[2] >= 0 and n_spk > ctl[2]):
-            if ctl[0] == 0:
-                ctl[0] = 2 if ctl[1] >= 0 and sops.sum() > ctl[1] else 3
+        if halted(ctl, sops, n_spk):
             t_stop = t
             break
         s = t & mask

@@ -1,5 +1,6 @@
-"""`evsim.run` for an exact-time network: inputs in seconds, one sample after the other (or in threads), the
-result gathered as in discrete mode (`evsim.simulation._gather`)."""
+"""`evsim.run` for an exact-time network: inputs in seconds, one sample after the other (or in threads), under the
+run control of discrete mode (`evsim.control.execute`: Ctrl-C, budgets, record modes), the result gathered as
+there (`evsim.simulation._gather`)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ def run_exact_network(
     threads: int,
     progress: bool,
     record: Any,
+    max_events: int | None = None,
+    max_spikes: int | None = None,
+    max_seconds: float | None = None,
 ):  # type: ignore[no-untyped-def]
-    from ..control import execute
-    from ..engine.exact_compile import run_sample_exact
+    from ..control import default_max_spikes, execute, record_modes
+    from ..engine.exact_compile import n_steps, run_sample_exact
+    from ..errors import _Partial
     from ..simulation import _compiled, _gather, _initial
     from .inputs import normalise_exact
 
     samples, _, batched = normalise_exact(net, x, steps, duration)
-    if record != "all":
-        raise InputError("record= is not supported in exact mode yet: every spike is recorded")
+    rec_mode = record_modes(net, record)
+    max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     cn = _compiled(net)
@@ -37,9 +42,7 @@ def run_exact_network(
 
     def one(b: int, ctl: np.ndarray) -> Any:
         ev_t, ev_n, ev_val = samples[b]
-        out = run_sample_exact(cn, dur, ev_t, ev_n, ev_val, v0=v0)
-        ctl[3] = 1  # (`execute` counts steps done: the exact run is one whole span)
-        return out
+        return run_sample_exact(cn, dur, ev_t, ev_n, ev_val, v0=v0, ctl=ctl, rec_mode=rec_mode)
 
     bar = None
     if progress and len(samples) > 1:
@@ -47,10 +50,22 @@ def run_exact_network(
 
         bar = tqdm(total=len(samples), desc="samples", unit="sample")
     try:
-        runs, stopped = execute(one, len(samples), 1, threads=int(threads), on_done=None if bar is None else bar.update)
+        runs, stopped = execute(
+            one,
+            len(samples),
+            n_steps(cn, dur),
+            threads=int(threads),
+            max_events=max_events,
+            max_spikes=max_spikes,
+            max_seconds=max_seconds,
+            on_done=None if bar is None else bar.update,
+        )
     finally:
         if bar is not None:
             bar.close()
-    if stopped is not None:
+    if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
+        if runs and isinstance(stopped, _Partial):  # gathered when read
+            stopped.partial = lambda: _gather(cn, runs, samples[: len(runs)], 1, batched, rec_mode, dur)
+            stopped.samples_done = len(runs)
         raise stopped
-    return _gather(cn, runs, samples, 1, batched, None, dur)
+    return _gather(cn, runs, samples, 1, batched, rec_mode, dur)
