@@ -21,7 +21,7 @@ import numpy as np
 
 from . import limits
 from ._jit import njit
-from .errors import BudgetExceeded, InputError, NumericalError, ResourceLimitError
+from .errors import BudgetExceeded, InputError, NumericalError, ResourceLimitError, _Partial
 
 # ctl[0] values: why a sample stopped
 RUNNING, STOPPED, EVENTS, SPIKES = 0, 1, 2, 3
@@ -177,6 +177,15 @@ def execute(
             if reason is not None:
                 break
     return results[:done], reason
+
+
+def with_partial(stopped: BaseException, runs: list, gather: Callable[[list], Any]) -> BaseException:
+    """``stopped`` (from `execute`) with the samples that finished attached: ``.partial`` (``gather(runs)``, made
+    when first read) and ``.samples_done``."""
+    if runs and isinstance(stopped, _Partial):
+        stopped.partial = lambda: gather(runs)
+        stopped.samples_done = len(runs)
+    return stopped
 
 
 def _stop_all(stop: threading.Event, ctls: Sequence[np.ndarray]) -> None:

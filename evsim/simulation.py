@@ -7,10 +7,18 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .control import check_finite, check_magnitudes, check_run_memory, default_max_spikes, execute, record_modes
+from .control import (
+    check_finite,
+    check_magnitudes,
+    check_run_memory,
+    default_max_spikes,
+    execute,
+    record_modes,
+    with_partial,
+)
 from .engine import CompiledNetwork, compile_network, run_sample
 from .engine.exact_compile import CompiledExact, compile_exact
-from .errors import InputError, _Partial
+from .errors import InputError
 from .network import Network
 
 
@@ -218,10 +226,7 @@ def run(
         if bar is not None:
             bar.close()
     if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
-        if runs and isinstance(stopped, _Partial):  # gathered when read
-            stopped.partial = lambda: _gather(cn, runs, samples[: len(runs)], T, batched, rec_mode)
-            stopped.samples_done = len(runs)
-        raise stopped
+        raise with_partial(stopped, runs, lambda r: _gather(cn, r, samples[: len(r)], T, batched, rec_mode))
     check_finite(cn, runs)
     return _gather(cn, runs, samples, T, batched, rec_mode)
 

@@ -25,9 +25,8 @@ def run_exact_network(
     max_spikes: int | None = None,
     max_seconds: float | None = None,
 ):  # type: ignore[no-untyped-def]
-    from ..control import default_max_spikes, execute, record_modes
+    from ..control import default_max_spikes, execute, record_modes, with_partial
     from ..engine.exact_compile import n_steps, run_sample_exact
-    from ..errors import _Partial
     from ..simulation import _compiled, _gather, _initial
     from .inputs import normalise_exact
 
@@ -64,8 +63,5 @@ def run_exact_network(
         if bar is not None:
             bar.close()
     if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
-        if runs and isinstance(stopped, _Partial):  # gathered when read
-            stopped.partial = lambda: _gather(cn, runs, samples[: len(runs)], 1, batched, rec_mode, dur)
-            stopped.samples_done = len(runs)
-        raise stopped
+        raise with_partial(stopped, runs, lambda r: _gather(cn, r, samples[: len(r)], 1, batched, rec_mode, dur))
     return _gather(cn, runs, samples, 1, batched, rec_mode, dur)
