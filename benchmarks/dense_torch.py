@@ -44,29 +44,10 @@ def digits() -> tuple:
 
 def feedforward(n: int) -> tuple:
     from benchmarks import workloads
+    from benchmarks.evsim_runner import layered_network
 
     wl = workloads.feedforward(n)
-    nu = wl["neuron"]
-    beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
-    names = list(wl["populations"])
-    pops = [evsim.Population("in", wl["populations"]["in"])]
-    for name in names[1:]:
-        m = wl["populations"][name]
-        pops.append(evsim.Population(name, m, evsim.LIF(m, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"])))
-    projs = [
-        evsim.Projection.from_synapses(
-            p["name"],
-            p["source"],
-            p["target"],
-            p["pre"],
-            p["post"],
-            p["weight"],
-            p["delay_steps"],
-            wl["populations"][p["source"]],
-        )  # fmt: skip
-        for p in wl["projections"]
-    ]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
+    net = layered_network(wl)
     x = np.zeros((n, 1000, wl["populations"]["in"]), dtype=np.uint8)
     x[wl["input_steps"] // 1000, wl["input_steps"] % 1000, wl["input_index"]] = 1
     return net, x

@@ -29,11 +29,9 @@ import evsim  # noqa: E402
 from evsim.engine import compile_network  # noqa: E402
 
 
-def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, dict, int, dict]:
-    """Build, warm up, run a layered workload (feedforward or conv); returns build_s, wall_s, spike counts per
-    population, synaptic events, memory. ``from_nir``: a path; run the network as loaded back from NIR there."""
-    rss0 = rss_mb()
-    t0 = time.perf_counter()
+def layered_network(wl: dict) -> evsim.Network:
+    """The evsim network of a layered workload (feedforward, conv): the SPEC's LIF layers (zero reset) on the
+    workload's synapses and integer delays, dt from the workload."""
     nu = wl["neuron"]
     beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
     names = list(wl["populations"])
@@ -54,10 +52,18 @@ def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, di
         )
         for p in wl["projections"]
     ]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
+    return evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
+
+
+def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, dict, int, dict]:
+    """Build, warm up, run a layered workload (feedforward or conv); returns build_s, wall_s, spike counts per
+    population, synaptic events, memory. ``from_nir``: a path; run the network as loaded back from NIR there."""
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    net = layered_network(wl)
     if from_nir:
         kw = evsim.save_nir(net, from_nir)
-        del net, pops, projs
+        del net
         rss0 = rss_mb()
         t0 = time.perf_counter()
         net = evsim.load(from_nir, **kw)
@@ -69,6 +75,7 @@ def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, di
     t1 = time.perf_counter()
     res = evsim.run(net, x, steps=wl["T_steps"])
     wall_s = time.perf_counter() - t1
+    names = list(wl["populations"])
     per_neuron = {name: np.bincount(res.spikes[name].indices, minlength=wl["populations"][name]) for name in names}
     counts = {name: int(res.spikes[name].counts.sum()) for name in names}
     events = workloads.synaptic_events(wl, per_neuron if wl["name"] == "conv" else counts)

@@ -35,31 +35,11 @@ feedforward(workloads.feedforward({n}))
 def spec_classifier(n: int = 20) -> tuple:
     """The SPEC feedforward classifier (700-256-256-20, LIF, delays) and its input events (``n`` one-second samples of
     1000 steps, concatenated: step times and input indices)."""
-    import evsim
     from benchmarks import workloads
+    from benchmarks.evsim_runner import layered_network
 
     wl = workloads.feedforward(n)
-    nu = wl["neuron"]
-    pops = [evsim.Population("in", 700)] + [
-        evsim.Population(
-            k, wl["populations"][k], evsim.LIF(wl["populations"][k], float(np.exp(-1 / nu["tau_m"])), 1.0, reset="zero")
-        )
-        for k in ("h1", "h2", "out")
-    ]
-    projs = [
-        evsim.Projection.from_synapses(
-            p["name"],
-            p["source"],
-            p["target"],
-            p["pre"],
-            p["post"],
-            p["weight"],
-            p["delay_steps"],
-            wl["populations"][p["source"]],
-        )
-        for p in wl["projections"]
-    ]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), ("out",), dt=1e-3)
+    net = layered_network(wl)
     return net, wl["input_steps"], wl["input_index"]
 
 

@@ -8,7 +8,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 from benchmarks import workloads  # noqa: E402
-from benchmarks.evsim_runner import feedforward  # noqa: E402
+from benchmarks.evsim_runner import feedforward, layered_network  # noqa: E402
 
 
 def test_feedforward_one_second_matches_spec_reference():
@@ -24,32 +24,13 @@ def test_feedforward_one_second_matches_spec_reference():
 def test_conv_workload_matches_the_dense_reference():
     # the CNN workload every simulator runs (expanded convolutions, single-spike IF layers): evsim's counts and
     # synaptic events against evsim's dense clock-driven reference on the same arrays
-    import evsim
     from evsim import reference
 
     wl = workloads.conv(n_samples=1)
     assert workloads.n_synapses(wl) == 1_122_848
     _, _, counts, n_events, mem = feedforward(wl)
     names = list(wl["populations"])
-    beta = float(np.exp(-wl["dt_ms"] / wl["neuron"]["tau_m"]))
-    pops = [evsim.Population("in", wl["populations"]["in"])] + [
-        evsim.Population(n, wl["populations"][n], evsim.LIF(wl["populations"][n], beta, 1.0, reset="zero"))
-        for n in names[1:]
-    ]
-    projs = [
-        evsim.Projection.from_synapses(
-            p["name"],
-            p["source"],
-            p["target"],
-            p["pre"],
-            p["post"],
-            p["weight"],
-            p["delay_steps"],
-            wl["populations"][p["source"]],
-        )
-        for p in wl["projections"]
-    ]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],))
+    net = layered_network(wl)
     x = np.zeros((wl["T_steps"], wl["populations"]["in"]))
     np.add.at(x, (wl["input_steps"], wl["input_index"]), 1.0)
     ref = reference.simulate(net, {"in": x}, wl["T_steps"])
