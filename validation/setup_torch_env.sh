@@ -8,7 +8,7 @@ set -euo pipefail
 dir="${1:-$(cd "$(dirname "$0")/../.." && pwd)/venv-torch}"
 python3 -m venv "$dir"
 "$dir/bin/pip" install -q torch==2.13.0
-"$dir/bin/pip" install -q snntorch==1.0.0 nir==1.0.8 nirtorch==2.6 scikit-learn h5py numpy scipy matplotlib tqdm
-"$dir/bin/pip" install -q --no-deps norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 neurobench==2.3.0
-"$dir/bin/python" -c "import torch, snntorch, norse, sinabs, spikingjelly, neurobench; print('ok', torch.__version__)"
+"$dir/bin/pip" install -q snntorch==1.0.0 nir==1.0.8 nirtorch==2.6 scikit-learn h5py numpy scipy matplotlib tqdm pbr loguru
+"$dir/bin/pip" install -q --no-deps norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 neurobench==2.3.0 dcls==0.1.1
+"$dir/bin/python" -c "import torch, snntorch, norse, sinabs, spikingjelly, neurobench, DCLS; print('ok', torch.__version__)"
 echo "export EVSIM_TORCH_PYTHON=$dir/bin/python"
