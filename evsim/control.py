@@ -179,6 +179,45 @@ def execute(
     return results[:done], reason
 
 
+def run_samples(
+    run_one: Callable[[int, np.ndarray], Any],
+    B: int,
+    T: int,
+    gather: Callable[[list], Any],
+    *,
+    threads: int = 1,
+    max_events: int | None = None,
+    max_spikes: int | None = None,
+    max_seconds: float | None = None,
+    progress: bool = False,
+) -> list:
+    """`execute` for `evsim.run` (both modes): a progress bar over the samples when ``progress`` and ``B > 1``; on
+    Ctrl-C or a budget, raises the reason `with_partial` (``gather`` of the samples that finished); else returns
+    every sample's run."""
+    bar = None
+    if progress and B > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=B, desc="samples", unit="sample")
+    try:
+        runs, stopped = execute(
+            run_one,
+            B,
+            T,
+            threads=threads,
+            max_events=max_events,
+            max_spikes=max_spikes,
+            max_seconds=max_seconds,
+            on_done=None if bar is None else bar.update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
+        raise with_partial(stopped, runs, gather)
+    return runs
+
+
 def with_partial(stopped: BaseException, runs: list, gather: Callable[[list], Any]) -> BaseException:
     """``stopped`` (from `execute`) with the samples that finished attached: ``.partial`` (``gather(runs)``, made
     when first read) and ``.samples_done``."""

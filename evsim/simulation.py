@@ -12,9 +12,8 @@ from .control import (
     check_magnitudes,
     check_run_memory,
     default_max_spikes,
-    execute,
     record_modes,
-    with_partial,
+    run_samples,
 )
 from .engine import CompiledNetwork, compile_network, run_sample
 from .engine.exact_compile import CompiledExact, compile_exact
@@ -206,29 +205,22 @@ def run(
         ev_t, ev_n, ev_val = samples[b]
         return run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b, ctl=ctl, rec_mode=rec_mode)
 
-    bar = None
-    if progress and len(samples) > 1:
-        from tqdm.auto import tqdm
+    def gather(runs: list) -> Result:
+        return _gather(cn, runs, samples[: len(runs)], T, batched, rec_mode)
 
-        bar = tqdm(total=len(samples), desc="samples", unit="sample")
-    try:
-        runs, stopped = execute(
-            one,
-            len(samples),
-            T,
-            threads=int(threads),
-            max_events=max_events,
-            max_spikes=max_spikes,
-            max_seconds=max_seconds,
-            on_done=None if bar is None else bar.update,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
-        raise with_partial(stopped, runs, lambda r: _gather(cn, r, samples[: len(r)], T, batched, rec_mode))
+    runs = run_samples(
+        one,
+        len(samples),
+        T,
+        gather,
+        threads=int(threads),
+        max_events=max_events,
+        max_spikes=max_spikes,
+        max_seconds=max_seconds,
+        progress=progress,
+    )
     check_finite(cn, runs)
-    return _gather(cn, runs, samples, T, batched, rec_mode)
+    return gather(runs)
 
 
 def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarray | None:

@@ -25,7 +25,7 @@ def run_exact_network(
     max_spikes: int | None = None,
     max_seconds: float | None = None,
 ):  # type: ignore[no-untyped-def]
-    from ..control import default_max_spikes, execute, record_modes, with_partial
+    from ..control import default_max_spikes, record_modes, run_samples
     from ..engine.exact_compile import n_steps, run_sample_exact
     from ..simulation import _compiled, _gather, _initial
     from .inputs import normalise_exact
@@ -43,25 +43,18 @@ def run_exact_network(
         ev_t, ev_n, ev_val = samples[b]
         return run_sample_exact(cn, dur, ev_t, ev_n, ev_val, v0=v0, ctl=ctl, rec_mode=rec_mode)
 
-    bar = None
-    if progress and len(samples) > 1:
-        from tqdm.auto import tqdm
+    def gather(runs: list) -> Any:
+        return _gather(cn, runs, samples[: len(runs)], 1, batched, rec_mode, dur)
 
-        bar = tqdm(total=len(samples), desc="samples", unit="sample")
-    try:
-        runs, stopped = execute(
-            one,
-            len(samples),
-            n_steps(cn, dur),
-            threads=int(threads),
-            max_events=max_events,
-            max_spikes=max_spikes,
-            max_seconds=max_seconds,
-            on_done=None if bar is None else bar.update,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
-        raise with_partial(stopped, runs, lambda r: _gather(cn, r, samples[: len(r)], 1, batched, rec_mode, dur))
-    return _gather(cn, runs, samples, 1, batched, rec_mode, dur)
+    runs = run_samples(
+        one,
+        len(samples),
+        n_steps(cn, dur),
+        gather,
+        threads=int(threads),
+        max_events=max_events,
+        max_spikes=max_spikes,
+        max_seconds=max_seconds,
+        progress=progress,
+    )
+    return gather(runs)
