@@ -32,6 +32,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import NetworkError
+from ..neurons import _arr
 
 _FIELDS = ("tau_m", "tau_syn", "r", "v_rest", "v_th", "v_reset", "bias", "refractory", "jump_v", "jump_i", "i_inf")
 
@@ -107,19 +108,6 @@ class ExactNeuron:
 def _short(a: np.ndarray) -> str:
     u = np.unique(a)
     return f"{u[0]:g}" if u.size == 1 else f"{u.min():g}..{u.max():g}"
-
-
-def _arr(value: Any, n: int, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise NetworkError(f"neuron parameter {name!r} is not numeric: {e}") from None
-    if a.ndim == 0:
-        a = np.full(n, a)
-    a = a.reshape(-1) if a.size == n else a
-    if a.shape != (n,):
-        raise NetworkError(f"neuron parameter {name!r} has {a.size} values for {n} neurons")
-    return np.ascontiguousarray(a)
 
 
 def make_exact(
