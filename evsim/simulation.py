@@ -337,6 +337,31 @@ def _gather(
 
 
 # ------------------------------------------------------------------------------------------------ inputs
+def per_port_inputs(net: Network, x: Any) -> dict[str, Any]:
+    """``x`` split by input port: a mapping must name every port and no other; anything else is the one port's."""
+    ports = net.inputs
+    if isinstance(x, Mapping):
+        unknown = set(x) - set(ports)
+        if unknown:
+            raise InputError(f"unknown input port(s) {sorted(unknown)}; the network's inputs are {list(ports)}")
+        missing = set(ports) - set(x)
+        if missing:
+            raise InputError(f"no input given for port(s) {sorted(missing)}")
+        return {p: x[p] for p in ports}
+    if len(ports) == 1:
+        return {ports[0]: x}
+    raise InputError(f"the network has {len(ports)} input ports {list(ports)}: pass a dict {{port: input}}")
+
+
+def population_offsets(net: Network) -> dict[str, int]:
+    """Where each population starts in the global neuron index (populations laid out one after the other)."""
+    offsets, off = {}, 0
+    for p in net.populations:
+        offsets[p.name] = off
+        off += p.size
+    return offsets
+
+
 def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool]:
     """Per sample ``(ev_t, ev_n, ev_val)`` with global neuron indices, the number of steps, batched or not."""
     ports = net.inputs
@@ -349,23 +374,8 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
         return [(empty, empty, np.zeros(0))], int(steps), False
     if x is None:
         raise InputError(f"no input given; the network's input ports are {list(ports)}")
-    if isinstance(x, Mapping):
-        unknown = set(x) - set(ports)
-        if unknown:
-            raise InputError(f"unknown input port(s) {sorted(unknown)}; the network's inputs are {list(ports)}")
-        missing = set(ports) - set(x)
-        if missing:
-            raise InputError(f"no input given for port(s) {sorted(missing)}")
-        per_port = {p: x[p] for p in ports}
-    elif len(ports) == 1:
-        per_port = {ports[0]: x}
-    else:
-        raise InputError(f"the network has {len(ports)} input ports {list(ports)}: pass a dict {{port: input}}")
-    offsets = {}
-    off = 0
-    for p in net.populations:
-        offsets[p.name] = off
-        off += p.size
+    per_port = per_port_inputs(net, x)
+    offsets = population_offsets(net)
     parsed = {name: _parse_port(net, name, v, steps) for name, v in per_port.items()}
     Ts = {name: T for name, (_, T, _) in parsed.items()}
     T = steps if steps is not None else max(Ts.values())
@@ -476,16 +486,12 @@ def _events(name: str, n: int, e: Any, steps: int | None) -> tuple[np.ndarray, n
 def as_dense_inputs(net: Network, x: Any, steps: int | None = None) -> tuple[list[dict[str, np.ndarray]], int]:
     """Inputs as dense ``{port: [T, n]}`` per sample (what `evsim.reference.simulate` takes)."""
     samples, T, _ = _normalise(net, x, steps)
-    offsets = {}
-    off = 0
-    for p in net.populations:
-        offsets[p.name] = (off, p.size)
-        off += p.size
+    offsets = population_offsets(net)
     out = []
     for ev_t, ev_n, ev_val in samples:
         d = {}
         for name in net.inputs:
-            o, n = offsets[name]
+            o, n = offsets[name], net.population(name).size
             a = np.zeros((T, n))
             sel = (ev_n >= o) & (ev_n < o + n)
             np.add.at(a, (ev_t[sel], ev_n[sel] - o), ev_val[sel])

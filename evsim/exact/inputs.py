@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..network import Network
+from ..simulation import per_port_inputs, population_offsets
 
 
 def normalise_exact(net: Network, x: Any, steps: Any, duration: Any) -> tuple[list, int, bool]:
@@ -26,19 +27,8 @@ def normalise_exact(net: Network, x: Any, steps: Any, duration: Any) -> tuple[li
         if ports:
             raise InputError(f"no input given; the network's input ports are {list(ports)}")
         return [(np.zeros(0), np.zeros(0, np.int64), np.zeros(0))], 1, False
-    if isinstance(x, Mapping):
-        if set(x) != set(ports):
-            raise InputError(f"inputs given for {sorted(x)}; the network's input ports are {list(ports)}")
-        per_port = dict(x)
-    elif len(ports) == 1:
-        per_port = {ports[0]: x}
-    else:
-        raise InputError(f"the network has {len(ports)} input ports {list(ports)}: pass a dict {{port: events}}")
-    offsets = {}
-    off = 0
-    for p in net.populations:
-        offsets[p.name] = off
-        off += p.size
+    per_port = per_port_inputs(net, x)
+    offsets = population_offsets(net)
     parsed = {}
     batched = False
     for name, v in per_port.items():
