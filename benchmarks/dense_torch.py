@@ -44,7 +44,7 @@ def digits() -> tuple:
 
 def feedforward(n: int) -> tuple:
     from benchmarks import workloads
-    from benchmarks.evsim_runner import layered_network
+    from benchmarks.evsim_networks import layered_network
 
     wl = workloads.feedforward(n)
     net = layered_network(wl)

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 from common import rss_mb, workloads
+from evsim_networks import layered_network
 
 import evsim
 
@@ -35,23 +36,7 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
     rss0 = rss_mb()
     t0 = time.perf_counter()
     names = list(wl["populations"])
-    pops = [evsim.Population("in", wl["populations"]["in"])]
-    for name in names[1:]:
-        pops.append(evsim.Population(name, wl["populations"][name], _lif(wl["populations"][name], wl["neuron"], 0.1)))
-    projs = [
-        evsim.Projection.from_synapses(
-            p["name"],
-            p["source"],
-            p["target"],
-            p["pre"],
-            p["post"],
-            p["weight"],
-            p["delay_steps"] * wl["dt_ms"] * 1e-3,
-            n_source=wl["populations"][p["source"]],
-        )
-        for p in wl["projections"]
-    ]
-    net = evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],))
+    net = layered_network(wl, lambda n: _lif(n, wl["neuron"], 0.1), seconds=True)
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0)
     x = evsim.EventStream(wl["input_times_ms"] * 1e-3, wl["input_index"])

@@ -22,37 +22,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
-sys.path.insert(1, str(Path(__file__).resolve().parent))  # evsim_exact
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # evsim_exact, evsim_networks
 from common import emit, load, parser, rss_mb, workloads  # noqa: E402
+from evsim_networks import layered_network  # noqa: E402
 
 import evsim  # noqa: E402
 from evsim.engine import compile_network  # noqa: E402
-
-
-def layered_network(wl: dict) -> evsim.Network:
-    """The evsim network of a layered workload (feedforward, conv): the SPEC's LIF layers (zero reset) on the
-    workload's synapses and integer delays, dt from the workload."""
-    nu = wl["neuron"]
-    beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
-    names = list(wl["populations"])
-    pops = [evsim.Population("in", wl["populations"]["in"])]
-    for name in names[1:]:
-        n = wl["populations"][name]
-        pops.append(evsim.Population(name, n, evsim.LIF(n, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"])))
-    projs = [
-        evsim.Projection.from_synapses(
-            p["name"],
-            p["source"],
-            p["target"],
-            p["pre"],
-            p["post"],
-            p["weight"],
-            p["delay_steps"],
-            wl["populations"][p["source"]],
-        )
-        for p in wl["projections"]
-    ]
-    return evsim.Network(tuple(pops), tuple(projs), ("in",), (names[-1],), dt=wl["dt_ms"] * 1e-3)
 
 
 def feedforward(wl: dict, from_nir: str | None = None) -> tuple[float, float, dict, int, dict]:

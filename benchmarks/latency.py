@@ -36,7 +36,7 @@ def spec_classifier(n: int = 20) -> tuple:
     """The SPEC feedforward classifier (700-256-256-20, LIF, delays) and its input events (``n`` one-second samples of
     1000 steps, concatenated: step times and input indices)."""
     from benchmarks import workloads
-    from benchmarks.evsim_runner import layered_network
+    from benchmarks.evsim_networks import layered_network
 
     wl = workloads.feedforward(n)
     net = layered_network(wl)

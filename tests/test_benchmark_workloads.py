@@ -8,7 +8,8 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO))
 from benchmarks import workloads  # noqa: E402
-from benchmarks.evsim_runner import feedforward, layered_network  # noqa: E402
+from benchmarks.evsim_networks import layered_network  # noqa: E402
+from benchmarks.evsim_runner import feedforward  # noqa: E402
 
 
 def test_feedforward_one_second_matches_spec_reference():
