@@ -14,7 +14,9 @@ from ..errors import NetworkError, NumericalError
 from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from . import first_run
-from .loop import GUIDE, KMAX, new_state, run_discrete
+from .conv import KMAX
+from .loop import new_state, run_discrete
+from .poisson import GUIDE
 
 # Populations up to this size are *stepped*: at a step where any of their neurons has input, every one of their
 # neurons is updated (a delivery is then one add, and the update loop has no search); populations that can act
