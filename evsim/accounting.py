@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from .network import ConvProjection, Network, Population, Projection
+from .counting import projection_counts
 from .simulation import Result, Spikes
 
 
@@ -405,51 +406,13 @@ def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationC
     )
 
 
-def _delivered(layer: _Layer, src: np.ndarray, t: np.ndarray, T: int, delay: int) -> np.ndarray:
-    """Non-zero synapses each event (source neuron ``src`` at step ``t``) is delivered along (``t + d < T``)."""
-    # explicit projection with delays: count those with d < T - t
-    if layer.delay_key is not None and layer.delay_row0 is not None:
-        D = layer.max_delay
-        lim = np.minimum(T - t, D + 1)
-        hi = np.searchsorted(layer.delay_key, src * (D + 2) + lim, side="left")
-        return hi - layer.delay_row0[src]
-    entry = layer.in_index[src]
-    fan = np.where(entry >= 0, layer.fan_nz[np.maximum(entry, 0)], 0)
-    return np.where(t + delay < T, fan, 0)
-
-
 def _projection_counts(
     q: Projection | ConvProjection, layer: _Layer, sp: Spikes, B: int, T: int, n_src: int, real_fed: bool
 ) -> ProjectionCounts:
-    vals = np.asarray(sp.counts, dtype=np.float64)
-    s, t, src = sp.samples, sp.times, sp.indices
     delay = q.delay if isinstance(q, ConvProjection) else 0
-    ops = _delivered(layer, src, t, T, delay).astype(np.int64)
-    is_ac = np.abs(vals) == 1
-    per_step = np.bincount(s * T + t, weights=ops, minlength=B * T).reshape(B, T).round().astype(np.int64)
-
-    def per_sample(weights: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
-        if sel is not None:
-            weights = np.where(sel, weights, 0)
-        return np.bincount(s, weights=weights, minlength=B).round().astype(np.int64)
-
-    # NeuroBench: the layer's input entries per (sample, step), summed; an entry counts if non-zero.
-    entry = layer.in_index[src]
-    ok = entry >= 0
-    n_in = layer.fan_nz.shape[0]
-    key = (s[ok] * T + t[ok]) * n_in + entry[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
-    summed = np.bincount(inv, weights=vals[ok], minlength=uniq.shape[0])
-    live = summed != 0
-    bt, k = uniq[live] // n_in, uniq[live] % n_in
-    step_real = np.bincount(bt, weights=(np.abs(summed[live]) != 1), minlength=B * T) > 0  # non-binary steps
-    nb_ops = layer.fan_nz[k]
-    nb_mac = np.bincount(bt // T, weights=np.where(step_real[bt], nb_ops, 0), minlength=B)
-    nb_all = np.bincount(bt // T, weights=nb_ops, minlength=B)
-    # Sinabs: input values x structural fan-out; Spikformer: rate x T x FLOPs for spike-fed layers.
-    sinabs = np.bincount(s[ok], weights=vals[ok] * layer.fan_all[entry[ok]], minlength=B)
-    total_in = np.bincount(s, weights=vals, minlength=B)
-    spk_sops = np.zeros(B) if real_fed else total_in / n_src * layer.flops
+    c = projection_counts(sp, layer, B, T, delay)
+    # Spikformer: rate x T x FLOPs for spike-fed layers, dense MACs x steps for the real-valued first layer
+    spk_sops = np.zeros(B) if real_fed else c["total_in"] / n_src * layer.flops
     spk_flops = np.full(B, layer.flops * T if real_fed else 0, dtype=np.int64)
     return ProjectionCounts(
         name=q.name,
@@ -460,14 +423,14 @@ def _projection_counts(
         weights=layer.weights,
         zero_weights=layer.zero_weights,
         flops=layer.flops,
-        sops=per_sample(ops),
-        acs=per_sample(ops, is_ac),
-        macs=per_sample(ops, ~is_ac),
-        sops_per_step=per_step,
+        sops=c["sops"],
+        acs=c["acs"],
+        macs=c["macs"],
+        sops_per_step=c["sops_per_step"],
         dense=np.full(B, layer.connections * T, dtype=np.int64),
-        neurobench_acs=(nb_all - nb_mac).round().astype(np.int64),
-        neurobench_macs=nb_mac.round().astype(np.int64),
-        sinabs_synops=sinabs,
+        neurobench_acs=c["neurobench_all"] - c["neurobench_macs"],
+        neurobench_macs=c["neurobench_macs"],
+        sinabs_synops=c["sinabs"],
         spikformer_flops=spk_flops,
         spikformer_sops=spk_sops,
     )
