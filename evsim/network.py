@@ -44,7 +44,8 @@ class Population:
     # `evsim.exact.ExactNeuron`s here: the annotation names the discrete type, which the rest of evsim handles.)
     shape: tuple[int, ...] | None = None  # the shape users know (e.g. (C, H, W)); size == prod(shape)
     poisson_rate: float | None = None  # input population that makes its own events: independent Poisson counts
-    # with this mean per neuron per step (NEST's poisson_generator); it takes no input in `run`
+    # with this mean per neuron per step (NEST's poisson_generator); it takes no input in `run`. In an exact-time
+    # network: Hz, spike times drawn in continuous time (`evsim.exact.poisson`)
 
     @property
     def is_input(self) -> bool:
@@ -245,6 +246,10 @@ class Network:
         object.__setattr__(self, "projections", tuple(self.projections))
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "outputs", tuple(self.outputs))
+        if all(isinstance(p, Population) for p in self.populations) and self.exact:  # convolutions -> synapses
+            from .exact.conv import explicit_projections
+
+            object.__setattr__(self, "projections", explicit_projections(self.populations, self.projections))
         self._validate()
         for p in self.projections:
             if isinstance(p, ConvProjection):
@@ -419,11 +424,6 @@ class Network:
                     f"population {p.name!r} has discrete-time neurons in an exact-time network: use evsim.exact "
                     "neurons for every population"
                 )
-            if p.poisson_rate is not None:
-                raise NetworkError(f"population {p.name!r}: Poisson sources are not supported in exact-time networks")
-        for q in self.projections:
-            if isinstance(q, ConvProjection):
-                raise NetworkError(f"projection {q.name!r}: exact-time networks take explicit projections only")
         if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):
             raise NetworkError(f"dt must be a positive number of seconds, got {self.dt!r}")
 

@@ -162,15 +162,17 @@ def run(
 
     An exact-time network (`evsim.exact` neurons) runs in continuous time over ``[0, duration)`` seconds: ``x`` is
     an `EventStream` (or a tuple, or a list of them) with times in seconds; spike times come back in seconds
-    (`evsim.exact.run`).
+    (`evsim.exact.run`). Its Poisson sources (rates in Hz) draw continuous spike times with seed ``seed + b``.
     """
     if not isinstance(net, Network):
         raise InputError(f"run() needs an evsim.Network (from evsim.load or evsim.Network), got {type(net).__name__}")
+    if int(seed) != seed or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     if net.exact:
         from .exact.run import run_exact_network
 
         return run_exact_network(
-            net, x, steps, duration, initial, threads, progress, record, max_events, max_spikes, max_seconds
+            net, x, steps, duration, initial, threads, progress, record, max_events, max_spikes, max_seconds, seed
         )
     if duration is not None:
         raise InputError("duration= is for exact-time networks (evsim.exact neurons); a discrete one takes steps=")
@@ -191,8 +193,6 @@ def run(
     samples, T, batched = _normalise(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)
-    if int(seed) != seed or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
 

@@ -91,9 +91,11 @@ def _delays(q: Projection | ConvProjection) -> str:
     return f"delay {lo}" if lo == hi else f"delays {lo}..{hi}"
 
 
-def population_repr(p: Population) -> str:
+def population_repr(p: Population, exact: bool = False) -> str:
+    """``exact``: in an exact-time network (a Poisson rate is then in Hz)."""
     shape = f", shape {p.shape}" if p.shape is not None and len(p.shape) > 1 else ""
-    extra = f", Poisson {p.poisson_rate:g} per step" if p.poisson_rate is not None else ""
+    unit = "Hz" if exact else "per step"
+    extra = f", Poisson {p.poisson_rate:g} {unit}" if p.poisson_rate is not None else ""
     return f"Population({p.name!r}, {p.kind}, {p.size} neurons{shape}{extra})"
 
 
@@ -121,7 +123,7 @@ def network_repr(net: Network) -> str:
     )
     order = graph_order(net)
     rank = {n: k for k, n in enumerate(order)}
-    pops = [population_repr(net.population(n)) for n in order]
+    pops = [population_repr(net.population(n), net.exact) for n in order]
     projs = [projection_repr(q) for q in sorted(net.projections, key=lambda q: (rank[q.source], rank[q.target]))]
     lines = [head]
     for group in (pops, projs):
