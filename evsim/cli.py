@@ -12,6 +12,7 @@ import warnings
 from typing import Collection, Sequence
 
 from . import __version__, parallel_cli
+from .exact import cli as exact_cli
 from .dialects import DIALECTS
 from .errors import EvsimError
 from .neurons import DISCRETISATIONS
@@ -21,6 +22,7 @@ EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir
   evsim verify $M --input $D --dialect snntorch --expect $D   engine vs reference vs snnTorch's own spikes
   evsim report $M --input $D --dialect snntorch --out report  JSON, CSV, plots and report.html
   evsim info examples/data/cnn_sinabs.nir --dialect sinabs    the NIR graph and what evsim built
+  evsim run $M --mode exact --input examples/data/digits_shd.h5 --duration 0.003   continuous time, NIR's equations
 """
 
 
@@ -30,6 +32,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--config", metavar="FILE", help="SNN-delays config (config.py, read without running it, or .json) for a .pt"
     )
     g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
+    g.add_argument(
+        "--mode",
+        choices=["discrete", "exact"],
+        help="discrete: on a time grid of --dt (default); exact: continuous time, NIR's own equations, spike times "
+        "in seconds (README, 'Exact time'; --dt is then the engine's calendar step)",
+    )
     g.add_argument(
         "--dialect",
         choices=sorted(DIALECTS),
@@ -125,6 +133,10 @@ def _choose_dialect(args: argparse.Namespace) -> str:
 def _load(args: argparse.Namespace):
     from .io import load
 
+    if getattr(args, "mode", None) == "exact":
+        from .exact.cli import load_exact
+
+        return load_exact(args)
     args.file_settings = {}
     args.dialect = _choose_dialect(args)
     given = dict(
@@ -177,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="what --out keeps: the output layer (default) or every population's spikes",
     )
     parallel_cli.add_args(run)
+    exact_cli.add_run_args(run)
     run.set_defaults(func=cmd_run)
 
     comp = sub.add_parser(
@@ -255,6 +268,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     parallel_cli.check_out(args)  # before anything runs
     t0 = time.perf_counter()
     net = _load(args)
+    if net.exact:
+        return exact_cli.run_command(args, net, time.perf_counter() - t0, _print_model)
     return run_command(args, net, time.perf_counter() - t0, _print_model)
 
 
@@ -336,7 +351,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         else:
             kind = "explicit"
         proj_rows.append((q.name, f"{q.source} -> {q.target}", f"{q.n_synapses} synapses", d, kind, kib(q.nbytes())))
-    table(("name", "source -> target", "synapses", "delay (steps)", "kind", "memory"), proj_rows, right={2, 5})
+    unit = "delay (s)" if net.exact else "delay (steps)"
+    table(("name", "source -> target", "synapses", unit, "kind", "memory"), proj_rows, right={2, 5})
     return 0
 
 
@@ -346,6 +362,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import read_expected, verify
 
     net = _load(args)
+    _not_exact(net, "verify compares the engine with the clock-driven reference, which has no continuous time")
     x, labels = read_for_model(args, net)
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
     v = verify(net, x, labels=labels, expect=expect, expect_name=key, progress=args.progress and sys.stderr.isatty())
@@ -364,6 +381,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import DEFAULT_PRESETS, headline, make_report, write
 
     net = _load(args)
+    _not_exact(net, "report counts per time step")
     x, labels = read_for_model(args, net)
     presets = args.energy or list(DEFAULT_PRESETS) + (list(load_file(args.energy_file)) if args.energy_file else [])
     if args.bin < 1:
@@ -390,6 +408,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         files += more
     print(f"wrote    {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
     return 0
+
+
+def _not_exact(net, why: str) -> None:  # noqa: ANN001
+    if net.exact:
+        raise EvsimError(
+            f"{why}: not available in exact mode; evsim run --mode exact prints spikes, decisions and SOPs "
+            "(exact mode is checked against NEST and closed forms: README, 'Exact time')"
+        )
 
 
 def _announce_compilation() -> None:

@@ -166,15 +166,10 @@ def _whole(v: float) -> Any:
     return int(round(v)) if abs(v - round(v)) < 1e-9 else v
 
 
-def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str = "events") -> tuple[EventStream, int]:
-    """One sample's events as an `EventStream` on the model's grid (frame index, flat index, count) and its number
-    of frames, per ``pipe`` (``time_step`` defaults to ``dt``)."""
-    step = pipe.time_step if pipe.time_step is not None else dt
-    if step is None:
-        raise InputError(
-            f"{where}: the model counts time in steps, not seconds: give the input's seconds per step "
-            "(--time-step SECONDS, or the model's --dt)"
-        )
+def select(ev: EventArray, pipe: InputPipeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 1, 2 and 4 of ``pipe`` (time window, space, layout) without the time binning: which events are kept
+    (a mask over ``ev``), and the kept events' flat input index and value (for `to_stream`, and for exact mode's
+    inputs, which keep each event's own time)."""
     names = ev.dtype.names or ()
     keep = np.ones(len(ev), dtype=bool)
     sec = ev.seconds()
@@ -200,6 +195,21 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
         p = np.zeros_like(p)
     elif pipe.polarity == "swap":
         p = (P - 1) - p
+    flat = ((p[keep] * H + y[keep]) * W + x[keep]).astype(np.int64)
+    vals = np.asarray(ev["v"][keep], dtype=np.float64) if "v" in names else np.ones(flat.shape[0])
+    return keep, flat, vals
+
+
+def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str = "events") -> tuple[EventStream, int]:
+    """One sample's events as an `EventStream` on the model's grid (frame index, flat index, count) and its number
+    of frames, per ``pipe`` (``time_step`` defaults to ``dt``)."""
+    step = pipe.time_step if pipe.time_step is not None else dt
+    if step is None:
+        raise InputError(
+            f"{where}: the model counts time in steps, not seconds: give the input's seconds per step "
+            "(--time-step SECONDS, or the model's --dt)"
+        )
+    keep, flat, vals = select(ev, pipe)
     sel = cast(EventArray, ev[keep]) if not keep.all() else ev
     t0: Any = 0
     if pipe.t_start is not None:
@@ -213,12 +223,11 @@ def to_stream(ev: EventArray, pipe: InputPipeline, dt: float | None, where: str 
             f"{where}: field 't': the last event is {frames} frames of {step:g} s after the origin; a clock that does "
             "not start at 0? count frames from the first event (--origin first) or set a --window"
         )
-    flat = ((p[keep] * H + y[keep]) * W + x[keep]).astype(np.int64)
-    vals = np.asarray(sel["v"], dtype=np.float64) if "v" in names else np.ones(flat.shape[0])
     ok = k >= 0
     if pipe.steps is not None:
         ok &= k < pipe.steps
         frames = int(pipe.steps)
+    W, H, P = pipe.out_size(ev.sensor_size)
     n = W * H * P
     key = k[ok] * n + flat[ok]
     if frames * n <= 4 * key.shape[0] + 4096:  # a dense count is cheaper than sorting the keys

@@ -43,6 +43,7 @@ class EventList(list):
 
     steps: int
     dt: float
+    t_max: float  # (exact mode, ``snap="seconds"``: the recording's length in seconds)
 
 
 def read_nir_data(
@@ -60,15 +61,15 @@ def read_nir_data(
     (checked against ``dt`` when given); event data needs ``dt`` (seconds per step, e.g. ``net.dt``) and gives an
     `EventList` of `EventStream` with times in steps (``dense=True``: ``[B, T, n]`` with ``T = t_max / dt``).
     ``snap="floor"`` bins event times into steps as NIR's ``to_time_gridded`` does, instead of requiring them on the
-    grid. Raises `InputError` naming the file, node and observable.
+    grid; ``snap="seconds"`` keeps them as they are, float seconds (exact mode; no ``dt``). Raises `InputError` naming the file, node and observable.
     """
     import nir
 
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such NIR data file")
-    if snap not in (None, "floor"):
-        raise InputError(f"snap must be None or 'floor', got {snap!r}")
+    if snap not in (None, "floor", "seconds"):
+        raise InputError(f"snap must be None, 'floor' or 'seconds', got {snap!r}")
     from .h5safe import check_hdf5, read_checked
 
     check_hdf5(p, InputError)  # structure and declared sizes, before nir.read_data loads every dataset
@@ -122,9 +123,10 @@ def _flat_nodes(data: Any, prefix: str = "") -> dict[str, Any]:
 def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None) -> Any:
     import nir
 
-    if dt is None:
+    seconds = snap == "seconds"  # exact mode: times stay float seconds
+    if dt is None and not seconds:
         raise InputError(f"{where}: event times are in seconds: pass dt=... (seconds per step, e.g. net.dt)")
-    if not (np.isfinite(dt) and dt > 0):
+    if not seconds and not (np.isfinite(dt) and dt > 0):
         raise InputError(f"dt must be a positive number of seconds, got {dt!r}")
     idx = np.asarray(o.idx)
     time = np.asarray(o.time, dtype=np.float64)
@@ -138,7 +140,7 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
     t_max = float(o.t_max)
     if n < 1 or not t_max > 0:
         raise InputError(f"{where}: n_neurons must be >= 1 and t_max > 0, got {n} and {t_max}")
-    T = int(np.ceil(t_max / dt - _GRID_TOL)) if np.isfinite(t_max) else None
+    T = int(np.ceil(t_max / dt - _GRID_TOL)) if np.isfinite(t_max) and not seconds else None
     out = EventList()
     for b in range(idx.shape[0]):
         ok = idx[b] != -1
@@ -147,6 +149,9 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
             raise InputError(f"{where}: sample {b} has neuron indices outside [0, {n})")
         if not np.all(np.isfinite(t)) or (t.size and t.min() < 0):
             raise InputError(f"{where}: sample {b} has event times that are negative, NaN or infinite")
+        if seconds:
+            out.append(EventStream(t, i.astype(np.int64), None if value is None else value[b][ok]))
+            continue
         s = t / dt
         if snap == "floor":
             k = np.floor(s + _GRID_TOL)
@@ -177,6 +182,9 @@ def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None)
         for b, e in enumerate(out):
             np.add.at(x[b], (e.times, e.indices), 1 if e.values is None else e.values)
         return x
+    if seconds:
+        out.t_max = t_max
+        return out
     out.steps, out.dt = int(steps), float(dt)
     return out
 
