@@ -369,17 +369,21 @@ def account(res: Result) -> Accounting:
     """Count everything `Accounting` holds for the run ``res`` (see the module docstring for the conventions)."""
     net, T = res.net, res.steps
     B = res.batch or 1
-    populations = {name: _population_counts(net.population(name), res.spikes[name], B, T) for name in net.order}
+    spikes = res.spikes
+    if res.duration is not None:  # exact mode: one bin over the whole run (spike times are seconds)
+        spikes = {k: dataclasses.replace(s, times=np.zeros(len(s), np.int64)) for k, s in spikes.items()}
+    populations = {name: _population_counts(net.population(name), spikes[name], B, T) for name in net.order}
     projections = {}
     rank = {name: k for k, name in enumerate(net.order)}
     for q in sorted(net.projections, key=lambda q: (rank[q.source], rank[q.target])):  # in update order
-        sp = res.spikes[q.source]
+        sp = spikes[q.source]
         src = populations[q.source]
         real_fed = src.kind == "input" and not src.binary  # Spikformer's "first layer"
         projections[q.name] = _projection_counts(q, _layer(net, q), sp, B, T, src.size, real_fed)
     updates = np.atleast_1d(np.asarray(res.neuron_updates, dtype=np.int64))
     dense_updates = sum(p.size for p in net.populations if not p.is_input) * T
-    return Accounting(B, T, net.seconds_per_step, projections, populations, updates, dense_updates, net.nbytes())
+    step_s = net.seconds_per_step if res.duration is None else res.duration
+    return Accounting(B, T, step_s, projections, populations, updates, dense_updates, net.nbytes())
 
 
 def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationCounts:

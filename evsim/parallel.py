@@ -338,6 +338,11 @@ def run_dataset(
 
     if not isinstance(net, Network):
         raise InputError(f"run_dataset() needs an evsim.Network, got {type(net).__name__}")
+    if net.exact:
+        raise InputError(
+            "run_dataset() bins events onto a time grid; an exact-time network takes each event at its own time: "
+            "evsim run --mode exact, or evsim.exact.data.exact_inputs and evsim.run(..., duration=...)"
+        )
     for name, v in (("chunk", chunk), ("workers", workers), ("limit", limit)):
         if v is not None and (int(v) != v or v < 1):
             raise InputError(f"{name} must be a positive integer, got {v!r}")

@@ -27,6 +27,7 @@ import numpy as np
 from . import __version__, plots
 from .accounting import Accounting, account
 from .energy import EnergyEstimate, estimate, preset, spikformer_energy
+from .errors import InputError
 from .io.files import atomic_path, write_json
 from .network import Network
 from .simulation import Result, run
@@ -65,6 +66,11 @@ def make_report(
     meta: dict[str, Any] | None = None,
 ) -> Report:
     """Run ``x`` through ``net``, count (`evsim.accounting.account`) and estimate energy under ``presets``."""
+    if net.exact:
+        raise InputError(
+            "make_report runs on a time grid; for an exact-time network count a run's result: "
+            "evsim.accounting.account(evsim.run(net, events, duration=...))"
+        )
     models = [preset(p, energy_file) for p in presets]  # fail on a bad preset before the run
     t0 = time.perf_counter()
     res = run(net, x, progress=progress)

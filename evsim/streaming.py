@@ -56,7 +56,12 @@ class Stream:
     ) -> None:
         cn = net if isinstance(net, CompiledNetwork) else _compiled(net)
         if not isinstance(cn, CompiledNetwork):
-            raise InputError(f"stream() needs an evsim.Network, got {type(net).__name__}")
+            raise InputError(
+                "stream() runs discrete-time networks; an exact-time network runs with evsim.run(net, events, "
+                "duration=seconds)"
+                if isinstance(net, Network) and net.exact
+                else f"stream() needs an evsim.Network, got {type(net).__name__}"
+            )
         self.cn, self.net = cn, cn.net
         net_ = cn.net
         if not net_.inputs and port is not None:

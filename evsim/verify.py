@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import reference
-from .errors import EvsimError
+from .errors import EvsimError, InputError
 from .network import Network
 from .simulation import Result, Spikes, as_dense_inputs, run
 
@@ -174,6 +174,11 @@ def verify(
     progress: bool = False,
 ) -> Verification:
     """Run ``x`` through the engine and the reference (and compare with ``expect``); see the module docstring."""
+    if net.exact:
+        raise InputError(
+            "verify compares the engine with the clock-driven reference, which has no continuous time: an exact-time "
+            "network is checked against NEST and closed forms (README, 'Exact time')"
+        )
     res = run(net, x, progress=progress)
     dense_in, T = as_dense_inputs(net, x)
     B = len(dense_in)

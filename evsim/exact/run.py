@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -43,6 +44,7 @@ def run_exact_network(
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     dur = float(duration)
+    _warn_unreachable(net, dur)
     check_exact_memory(net, samples, dur, rec_mode, int(threads))
     cn = _compiled(net)
     v0 = _initial(cn, initial)
@@ -69,6 +71,17 @@ def run_exact_network(
         progress=progress,
     )
     return gather(runs)
+
+
+def _warn_unreachable(net: Network, duration: float) -> None:
+    """A projection none of whose spikes can arrive within the run: most likely delays meant as ms (NEST's unit)."""
+    for q in net.projections:
+        if q.n_synapses and q.min_delay >= duration:
+            warnings.warn(
+                f"projection {q.name!r}: its shortest delay ({q.min_delay:g} s) is not shorter than the run "
+                f"({duration:g} s), so none of its spikes arrive; delays are seconds in exact mode (NEST's are ms)",
+                stacklevel=4,
+            )
 
 
 def _merge(a: tuple, b: tuple) -> tuple:

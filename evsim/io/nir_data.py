@@ -61,7 +61,8 @@ def read_nir_data(
     (checked against ``dt`` when given); event data needs ``dt`` (seconds per step, e.g. ``net.dt``) and gives an
     `EventList` of `EventStream` with times in steps (``dense=True``: ``[B, T, n]`` with ``T = t_max / dt``).
     ``snap="floor"`` bins event times into steps as NIR's ``to_time_gridded`` does, instead of requiring them on the
-    grid; ``snap="seconds"`` keeps them as they are, float seconds (exact mode; no ``dt``). Raises `InputError` naming the file, node and observable.
+    grid; ``snap="seconds"`` keeps them as they are, float seconds (exact mode; no ``dt``). Raises `InputError`
+    naming the file, node and observable.
     """
     import nir
 
@@ -199,10 +200,15 @@ def write_nir_data(
     populations: Any = None,
 ) -> None:
     """Write every population's spikes of ``result`` (or those named in ``populations``) to a NIR data file,
-    atomically; see the module docstring for the layout. ``dt`` defaults to the network's."""
+    atomically; see the module docstring for the layout. ``dt`` defaults to the network's. The result of an exact
+    run (`evsim.exact`) is written as events at their times in seconds, ``t_max`` its duration (no ``dt``)."""
     import nir
 
     net = result.net
+    if result.duration is not None:
+        if gridded:
+            raise InputError("write_nir_data: an exact run's spikes have no time grid: write them as events")
+        dt = 1.0  # (spike times are seconds already)
     dt = net.dt if dt is None else dt
     if dt is None or not (np.isfinite(dt) and dt > 0):
         raise InputError(f"write_nir_data: needs dt (seconds per step); the network has none, got dt={dt!r}")
@@ -221,13 +227,17 @@ def write_nir_data(
             raise InputError(f"write_nir_data: population {name!r}: NIR data node names cannot contain '/'")
         pop = net.population(name)
         sp = result.spikes[name]
+        if result.duration is not None:
+            obs = {"spikes": _event_data(sp, B, pop.size, result.duration, 1.0, 0.0)}
+            nodes[name] = nir.NIRNodeData(obs)
+            continue
         if gridded:
             d = sp.dense(T, pop.size, B)
             if np.all((d == 0) | (d == 1)):
                 d = d.astype(bool)
             obs: dict[str, Any] = {"spikes": nir.TimeGriddedData(d, float(dt))}
         else:
-            obs = {"spikes": _event_data(sp, B, pop.size, T, float(dt), time_shift)}
+            obs = {"spikes": _event_data(sp, B, pop.size, T * float(dt), float(dt), time_shift)}
         if name in membranes:
             obs["v"] = nir.TimeGriddedData(membranes[name], float(dt))
         nodes[name] = nir.NIRNodeData(obs)
@@ -249,7 +259,7 @@ def _membranes(result: Result) -> dict[str, np.ndarray]:
     return out
 
 
-def _event_data(sp: Any, B: int, n: int, T: int, dt: float, shift: float) -> Any:
+def _event_data(sp: Any, B: int, n: int, t_max: float, dt: float, shift: float) -> Any:
     import nir
 
     counts = np.asarray(sp.counts)
@@ -273,5 +283,5 @@ def _event_data(sp: Any, B: int, n: int, T: int, dt: float, shift: float) -> Any
         if c is not None:
             value[b, : len(t)] = c
     if whole:
-        return nir.EventData(idx, time, int(n), T * dt)
-    return nir.ValuedEventData(idx, time, int(n), T * dt, value)
+        return nir.EventData(idx, time, int(n), t_max)
+    return nir.ValuedEventData(idx, time, int(n), t_max, value)

@@ -91,6 +91,11 @@ def save_nir(
 
     Raises `NetworkError` naming the population or projection when something cannot be expressed in NIR.
     """
+    if isinstance(network, Network) and network.exact:
+        raise NetworkError(
+            "save_nir: an exact-time network cannot be written as NIR yet (its refractory periods, fire-once neurons "
+            "and NEST weight units have no NIR node); save it with evsim.io.native.save_native (evsim compile)"
+        )
     graph, load_kwargs = to_nir(network, dialect, dt=dt, discretisation=discretisation)
     with atomic_path(path) as tmp:
         write_graph(tmp, graph)

@@ -1,0 +1,124 @@
+"""`evsim run --mode exact`: inputs at their own times in seconds (no binning), against `evsim.run` on the same
+events read independently (h5py), the decisions by first output spike and by count, `--out`, and the one-line
+refusals of options that have no meaning in continuous time."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import evsim
+from evsim.cli import main
+
+MODEL = "examples/data/digits_snntorch.nir"
+SHD = "examples/data/digits_shd.h5"
+
+
+def test_run_exact_on_shd_equals_evsim_run(tmp_path, capsys):
+    out = tmp_path / "r.npz"
+    argv = ["run", MODEL, "--mode", "exact", "--input", SHD, "--duration", "0.002", "--samples", "4", "--batch", "3"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "each event at its own time, no binning): 4 sample(s) x 0.002 s" in text
+    assert "first output spike (TTFS)" in text and "argmax of output spike counts" in text
+    net = evsim.load(MODEL, mode="exact")
+    with h5py.File(SHD) as f:
+        evs = [evsim.EventStream(f["spikes/times"][k], f["spikes/units"][k].astype(np.int64)) for k in range(4)]
+        labels = f["labels"][:4]
+    evs = [evsim.EventStream(e.times[e.times < 0.002], e.indices[e.times < 0.002]) for e in evs]
+    res = evsim.run(net, evs, duration=0.002)
+    got = np.load(out)
+    np.testing.assert_array_equal(got["first_spike_times"], res.first_spike_times("3"))
+    np.testing.assert_array_equal(got["first_spike_predictions"], res.first_spike_predictions())
+    np.testing.assert_array_equal(got["predictions"], res.predictions())
+    np.testing.assert_array_equal(got["sops"], res.sops)
+    np.testing.assert_array_equal(got["labels"], labels)
+    np.testing.assert_array_equal(got["spikes/3/times"], res.spikes["3"].times)
+    ok = int(np.sum(res.predictions() == labels))
+    assert f"accuracy {ok / 4:.4f} ({ok}/4, argmax of output spike counts)" in text
+
+
+def test_event_file_times_reach_the_model_unbinned(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 200
+    ev = np.zeros(n, dtype=[("x", "<i8"), ("t", "<i8"), ("p", "<i8")])
+    ev["t"] = np.sort(rng.integers(0, 3000, n))  # microseconds, off any 0.1 ms grid
+    ev["x"] = rng.integers(0, 64, n)
+    path = tmp_path / "ev.npy"
+    np.save(path, ev)
+    out = tmp_path / "r.json"
+    argv = ["run", MODEL, "--mode", "exact", "--input", str(path), "--duration", "0.004", "--record", "all"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    got = json.loads(out.read_text())
+    np.testing.assert_array_equal(np.array(got["spikes/input/times"]), ev["t"] * 1e-6)
+    np.testing.assert_array_equal(np.array(got["spikes/input/indices"]), ev["x"])
+    # a window shifts the clock to its start and keeps [start, stop)
+    argv = ["run", MODEL, "--mode", "exact", "--input", str(path), "--window", "0.001", "0.002", "--record", "all"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    got = json.loads(out.read_text())
+    sel = (ev["t"] >= 1000) & (ev["t"] < 2000)
+    np.testing.assert_allclose(np.array(got["spikes/input/times"]), ev["t"][sel] * 1e-6 - 0.001, rtol=0, atol=1e-15)
+    assert got["duration"] == [pytest.approx(0.001)]
+    capsys.readouterr()
+
+
+def test_dense_raster_runs_at_its_time_step(tmp_path, capsys):
+    x = np.load("examples/data/digits_test.npz")["x"][:2]
+    argv = ["run", MODEL, "--mode", "exact", "--input", "examples/data/digits_test.npz", "--samples", "2"]
+    out = tmp_path / "r.npz"
+    assert main([*argv, "--time-step", "1e-4", "--out", str(out), "--no-progress"]) == 0
+    assert "2 sample(s) x 0.0025 s" in capsys.readouterr().out
+    net = evsim.load(MODEL, mode="exact")
+    evs = []
+    for s in x:
+        k, i = np.nonzero(s)
+        evs.append(evsim.EventStream(k * 1e-4, i, s[k, i].astype(float)))
+    res = evsim.run(net, evs, duration=25e-4)
+    np.testing.assert_array_equal(np.load(out)["first_spike_times"], res.first_spike_times("3"))
+
+
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        (["--reset", "zero"], "--reset is a discrete-time setting"),
+        (["--dialect", "snntorch"], "a dialect does not apply"),
+        (["--workers", "2"], "runs in this process"),
+        ([], "give --duration SECONDS"),
+    ],
+)
+def test_run_exact_refusals(extra, msg, capsys):
+    assert main(["run", MODEL, "--mode", "exact", "--input", SHD, *extra]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and err.count("\n") == 1
+
+
+def test_verify_report_refuse_and_discrete_evsim_file(tmp_path, capsys):
+    for cmd in (["verify"], ["report", "--out", str(tmp_path / "rep")]):
+        assert main([cmd[0], MODEL, "--mode", "exact", "--input", SHD, *cmd[1:]]) == 2
+        assert "not available in exact mode" in capsys.readouterr().err
+    disc = tmp_path / "d.evsim"
+    assert main(["compile", MODEL, "--dialect", "snntorch", "--out", str(disc)]) == 0
+    assert main(["run", str(disc), "--mode", "exact", "--input", SHD, "--duration", "0.001"]) == 2
+    assert "holds a discrete-time network" in capsys.readouterr().err
+    ex = tmp_path / "e.evsim"  # an exact .evsim file runs in exact mode without --mode
+    assert main(["compile", MODEL, "--mode", "exact", "--out", str(ex)]) == 0
+    assert main(["run", str(ex), "--input", SHD, "--duration", "0.001", "--samples", "1", "--no-progress"]) == 0
+    assert "each event at its own time" in capsys.readouterr().out
+
+
+def test_nir_data_input_keeps_seconds_and_t_max(tmp_path, capsys):
+    import evsim.io.nir_data
+
+    net = evsim.load(MODEL, mode="exact")
+    rng = np.random.default_rng(1)
+    t = np.sort(rng.uniform(0, 1.5e-3, 80))
+    src = evsim.run(net, evsim.EventStream(t, rng.integers(0, 64, 80)), duration=2e-3)
+    path = tmp_path / "in.h5"
+    evsim.io.nir_data.write_nir_data(path, src, populations=["input"])  # events in seconds, t_max 2 ms
+    out = tmp_path / "r.npz"
+    assert main(["run", MODEL, "--mode", "exact", "--input", str(path), "--out", str(out), "--no-progress"]) == 0
+    assert "1 sample(s) x 0.002 s" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(out)["first_spike_times"][0], src.first_spike_times("3"))
