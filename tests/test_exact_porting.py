@@ -43,9 +43,7 @@ def test_accounting_counts_an_exact_run():
     acct = evsim.accounting.account(res)
     np.testing.assert_array_equal(acct.sops, res.sops)  # events x synapses, against the engine's counter
     assert acct.steps == 1 and acct.dt == 10 * MS  # one bin over the run
-    assert acct.populations["out"].spikes.tolist() == [
-        int(np.sum(res.spikes["out"].samples == b)) for b in range(2)
-    ]
+    assert acct.populations["out"].spikes.tolist() == [int(np.sum(res.spikes["out"].samples == b)) for b in range(2)]
 
 
 def test_nir_data_of_an_exact_run_keeps_seconds(tmp_path):

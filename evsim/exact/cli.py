@@ -11,6 +11,7 @@ spike times in seconds.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from typing import Any
@@ -71,8 +72,7 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
     firsts, counts, sops, durs, labels, spikes = [], [], [], [], [], []
     n_run = 0
     while True:
-        chunk = [next(items, None) for _ in range(max(int(args.batch), 1))]
-        chunk = [c for c in chunk if c is not None]
+        chunk = list(itertools.islice(items, max(int(args.batch), 1)))
         if not chunk:
             break
         for dur in sorted({d for _, d, _ in chunk}):  # one evsim.run per duration (usually one)

@@ -53,13 +53,13 @@ def exact_inputs(
         if isinstance(sample, _Timed):  # (a NIR data file bound to a grid elsewhere)
             raise InputError(f"{where}: its events were put on a time grid; exact mode needs them in seconds")
         if isinstance(sample, EventStream):
-            t, idx, val = np.asarray(sample.times, np.float64), np.asarray(sample.indices), sample.values
+            t, idx, val = np.asarray(sample.times, dtype=float), np.asarray(sample.indices), sample.values
             dur = duration or natural
         elif isinstance(sample, np.ndarray) and sample.dtype.names is None:
             step = _step(pipe, net, where)
             raster = sample.reshape(sample.shape[0], -1)
             frame, idx = np.nonzero(raster)
-            t, val = frame * step, raster[frame, idx].astype(np.float64)
+            t, val = np.asarray(frame * step, dtype=float), raster[frame, idx].astype(np.float64)
             dur = duration or sample.shape[0] * step
         else:
             t, idx, val, dur = _events(sample, pipe, n_in, shape, where, duration or natural)

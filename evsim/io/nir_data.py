@@ -121,13 +121,14 @@ def _flat_nodes(data: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _events(where: str, o: Any, dt: float | None, dense: bool, snap: str | None) -> Any:
+def _events(where: str, o: Any, dt_given: float | None, dense: bool, snap: str | None) -> Any:
     import nir
 
     seconds = snap == "seconds"  # exact mode: times stay float seconds
-    if dt is None and not seconds:
+    if dt_given is None and not seconds:
         raise InputError(f"{where}: event times are in seconds: pass dt=... (seconds per step, e.g. net.dt)")
-    if not seconds and not (np.isfinite(dt) and dt > 0):
+    dt = 1.0 if dt_given is None else dt_given
+    if not (np.isfinite(dt) and dt > 0):
         raise InputError(f"dt must be a positive number of seconds, got {dt!r}")
     idx = np.asarray(o.idx)
     time = np.asarray(o.time, dtype=np.float64)
@@ -228,8 +229,7 @@ def write_nir_data(
         pop = net.population(name)
         sp = result.spikes[name]
         if result.duration is not None:
-            obs = {"spikes": _event_data(sp, B, pop.size, result.duration, 1.0, 0.0)}
-            nodes[name] = nir.NIRNodeData(obs)
+            nodes[name] = nir.NIRNodeData({"spikes": _event_data(sp, B, pop.size, result.duration, 1.0, 0.0)})
             continue
         if gridded:
             d = sp.dense(T, pop.size, B)
