@@ -32,7 +32,9 @@ BYTES_PER_EVENT = 24  # time (float64), neuron (int64), value (float64)
 
 def poisson_source(name: str, n: int, rate: float) -> Population:
     """An input population of ``n`` independent Poisson neurons firing at ``rate`` Hz each, for an exact-time
-    network (it takes no input in `evsim.run`; do not list it in ``Network.inputs``)."""
+    network (it takes no input in `evsim.run`; do not list it in ``Network.inputs``). Porting NEST: one
+    ``poisson_generator`` sends each of its targets a train of its own, so give it one source neuron per target,
+    connected one to one (a source neuron with several synapses sends them all the same spikes)."""
     from ..network import Population
 
     r = float(rate)
