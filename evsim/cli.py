@@ -306,12 +306,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     settings = {
         k: v
         for k, v in dict(net.meta.get("settings", {})).items()
-        if k not in ("dialect", "dt") and v not in (None, {}, "")
+        if k not in ("dialect", "dt") and v not in (None, {}, "") and not net.exact  # (exact: NIR's own equations)
     }
     print(f"model       {args.model}")
     print(
-        f"dialect     {net.meta.get('dialect', args.dialect)}, {time_step(net)}; "
-        + ", ".join(f"{k} {v}" for k, v in settings.items())
+        f"dialect     {net.meta.get('dialect', args.dialect)}, {time_step(net)}"
+        + ("; " + ", ".join(f"{k} {v}" for k, v in settings.items()) if settings else "")
     )
     print(
         f"network     {net.n_neurons} neurons in {sum(not p.is_input for p in net.populations)} populations, "

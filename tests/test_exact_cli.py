@@ -122,3 +122,10 @@ def test_nir_data_input_keeps_seconds_and_t_max(tmp_path, capsys):
     assert main(["run", MODEL, "--mode", "exact", "--input", str(path), "--out", str(out), "--no-progress"]) == 0
     assert "1 sample(s) x 0.002 s" in capsys.readouterr().out
     np.testing.assert_array_equal(np.load(out)["first_spike_times"][0], src.first_spike_times("3"))
+
+
+def test_info_exact_shows_seconds_and_no_discrete_settings(capsys):
+    assert main(["info", MODEL, "--mode", "exact"]) == 0
+    text = capsys.readouterr().out
+    assert "dialect     nir, exact time (calendar steps of 0.0001 s)\n" in text
+    assert "delay (s)" in text and "reset_delay" not in text
