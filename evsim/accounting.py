@@ -369,9 +369,9 @@ def account(res: Result) -> Accounting:
     """Count everything `Accounting` holds for the run ``res`` (see the module docstring for the conventions)."""
     net, T = res.net, res.steps
     B = res.batch or 1
-    spikes = res.spikes
-    if res.duration is not None:  # exact mode: one bin over the whole run (spike times are seconds)
-        spikes = {k: dataclasses.replace(s, times=np.zeros(len(s), np.int64)) for k, s in spikes.items()}
+    spikes, step_s = res.spikes, net.seconds_per_step
+    if res.duration is not None:  # exact mode: counted on the engine's calendar grid (steps of h = the net's dt)
+        T, step_s, spikes = _on_grid(res)
     populations = {name: _population_counts(net.population(name), spikes[name], B, T) for name in net.order}
     projections = {}
     rank = {name: k for k, name in enumerate(net.order)}
@@ -382,8 +382,21 @@ def account(res: Result) -> Accounting:
         projections[q.name] = _projection_counts(q, _layer(net, q), sp, B, T, src.size, real_fed)
     updates = np.atleast_1d(np.asarray(res.neuron_updates, dtype=np.int64))
     dense_updates = sum(p.size for p in net.populations if not p.is_input) * T
-    step_s = net.seconds_per_step if res.duration is None else res.duration
     return Accounting(B, T, step_s, projections, populations, updates, dense_updates, net.nbytes())
+
+
+def _on_grid(res: Result) -> tuple[int, float, dict[str, Spikes]]:
+    """An exact run's spikes on the grid of its calendar step ``h`` (spike at ``t`` s -> step ``floor(t / h)``): the
+    per-step conventions (dense, sparsity, per-step rates) then count steps of ``h``, as if clocked at ``h``."""
+    from .engine.exact_compile import resolution
+
+    h = resolution(res.net)
+    T = max(1, int(np.ceil(float(res.duration) / h - 1e-9)))  # type: ignore[arg-type]
+
+    def step(t: np.ndarray) -> np.ndarray:
+        return np.minimum(np.floor(np.asarray(t, dtype=np.float64) / h + 1e-9), T - 1).astype(np.int64)
+
+    return T, h, {k: dataclasses.replace(s, times=step(s.times)) for k, s in res.spikes.items()}
 
 
 def _population_counts(p: Population, sp: Spikes, B: int, T: int) -> PopulationCounts:

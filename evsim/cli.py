@@ -251,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--raster-sample", type=int, default=0, metavar="K", help="sample shown in the raster")
     report.add_argument("--bin", type=int, default=1, metavar="STEPS", help="time bin of 'SOPs over time'")
     report.add_argument(
+        "--duration", type=float, metavar="S", help="--mode exact: run each sample over [0, S) seconds (see evsim run)"
+    )
+    report.add_argument(
         "--early-exit",
         nargs="+",
         type=float,
@@ -381,8 +384,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import DEFAULT_PRESETS, headline, make_report, write
 
     net = _load(args)
-    _not_exact(net, "report counts per time step")
-    x, labels = read_for_model(args, net)
+    duration = None
+    if net.exact:
+        if args.early_exit:
+            raise EvsimError("--early-exit streams the input step by step: not available in exact mode")
+        x, labels, duration = exact_cli.read_all(args, net)
+    else:
+        x, labels = read_for_model(args, net)
     presets = args.energy or list(DEFAULT_PRESETS) + (list(load_file(args.energy_file)) if args.energy_file else [])
     if args.bin < 1:
         raise EvsimError(f"--bin must be at least one step, got {args.bin}")
@@ -394,6 +402,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         energy_file=args.energy_file,
         progress=args.progress and sys.stderr.isatty(),
         meta=dict(model=args.model, input=args.input, dialect=args.dialect, settings=net.meta.get("settings", {})),
+        duration=duration,
     )
     if not 0 <= args.raster_sample < rep.acct.samples:
         raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")

@@ -75,11 +75,12 @@ def raster(res: Result, sample: int = 0) -> Figure:
     heights = [float(np.clip(np.sqrt(s), 1.6, 12)) for s in sizes]
     fig = _figure(9, min(2.2 + 0.55 * sum(heights), 14))
     axes = fig.subplots(len(names), 1, sharex=True, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
-    T = res.steps
+    T, exact = res.steps, res.duration
+    scale, label = _time_axis(exact, 1) if exact else (1.0, "step")  # (exact mode: spike times are seconds)
     for k, (name, ax) in enumerate(zip(names, axes)):
         sp = res.spikes[name]
         sel = sp.samples == sample
-        t, n, c = sp.times[sel], sp.indices[sel], sp.counts[sel]
+        t, n, c = sp.times[sel] * (scale / exact if exact else 1), sp.indices[sel], sp.counts[sel]
         p = net.population(name)
         kind = p.kind
         ms = float(np.clip(300 / max(p.size, 1), 1.5, 8))
@@ -98,15 +99,23 @@ def raster(res: Result, sample: int = 0) -> Figure:
         total = float(np.sum(c)) if not p.is_input else len(t)
         ax.set_title(
             f"{name}  ({kind}, {p.size} neurons): {total:g} {what}, "
-            f"{total / (p.size * max(T, 1)):.3f} per neuron per step",
+            + (
+                f"{total / (p.size * max(T, 1)):.3f} per neuron per step"
+                if exact is None
+                else f"{total / p.size:.3g} per neuron"
+            ),
             loc="left",
             fontsize=9,
         )
         ax.margins(x=0)
         ax.grid(axis="x", alpha=0.3)
-    axes[-1].set_xlim(-0.5, T - 0.5)
     dt = net.seconds_per_step
-    axes[-1].set_xlabel("step" + (f"  (dt = {_si(dt, 's')})" if dt else ""))
+    if exact:
+        axes[-1].set_xlim(0, scale)
+        axes[-1].set_xlabel(f"{label}, exact")
+    else:
+        axes[-1].set_xlim(-0.5, T - 0.5)
+        axes[-1].set_xlabel("step" + (f"  (dt = {_si(dt, 's')})" if dt else ""))
     fig.suptitle(f"Spike raster, sample {sample}", fontsize=11)
     return fig
 

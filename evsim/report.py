@@ -27,7 +27,6 @@ import numpy as np
 from . import __version__, plots
 from .accounting import Accounting, account
 from .energy import EnergyEstimate, estimate, preset, spikformer_energy
-from .errors import InputError
 from .io.files import atomic_path, write_json
 from .network import Network
 from .simulation import Result, run
@@ -64,16 +63,13 @@ def make_report(
     energy_file: str | Path | None = None,
     progress: bool = False,
     meta: dict[str, Any] | None = None,
+    duration: float | None = None,
 ) -> Report:
-    """Run ``x`` through ``net``, count (`evsim.accounting.account`) and estimate energy under ``presets``."""
-    if net.exact:
-        raise InputError(
-            "make_report runs on a time grid; for an exact-time network count a run's result: "
-            "evsim.accounting.account(evsim.run(net, events, duration=...))"
-        )
+    """Run ``x`` through ``net``, count (`evsim.accounting.account`) and estimate energy under ``presets``.
+    ``duration``: seconds, for an exact-time network (`evsim.exact`; its counts are then over the whole run)."""
     models = [preset(p, energy_file) for p in presets]  # fail on a bad preset before the run
     t0 = time.perf_counter()
-    res = run(net, x, progress=progress)
+    res = run(net, x, progress=progress, duration=duration)
     t1 = time.perf_counter()
     acct = account(res)
     t2 = time.perf_counter()
@@ -111,6 +107,7 @@ def summary(rep: Report) -> dict[str, Any]:
         ),
         "samples": acct.samples,
         "steps": acct.steps,
+        "duration_s": rep.res.duration,  # (exact mode: the run's length; counts are over it, in one bin)
         "accuracy": rep.accuracy,
         "counts": acct.to_dict(),
         "energy": energy,
@@ -123,7 +120,12 @@ def headline(rep: Report) -> list[str]:
     a = rep.acct
     d = a.to_dict()
     out = [
-        f"samples  {a.samples} x {a.steps} steps"
+        f"samples  {a.samples} x "
+        + (
+            f"{a.steps} steps"
+            if rep.res.duration is None
+            else f"{rep.res.duration:g} s (exact; per-step figures on its calendar grid: {a.steps} steps of {a.dt:g} s)"
+        )
         + (f", accuracy {rep.accuracy:.4f}" if rep.accuracy is not None else ""),
         f"SOPs     {d['sops_per_sample']:.0f} per sample (AC {d['acs_per_sample']:.0f}, MAC "
         f"{d['macs_per_sample']:.0f}); dense {d['dense_per_sample']:.0f} "

@@ -95,10 +95,27 @@ def test_run_exact_refusals(extra, msg, capsys):
     assert msg in err and err.count("\n") == 1
 
 
-def test_verify_report_refuse_and_discrete_evsim_file(tmp_path, capsys):
-    for cmd in (["verify"], ["report", "--out", str(tmp_path / "rep")]):
-        assert main([cmd[0], MODEL, "--mode", "exact", "--input", SHD, *cmd[1:]]) == 2
-        assert "not available in exact mode" in capsys.readouterr().err
+def test_report_exact(tmp_path, capsys):
+    rep = tmp_path / "rep"
+    argv = ["report", MODEL, "--mode", "exact", "--input", SHD, "--duration", "0.002", "--samples", "3"]
+    assert main([*argv, "--out", str(rep), "--no-progress"]) == 0
+    assert "3 x 0.002 s (exact; per-step figures on its calendar grid: 20 steps of 0.0001 s)" in capsys.readouterr().out
+    js = json.loads((rep / "report.json").read_text())
+    net = evsim.load(MODEL, mode="exact")
+    with h5py.File(SHD) as f:
+        evs = [evsim.EventStream(f["spikes/times"][k], f["spikes/units"][k].astype(np.int64)) for k in range(3)]
+    res = evsim.run(net, [evsim.EventStream(e.times[e.times < 0.002], e.indices[e.times < 0.002]) for e in evs],
+                    duration=0.002)  # fmt: skip
+    assert js["duration_s"] == 0.002 and js["steps"] == 20
+    assert js["counts"]["sops_per_sample"] == pytest.approx(float(np.mean(res.sops)))
+    assert (rep / "raster.png").stat().st_size > 1000
+    assert main([*argv, "--out", str(rep), "--early-exit", "0.9"]) == 2
+    assert "not available in exact mode" in capsys.readouterr().err
+
+
+def test_verify_refuses_and_discrete_evsim_file(tmp_path, capsys):
+    assert main(["verify", MODEL, "--mode", "exact", "--input", SHD]) == 2
+    assert "not available in exact mode" in capsys.readouterr().err
     disc = tmp_path / "d.evsim"
     assert main(["compile", MODEL, "--dialect", "snntorch", "--out", str(disc)]) == 0
     assert main(["run", str(disc), "--mode", "exact", "--input", SHD, "--duration", "0.001"]) == 2

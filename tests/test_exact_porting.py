@@ -42,8 +42,13 @@ def test_accounting_counts_an_exact_run():
     res = evsim.run(net, [_events(1), _events(2)], duration=10 * MS)
     acct = evsim.accounting.account(res)
     np.testing.assert_array_equal(acct.sops, res.sops)  # events x synapses, against the engine's counter
-    assert acct.steps == 1 and acct.dt == 10 * MS  # one bin over the run
-    assert acct.populations["out"].spikes.tolist() == [int(np.sum(res.spikes["out"].samples == b)) for b in range(2)]
+    assert acct.steps == 100 and acct.dt == 1e-4  # per-step figures on the calendar grid (h = 0.1 ms)
+    sp = res.spikes["out"]
+    assert acct.populations["out"].spikes.tolist() == [int(np.sum(sp.samples == b)) for b in range(2)]
+    per_step = np.zeros((2, 100), dtype=np.int64)
+    np.add.at(per_step, (sp.samples, np.floor(sp.times / 1e-4).astype(np.int64)), 1)
+    np.testing.assert_array_equal(acct.populations["out"].events_per_step, per_step)
+    np.testing.assert_array_equal(acct.projections["in->out"].sops_per_step.sum(axis=1), res.sops)
 
 
 def test_nir_data_of_an_exact_run_keeps_seconds(tmp_path):
@@ -89,7 +94,6 @@ def test_discrete_only_tools_refuse_in_one_line(tmp_path):
     ev = _events(1)
     cases = [
         (lambda: evsim.verify.verify(net, ev), "clock-driven reference"),
-        (lambda: evsim.report.make_report(net, ev), "make_report runs on a time grid"),
         (lambda: evsim.stream(net), "stream\\(\\) runs discrete-time networks"),
         (lambda: evsim.io.nir_export.save_nir(net, tmp_path / "x.nir"), "exact-time network cannot be written"),
         (lambda: evsim.run_dataset(net, evsim.data.open("examples/data/digits_shd.h5")), "bins events"),

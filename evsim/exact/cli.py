@@ -122,6 +122,20 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
     return 0
 
 
+def read_all(args: argparse.Namespace, net: Any) -> tuple[list, Any, float]:
+    """Every sample (at most ``--samples``) as one batch of events in seconds, the labels, and one duration (the
+    longest sample's), for ``evsim report --mode exact``."""
+    from ..data.cli import _open, _pipeline
+    from .data import exact_inputs
+
+    items = list(exact_inputs(net, _open(args), _pipeline(args, net), args.duration, args.samples))
+    if not items:
+        raise InputError(f"{args.input}: holds no sample")
+    labs = [lab for _, _, lab in items]
+    labels = np.asarray(labs, dtype=np.int64) if all(v is not None for v in labs) else None
+    return [s for s, _, _ in items], labels, max(d for _, d, _ in items)
+
+
 def _is_file(out: str) -> bool:
     return str(out).lower().endswith((".npz", ".json"))
 
