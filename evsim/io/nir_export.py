@@ -8,7 +8,7 @@ records them for people in the graph's metadata (``evsim_load``, a JSON string; 
     kw = evsim.save_nir(net, "model.nir")   # {'dialect': 'snntorch', 'dt': 0.0001, 'reset': 'subtract', ...}
     same = evsim.load("model.nir", **kw)
 
-The mapping is the inverse of `evsim.io.nir.from_graph`:
+The mapping is the inverse of `evsim.io.nir_graph.from_graph`:
 
 * input population -> ``Input`` of its shape; output port ``p`` -> an ``Output`` node fed by ``p``;
 * neuron population -> ``LIF`` / ``IF`` (no leak) / ``LI`` / ``CubaLIF`` / ``CubaLI`` / ``I`` (no threshold), or
@@ -29,7 +29,7 @@ The mapping is the inverse of `evsim.io.nir.from_graph`:
 * recurrence: evsim's loader gives the edge that closes a cycle (a back edge of its depth-first walk from the
   inputs, in file order) one step of delay, as snnTorch and Norse feed back the previous step's spikes, and a
   dialect may add a latency to every projection (lava-dl: one step). The exporter runs the loader's own rule
-  (`evsim.io.nir._back_edges`) on the graph it writes and shortens those edges' ``Delay`` to match: a recurrent
+  (`evsim.io.nir_graph._back_edges`) on the graph it writes and shortens those edges' ``Delay`` to match: a recurrent
   projection with delay 1 is a plain edge, delay ``d`` a ``Delay`` of ``d - 1`` steps. If the walk would enter a
   loop through a delayed projection and so close it with a zero-delay one, a zero-weight link from the first
   input to that projection's source, walked first, makes it enter elsewhere; when no order of the walk works

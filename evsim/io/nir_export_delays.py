@@ -2,7 +2,7 @@
 
 A projection becomes one chain per distinct delay, ``[Flatten ->] Linear(W_d) [-> Delay(d dt)]`` (the delay groups
 the loader merges again); `_assemble` names the nodes, orders the edges, runs the loader's own back-edge rule
-(`evsim.io.nir._back_edges`: the edge that closes a loop gets one step) and shortens those edges' ``Delay`` to
+(`evsim.io.nir_graph._back_edges`: the edge that closes a loop gets one step) and shortens those edges' ``Delay`` to
 match; `_solve` tries edge orders and entry links until no zero-delay projection would close a loop (see
 `evsim.io.nir_export`'s docstring, "recurrence"). Used by `evsim.io.nir_export.to_nir`.
 """
@@ -135,7 +135,7 @@ def _assemble(
     """Name the nodes, order the edges, find the loader's back edges, set the Delay nodes, build the graph."""
     import nir
 
-    from .nir import _back_edges
+    from .nir_graph import _back_edges
 
     pops = {p.name: p for p in net.populations}
     taken: set[str] = set(pops)

@@ -16,7 +16,7 @@ def node_table(net: Network, graph: Any) -> list[tuple[str, str, str, str]]:
     into). ``net`` is the network `evsim.load` made of that graph."""
     import nir
 
-    from .nir import _flatten
+    from .nir_graph import _flatten
 
     nodes, edges, top_in, top_out = _flatten(graph)
     node_map = dict((net.meta or {}).get("node_map") or {})
