@@ -166,6 +166,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
     # stepped populations without late reset, overshoot rule or multi-spike: the short, branch-free loop
     plain = scan & ~(flags["rdelay"] | flags["overshoot"] | flags["multi"])
+    # ... 2: and uniform (every neuron the same coefficients, no refractory period): `evsim.engine.step`
+    plain = plain.astype(np.int8) + (plain & _uniform(par, refractory, pop_off)).astype(np.int8)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2
@@ -230,6 +232,15 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         **conv_arrays,
     )
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
+
+
+def _uniform(par: dict, refractory: np.ndarray, pop_off: np.ndarray) -> np.ndarray:
+    """Per population: every neuron has the same coefficients and no refractory period."""
+    out = np.zeros(pop_off.size - 1, dtype=np.bool_)
+    for p in range(out.size):
+        lo, hi = pop_off[p], pop_off[p + 1]
+        out[p] = hi > lo and not np.any(refractory[lo:hi]) and all(np.all(a[lo:hi] == a[lo]) for a in par.values())
+    return out
 
 
 def _quiet(nrn) -> bool:
