@@ -137,6 +137,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     ip_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
     q_maxd = np.zeros(len(projs), dtype=np.int64)
+    q_full = np.zeros(len(projs), dtype=np.bool_)  # every row: each target in order, one delay (`_full_rows`)
     ip_pos = 0
     conv_of = np.full(len(projs), -1, dtype=np.int64)
     convs: list[ConvProjection] = []
@@ -157,6 +158,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             rowptr = kept_before[rowptr]
         ip_parts.append(rowptr)
         q_maxd[q_i] = q.max_delay
+        q_full[q_i] = _full_rows(rowptr, targets, delays, pops[tgt_pop[q_i]].size)
         ip_pos += rowptr.shape[0]
     src_of = [names.index(q.source) for q in projs]
     out_order = np.argsort(np.array(src_of, dtype=np.int64), kind="stable")
@@ -223,6 +225,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         rowptr=cat(ip_parts, np.int64),
         delays=delays,
         q_maxd=q_maxd,
+        q_full=q_full,
         targets=targets,
         weights=weights,
         D=D,
@@ -232,6 +235,19 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         **conv_arrays,
     )
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)
+
+
+def _full_rows(rowptr: np.ndarray, targets: np.ndarray, delays: np.ndarray, n_target: int) -> bool:
+    """Whether every row ``rowptr[j]:rowptr[j + 1]`` of the packed synapses is ``0, 1, ..., n_target - 1`` with
+    one delay (a fully connected projection with a delay per source neuron): such rows are delivered as
+    contiguous adds, without reading the targets."""
+    lo, hi = int(rowptr[0]), int(rowptr[-1])
+    if np.any(np.diff(rowptr) != n_target) or hi == lo:
+        return False
+    n_rows = (hi - lo) // n_target
+    tg = targets[lo:hi].reshape(n_rows, n_target)
+    dl = delays[lo:hi].reshape(n_rows, n_target)
+    return bool(np.all(tg == np.arange(n_target)) and np.all(dl == dl[:, :1]))
 
 
 def _uniform(par: dict, refractory: np.ndarray, pop_off: np.ndarray) -> np.ndarray:

@@ -128,6 +128,7 @@ def run_discrete(
     rowptr: np.ndarray,
     delays: np.ndarray,
     q_maxd: np.ndarray,
+    q_full: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
     D: int,
@@ -194,7 +195,7 @@ def run_discrete(
     undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
     # fmt: off
-    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, targets, weights,
+    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
            conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan, unit)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
