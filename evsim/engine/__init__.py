@@ -15,6 +15,7 @@ from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from . import first_run
 from .conv import KMAX
+from .conv import conv_arrays as _conv_arrays
 from .loop import new_state, run_discrete
 from .poisson import GUIDE
 
@@ -177,14 +178,9 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    conv_woff = np.zeros(len(convs) + 1, dtype=np.int64)
-    np.cumsum([c.spec.weight.size for c in convs], out=conv_woff[1:])
     conv_arrays = dict(
         conv_of=conv_of,
-        conv_par=np.stack([c.spec.params() for c in convs]) if convs else None,  # (None: the loop's variant without)
-        conv_w=cat([c.spec.weight.reshape(-1) for c in convs], np.float64),
-        conv_woff=conv_woff,
-        conv_scale=np.array([c.spec.pool_scale for c in convs], dtype=np.float64),
+        **_conv_arrays([c.spec for c in convs]),
         conv_delay=np.array([c.delay for c in convs], dtype=np.int64),
     )
     cdfs = [_poisson_cdf(r) if r > 0 else np.zeros(0) for r in poisson]

@@ -9,8 +9,70 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
+from ..conv import ConvSpec
+from ..errors import NetworkError
 
 KMAX = 4096  # largest convolution kernel side the engine handles (checked when the network is compiled)
+
+
+# columns of a convolution's row of ``conv_par`` after the 16 of `ConvSpec.params`: output channels per group,
+# output pixels per channel, and the offsets of its kernel in ``conv_w`` and of its tables in ``conv_tab``
+OG, OHW, WOFF, SRC, ROWS, COLS, NNZ = range(16, 23)
+
+
+def conv_arrays(specs: list[ConvSpec]) -> dict:
+    """The engine's arrays for implicit convolutions ``specs`` (one row of ``conv_par`` each, see `_emit_conv`):
+
+    * ``conv_w``: each kernel scaled by its pooling factor and laid out ``[C_in, kh, kw, C_out / groups]`` (the
+      output channels of one tap contiguous), so that a spike's taps are visited without a division;
+    * ``conv_tab`` (int32): per source neuron ``[C_in-row of its taps (c * kh), pooled y, pooled x, first target
+      of its group (g * og * oh * ow)]`` (``-1`` first when pooling drops the neuron); per pooled row ``y`` the
+      kernel rows that reach an output, ``[count, ky..., output row...]`` (``2 kh + 1`` entries), the same for
+      columns; per tap the number of its non-zero weights (the synaptic operations it counts).
+    """
+    par, ws, tabs = [], [], []
+    woff = toff = 0
+    for s in specs:
+        c_in, h, wd = s.in_shape
+        c_out, cg, kh, kw = s.weight.shape
+        og = c_out // s.groups
+        oh, ow = s.output_hw
+        hp, wp = s.pooled_hw
+        w = (s.weight * s.pool_scale).reshape(s.groups, og, cg, kh, kw).transpose(0, 2, 3, 4, 1).reshape(-1)
+        j = np.arange(c_in * h * wd)
+        c, y, x = j // (h * wd), (j // wd) % h // s.pool, j % wd // s.pool
+        src = np.stack([np.where((y < hp) & (x < wp), c * kh, -1), y, x, (c // cg) * og * oh * ow], axis=1)
+        rows = _reach(hp, kh, s.stride[0], s.pad[0], s.dilation[0], oh)
+        cols = _reach(wp, kw, s.stride[1], s.pad[1], s.dilation[1], ow)
+        nnz = np.count_nonzero(w.reshape(-1, og), axis=1)
+        parts = [src.reshape(-1), rows, cols, nnz]
+        offs = np.cumsum([toff] + [a.size for a in parts])
+        par.append(np.concatenate([s.params(), [og, oh * ow, woff], offs[:4]]))
+        ws.append(w)
+        tabs.extend(parts)
+        woff += w.size
+        toff = int(offs[4])
+    if toff >= 2**31:
+        raise NetworkError(f"implicit convolutions: tables of {toff} entries (at most 2**31)")
+    return dict(
+        conv_par=np.stack(par).astype(np.int64) if specs else None,  # (None: the loop's variant without)
+        conv_w=np.concatenate(ws) if specs else np.zeros(0),
+        conv_tab=np.concatenate(tabs).astype(np.int32) if specs else np.zeros(0, np.int32),
+    )
+
+
+def _reach(n_in: int, k: int, stride: int, pad: int, dil: int, n_out: int) -> np.ndarray:
+    """Per input position ``i < n_in``: ``[m, kernel index..., output index...]`` (``2 k + 1`` entries, ``m`` of
+    each used) for the kernel indices ``kk`` whose output ``(i + pad - kk dil) / stride`` exists."""
+    out = np.zeros((n_in, 2 * k + 1), dtype=np.int64)
+    for i in range(n_in):
+        o = i + pad - np.arange(k) * dil
+        ok = (o >= 0) & (o % stride == 0) & (o // stride < n_out)
+        m = int(ok.sum())
+        out[i, 0] = m
+        out[i, 1 : 1 + m] = np.flatnonzero(ok)
+        out[i, 1 + k : 1 + k + m] = o[ok] // stride
+    return out.reshape(-1)
 
 
 @njit_inline
@@ -22,8 +84,7 @@ def _emit_conv(
     cps: np.ndarray,
     kc: int,
     w: np.ndarray,
-    woff: int,
-    scale: float,
+    tab: np.ndarray,
     N: int,
     P: int,
     pop_off: np.ndarray,
@@ -32,86 +93,55 @@ def _emit_conv(
     mark: np.ndarray,
     tl: np.ndarray,
     tl_n: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
 ) -> int:
-    """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (`evsim.conv.ConvSpec`: its
-    parameters are row ``cps[kc]`` in `ConvSpec.params` order, its kernel ``w[woff:]``) into ring slot ``sl``;
-    returns the number of synapses used. (Rows and offsets, not array views: a view costs reference counting
-    on every event.) ``rows``/``cols``: scratch for the kernel taps that reach an output (``[tap, output]``)."""
-    c_in, h, wd, c_out, oh, ow = cps[kc, 0], cps[kc, 1], cps[kc, 2], cps[kc, 3], cps[kc, 4], cps[kc, 5]
-    kh, kw, sy, sx, py, px = cps[kc, 6], cps[kc, 7], cps[kc, 8], cps[kc, 9], cps[kc, 10], cps[kc, 11]
-    dy, dx, groups, pool = cps[kc, 12], cps[kc, 13], cps[kc, 14], cps[kc, 15]
-    c = j // (h * wd)
-    y = ((j // wd) % h) // pool
-    x = (j % wd) // pool
-    if y >= h // pool or x >= wd // pool:
-        return 0
-    cg = c_in // groups
-    og = c_out // groups
-    g = c // cg
-    ci = c - g * cg
-    toff = pop_off[tp]
-    # the kernel rows and columns that reach an output (the same for every output channel): found once
-    n_r = 0
-    for ky in range(kh):
-        ny = y + py - ky * dy
-        if ny < 0:
-            break  # ny only decreases with ky
-        if sy != 1:
-            if ny % sy != 0:
-                continue
-            ny //= sy
-        if ny < oh:
-            rows[n_r] = ky
-            rows[KMAX + n_r] = ny
-            n_r += 1
-    n_c = 0
-    for kx in range(kw):
-        nx = x + px - kx * dx
-        if nx < 0:
-            break
-        if sx != 1:
-            if nx % sx != 0:
-                continue
-            nx //= sx
-        if nx < ow:
-            cols[n_c] = kx
-            cols[KMAX + n_c] = nx
-            n_c += 1
+    """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (parameters: row ``cps[kc]``,
+    see `conv_arrays`) into ring slot ``sl``; returns the number of synapses used (non-zero weights). Per tap
+    (kernel row and column that reach an output, from the tables), the ``og`` output channels: a stepped target
+    gets the adds with no test (a zero weight adds nothing), a listed one lists the neurons reached, output
+    channel by channel (the order of the explicit path's rows). (Rows and offsets, not array views: a view costs
+    reference counting on every event.)"""
+    kh, kw, ow, og, ohw, woff = cps[kc, 6], cps[kc, 7], cps[kc, 5], cps[kc, OG], cps[kc, OHW], cps[kc, WOFF]
+    sb = cps[kc, SRC] + 4 * j
+    tap_c = tab[sb]
+    if tap_c < 0:
+        return 0  # dropped by the pooling
+    rb = cps[kc, ROWS] + tab[sb + 1] * (2 * kh + 1)
+    cb = cps[kc, COLS] + tab[sb + 2] * (2 * kw + 1)
+    z = cps[kc, NNZ]
     n = 0
+    if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
+        base = sl * N + pop_off[tp] + tab[sb + 3]
+        for a in range(tab[rb]):
+            tap_r = (tap_c + tab[rb + 1 + a]) * kw
+            t_r = base + tab[rb + 1 + kh + a] * ow
+            for bb in range(tab[cb]):
+                tap = tap_r + tab[cb + 1 + bb]
+                wb = woff + tap * og
+                tb = t_r + tab[cb + 1 + kw + bb]
+                for co in range(og):
+                    acc[np.uint64(tb + co * ohw)] += w[np.uint64(wb + co)] * val  # (the explicit path's product)
+                n += tab[z + tap]
+        if n > 0:
+            tl_n[sl * P + tp] = 1
+        return n
+    toff = pop_off[tp]
     slot_base = sl * N + toff
     sp = sl * P + tp
-    if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
-        for co in range(g * og, (g + 1) * og):
-            wbase = woff + ((co * cg + ci) * kh) * kw
-            for a in range(n_r):
-                w_row = wbase + rows[a] * kw
-                t_row = slot_base + (co * oh + rows[KMAX + a]) * ow
-                for bb in range(n_c):
-                    wt = w[np.uint64(w_row + cols[bb])]
-                    if wt != 0.0:
-                        acc[np.uint64(t_row + cols[KMAX + bb])] += wt * scale * val  # (the order of the explicit path)
-                        n += 1
-        if n > 0:
-            tl_n[sp] = 1
-        return n
-    for co in range(g * og, (g + 1) * og):  # listed target: list the neurons reached, once each
-        wbase = woff + ((co * cg + ci) * kh) * kw
-        for a in range(n_r):
-            w_row = wbase + rows[a] * kw
-            t_row = (co * oh + rows[KMAX + a]) * ow
-            for bb in range(n_c):
-                wt = w[w_row + cols[bb]]
+    for co in range(og):  # listed target: list the neurons reached, once each
+        for a in range(tab[rb]):
+            tap_r = (tap_c + tab[rb + 1 + a]) * kw
+            t_r = tab[sb + 3] + co * ohw + tab[rb + 1 + kh + a] * ow
+            for bb in range(tab[cb]):
+                wt = w[woff + (tap_r + tab[cb + 1 + bb]) * og + co]
                 if wt == 0.0:
                     continue
-                tgt = t_row + cols[KMAX + bb]
+                tgt = t_r + tab[cb + 1 + kw + bb]
                 b2 = slot_base + tgt
                 if mark[b2] == 0:
                     mark[b2] = 1
                     tl[slot_base + tl_n[sp]] = toff + tgt
                     tl_n[sp] += 1
-                acc[b2] += wt * scale * val
+                acc[b2] += wt * val
                 n += 1
     return n
 
@@ -135,8 +165,7 @@ def _send_conv(
     conv_of: np.ndarray,
     conv_par: np.ndarray,
     conv_w: np.ndarray,
-    conv_woff: np.ndarray,
-    conv_scale: np.ndarray,
+    conv_tab: np.ndarray,
     conv_delay: np.ndarray,
     scan: np.ndarray,
     acc: np.ndarray,
@@ -148,8 +177,6 @@ def _send_conv(
     """The implicit-convolution part of a send, called by `run_discrete` after `_send` when the model has
     convolutions (kept out of the explicit path's loop, which it slows down, and out of the loop's variant for
     models without any, which then compiles faster)."""
-    rows = np.empty(2 * KMAX, dtype=np.int64)
-    cols = np.empty(2 * KMAX, dtype=np.int64)
     for k in range(lo, hi):
         n = src_n[k]
         src_p = pop_of[n]
@@ -169,8 +196,7 @@ def _send_conv(
                     conv_par,
                     kc,
                     conv_w,
-                    conv_woff[kc],
-                    conv_scale[kc],
+                    conv_tab,
                     N,
                     P,
                     pop_off,
@@ -179,6 +205,4 @@ def _send_conv(
                     mark,
                     tl,
                     tl_n,
-                    rows,
-                    cols,
                 )

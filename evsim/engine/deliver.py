@@ -46,7 +46,7 @@ def _send(
     dozens of arrays cost ~200 ns: 10% of feedforward)."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
-     conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan, unit) = syn  # see run_discrete
+     conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
     k = lo

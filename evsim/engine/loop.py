@@ -138,8 +138,7 @@ def run_discrete(
     conv_of: np.ndarray,
     conv_par: np.ndarray,
     conv_w: np.ndarray,
-    conv_woff: np.ndarray,
-    conv_scale: np.ndarray,
+    conv_tab: np.ndarray,
     conv_delay: np.ndarray,
     ev_t: np.ndarray,
     ev_n: np.ndarray,
@@ -196,7 +195,7 @@ def run_discrete(
     # what `_send` needs, passed as two tuples
     # fmt: off
     syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
-           conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, has_conv, scan, unit)
+           conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     fired = np.zeros(N, dtype=np.bool_)
@@ -280,7 +279,7 @@ def run_discrete(
                 if conv_par is not None:  # implicit convolutions (None: the model has none; this call and its
                     # callees are then not even compiled: seconds less on a first run)
                     _send_conv(sb_n, sb_v, np.int64(0), m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj,
-                               tgt_pop, conv_of, conv_par, conv_w, conv_woff, conv_scale, conv_delay, scan, acc, mark,
+                               tgt_pop, conv_of, conv_par, conv_w, conv_tab, conv_delay, scan, acc, mark,
                                tl, tl_n, sops)  # fmt: skip
                 m = 0
             if oi == P:
