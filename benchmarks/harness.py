@@ -15,7 +15,8 @@ the evsim-only workloads (the CNN as trained, multi-spike neurons and implicit c
 limit microbenchmark; latency and start-up), run once each by their own scripts; evsim's feedforward speed is
 reported as a fraction of the limit.
 
-Simulator names: evsim, evsim:nir (the same network saved with evsim.save_nir and loaded back), nest, nest:T
+Simulator names: evsim, evsim:nir (the same network saved with evsim.save_nir and loaded back), evsim:implicit
+(conv: the convolutions as kernels, not synapse tables), nest, nest:T
 (T threads), brian2 (cpp_standalone), brian2:cython, brian2:numpy.
 Interpreters: $EVSIM_PYTHON (default: the repo's .venv if any, else this one); $BENCH_VENV/bin/python for NEST
 (default /work/venv-bench); $BRIAN2_VENV/bin/python for Brian2 (default /work/venv-brian2). Make the peer venvs
@@ -69,7 +70,8 @@ def command(sim: str, workload: str, npz: str, args) -> list[str]:
     py = interpreters()[base]
     if base == "evsim":
         via_nir = ["--from-nir", str(Path(args.workdir) / f"{workload}.nir")] if opt == "nir" else []
-        return [py, str(HERE / "evsim_runner.py"), *common, "--threads", str(args.threads), *via_nir]
+        implicit = ["--implicit"] if opt == "implicit" else []
+        return [py, str(HERE / "evsim_runner.py"), *common, "--threads", str(args.threads), *via_nir, *implicit]
     if base == "nest":
         return [py, str(HERE / "peers" / "nest_runner.py"), *common, "--threads", opt or str(args.threads)]
     if base == "brian2":
@@ -130,13 +132,14 @@ def median(xs):
 
 
 def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | None) -> str:
-    """Markdown table for one workload: medians per simulator and evsim/peer ratios (same run) of events/s and
-    of the whole job (``process_s``: the runner process from start to exit: interpreter, imports, build or
-    compilation, simulation)."""
+    """Markdown table for one workload: medians per simulator and evsim/peer ratios (same run) of events/s, of
+    the simulation's CPU seconds (``sim_cpu_s``, where the runner reports it: the fairer figure on a loaded
+    machine) and of the whole job (``process_s``: the runner process from start to exit: interpreter, imports,
+    build or compilation, simulation)."""
     rows = [
-        "| simulator | ok runs | build_s | wall_s | events/s | evsim / this: events/s | job s (process) "
-        "| this / evsim: job | bytes/synapse (RSS; arrays) | peak RSS MB | n_spikes | checksum |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| simulator | ok runs | build_s | wall_s | events/s | evsim / this: events/s | this / evsim: sim CPU "
+        "| job s (process) | this / evsim: job | bytes/synapse (RSS; arrays) | peak RSS MB | n_spikes | checksum |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for sim in sims:
         ok = [r[sim] for r in runs if "error" not in r[sim]]
@@ -145,9 +148,14 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
         ]
         speed = [r["evsim"]["events_per_s"] / r[sim]["events_per_s"] for r in both]
         job = [r[sim]["process_s"] / r["evsim"]["process_s"] for r in both]
+        cpu = [
+            r[sim]["sim_cpu_s"] / r["evsim"]["sim_cpu_s"]
+            for r in both
+            if r[sim].get("sim_cpu_s") and r["evsim"].get("sim_cpu_s")
+        ]
         if not ok:
             err = runs[-1][sim]["error"][:120].replace("|", "/")
-            rows.append(f"| {sim} | 0/{len(runs)} | | | | | | | | | | {err} |")
+            rows.append(f"| {sim} | 0/{len(runs)} | | | | | | | | | | | {err} |")
             continue
         sums = sorted({json.dumps(r["checksum"]) for r in ok})
         check = " / ".join(sums) + (
@@ -164,7 +172,7 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
         rows.append(
             f"| {name} | {len(ok)}/{len(runs)} | {med('build_s'):.3f} | {med('wall_s'):.4f} "
             f"| {med('events_per_s') / 1e6:.1f} M | {'' if not speed else f'{median(speed):.2f}'} "
-            f"| {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
+            f"| {'' if not cpu else f'{median(cpu):.2f}'} | {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
             f"| {med('peak_rss_mb'):.0f} | {med('n_spikes'):.0f} | {check} |"
         )
     head = f"### {workload}\n\n"

@@ -41,3 +41,6 @@ def test_conv_workload_matches_the_dense_reference():
     per_neuron = {"in": x.sum(axis=0)} | {n: ref.spikes[n].sum(axis=0) for n in names[1:]}
     assert n_events == workloads.synaptic_events(wl, per_neuron)
     assert mem["array_bytes"] <= 12.0
+    # the same network with the convolutions implicit (kernels, as `--implicit` runs it): the same spikes
+    _, _, counts_i, n_events_i, _ = feedforward(wl, implicit=True)
+    assert counts_i == counts and n_events_i == n_events

@@ -93,10 +93,13 @@ def emit(
     threads: int,
     build_rss_mb: float | None = None,
     array_bytes: float | None = None,
+    cpu_s: float | None = None,
 ) -> None:
     """Print the single JSON line of a run (keys as in shared/bench/SPEC.md, plus memory per synapse:
     ``bytes_per_synapse`` = growth of the resident set over the build / synapses (None where the simulator holds
-    its network in another process), ``array_bytes_per_synapse`` = the synapse arrays' own size, where known)."""
+    its network in another process), ``array_bytes_per_synapse`` = the synapse arrays' own size, where known);
+    ``cpu_s``, where given: the CPU seconds of the simulation (what wall_s times), added as ``sim_cpu_s``: the
+    fairer figure on a loaded machine."""
     n_neurons = sum(wl["populations"].values()) - wl["populations"].get("in", 0)  # input relays are not neurons
     n_syn = workloads.n_synapses(wl)
     rec = dict(
@@ -117,4 +120,6 @@ def emit(
         threads=threads,
     )
     assert tuple(rec) == KEYS
+    if cpu_s is not None:
+        rec["sim_cpu_s"] = round(cpu_s, 4)
     print(json.dumps(rec), flush=True)
