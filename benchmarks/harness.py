@@ -172,7 +172,8 @@ def summary(workload: str, sims: list[str], runs: list[dict], reference: dict | 
         rows.append(
             f"| {name} | {len(ok)}/{len(runs)} | {med('build_s'):.3f} | {med('wall_s'):.4f} "
             f"| {med('events_per_s') / 1e6:.1f} M | {'' if not speed else f'{median(speed):.2f}'} "
-            f"| {'' if not cpu else f'{median(cpu):.2f}'} | {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
+            f"| {'' if not cpu else f'{median(cpu):.2f}'} "
+            f"| {med('process_s'):.2f} | {'' if not job else f'{median(job):.1f}'} | {mem_s} "
             f"| {med('peak_rss_mb'):.0f} | {med('n_spikes'):.0f} | {check} |"
         )
     head = f"### {workload}\n\n"
