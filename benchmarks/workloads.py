@@ -48,34 +48,40 @@ def feedforward(n_samples: int = 10, seed: int = 0) -> dict:
         w = rng.standard_normal((n_pre, n_post)) / np.sqrt(n_pre) * FF_SCALE[layer] + FF_BIAS[layer]
         d = rng.integers(0, FF_MAX_D + 1, size=(n_pre, n_post))
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-        projections.append(
-            dict(
-                name=f"{FF_NAMES[layer]}->{FF_NAMES[layer + 1]}",
-                source=FF_NAMES[layer],
-                target=FF_NAMES[layer + 1],
-                pre=pre.ravel().astype(np.int32),
-                post=post.ravel().astype(np.int32),
-                weight=w.ravel(),
-                delay_steps=(d.ravel() + 1).astype(np.int32),
-            )
-        )
-    steps, index = [], []
-    for k in range(n_samples):
-        s, i = np.nonzero(np.random.default_rng([seed, 1, k]).random((1000, FF_SIZES[0])) < 0.01)
-        steps.append(s + 1000 * k)
-        index.append(i)
-    T = 1000 * n_samples
+        src, tgt = FF_NAMES[layer], FF_NAMES[layer + 1]
+        projections.append(_projection(f"{src}->{tgt}", src, tgt, pre.ravel(), post.ravel(), w.ravel(), d.ravel() + 1))
+    samples = [
+        np.nonzero(np.random.default_rng([seed, 1, k]).random((1000, FF_SIZES[0])) < 0.01) for k in range(n_samples)
+    ]
+    return _input_driven("feedforward", seed, dict(zip(FF_NAMES, FF_SIZES)), projections, 20.0, samples, 1000)
+
+
+def _projection(name: str, source: str, target: str, pre: Any, post: Any, weight: Any, delay_steps: Any) -> dict:
+    """One projection of a workload: synapse ``k`` from ``pre[k]`` to ``post[k]`` (int32), ``weight`` (float64),
+    ``delay_steps`` (int32)."""
+    i32 = np.int32
+    return dict(name=name, source=source, target=target, pre=np.asarray(pre, i32), post=np.asarray(post, i32),
+                weight=np.asarray(weight, np.float64), delay_steps=np.asarray(delay_steps, i32))  # fmt: skip
+
+
+def _input_driven(
+    name: str, seed: int, populations: dict, projections: list, tau_m: float, samples: list, steps: int
+) -> dict:
+    """A workload driven by input spikes (feedforward, conv): dt = 1 ms, threshold 1, reset to 0, no refractory
+    period; ``samples``: each sample's ``(steps, indices)`` of input spikes, sorted by step, played back to back,
+    ``steps`` steps each."""
+    T = steps * len(samples)
     return dict(
-        name="feedforward",
+        name=name,
         dt_ms=1.0,
         T_steps=T,
         sim_time_ms=float(T),
         seed=seed,
-        populations=dict(zip(FF_NAMES, FF_SIZES)),
+        populations=populations,
         projections=projections,
-        neuron=dict(tau_m=20.0, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
-        input_steps=np.concatenate(steps).astype(np.int64),
-        input_index=np.concatenate(index).astype(np.int32),
+        neuron=dict(tau_m=tau_m, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
+        input_steps=np.concatenate([t + steps * k for k, (t, _) in enumerate(samples)]).astype(np.int64),
+        input_index=np.concatenate([i for _, i in samples]).astype(np.int32),
     )
 
 
@@ -102,9 +108,7 @@ def brunel(N: int = 2000, K: int = 200, seed: int = 0, T_ms: float = 1000.0) -> 
         sim_time_ms=float(T_ms),
         seed=seed,
         populations=dict(E=NE, I=N - NE),
-        projections=[
-            dict(name="all->all", source="all", target="all", pre=pre, post=post, weight=weight, delay_steps=delay)
-        ],
+        projections=[_projection("all->all", "all", "all", pre, post, weight, delay)],
         neuron=dict(tau_m=tau_m, v_th=theta, v_reset=10.0, t_ref_steps=20, e_l=0.0),
         v0=v0,
         N=N,
@@ -164,37 +168,16 @@ def conv(n_samples: int = 20, seed: int = 0) -> dict:
     projections = []
     for q in net.projections:
         pre = np.repeat(np.arange(q.indptr.size - 1), np.diff(q.indptr)).astype(np.int32)
-        projections.append(
-            dict(
-                name=q.name,
-                source=rename.get(q.source, q.source),
-                target=q.target,
-                pre=pre,
-                post=np.asarray(q.targets, dtype=np.int32),
-                weight=np.asarray(q.weights, float),
-                delay_steps=np.ones(pre.size, dtype=np.int32),
-            )
-        )
-    steps, index = [], []
+        source = rename.get(q.source, q.source)
+        projections.append(_projection(q.name, source, q.target, pre, q.targets, q.weights, np.ones(pre.size)))
+    samples = []
     rng = np.random.default_rng([seed, 3])
-    for k in range(n_samples):
+    for _ in range(n_samples):
         ev = _ring_saccades(rng)
         order = np.argsort(ev.times, kind="stable")
-        steps.append(np.asarray(ev.times)[order] + 300 * k)
-        index.append(np.asarray(ev.indices)[order])
-    T = 300 * n_samples
-    return dict(
-        name="conv",
-        dt_ms=1.0,
-        T_steps=T,
-        sim_time_ms=float(T),
-        seed=seed,
-        populations={n: net.population(o).size for n, o in zip(names, net.order)},
-        projections=projections,
-        neuron=dict(tau_m=CONV_TAU_M, v_th=1.0, v_reset=0.0, t_ref_steps=0, e_l=0.0),
-        input_steps=np.concatenate(steps).astype(np.int64),
-        input_index=np.concatenate(index).astype(np.int32),
-    )
+        samples.append((np.asarray(ev.times)[order], np.asarray(ev.indices)[order]))
+    pops = {n: net.population(o).size for n, o in zip(names, net.order)}
+    return _input_driven("conv", seed, pops, projections, CONV_TAU_M, samples, 300)
 
 
 def build(workload: str, samples: int = 10, seed: int = 0) -> dict:

@@ -121,6 +121,12 @@ def test_errors_name_file_node_and_observable(tmp_path, digits):
         evsim.read_nir_data(path, "x", dt=net.dt)
     with pytest.raises(evsim.InputError, match="node 'input' has no observable 'v'"):
         evsim.read_nir_data(path, "input", observable="v", dt=net.dt)
+    two = tmp_path / "two.h5"  # a node with two observables, written by NIR itself
+    grid = nir.TimeGriddedData(np.zeros((1, 3, 2)), 1e-3)
+    nir.write_data(str(two), nir.NIRGraphData({"n": nir.NIRNodeData({"v": grid, "i": grid})}))
+    with pytest.raises(evsim.InputError, match=r"node 'n' has 2 observables \['i', 'v'\]: say which \(observable="):
+        evsim.read_nir_data(two)
+    np.testing.assert_array_equal(evsim.read_nir_data(two, observable="i"), np.zeros((1, 3, 2)))
     with pytest.raises(evsim.InputError, match="event times are in seconds: pass dt"):
         evsim.read_nir_data(path, "input")
     with pytest.raises(evsim.InputError, match="not a NIR data file"):

@@ -23,7 +23,7 @@ with ``time_shift=dt / 2`` for readers that bin so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -76,19 +76,11 @@ def read_nir_data(
     check_hdf5(p, InputError)  # structure and declared sizes, before nir.read_data loads every dataset
     data = read_checked(p, lambda: nir.read_data(str(p)), "not a NIR data file", InputError)
     nodes = _flat_nodes(data)
-    if node is None:
-        if len(nodes) != 1:
-            raise InputError(f"{p}: holds data of {len(nodes)} nodes {sorted(nodes)}: say which (node=...)")
-        node = next(iter(nodes))
-    if node not in nodes:
-        raise InputError(f"{p}: no data for node {node!r}; it has {sorted(nodes)}")
+    node = _choose(nodes, node, "node", f"{p}: holds data of", f"{p}: no data for node")
     obs = nodes[node].observables
-    if observable is None:
-        if len(obs) != 1:
-            raise InputError(f"{p}: node {node!r} has {len(obs)} observables {sorted(obs)}: say which (observable=...)")
-        observable = next(iter(obs))
-    if observable not in obs:
-        raise InputError(f"{p}: node {node!r} has no observable {observable!r}; it has {sorted(obs)}")
+    observable = _choose(
+        obs, observable, "observable", f"{p}: node {node!r} has", f"{p}: node {node!r} has no observable"
+    )
     o = obs[observable]
     where = f"{p}: node {node!r}, observable {observable!r}"
     return read_checked(p, lambda: _observable(o, where, dt, dense, snap), "malformed NIR data", InputError)
@@ -107,6 +99,18 @@ def _observable(o: Any, where: str, dt: float | None, dense: bool, snap: str | N
     if isinstance(o, nir.EventData):
         return _events(where, o, dt, dense, snap)
     raise InputError(f"{where}: unknown observable type {type(o).__name__}")
+
+
+def _choose(options: Mapping[str, Any], name: str | None, what: str, many: str, missing: str) -> str:
+    """``name`` if ``options`` has it, or the only key of ``options`` when ``name`` is None; else `InputError`:
+    ``"{many} 3 {what}s [...]: say which ({what}=...)"`` or ``"{missing} 'name'; it has [...]"``."""
+    if name is None:
+        if len(options) != 1:
+            raise InputError(f"{many} {len(options)} {what}s {sorted(options)}: say which ({what}=...)")
+        return next(iter(options))
+    if name not in options:
+        raise InputError(f"{missing} {name!r}; it has {sorted(options)}")
+    return name
 
 
 def _flat_nodes(data: Any, prefix: str = "") -> dict[str, Any]:
