@@ -18,7 +18,8 @@ time order; each popped event goes to one stage:
 
 Per neuron, ``sf[n] = (v, I, off of the last update, off of the refractory end, off of the wake)`` and ``si[n] =
 (step of the last update, step of the refractory end, step of the wake, seq of the wake, fired)``; coefficients
-``prm[n] = (lam, ls, b, c, i_inf, v_th, v_reset, jump_v, jump_i, refractory offset)`` (`evsim.exact.dynamics`)
+``prm[n] = (lam, ls, b, c, i_inf, v_th, v_reset, jump_v, jump_i, refractory offset, kappa)``
+(`evsim.exact.dynamics`)
 and ``ref_k[n]`` the refractory period's whole steps.
 """
 
@@ -30,10 +31,10 @@ import numpy as np
 
 from .._jit import njit, njit_inline
 from ..control import halted
-from ..exact.dynamics import evolve, first_crossing
+from ..exact.dynamics import evolve, first_crossing, may_cross
 from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
 
-LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF = range(10)
+LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF, KAPPA = range(11)
 V, CUR, T_OFF, R_OFF, W_OFF = range(5)
 T_STEP, R_STEP, W_STEP, W_SEQ, FIRED = range(5)
 NEVER = 2**62  # a step no run reaches
@@ -88,11 +89,9 @@ def _bring(n: int, s: int, o: float, h: float, sf: np.ndarray, si: np.ndarray, p
 
 
 @njit
-def _predict(
-    n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, Q: tuple, cur: int
-) -> None:
-    """Schedule neuron ``n``'s next input-free threshold crossing (or none), superseding any earlier one."""
-    qi, qf, free, head, hb, fheap, cnt = Q
+def predict(n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray) -> None:
+    """Neuron ``n``'s next input-free threshold crossing before ``end``, in ``(si[n, W_STEP], sf[n, W_OFF])``
+    (``W_STEP = NEVER``: none). `may_cross` first rules most states out without solving."""
     si[n, W_STEP] = NEVER
     si[n, W_SEQ] = -1
     th = prm[n, V_TH]
@@ -110,6 +109,8 @@ def _predict(
     if v >= th:
         t = 0.0
     else:
+        if not may_cross(v, i, prm[n, LAM], prm[n, B], prm[n, C], prm[n, I_INF], th, prm[n, KAPPA]):
+            return
         horizon = (end_s - bs) * h + (end_o - bo)
         t = first_crossing(v, i, horizon, prm[n, LAM], prm[n, LS], prm[n, B], prm[n, C], prm[n, I_INF], th)
         if not t < math.inf:
@@ -118,7 +119,19 @@ def _predict(
     if not _lt(ws, wo, end_s, end_o):
         return
     si[n, W_STEP], sf[n, W_OFF] = ws, wo
-    si[n, W_SEQ] = schedule(qi, qf, free, head, hb[0], hb[1], hb[2], fheap, cnt, cur, ws, wo, n, 0.0, WAKE)
+
+
+@njit
+def _predict(
+    n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, Q: tuple, cur: int
+) -> None:
+    """Schedule neuron ``n``'s next input-free threshold crossing (`predict`) as a wake, superseding any earlier
+    one."""
+    qi, qf, free, head, hb, fheap, cnt = Q
+    predict(n, end_s, end_o, h, sf, si, prm)
+    if si[n, W_STEP] != NEVER:
+        si[n, W_SEQ] = schedule(qi, qf, free, head, hb[0], hb[1], hb[2], fheap, cnt, cur, si[n, W_STEP],
+                                sf[n, W_OFF], n, 0.0, WAKE)  # fmt: skip
 
 
 @njit_inline

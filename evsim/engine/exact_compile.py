@@ -14,10 +14,11 @@ import dataclasses
 import numpy as np
 
 from ..errors import EvsimError, NetworkError
-from ..exact.dynamics import coefficients
+from ..exact.dynamics import coefficients, psp_peak
 from ..exact.neurons import ExactNeuron
 from ..network import Network, Projection
 from .exact import run_exact
+from .exact_steps import run_exact_steps
 
 DEFAULT_RESOLUTION = 1e-4  # seconds: NEST's default resolution (0.1 ms)
 _EPS = np.finfo(np.float64).eps
@@ -54,6 +55,7 @@ class CompiledExact:
     rec_pops: tuple[str, ...]  # (none: exact mode records no dense traces)
     v_init: np.ndarray
     h: float
+    steps: bool = False  # every delay at least h: the step-by-step loop (`evsim.engine.exact_steps`)
 
 
 def compile_exact(net: Network) -> CompiledExact:
@@ -64,7 +66,7 @@ def compile_exact(net: Network) -> CompiledExact:
     np.cumsum([p.size for p in pops], out=pop_off[1:])
     N = int(pop_off[-1])
     h = resolution(net)
-    prm = np.zeros((N, 10))
+    prm = np.zeros((N, 11))
     prm[:, 5] = np.inf  # v_th
     ref_k = np.zeros(N, dtype=np.int64)
     once = np.zeros(N, dtype=np.bool_)
@@ -80,7 +82,8 @@ def compile_exact(net: Network) -> CompiledExact:
         assert isinstance(nrn, ExactNeuron)
         co = coefficients(nrn)
         rk, ro = to_grid(nrn.refractory, h)
-        cols = (co["lam"], co["ls"], co["b"], co["c"], nrn.i_inf, nrn.v_th, nrn.v_reset, nrn.jump_v, nrn.jump_i, ro)
+        cols = (co["lam"], co["ls"], co["b"], co["c"], nrn.i_inf, nrn.v_th, nrn.v_reset, nrn.jump_v, nrn.jump_i, ro,
+                psp_peak(co["lam"], co["ls"]))  # fmt: skip
         prm[sl] = np.stack(cols, axis=1)
         ref_k[sl] = rk
         once[sl] = nrn.once
@@ -130,7 +133,14 @@ def compile_exact(net: Network) -> CompiledExact:
         once=once,
         delta=delta,
     )
-    return CompiledExact(net, names, pop_off, arrays, tuple(q.name for q in net.projections), (), v_init, h)
+    steps = bool(dk.min(initial=1) >= 1)
+    return CompiledExact(net, names, pop_off, arrays, tuple(q.name for q in net.projections), (), v_init, h, steps)
+
+
+def _sorted(s: np.ndarray, o: np.ndarray) -> bool:
+    """Whether the times ``(s, o)`` are in nondecreasing order (then the input needs no sort)."""
+    ds = np.diff(s)
+    return bool(np.all(ds >= 0) and np.all((ds > 0) | (np.diff(o) >= 0)))
 
 
 def run_sample_exact(
@@ -150,15 +160,18 @@ def run_sample_exact(
 
     end_s, end_o = to_grid(np.array([duration]), cn.h)
     ev_s, ev_o = to_grid(ev_t, cn.h)
-    order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
+    if ev_s.shape[0] > 1 and not _sorted(ev_s, ev_o):
+        order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
+        ev_s, ev_o, ev_n, ev_val = ev_s[order], ev_o[order], ev_n[order], ev_val[order]
     v0 = cn.v_init if v0 is None else v0
     ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
     rec_mode = np.full(len(cn.names), 2, dtype=np.int8) if rec_mode is None else rec_mode
     counts = np.zeros(cn.v_init.shape[0] if np.any(rec_mode == 1) else 1, dtype=np.int64)
     try:
-        rs, ro, rn, v, i, upd, sops = run_exact(
-            int(end_s[0]), float(end_o[0]), v0=v0, ev_s=ev_s[order], ev_o=ev_o[order], ev_n=ev_n[order],
-            ev_val=ev_val[order], ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays,
+        loop = run_exact_steps if cn.steps else run_exact
+        rs, ro, rn, v, i, upd, sops = loop(
+            int(end_s[0]), float(end_o[0]), v0=v0, ev_s=ev_s, ev_o=ev_o, ev_n=np.asarray(ev_n, np.int64),
+            ev_val=np.asarray(ev_val, np.float64), ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays,
         )  # fmt: skip
     except (OverflowError, ZeroDivisionError) as e:
         raise EvsimError(str(e)) from None

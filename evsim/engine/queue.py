@@ -62,6 +62,31 @@ Ties (equal ``(step, off)``) are broken by target neuron, then by ``seq``, a cou
 ``(step, off, target, seq)``; an event made at time ``t`` for time ``t`` (zero delay) comes after the events of ``t``
 already handled. Deterministic, and simultaneous arrivals at one neuron are adjacent, so the loop sums them
 before testing the threshold (NEST's ``iaf_psc_delta_ps`` rule). ``seq`` enters the tie key modulo 2**32.
+
+**Exact mode, step-synchronous** (`evsim.engine.exact_steps`, for networks whose every delay is ``>= h``: then an
+event at ``(s, o)`` arrives in a later step, all arrivals of step ``s`` are known when ``s`` opens, and no heap is
+needed). Times and delays are ``(step, off)`` pairs as above, added the same way (so the same bitwise equalities
+hold). Two structures:
+
+* the **arrival calendar**: ``D`` buckets (``D`` a power of two above the largest delay in steps), bucket ``s &
+  (D - 1)`` holding the arrivals due in step ``s`` as a list of chunks of `CHUNK` events, each chunk a row of
+  three arrays (``coff`` offset, ``ctgt`` target, ``cw`` weight: struct of arrays), filled in order and never
+  reordered. Invariants while step ``cur`` is processed: a bucket holds only arrivals due in ``(cur, cur + D)``
+  (so ``D`` steps never alias); ``bcnt[b]`` counts bucket ``b``'s arrivals and ``cc[CRING]`` all of them; a
+  bucket's chunks go back to the free stack (``cfree``, ``cc[CFREE]`` of them) when its step opens. Appending is
+  O(1) and sequential in memory; opening a step reads each chunk twice (a counting sort by target);
+* the **wake heap**: a binary min-heap of ``(step, neuron)`` pairs (`pair_push`, `pair_pop`) for neurons that
+  cross the threshold with no input (tonic firing, a current still charging the membrane) in a later step. An
+  entry is acted on only if it still equals the neuron's current prediction (``W_STEP``); stale ones are dropped
+  when popped.
+
+Tie rule (deterministic): inside a step, each neuron takes its arrivals in order of offset; arrivals with equal
+offsets are summed, in the order they were appended, into one input before the threshold is tested. They were
+appended in delivery order: steps in order; inside a step, the input events and the spikes merged by (offset,
+neuron index) (input events of one neuron at one offset in stream order), each event's synapses in row order (by
+delay, then CSR order). This is the order of `run_exact`'s ``seq`` whenever both apply, so both loops give the same
+spikes bit for bit (tests/test_exact_steps.py). A neuron's predicted crossing at or before an input's offset fires
+first.
 """
 
 from __future__ import annotations
@@ -326,3 +351,79 @@ def grown_pool(qi: np.ndarray, qf: np.ndarray, free: np.ndarray, hb: tuple, fhea
     f2 = np.empty(new, dtype=np.int64)
     f2[:cap] = fheap
     return qi2, qf2, free2, (hev, hoff, htie), f2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exact mode, step-synchronous (`evsim.engine.exact_steps`): the arrival calendar (chunked append-only buckets)
+# and the wake heap of (step, neuron) pairs. See "Exact mode, step-synchronous" in the module docstring.
+# ``cc`` holds the calendar's counters: free chunks, events in the ring.
+# ---------------------------------------------------------------------------------------------------------------
+CHUNK = 256  # events per chunk
+CFREE, CRING = 0, 1
+
+
+@njit
+def calendar(D: int, chunks: int) -> tuple:
+    """An empty calendar of ``D`` buckets over a pool of ``chunks`` chunks: ``(coff, ctgt, cw, cnext, cfill, cfree,
+    bhead, btail, bcnt, cc)``."""
+    cfree = np.arange(chunks - 1, -1, -1).astype(np.int64)
+    cc = np.zeros(2, dtype=np.int64)
+    cc[CFREE] = chunks
+    return (np.empty((chunks, CHUNK)), np.empty((chunks, CHUNK), np.int64), np.empty((chunks, CHUNK)),
+            np.full(chunks, -1, np.int64), np.zeros(chunks, np.int64), cfree, np.full(D, -1, np.int64),
+            np.full(D, -1, np.int64), np.zeros(D, np.int64), cc)  # fmt: skip
+
+
+@njit
+def grown_calendar(coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray, cfill: np.ndarray,
+                   cfree: np.ndarray, cc: np.ndarray, need: int) -> tuple:  # fmt: skip
+    """The chunk pool with at least ``need`` free chunks (capacity doubled): ``(coff, ctgt, cw, cnext, cfill,
+    cfree)``; the buckets' chunk indices stay valid."""
+    cap = coff.shape[0]
+    new = max(2 * cap, cap + need)
+    o2, t2, w2 = np.empty((new, CHUNK)), np.empty((new, CHUNK), np.int64), np.empty((new, CHUNK))
+    o2[:cap], t2[:cap], w2[:cap] = coff, ctgt, cw
+    n2, f2 = np.full(new, -1, np.int64), np.zeros(new, np.int64)
+    n2[:cap], f2[:cap] = cnext, cfill
+    fr = np.empty(new, np.int64)
+    nf = cc[CFREE]
+    fr[:nf] = cfree[:nf]
+    for k in range(new - cap):
+        fr[nf + k] = new - 1 - k
+    cc[CFREE] = nf + new - cap
+    return o2, t2, w2, n2, f2, fr
+
+
+@njit_inline
+def pair_push(hs: np.ndarray, hn: np.ndarray, size: int, s: int, n: int) -> int:
+    """Push ``(s, n)`` on the wake heap (ordered by step, then neuron); returns the new size (room made by the
+    caller)."""
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if hs[parent] < s or (hs[parent] == s and hn[parent] <= n):
+            break
+        hs[j], hn[j] = hs[parent], hn[parent]
+        j = parent
+    hs[j], hn[j] = s, n
+    return size + 1
+
+
+@njit_inline
+def pair_pop(hs: np.ndarray, hn: np.ndarray, size: int) -> int:
+    """Remove the least pair (read ``hs[0], hn[0]`` first); returns the new size."""
+    size -= 1
+    s, n = hs[size], hn[size]
+    j = 0
+    while True:
+        c = 2 * j + 1
+        if c >= size:
+            break
+        if c + 1 < size and (hs[c + 1] < hs[c] or (hs[c + 1] == hs[c] and hn[c + 1] < hn[c])):
+            c += 1
+        if s < hs[c] or (s == hs[c] and n <= hn[c]):
+            break
+        hs[j], hn[j] = hs[c], hn[c]
+        j = c
+    hs[j], hn[j] = s, n
+    return size

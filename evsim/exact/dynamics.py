@@ -18,6 +18,10 @@ horizon]`` when monotone, and then located by the Illinois (modified regula fals
 the solver NEST's ``iaf_psc_exp_ps`` uses, without its step grid (NEST looks for a crossing only at step ends; here
 a crossing that goes up and back down between two events is found too). With delta synapses (``J0 = 0``) the
 crossing has a closed form: ``t = tau_m log1p((v_th - v0) / (v_inf - v_th))``.
+
+Most states cannot cross at all, and `may_cross` says so without solving: with ``lam > 0``, ``v(t) <= max(v0,
+v_inf) + max(0, c J0) kappa`` where ``kappa = max_t phi(t)`` (`psp_peak`, a per-neuron constant: the peak of the
+membrane response to a unit current), so a bound below threshold rules a crossing out.
 """
 
 from __future__ import annotations
@@ -166,6 +170,38 @@ def first_crossing(
     if lo > 0.0 and evolve(v, i, lo, lam, ls, b, c, i_inf)[0] >= th:  # (rounding at a flat minimum)
         return lo
     return _solve(lo, hi, v, i, lam, ls, b, c, i_inf, th)
+
+
+@njit
+def may_cross(v: float, i: float, lam: float, b: float, c: float, i_inf: float, th: float, kappa: float) -> bool:
+    """False when the input-free trajectory from ``(v, I)`` provably stays below ``th`` (see the module
+    docstring; a margin of 1e-9 relative covers the rounding of `evolve`); True when it may cross."""
+    if not lam > 0.0:
+        return True
+    ub = max(v, (b + c * i_inf) / lam)
+    cj = c * (i - i_inf)
+    if cj > 0.0:
+        ub += cj * kappa
+    return not ub < th - 1e-9 * (abs(th) + abs(ub))
+
+
+def psp_peak(lam: np.ndarray, ls: np.ndarray) -> np.ndarray:
+    """``kappa = max_t phi(t)`` per neuron: ``1 / lam`` with delta synapses (a held current), ``exp(-1) / lam``
+    when ``lam == ls``, else ``phi`` at ``t* = log(lam / ls) / (lam - ls)``; inf without leak."""
+    lam, ls = np.broadcast_arrays(np.asarray(lam, np.float64), np.asarray(ls, np.float64))
+    out = np.full(lam.shape, np.inf)
+    with np.errstate(all="ignore"):
+        leak = lam > 0
+        out[leak & (ls <= 0)] = 1.0 / lam[leak & (ls <= 0)]
+        eq = leak & (ls == lam)
+        out[eq] = np.exp(-1.0) / lam[eq]
+        gen = leak & (ls > 0) & (ls != lam)
+        lg, sg = lam[gen], ls[gen]
+        t = np.log(lg / sg) / (lg - sg)
+        m = np.minimum(lg, sg)
+        d = np.abs(lg - sg)
+        out[gen] = np.exp(-m * t) * (-np.expm1(-d * t)) / d
+    return out * (1.0 + 1e-12)
 
 
 def coefficients(nrn) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]

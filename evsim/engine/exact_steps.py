@@ -1,0 +1,542 @@
+"""The exact-time event loop, step by step (NEST's precise-spike scheme), for networks whose delays are all at least
+one grid step ``h``: the engine `evsim.engine.exact_compile.run_sample_exact` uses for them (`run_exact` of
+`evsim.engine.exact` serves the others: sub-step delays need a global event order inside a step).
+
+With every delay ``>= h``, all arrivals due in step ``s`` are known when ``s`` opens, and neurons do not act on one
+another inside a step (Morrison et al. 2007). So a step (`run_exact_steps`) is:
+
+1. **open** the step's bucket of the arrival calendar (`evsim.engine.queue`: chunked, append-only) and the wakes
+   due in it; group the arrivals by target neuron (a counting sort, stable: arrival order kept);
+2. **integrate** each neuron that has arrivals or a wake: its arrivals in time order (a tiny insertion sort per
+   neuron), simultaneous ones summed, the state advanced in closed form between them (`evsim.engine.exact._bring`,
+   `evsim.exact.dynamics.evolve`); with delta synapses the threshold tested at each input; a neuron that can cross
+   between inputs fires at its predicted crossing (`evsim.engine.exact.predict`, computed only when the bound
+   `evsim.exact.dynamics.may_cross` does not rule it out) before any later input. Delta-synapse neurons that
+   cannot cross on their own (the common case) take a short path with no prediction at all;
+3. **fire**: the step's spikes, kept at their exact offsets, are sorted by (offset, neuron), recorded, then
+   **delivered** together with the step's input events, merged in that order (`_send` walks the CSR rows of
+   `evsim.engine.CompiledNetwork`'s packed arrays, sorted by delay, straight into later buckets);
+4. the **next step** is the first one holding arrivals, an input event or a wake.
+
+A neuron whose input-free trajectory crosses the threshold after the step (tonic firing, a current still charging)
+is woken at that step through the wake heap (`evsim.engine.queue.pair_push`); ``reg[n]`` remembers the step of its
+newest heap entry, and an entry is acted on only if it is still the neuron's prediction.
+
+Run control: `evsim.control.halted` is polled when each step opens and every `EXACT_POLL` events (arrivals
+integrated, synapses delivered) inside one, so Ctrl-C and budgets take effect within a bounded amount of work. A
+run stopped while neurons were integrated reports the step as not done, and its spikes are not recorded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import njit, njit_inline
+from ..control import halted
+from .exact import (
+    CUR,
+    FIRED,
+    I_INF,
+    JUMP_I,
+    JUMP_V,
+    LAM,
+    NEVER,
+    R_OFF,
+    R_STEP,
+    REF_OFF,
+    T_OFF,
+    T_STEP,
+    V,
+    V_RESET,
+    V_TH,
+    W_OFF,
+    W_SEQ,
+    W_STEP,
+    B,
+    _bring,
+    _lt,
+    predict,
+)
+from ..exact.dynamics import evolve
+from .queue import CFREE, CHUNK, CRING, calendar, grown_calendar, pair_pop, pair_push
+
+EXACT_POLL = 1 << 16  # events between two polls of the run control inside a step
+
+
+@njit_inline
+def _spike(n: int, s: int, o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, ref_k: np.ndarray,
+           once: np.ndarray) -> None:  # fmt: skip
+    """Neuron ``n`` fires at ``(s, o)``: brought there, reset, made refractory (for ever if it fires once)."""
+    _bring(n, s, o, h, sf, si, prm)
+    sf[n, V] = prm[n, V_RESET]
+    si[n, FIRED] += 1
+    if once[n]:
+        si[n, R_STEP], sf[n, R_OFF] = NEVER, 0.0
+    else:
+        rs = s + ref_k[n]
+        ro = o + prm[n, REF_OFF]
+        if ro >= h:
+            ro -= h
+            rs += 1
+        si[n, R_STEP], sf[n, R_OFF] = rs, ro
+
+
+@njit
+def _merge_sort(so: np.ndarray, sw: np.ndarray, a0: int, a1: int) -> None:
+    """Sort one neuron's arrivals ``[a0, a1)`` by offset, stably (equal offsets keep their arrival order)."""
+    order = np.argsort(so[a0:a1], kind="mergesort")
+    so[a0:a1] = so[a0:a1][order]
+    sw[a0:a1] = sw[a0:a1][order]
+
+
+@njit
+def _sort_spikes(sp_o: np.ndarray, sp_n: np.ndarray, m: int) -> None:
+    """Order the step's ``m`` spikes by (offset, neuron)."""
+    if m > 32:
+        by_n = np.argsort(sp_n[:m], kind="mergesort")
+        o, nn = sp_o[:m][by_n], sp_n[:m][by_n]
+        order = np.argsort(o, kind="mergesort")
+        sp_o[:m], sp_n[:m] = o[order], nn[order]
+        return
+    for j in range(1, m):
+        o, n = sp_o[j], sp_n[j]
+        r = j - 1
+        while r >= 0 and (sp_o[r] > o or (sp_o[r] == o and sp_n[r] > n)):
+            sp_o[r + 1], sp_n[r + 1] = sp_o[r], sp_n[r]
+            r -= 1
+        sp_o[r + 1], sp_n[r + 1] = o, n
+
+
+@njit
+def _grown(a: np.ndarray, need: int) -> np.ndarray:
+    b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+# The three stages of a step are separate functions that never reallocate: an array rebound inside a hot loop makes
+# Numba count references on every use (measured: 3x slower delivery). They stop and report when they need room
+# (``st[STATUS] = ROOM``), the driver (`run_exact_steps`) grows the arrays and calls again: each resumes where it
+# stopped. ``st`` holds their cursors and counters.
+K_, J_, NSP, WSZ, UPD, SINCE, IE, STATUS = range(8)
+OK, ROOM, STOP = 0, 1, 2
+
+
+@njit
+def _open(cur: int, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray, cfill: np.ndarray,
+          cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray, cc: np.ndarray,
+          wh_s: np.ndarray, wh_n: np.ndarray, st: np.ndarray, reg: np.ndarray, si: np.ndarray, touched: np.ndarray,
+          stamp: np.ndarray, cntn: np.ndarray, start: np.ndarray, so: np.ndarray, sw: np.ndarray) -> int:  # fmt: skip
+    """Open step ``cur``: its bucket's arrivals grouped by target into ``so, sw`` (a counting sort, stable), the
+    neurons with arrivals or a wake due listed in ``touched``; their segments are ``[start[n], cntn[n])``. Frees
+    the bucket's chunks; returns the number of touched neurons (``so`` has room for the bucket)."""
+    D = bhead.shape[0]
+    b = cur & (D - 1)
+    nt = 0
+    c = bhead[b]
+    while c >= 0:
+        for j in range(cfill[c]):
+            t = ctgt[c, j]
+            if stamp[t] != cur:
+                stamp[t] = cur
+                cntn[t] = 0
+                touched[nt] = t
+                nt += 1
+            cntn[t] += 1
+        c = cnext[c]
+    wsz = st[WSZ]
+    while wsz > 0 and wh_s[0] <= cur:
+        s0, n = wh_s[0], wh_n[0]
+        wsz = pair_pop(wh_s, wh_n, wsz)
+        if reg[n] == s0:
+            reg[n] = -1
+        if si[n, W_STEP] == cur and stamp[n] != cur:
+            stamp[n] = cur
+            cntn[n] = 0
+            touched[nt] = n
+            nt += 1
+    st[WSZ] = wsz
+    pos = 0
+    for k in range(nt):
+        t = touched[k]
+        start[t] = pos
+        pos += cntn[t]
+        cntn[t] = start[t]  # (now the write cursor; the segment's end once filled)
+    c = bhead[b]
+    while c >= 0:
+        for j in range(cfill[c]):
+            t = ctgt[c, j]
+            d = cntn[t]
+            cntn[t] = d + 1
+            so[d] = coff[c, j]
+            sw[d] = cw[c, j]
+        nc = cnext[c]
+        cfree[cc[CFREE]] = c
+        cc[CFREE] += 1
+        c = nc
+    cc[CRING] -= bcnt[b]
+    bhead[b], btail[b], bcnt[b] = -1, -1, 0
+    return nt
+
+
+@njit
+def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: np.ndarray, so: np.ndarray,
+               sw: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, quiet: np.ndarray, delta: np.ndarray,
+               prm: np.ndarray, ref_k: np.ndarray, once: np.ndarray, sf: np.ndarray, si: np.ndarray, h: float,
+               end_s: int, end_o: float, wh_s: np.ndarray, wh_n: np.ndarray, reg: np.ndarray, ctl: np.ndarray,
+               sops: np.ndarray, nrec: int, st: np.ndarray) -> None:  # fmt: skip
+    """Integrate the touched neurons ``st[K_]..nt - 1`` of step ``cur``, each through its arrivals in time order
+    (from arrival ``st[J_]`` for the first); spikes go to ``sp_o, sp_n`` (``st[NSP]`` of them). Stops with ROOM
+    when the spike buffer or the wake heap is full, with STOP when the run control says so."""
+    nsp, wsz, upd, since = st[NSP], st[WSZ], st[UPD], st[SINCE]
+    cap = sp_o.shape[0]
+    st[STATUS] = OK
+    k = st[K_]
+    j = st[J_]
+    while k < nt:
+        n = touched[k]
+        a0, a1 = start[n], cntn[n]
+        if j < 0:  # a neuron not yet begun: its arrivals by offset, stably (they come nearly sorted: an insertion
+            # sort written out here, a merge sort for long runs)
+            if a1 - a0 > 64:
+                _merge_sort(so, sw, a0, a1)
+            else:
+                for jj in range(a0 + 1, a1):
+                    o, w = so[jj], sw[jj]
+                    r = jj - 1
+                    while r >= a0 and so[r] > o:
+                        so[r + 1], sw[r + 1] = so[r], sw[r]
+                        r -= 1
+                    so[r + 1], sw[r + 1] = o, w
+            j = a0
+        if nsp + (a1 - j) + 2 > cap or wsz == wh_s.shape[0]:
+            st[STATUS] = ROOM
+            break
+        if quiet[n]:  # the common case: no prediction; (the same steps as `_bring` + the general path)
+            th, jv, vr, lam, bb = prm[n, V_TH], prm[n, JUMP_V], prm[n, V_RESET], prm[n, LAM], prm[n, B]
+            while j < a1:
+                o = so[j]
+                x = sw[j]
+                j += 1
+                while j < a1 and so[j] == o:  # simultaneous arrivals: one input, summed in arrival order
+                    x += sw[j]
+                    j += 1
+                upd += 1
+                rs, ro = si[n, R_STEP], sf[n, R_OFF]
+                if _lt(cur, o, rs, ro):
+                    continue  # refractory: the input is discarded
+                ts, to = si[n, T_STEP], sf[n, T_OFF]
+                v = sf[n, V]
+                if _lt(ts, to, rs, ro):  # the refractory period ended since the last update
+                    v = vr
+                    ts, to = rs, ro
+                v = evolve(v, 0.0, (cur - ts) * h + (o - to), lam, 0.0, bb, 0.0, 0.0)[0]
+                v += jv * x
+                sf[n, V] = v
+                si[n, T_STEP], sf[n, T_OFF] = cur, o
+                if v >= th:
+                    _spike(n, cur, o, h, sf, si, prm, ref_k, once)
+                    sp_o[nsp], sp_n[nsp] = o, n
+                    nsp += 1
+        else:
+            full = False
+            while True:
+                og = so[j] if j < a1 else math.inf
+                while si[n, W_STEP] == cur and sf[n, W_OFF] <= og:  # a predicted crossing comes first
+                    if nsp == cap:
+                        full = True
+                        break
+                    wo = sf[n, W_OFF]
+                    _spike(n, cur, wo, h, sf, si, prm, ref_k, once)
+                    sp_o[nsp], sp_n[nsp] = wo, n
+                    nsp += 1
+                    predict(n, end_s, end_o, h, sf, si, prm)
+                if full or j >= a1:
+                    break
+                x = sw[j]
+                j += 1
+                while j < a1 and so[j] == og:
+                    x += sw[j]
+                    j += 1
+                upd += 1
+                if delta[n] and _lt(cur, og, si[n, R_STEP], sf[n, R_OFF]):
+                    continue  # delta synapses: input during the refractory period is discarded
+                _bring(n, cur, og, h, sf, si, prm)
+                if delta[n]:
+                    sf[n, V] += prm[n, JUMP_V] * x
+                    if sf[n, V] >= prm[n, V_TH]:
+                        _spike(n, cur, og, h, sf, si, prm, ref_k, once)
+                        sp_o[nsp], sp_n[nsp] = og, n
+                        nsp += 1
+                else:
+                    sf[n, CUR] += prm[n, JUMP_I] * x  # (while refractory too: the current integrates)
+                predict(n, end_s, end_o, h, sf, si, prm)
+            if full:
+                st[STATUS] = ROOM
+                break
+            ws = si[n, W_STEP]
+            if ws != NEVER and reg[n] != ws:  # a crossing in a later step: woken then
+                wsz = pair_push(wh_s, wh_n, wsz, ws, n)
+                reg[n] = ws
+        since += a1 - a0
+        k += 1
+        j = -1
+        if since >= EXACT_POLL:
+            since = 0
+            if halted(ctl, sops, nrec):
+                st[STATUS] = STOP
+                break
+    st[K_], st[J_], st[NSP], st[WSZ], st[UPD], st[SINCE] = k, j, nsp, wsz, upd, since
+
+
+@njit
+def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray, ev_o: np.ndarray,
+                  ev_n: np.ndarray, ev_val: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, pop_of: np.ndarray,
+                  pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
+                  tgt_pop: np.ndarray, rowptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, dk: np.ndarray,
+                  doff: np.ndarray, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray,
+                  cfill: np.ndarray, cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray,
+                  cc: np.ndarray, need_c: int, sops: np.ndarray, ctl: np.ndarray, nrec: int,
+                  st: np.ndarray) -> None:  # fmt: skip
+    """Send the step's input events (from ``st[IE]``) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged
+    by (offset, neuron). Stops with ROOM when fewer than ``need_c`` chunks are free, STOP on the run control."""
+    n_ev = ev_s.shape[0]
+    ie, k, nsp, since = st[IE], st[K_], st[NSP], st[SINCE]
+    st[STATUS] = OK
+    mask = bhead.shape[0] - 1
+    nfree, ring = cc[CFREE], cc[CRING]
+    while True:
+        if nfree < need_c:
+            st[STATUS] = ROOM
+            break
+        if ie < n_ev and ev_s[ie] == cur and (k >= nsp or ev_o[ie] < sp_o[k] or
+                                              (ev_o[ie] == sp_o[k] and ev_n[ie] < sp_n[k])):  # fmt: skip
+            n, o, x = ev_n[ie], ev_o[ie], ev_val[ie]
+            ie += 1
+            if cur == end_s and o >= end_o:
+                continue  # at or after the end of the run
+        elif k < nsp:
+            n, o, x = sp_n[k], sp_o[k], 1.0
+            k += 1
+        else:
+            break
+        # the synapses, written out here: an inlined helper taking the arrays costs reference counting per event
+        p = pop_of[n]
+        for kk in range(out_ptr[p], out_ptr[p + 1]):
+            q = out_proj[kk]
+            toff = pop_off[tgt_pop[q]]
+            row = ip_off[q] + n - pop_off[p]
+            used = 0
+            for e in range(rowptr[row], rowptr[row + 1]):
+                s2 = cur + dk[e]
+                o2 = o + doff[e]
+                if o2 >= h:
+                    o2 -= h
+                    s2 += 1
+                if s2 > end_s or (s2 == end_s and o2 >= end_o):
+                    break  # rows are sorted by delay: the rest arrive later still
+                b = s2 & mask  # append to bucket b (`evsim.engine.queue`: chunked, append-only)
+                c = btail[b]
+                if c < 0 or cfill[c] == CHUNK:
+                    nfree -= 1
+                    c2 = cfree[nfree]
+                    cfill[c2] = 0
+                    cnext[c2] = -1
+                    if c < 0:
+                        bhead[b] = c2
+                    else:
+                        cnext[c] = c2
+                    btail[b] = c2
+                    c = c2
+                j = cfill[c]
+                coff[c, j] = o2
+                ctgt[c, j] = toff + targets[e]
+                cw[c, j] = weights[e] * x
+                cfill[c] = j + 1
+                bcnt[b] += 1
+                used += 1
+            sops[q] += used
+            since += used
+            ring += used
+        if since >= EXACT_POLL:
+            since = 0
+            if halted(ctl, sops, nrec):
+                st[STATUS] = STOP
+                break
+    st[IE], st[K_], st[SINCE] = ie, k, since
+    cc[CFREE], cc[CRING] = nfree, ring
+
+
+@njit
+def run_exact_steps(
+    end_s: int,
+    end_o: float,
+    h: float,
+    D: int,
+    N: int,
+    pop_off: np.ndarray,
+    is_input_n: np.ndarray,
+    out_ptr: np.ndarray,
+    out_proj: np.ndarray,
+    ip_off: np.ndarray,
+    tgt_pop: np.ndarray,
+    rowptr: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    dk: np.ndarray,
+    doff: np.ndarray,
+    max_out: int,
+    prm: np.ndarray,
+    ref_k: np.ndarray,
+    once: np.ndarray,
+    delta: np.ndarray,
+    v0: np.ndarray,
+    ev_s: np.ndarray,
+    ev_o: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+    ctl: np.ndarray,
+    rec_mode: np.ndarray,
+    counts: np.ndarray,
+):
+    """Run one sample over ``[0, end)``, every delay at least ``h`` (``dk >= 1``); arguments and results as
+    `evsim.engine.exact.run_exact` (``ctl[3]`` receives ``end_s + 1``, or the first step not completed)."""
+    P = pop_off.shape[0] - 1
+    pop_of = np.empty(N, dtype=np.int64)
+    for p in range(P):
+        pop_of[pop_off[p] : pop_off[p + 1]] = p
+    coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc = calendar(D, max(64, 2 * D))
+    need_c = min(max_out, D) + max_out // CHUNK + 2  # chunks one event's delivery can open
+    sops = np.zeros(ip_off.shape[0], dtype=np.int64)
+    sf = np.zeros((N, 5))
+    si = np.zeros((N, 5), dtype=np.int64)
+    sf[:, V] = v0
+    si[:, R_STEP] = -1
+    si[:, W_STEP] = NEVER
+    si[:, W_SEQ] = -1
+    # quiet: delta synapses, no held current, resting and reset potentials below threshold: the neuron can cross
+    # only at an input, and needs no prediction
+    quiet = np.zeros(N, dtype=np.bool_)
+    for n in range(N):
+        lam, be = prm[n, LAM], prm[n, B]
+        rest = be / lam if lam > 0.0 else (np.inf if be > 0.0 else -np.inf)
+        quiet[n] = delta[n] and prm[n, I_INF] == 0.0 and rest < prm[n, V_TH] and prm[n, V_RESET] < prm[n, V_TH]
+    rec_s, rec_o, rec_n = np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64)
+    nrec = 0
+    wh_s, wh_n = np.empty(N + 64, np.int64), np.empty(N + 64, np.int64)  # the wake heap
+    st = np.zeros(8, np.int64)
+    reg = np.full(N, -1, np.int64)
+    touched = np.empty(N, np.int64)
+    stamp = np.full(N, -1, np.int64)
+    cntn = np.zeros(N, np.int64)
+    start = np.zeros(N, np.int64)
+    so, sw = np.empty(1024), np.empty(1024)
+    sp_o, sp_n = np.empty(1024), np.empty(1024, np.int64)
+    # t = 0: neurons at or above threshold fire (NEST: at the start of the first step), sent before the step's
+    # input; the others predict
+    nsp = 0
+    for n in range(N):
+        if is_input_n[n]:
+            continue
+        if sf[n, V] >= prm[n, V_TH]:
+            if nsp == sp_o.shape[0]:
+                sp_o, sp_n = _grown(sp_o, 0), _grown(sp_n, 0)
+            sp_o[nsp], sp_n[nsp] = 0.0, n
+            nsp += 1
+            _spike(n, 0, 0.0, h, sf, si, prm, ref_k, once)
+        if not quiet[n]:
+            predict(n, end_s, end_o, h, sf, si, prm)
+            if si[n, W_STEP] != NEVER:
+                if st[WSZ] == wh_s.shape[0]:
+                    wh_s, wh_n = _grown(wh_s, 0), _grown(wh_n, 0)
+                st[WSZ] = pair_push(wh_s, wh_n, st[WSZ], si[n, W_STEP], n)
+                reg[n] = si[n, W_STEP]
+    rec_s, rec_o, rec_n = _grown(rec_s, nsp), _grown(rec_o, nsp), _grown(rec_n, nsp)
+    for k in range(nsp):
+        n = sp_n[k]
+        mode = rec_mode[pop_of[n]]
+        if mode == 2:
+            rec_s[nrec], rec_o[nrec], rec_n[nrec] = 0, 0.0, n
+            nrec += 1
+        elif mode == 1:
+            counts[n] += 1
+    st[K_], st[NSP] = 0, nsp
+    while True:
+        _deliver_step(0, end_s, end_o, h, ev_s[:0], ev_o[:0], ev_n[:0], ev_val[:0], sp_o, sp_n, pop_of, pop_off,
+                      out_ptr, out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext,
+                      cfill, cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+        if st[STATUS] != ROOM:
+            break
+        coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
+    n_ev = ev_s.shape[0]
+    cur = 0
+    done = 0
+    stopped = False
+    while cur <= end_s:
+        if halted(ctl, sops, nrec):
+            stopped, done = True, cur
+            break
+        st[SINCE] = 0
+        m = bcnt[cur & (D - 1)]
+        if m > so.shape[0]:
+            so, sw = _grown(so, m), _grown(sw, m)
+        nt = _open(cur, coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc, wh_s, wh_n, st, reg, si,
+                   touched, stamp, cntn, start, so, sw)  # fmt: skip
+        st[K_], st[J_], st[NSP] = 0, -1, 0
+        while True:
+            _integrate(cur, nt, touched, start, cntn, so, sw, sp_o, sp_n, quiet, delta, prm, ref_k, once, sf, si,
+                       h, end_s, end_o, wh_s, wh_n, reg, ctl, sops, nrec, st)  # fmt: skip
+            if st[STATUS] != ROOM:
+                break
+            if st[WSZ] + 1 >= wh_s.shape[0]:
+                wh_s, wh_n = _grown(wh_s, 0), _grown(wh_n, 0)
+            else:
+                sp_o, sp_n = _grown(sp_o, so.shape[0] + 2), _grown(sp_n, so.shape[0] + 2)
+        if st[STATUS] == STOP:
+            stopped, done = True, cur
+            break
+        # --- the step's spikes by (offset, neuron), recorded, then sent with the step's input events
+        nsp = st[NSP]
+        if nsp > 1:
+            _sort_spikes(sp_o, sp_n, nsp)
+        if nrec + nsp > rec_s.shape[0]:
+            rec_s, rec_o, rec_n = _grown(rec_s, nrec + nsp), _grown(rec_o, nrec + nsp), _grown(rec_n, nrec + nsp)
+        for k in range(nsp):
+            n = sp_n[k]
+            mode = rec_mode[pop_of[n]]
+            if mode == 2:
+                rec_s[nrec], rec_o[nrec], rec_n[nrec] = cur, sp_o[k], n
+                nrec += 1
+            elif mode == 1:
+                counts[n] += 1
+        st[K_] = 0
+        while True:
+            _deliver_step(cur, end_s, end_o, h, ev_s, ev_o, ev_n, ev_val, sp_o, sp_n, pop_of, pop_off, out_ptr,
+                          out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext,
+                          cfill, cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+            if st[STATUS] != ROOM:
+                break
+            coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
+        if st[STATUS] == STOP:
+            stopped, done = True, cur + 1  # (the step's neurons are done; some deliveries are not)
+            break
+        # --- the next step holding arrivals, an input event or a wake
+        nxt = NEVER
+        if st[IE] < n_ev:
+            nxt = ev_s[st[IE]]
+        if st[WSZ] > 0:
+            nxt = min(nxt, wh_s[0])
+        if cc[CRING] > 0:
+            for j in range(1, D):
+                if bcnt[(cur + j) & (D - 1)] > 0:
+                    nxt = min(nxt, cur + j)
+                    break
+        cur = nxt
+    ctl[3] = done if stopped else end_s + 1
+    for n in range(0 if stopped else N):  # every neuron to the end of the run, for the final state
+        if not is_input_n[n]:
+            _bring(n, end_s, end_o, h, sf, si, prm)
+    m = nrec
+    return rec_s[:m].copy(), rec_o[:m].copy(), rec_n[:m].copy(), sf[:, V].copy(), sf[:, CUR].copy(), st[UPD], sops

@@ -1,0 +1,123 @@
+"""The step-by-step exact loop (`evsim.engine.exact_steps`, used when every delay is at least the grid step)
+against the general exact loop (`evsim.engine.exact.run_exact`, itself checked against an independent reference in
+tests/test_exact_engine.py): the same spikes bit for bit, the same final state, on random networks of every neuron
+kind, with off-grid and on-grid delays (simultaneous arrivals), tonic firing, refractory periods and fire-once
+neurons; and run control stopping a step's long work early."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import evsim
+from evsim import exact
+from evsim.engine.exact_compile import compile_exact, run_sample_exact
+
+ms = 1e-3
+
+
+def _neurons(rng: np.random.Generator, kind: str, n: int, once: bool) -> exact.ExactNeuron:
+    if kind == "delta":
+        return exact.LIF(n, tau_m=rng.uniform(5, 20, n) * ms, v_th=1.0, v_reset=rng.uniform(-0.3, 0.2, n),
+                         refractory=rng.uniform(0, 2, n) * ms, bias=rng.uniform(0, 1.3, n), once=once)  # fmt: skip
+    if kind == "quiet":  # the loop's short path (NEST's iaf_psc_delta_ps: below threshold at rest)
+        return exact.LIF(n, tau_m=rng.uniform(5, 20, n) * ms, v_th=1.0, v_reset=0.0, refractory=0.5 * ms,
+                         once=once)  # fmt: skip
+    if kind == "cuba":
+        return exact.LIF(n, tau_m=rng.uniform(5, 20, n) * ms, tau_syn=rng.uniform(1, 8, n) * ms, v_th=1.0,
+                         v_reset=0.0, refractory=rng.uniform(0, 2, n) * ms, bias=rng.uniform(0, 0.9, n),
+                         r=rng.uniform(50, 200, n) * ms, once=once)  # fmt: skip
+    if kind == "cuba_equal":
+        return exact.LIF(n, tau_m=np.full(n, 4 * ms), tau_syn=np.full(n, 4 * ms), v_th=1.0, v_reset=0.0,
+                         refractory=1 * ms, r=rng.uniform(100, 300, n) * ms, once=once)  # fmt: skip
+    return exact.IF(n, v_th=1.0, v_reset=0.0, tau_syn=rng.uniform(1, 5, n) * ms, r=rng.uniform(5, 30, n),
+                    bias=rng.uniform(0, 5, n), refractory=0.5 * ms)  # fmt: skip
+
+
+def _net(seed: int, kind: str, on_grid: bool, once: bool = False) -> evsim.Network:
+    rng = np.random.default_rng(seed)
+    sizes = {"in": 6, "a": 12, "b": 9}
+    w_scale = {"delta": 0.8, "quiet": 0.7, "cuba": 40.0, "cuba_equal": 30.0, "if": 1.0}[kind]
+    pops = [evsim.Population("in", sizes["in"])]
+    pops += [evsim.Population(p, sizes[p], _neurons(rng, kind, sizes[p], once)) for p in ("a", "b")]
+
+    def proj(s: str, t: str) -> evsim.Projection:
+        ns, nt = sizes[s], sizes[t]
+        w = rng.normal(0.5, 0.6, (nt, ns)) * w_scale
+        d = rng.integers(1, 30, (nt, ns)) * 0.1 * ms if on_grid else rng.uniform(0.1, 3, (nt, ns)) * ms
+        return evsim.Projection.from_dense(f"{s}->{t}", s, t, w, d)
+
+    projs = (proj("in", "a"), proj("a", "b"), proj("b", "a"), proj("a", "a"))
+    return evsim.Network(tuple(pops), projs, ("in",), ("b",), dt=1e-4)
+
+
+def _both(net: evsim.Network, ev_t: np.ndarray, ev_n: np.ndarray, duration: float) -> tuple:
+    cn = compile_exact(net)
+    assert cn.steps  # every delay >= dt
+    vals = np.ones(ev_t.shape[0])
+    new = run_sample_exact(cn, duration, ev_t, ev_n, vals)
+    old = run_sample_exact(dataclasses.replace(cn, steps=False), duration, ev_t, ev_n, vals)
+    return new, old
+
+
+def _same(new, old) -> None:  # noqa: ANN001
+    key_new = np.lexsort((new.spike_n, new.spike_t))
+    key_old = np.lexsort((old.spike_n, old.spike_t))
+    assert new.spike_t.shape[0] > 0
+    np.testing.assert_array_equal(new.spike_n[key_new], old.spike_n[key_old])
+    np.testing.assert_array_equal(new.spike_t[key_new], old.spike_t[key_old])  # bit for bit
+    np.testing.assert_array_equal(new.v, old.v)
+    np.testing.assert_array_equal(new.i, old.i)
+    np.testing.assert_array_equal(new.sops, old.sops)
+
+
+@pytest.mark.parametrize("kind", ["delta", "quiet", "cuba", "cuba_equal", "if"])
+@pytest.mark.parametrize("on_grid", [False, True])
+def test_step_loop_matches_the_general_loop(kind: str, on_grid: bool) -> None:
+    for seed in range(3):
+        net = _net(seed, kind, on_grid, once=(seed == 2 and kind != "if"))
+        rng = np.random.default_rng([seed, 1])
+        n_ev = 300
+        ev_t = np.sort(rng.uniform(0, 0.05, n_ev))
+        if on_grid:  # on-grid inputs: simultaneous arrivals from several paths
+            ev_t = np.round(ev_t / 1e-4) * 1e-4
+        new, old = _both(net, ev_t, rng.integers(0, 6, n_ev), 0.06)
+        _same(new, old)
+
+
+def test_step_loop_runs_at_t0_spikes_and_unsorted_input() -> None:
+    net = _net(4, "quiet", True)
+    rng = np.random.default_rng(9)
+    ev_t = rng.uniform(0, 0.03, 200)  # unsorted: run_sample_exact sorts it
+    cn = compile_exact(net)
+    v0 = cn.v_init.copy()
+    v0[6:9] = 1.5  # above threshold at t = 0: fire then
+    vals = np.ones(200)
+    ev_n = rng.integers(0, 6, 200)
+    new = run_sample_exact(cn, 0.04, ev_t, ev_n, vals, v0=v0)
+    old = run_sample_exact(dataclasses.replace(cn, steps=False), 0.04, ev_t, ev_n, vals, v0=v0)
+    _same(new, old)
+    assert np.sum(new.spike_t == 0.0) == 3
+
+
+def test_step_loop_stops_inside_a_long_step() -> None:
+    """An event budget stops the run within `EXACT_POLL` events of the limit, not at the end of a step."""
+    from evsim.engine.exact_steps import EXACT_POLL
+
+    n = 400
+    lif = exact.LIF(n, tau_m=10 * ms, v_th=1.0, v_reset=0.0, refractory=0.5 * ms)
+    pops = (evsim.Population("in", 1), evsim.Population("a", n, lif))
+    src, tgt = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    projs = (
+        evsim.Projection.from_dense("in->a", "in", "a", np.full((n, 1), 2.0), 1e-4),
+        evsim.Projection.from_synapses("a->a", "a", "a", src.ravel(), tgt.ravel(), 0.01, 1e-4, n_source=n),
+    )
+    net = evsim.Network(pops, projs, ("in",), ("a",), dt=1e-4)
+    cn = compile_exact(net)
+    limit = 100_000  # each step delivers 400 x 400 = 160k events
+    ctl = np.array([0, limit, -1, 0], dtype=np.int64)
+    run = run_sample_exact(cn, 0.01, np.array([0.0]), np.array([0]), np.ones(1), ctl=ctl)
+    assert ctl[0] != 0 and run.steps_done < 10
+    assert limit < run.sops.sum() <= limit + EXACT_POLL + n
