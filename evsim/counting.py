@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from .simulation import Spikes
 
 
+# rows of the kernel's integer and float outputs (one column per sample)
+_SOPS, _ACS, _NB_ALL, _NB_MAC = range(4)
+_SINABS, _TOTAL_IN = range(2)
+
+
 @njit
 def _projection_kernel(
     s: np.ndarray,
@@ -31,7 +36,6 @@ def _projection_kernel(
     src: np.ndarray,
     vals: np.ndarray,
     order: np.ndarray,
-    B: int,
     T: int,
     in_index: np.ndarray,
     fan_nz: np.ndarray,
@@ -40,18 +44,16 @@ def _projection_kernel(
     delay_key: np.ndarray,
     delay_row0: np.ndarray,
     max_delay: int,
-) -> tuple:
-    """One projection's counters (see `projection_counts`); ``order``: the events in (sample, step) order, or
-    empty when they already are. Returns ``ok = False`` (and nothing counted for NeuroBench) when ``order`` is
-    empty and the events turn out not to be in (sample, step) order."""
+    ints: np.ndarray,
+    floats: np.ndarray,
+    per_step: np.ndarray,
+) -> bool:
+    """One projection's counters (see `projection_counts`), added to zeroed outputs: ``ints [4, B]`` (SOPs, ACs,
+    NeuroBench's effective operations, those of them that are MACs), ``floats [2, B]`` (Sinabs' synops, sum of
+    values), ``per_step [B*T]`` (SOPs). ``order``: the events in (sample, step) order, or empty when they already
+    are. Returns False (NeuroBench's rows not counted) when ``order`` is empty and the events turn out not to be in
+    (sample, step) order. (Outputs are passed in rather than returned: a third less compilation.)"""
     n_ev = s.shape[0]
-    sops = np.zeros(B, dtype=np.int64)
-    acs = np.zeros(B, dtype=np.int64)
-    per_step = np.zeros(B * T, dtype=np.int64)
-    sinabs = np.zeros(B, dtype=np.float64)
-    total_in = np.zeros(B, dtype=np.float64)
-    nb_all = np.zeros(B, dtype=np.int64)
-    nb_mac = np.zeros(B, dtype=np.int64)
     in_order = True
     last = -1
     for e in range(n_ev):
@@ -78,16 +80,15 @@ def _projection_kernel(
             ops = fan_nz[entry]
         else:
             ops = 0
-        sops[se] += ops
+        ints[_SOPS, se] += ops
         if abs(v) == 1:
-            acs[se] += ops
+            ints[_ACS, se] += ops
         per_step[key] += ops
-        total_in[se] += v
+        floats[_TOTAL_IN, se] += v
         if entry >= 0:
-            sinabs[se] += v * fan_all[entry]
-    macs = sops - acs
+            floats[_SINABS, se] += v * fan_all[entry]
     if not in_order and order.shape[0] == 0:
-        return False, sops, acs, macs, per_step, sinabs, total_in, nb_all, nb_mac
+        return False
     # NeuroBench: the layer's input entries summed per (sample, step); a non-zero entry costs its non-zero fan-out,
     # as MACs when any entry of that (sample, step) is not +-1
     acc = np.zeros(fan_nz.shape[0], dtype=np.float64)
@@ -122,10 +123,10 @@ def _projection_kernel(
             seen[entry] = False
         n_touched = 0
         sample = key // T
-        nb_all[sample] += ops_all
+        ints[_NB_ALL, sample] += ops_all
         if real:
-            nb_mac[sample] += ops_all
-    return True, sops, acs, macs, per_step, sinabs, total_in, nb_all, nb_mac
+            ints[_NB_MAC, sample] += ops_all
+    return True
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -142,14 +143,22 @@ def projection_counts(sp: Spikes, layer: Any, B: int, T: int, delay: int) -> dic
     keys, row0 = (_EMPTY, _EMPTY) if layer.delay_key is None else (layer.delay_key, layer.delay_row0)
     dmax = 0 if layer.delay_key is None else int(layer.max_delay)
 
-    def count(order: np.ndarray) -> tuple:
-        return _projection_kernel(s, t, src, vals, order, B, T, layer.in_index, layer.fan_nz, layer.fan_all, delay,
-                                  keys, row0, dmax)  # fmt: skip
+    def count(order: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
+        ints, floats, per_step = np.zeros((4, B), np.int64), np.zeros((2, B)), np.zeros(B * T, np.int64)
+        ok = _projection_kernel(s, t, src, vals, order, T, layer.in_index, layer.fan_nz, layer.fan_all, delay,
+                                keys, row0, dmax, ints, floats, per_step)  # fmt: skip
+        return ok, ints, floats, per_step
 
-    out = count(_EMPTY)
-    if not out[0]:  # not in (sample, step) order: walk a stable sort (same order of sums within a step)
-        out = count(np.argsort(s * T + t, kind="stable"))
-    names = ("sops", "acs", "macs", "sops_per_step", "sinabs", "total_in", "neurobench_all", "neurobench_macs")
-    res = dict(zip(names, out[1:]))
-    res["sops_per_step"] = res["sops_per_step"].reshape(B, T)
-    return res
+    ok, ints, floats, per_step = count(_EMPTY)
+    if not ok:  # not in (sample, step) order: walk a stable sort (same order of sums within a step)
+        ok, ints, floats, per_step = count(np.argsort(s * T + t, kind="stable"))
+    return {
+        "sops": ints[_SOPS],
+        "acs": ints[_ACS],
+        "macs": ints[_SOPS] - ints[_ACS],
+        "sops_per_step": per_step.reshape(B, T),
+        "sinabs": floats[_SINABS],
+        "total_in": floats[_TOTAL_IN],
+        "neurobench_all": ints[_NB_ALL],
+        "neurobench_macs": ints[_NB_MAC],
+    }
