@@ -15,6 +15,7 @@ from ..network import ConvProjection, Network
 from ..neurons import RESET_MODES
 from . import first_run
 from .conv import KMAX
+from .conv import channel_last
 from .conv import conv_arrays as _conv_arrays
 from .loop import new_state, run_discrete
 from .poisson import GUIDE
@@ -125,6 +126,10 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             rec_pops.append(p.name)
 
     projs = net.projections
+    perm, user_of, hwc = channel_last(pops, projs, pop_off, flags["record_v"])  # the engine's order of the neurons
+    for f in _PARAM_FIELDS:
+        par[f] = par[f][user_of]
+    refractory = refractory[user_of]
     syn = net._synapses  # every explicit projection's synapses, one array each (`Network._pack`): used as they are
     targets, weights, delays = syn["targets"], syn["weights"], syn["delays"]
     if np.any(weights == 0):  # zero weights change nothing and would cost a delivery: a filtered copy
@@ -180,7 +185,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
 
     conv_arrays = dict(
         conv_of=conv_of,
-        **_conv_arrays([c.spec for c in convs]),
+        **_conv_arrays([c.spec for c in convs], [c.target in hwc for c in convs]),
         conv_delay=np.array([c.delay for c in convs], dtype=np.int64),
     )
     cdfs = [_poisson_cdf(r) if r > 0 else np.zeros(0) for r in poisson]
@@ -222,6 +227,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         delays=delays,
         q_maxd=q_maxd,
         q_full=q_full,
+        perm=perm,
+        user_of=user_of,
         targets=targets,
         weights=weights,
         D=D,

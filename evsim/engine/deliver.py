@@ -46,7 +46,7 @@ def _send(
     dozens of arrays cost ~200 ns: 10% of feedforward)."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
-     conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit) = syn  # see run_discrete
+     conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
     k = lo
@@ -69,7 +69,7 @@ def _send(
                 d_lo, d_hi = T, -1
                 for kk in range(k, k_end):
                     val = src_v[kk]
-                    row = row0 + src_n[kk]
+                    row = row0 + user_of[src_n[kk]]  # (rows in the network's order of the sources)
                     e0, e1 = rowptr[row], rowptr[row + 1]
                     if checked:
                         e = e0
@@ -105,7 +105,7 @@ def _send(
             else:  # list the neurons reached, once each
                 for kk in range(k, k_end):
                     val = src_v[kk]
-                    row = row0 + src_n[kk]
+                    row = row0 + user_of[src_n[kk]]  # (rows in the network's order of the sources)
                     e0, e1 = rowptr[row], rowptr[row + 1]
                     if checked:
                         e = e0

@@ -129,6 +129,8 @@ def run_discrete(
     delays: np.ndarray,
     q_maxd: np.ndarray,
     q_full: np.ndarray,
+    perm: np.ndarray,
+    user_of: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
     D: int,
@@ -195,7 +197,7 @@ def run_discrete(
     # what `_send` needs, passed as two tuples
     # fmt: off
     syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
-           conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit)
+           conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     fired = np.zeros(N, dtype=np.bool_)
@@ -209,6 +211,15 @@ def run_discrete(
             n_x += pop_off[p + 1] - pop_off[p]
     sb_n = np.empty(max(N, n_x), dtype=np.int64)  # the events of one batch (one population, or the external
     sb_v = np.empty(max(N, n_x))  # events, of one step)
+
+    moved = False  # some populations stored channel-last (`evsim.engine.conv.channel_last`): the state that
+    for n in range(N):  # `new_state` made in the network's order goes to the engine's at the first call, and
+        moved |= perm[n] != n  # the final state back; input events, spikes and counts are mapped one by one
+    if moved and hs[1] == 0:
+        i0, v0 = i.copy(), v.copy()
+        for n in range(N):
+            i[perm[n]] = i0[n]
+            v[perm[n]] = v0[n]
 
     # Neurons that can cross threshold from their initial state with no input at all get a first wake.
     for p in range(P if hs[1] == 0 else 0):
@@ -256,7 +267,7 @@ def run_discrete(
         # the loop (each inlined copy of it costs seconds of compilation on the first run)
         m = 0
         while ie < n_ev and ev_t[ie] == t:
-            sb_n[m] = ev_n[ie]
+            sb_n[m] = perm[ev_n[ie]]
             sb_v[m] = ev_val[ie]
             m += 1
             ie += 1
@@ -279,7 +290,7 @@ def run_discrete(
                 if conv_par is not None:  # implicit convolutions (None: the model has none; this call and its
                     # callees are then not even compiled: seconds less on a first run)
                     _send_conv(sb_n, sb_v, np.int64(0), m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj,
-                               tgt_pop, conv_of, conv_par, conv_w, conv_tab, conv_delay, scan, acc, mark,
+                               tgt_pop, conv_of, conv_par, conv_w, conv_tab, conv_delay, user_of, scan, acc, mark,
                                tl, tl_n, sops)  # fmt: skip
                 m = 0
             if oi == P:
@@ -368,12 +379,12 @@ def run_discrete(
                     if rec_mode[p] == 2:
                         for j in range(m):
                             rec_t[n_spk + j] = t
-                            rec_n[n_spk + j] = sb_n[j]
+                            rec_n[n_spk + j] = user_of[sb_n[j]]
                             rec_c[n_spk + j] = 1
                         n_spk += m
                     elif rec_mode[p] == 1:
                         for j in range(m):
-                            cnt[sb_n[j]] += 1
+                            cnt[user_of[sb_n[j]]] += 1
                 else:  # every rule of `evsim.neurons`
                     for n in range(pop_off[p], pop_off[p + 1]):
                         b = s * N + n
@@ -420,11 +431,11 @@ def run_discrete(
                         if c > 0:
                             if rec_mode[p] == 2:
                                 rec_t[n_spk] = t
-                                rec_n[n_spk] = n
+                                rec_n[n_spk] = user_of[n]
                                 rec_c[n_spk] = c
                                 n_spk += 1
                             elif rec_mode[p] == 1:
-                                cnt[n] += c
+                                cnt[user_of[n]] += c
                             sb_n[m] = n
                             sb_v[m] = c
                             m += 1
@@ -568,11 +579,11 @@ def run_discrete(
                         continue
                     if rec_mode[p] == 2:
                         rec_t[n_spk] = t
-                        rec_n[n_spk] = n
+                        rec_n[n_spk] = user_of[n]
                         rec_c[n_spk] = c
                         n_spk += 1
                     elif rec_mode[p] == 1:
-                        cnt[n] += c
+                        cnt[user_of[n]] += c
                     sb_n[m] = n
                     sb_v[m] = c
                     m += 1
@@ -619,4 +630,10 @@ def run_discrete(
             prm[n, V_RESET],
             prm[n, V_MIN],
         )
+    if moved and finish:  # the final state in the network's order
+        i_f, v_f = np.empty(N), np.empty(N)
+        for n in range(N):
+            i_f[n] = i[perm[n]]
+            v_f[n] = v[perm[n]]
+        return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i_f, v_f, n_updates, sops, heap
     return rec_t[:n_spk], rec_n[:n_spk], rec_c[:n_spk], vtrace, i, v, n_updates, sops, heap
