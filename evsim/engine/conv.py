@@ -36,10 +36,16 @@ def channel_last(pops: tuple, projs: tuple, pop_off: np.ndarray, record_v: np.nd
     shapes = {}
     for k, p in enumerate(pops):
         into = [q for q in projs if q.target == p.name]
-        outs = {q.spec.out_shape if isinstance(q, ConvProjection) else None for q in into}
-        if p.is_input or record_v[k] or not into or len(outs) != 1 or None in outs:
+        outs = {q.spec.out_shape for q in into if isinstance(q, ConvProjection)}
+        if (
+            p.is_input
+            or record_v[k]
+            or not into
+            or len(outs) != 1
+            or len(into) != sum(isinstance(q, ConvProjection) for q in into)
+        ):
             continue
-        c, h, w = next(iter(outs))
+        c, h, w = outs.pop()
         if c < 2:
             continue
         local = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)  # user index at engine k

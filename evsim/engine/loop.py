@@ -33,7 +33,7 @@ from .conv import _send_conv
 from .deliver import _send, _touch
 from .poisson import GUIDE, _uniform
 from .queue import heap_pop, heap_push
-from .record import _grown, _grown_heap
+from .record import _grown, _grown_heap, _sorted_records
 from .step import _step_uniform
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
@@ -214,8 +214,11 @@ def run_discrete(
     sb_v = np.empty(max(N, n_x))  # events, of one step)
 
     moved = False  # some populations stored channel-last (`evsim.engine.conv.channel_last`): the state that
-    for n in range(N):  # `new_state` made in the network's order goes to the engine's at the first call, and
-        moved |= perm[n] != n  # the final state back; input events, spikes and counts are mapped one by one
+    moved_p = np.zeros(P, dtype=np.bool_)  # `new_state` made in the network's order goes to the engine's at the
+    for n in range(N):  # first call, and the final state back; input events, spikes and counts are mapped one by
+        if perm[n] != n:  # one, and a step's recorded spikes of such a population sorted back
+            moved = True
+            moved_p[pop_of[n]] = True
     if moved and hs[1] == 0:
         i0, v0 = i.copy(), v.copy()
         for n in range(N):
@@ -300,6 +303,7 @@ def run_discrete(
             if is_input[p]:
                 continue
             sp = s * P + p
+            rec0 = n_spk
             tl_base = s * N + pop_off[p]
             pge = ge[p]
             subtract = reset_mode[p] == RESET_SUBTRACT
@@ -608,6 +612,8 @@ def run_discrete(
                             )
                             t_last[n] = t
                         vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
+            if moved_p[p] and n_spk - rec0 > 1:
+                _sorted_records(rec_n, rec_c, rec0, n_spk)
             # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
             # targets come later in `order`)
     for p in range(P):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit
+from .._jit import njit, njit_inline
 
 
 @njit
@@ -29,3 +29,17 @@ def _grown_heap(heap: np.ndarray, need: int) -> np.ndarray:
     for k in range(heap.shape[0]):  # (see `_grown`)
         grown[k] = heap[k]
     return grown
+
+
+@njit_inline
+def _sorted_records(rec_n: np.ndarray, rec_c: np.ndarray, lo: int, hi: int) -> None:
+    """Sort one step's spike records ``lo:hi`` of one population by neuron (insertion sort: a few dozen)."""
+    for a in range(lo + 1, hi):
+        n, c = rec_n[a], rec_c[a]
+        b = a
+        while b > lo and rec_n[b - 1] > n:
+            rec_n[b] = rec_n[b - 1]
+            rec_c[b] = rec_c[b - 1]
+            b -= 1
+        rec_n[b] = n
+        rec_c[b] = c
