@@ -104,7 +104,7 @@ def test_step_loop_runs_at_t0_spikes_and_unsorted_input() -> None:
 
 def test_step_loop_stops_inside_a_long_step() -> None:
     """An event budget stops the run within `EXACT_POLL` events of the limit, not at the end of a step."""
-    from evsim.engine.exact_steps import EXACT_POLL
+    from evsim.engine.exact_deliver import EXACT_POLL
 
     n = 400
     lif = exact.LIF(n, tau_m=10 * ms, v_th=1.0, v_reset=0.0, refractory=0.5 * ms)

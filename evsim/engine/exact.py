@@ -1,4 +1,6 @@
-"""The event loop in exact (continuous) time, compiled with Numba, built from four named stages.
+"""The event loop in exact (continuous) time, compiled with Numba, built from four named stages: the general loop,
+for networks with a delay below the grid step ``h`` (the others run `evsim.engine.exact_steps`, which reuses this
+module's neuron stages `_bring` and `predict`).
 
 Times are ``(step, off)`` pairs on the calendar of `evsim.engine.queue` (its docstring states the invariants and
 the tie rule). The loop (`run_exact`) opens one step after the other (skipping empty ones) and pops its events in
@@ -19,8 +21,7 @@ time order; each popped event goes to one stage:
 Per neuron, ``sf[n] = (v, I, off of the last update, off of the refractory end, off of the wake)`` and ``si[n] =
 (step of the last update, step of the refractory end, step of the wake, seq of the wake, fired)``; coefficients
 ``prm[n] = (lam, ls, b, c, i_inf, v_th, v_reset, jump_v, jump_i, refractory offset, kappa)``
-(`evsim.exact.dynamics`)
-and ``ref_k[n]`` the refractory period's whole steps.
+(`evsim.exact.dynamics`) and ``ref_k[n]`` the refractory period's whole steps.
 """
 
 from __future__ import annotations
@@ -125,11 +126,10 @@ def predict(n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.n
 def _predict(
     n: int, end_s: int, end_o: float, h: float, sf: np.ndarray, si: np.ndarray, prm: np.ndarray, Q: tuple, cur: int
 ) -> None:
-    """Schedule neuron ``n``'s next input-free threshold crossing (`predict`) as a wake, superseding any earlier
-    one."""
-    qi, qf, free, head, hb, fheap, cnt = Q
+    """`predict`, scheduled as a wake (superseding any earlier one)."""
     predict(n, end_s, end_o, h, sf, si, prm)
     if si[n, W_STEP] != NEVER:
+        qi, qf, free, head, hb, fheap, cnt = Q
         si[n, W_SEQ] = schedule(qi, qf, free, head, hb[0], hb[1], hb[2], fheap, cnt, cur, si[n, W_STEP],
                                 sf[n, W_OFF], n, 0.0, WAKE)  # fmt: skip
 

@@ -10,9 +10,11 @@ sums of on-grid delays are exact (see `evsim.engine.queue`).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
+from .._jit import njit
 from ..errors import EvsimError, NetworkError
 from ..exact.dynamics import coefficients, psp_peak
 from ..exact.neurons import ExactNeuron
@@ -21,22 +23,39 @@ from .exact import run_exact
 from .exact_steps import run_exact_steps
 
 DEFAULT_RESOLUTION = 1e-4  # seconds: NEST's default resolution (0.1 ms)
-_EPS = np.finfo(np.float64).eps
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def to_grid(t: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     """Times ``t >= 0`` (seconds) as ``(step, offset)`` with ``0 <= offset < h``; on-grid times get offset 0."""
-    t = np.asarray(t, dtype=np.float64)
-    q = t / h
-    r = np.round(q)
-    on = np.abs(q - r) <= 16 * _EPS * np.maximum(1.0, np.abs(q))
-    k = np.where(on, r, np.floor(q))
-    off = np.where(on, 0.0, t - k * h)
-    lo = off < 0
-    k, off = np.where(lo, k - 1, k), np.where(lo, off + h, off)
-    hi = off >= h
-    k, off = np.where(hi, k + 1, k), np.where(hi, off - h, off)
-    return k.astype(np.int64), off
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    k, off = np.empty(t.shape, np.int64), np.empty(t.shape)
+    _to_grid(t.ravel(), float(h), k.ravel(), off.ravel())
+    return k, off
+
+
+@njit
+def _to_grid(t: np.ndarray, h: float, k_out: np.ndarray, off_out: np.ndarray) -> bool:
+    """`to_grid` in one pass (a time is on the grid when ``|t / h - round(t / h)| <= 16 eps max(1, |t / h|)``);
+    returns whether the times came sorted."""
+    tol = 16 * _EPS
+    ordered = True
+    for j in range(t.shape[0]):
+        q = t[j] / h
+        r = np.rint(q)
+        if abs(q - r) <= tol * max(1.0, abs(q)):
+            k, off = r, 0.0
+        else:
+            k = math.floor(q)
+            off = t[j] - k * h
+        if off < 0:
+            k, off = k - 1, off + h
+        if off >= h:
+            k, off = k + 1, off - h
+        k_out[j], off_out[j] = int(k), off
+        if j > 0 and (k_out[j] < k_out[j - 1] or (k_out[j] == k_out[j - 1] and off < off_out[j - 1])):
+            ordered = False
+    return ordered
 
 
 def resolution(net: Network) -> float:
@@ -137,12 +156,6 @@ def compile_exact(net: Network) -> CompiledExact:
     return CompiledExact(net, names, pop_off, arrays, tuple(q.name for q in net.projections), (), v_init, h, steps)
 
 
-def _sorted(s: np.ndarray, o: np.ndarray) -> bool:
-    """Whether the times ``(s, o)`` are in nondecreasing order (then the input needs no sort)."""
-    ds = np.diff(s)
-    return bool(np.all(ds >= 0) and np.all((ds > 0) | (np.diff(o) >= 0)))
-
-
 def run_sample_exact(
     cn: CompiledExact,
     duration: float,
@@ -159,8 +172,9 @@ def run_sample_exact(
     from . import SampleRun
 
     end_s, end_o = to_grid(np.array([duration]), cn.h)
-    ev_s, ev_o = to_grid(ev_t, cn.h)
-    if ev_s.shape[0] > 1 and not _sorted(ev_s, ev_o):
+    ev_t = np.ascontiguousarray(ev_t, dtype=np.float64)
+    ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
+    if not _to_grid(ev_t, float(cn.h), ev_s, ev_o):
         order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
         ev_s, ev_o, ev_n, ev_val = ev_s[order], ev_o[order], ev_n[order], ev_val[order]
     v0 = cn.v_init if v0 is None else v0

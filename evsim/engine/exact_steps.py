@@ -14,8 +14,8 @@ another inside a step (Morrison et al. 2007). So a step (`run_exact_steps`) is:
    `evsim.exact.dynamics.may_cross` does not rule it out) before any later input. Delta-synapse neurons that
    cannot cross on their own (the common case) take a short path with no prediction at all;
 3. **fire**: the step's spikes, kept at their exact offsets, are sorted by (offset, neuron), recorded, then
-   **delivered** together with the step's input events, merged in that order (`_send` walks the CSR rows of
-   `evsim.engine.CompiledNetwork`'s packed arrays, sorted by delay, straight into later buckets);
+   **delivered** together with the step's input events, merged in that order (`evsim.engine.exact_deliver` walks
+   the CSR rows of `evsim.engine.CompiledNetwork`'s packed arrays, sorted by delay, straight into later buckets);
 4. the **next step** is the first one holding arrivals, an input event or a wake.
 
 A neuron whose input-free trajectory crosses the threshold after the step (tonic firing, a current still charging)
@@ -59,10 +59,23 @@ from .exact import (
     _lt,
     predict,
 )
-from ..exact.dynamics import evolve
+from .exact_deliver import (
+    EXACT_POLL,
+    IE,
+    J_,
+    K_,
+    NSP,
+    OK,
+    ROOM,
+    SINCE,
+    STATUS,
+    STOP,
+    UPD,
+    WSZ,
+    _deliver_step,
+    _rows_by_neuron,
+)
 from .queue import CFREE, CHUNK, CRING, calendar, grown_calendar, pair_pop, pair_push
-
-EXACT_POLL = 1 << 16  # events between two polls of the run control inside a step
 
 
 @njit_inline
@@ -120,8 +133,6 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 # Numba count references on every use (measured: 3x slower delivery). They stop and report when they need room
 # (``st[STATUS] = ROOM``), the driver (`run_exact_steps`) grows the arrays and calls again: each resumes where it
 # stopped. ``st`` holds their cursors and counters.
-K_, J_, NSP, WSZ, UPD, SINCE, IE, STATUS = range(8)
-OK, ROOM, STOP = 0, 1, 2
 
 
 @njit
@@ -216,6 +227,7 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
             break
         if quiet[n]:  # the common case: no prediction; (the same steps as `_bring` + the general path)
             th, jv, vr, lam, bb = prm[n, V_TH], prm[n, JUMP_V], prm[n, V_RESET], prm[n, LAM], prm[n, B]
+            vinf = bb / lam if lam > 0.0 else 0.0
             while j < a1:
                 o = so[j]
                 x = sw[j]
@@ -232,7 +244,9 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
                 if _lt(ts, to, rs, ro):  # the refractory period ended since the last update
                     v = vr
                     ts, to = rs, ro
-                v = evolve(v, 0.0, (cur - ts) * h + (o - to), lam, 0.0, bb, 0.0, 0.0)[0]
+                dt = (cur - ts) * h + (o - to)
+                if dt > 0.0:  # `evolve` with no current, written out (v_inf computed once per neuron)
+                    v = v + (v - vinf) * math.expm1(-lam * dt) if lam > 0.0 else v + bb * dt
                 v += jv * x
                 sf[n, V] = v
                 si[n, T_STEP], sf[n, T_OFF] = cur, o
@@ -292,84 +306,6 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
 
 
 @njit
-def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray, ev_o: np.ndarray,
-                  ev_n: np.ndarray, ev_val: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, pop_of: np.ndarray,
-                  pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: np.ndarray, ip_off: np.ndarray,
-                  tgt_pop: np.ndarray, rowptr: np.ndarray, targets: np.ndarray, weights: np.ndarray, dk: np.ndarray,
-                  doff: np.ndarray, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray,
-                  cfill: np.ndarray, cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray,
-                  cc: np.ndarray, need_c: int, sops: np.ndarray, ctl: np.ndarray, nrec: int,
-                  st: np.ndarray) -> None:  # fmt: skip
-    """Send the step's input events (from ``st[IE]``) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged
-    by (offset, neuron). Stops with ROOM when fewer than ``need_c`` chunks are free, STOP on the run control."""
-    n_ev = ev_s.shape[0]
-    ie, k, nsp, since = st[IE], st[K_], st[NSP], st[SINCE]
-    st[STATUS] = OK
-    mask = bhead.shape[0] - 1
-    nfree, ring = cc[CFREE], cc[CRING]
-    while True:
-        if nfree < need_c:
-            st[STATUS] = ROOM
-            break
-        if ie < n_ev and ev_s[ie] == cur and (k >= nsp or ev_o[ie] < sp_o[k] or
-                                              (ev_o[ie] == sp_o[k] and ev_n[ie] < sp_n[k])):  # fmt: skip
-            n, o, x = ev_n[ie], ev_o[ie], ev_val[ie]
-            ie += 1
-            if cur == end_s and o >= end_o:
-                continue  # at or after the end of the run
-        elif k < nsp:
-            n, o, x = sp_n[k], sp_o[k], 1.0
-            k += 1
-        else:
-            break
-        # the synapses, written out here: an inlined helper taking the arrays costs reference counting per event
-        p = pop_of[n]
-        for kk in range(out_ptr[p], out_ptr[p + 1]):
-            q = out_proj[kk]
-            toff = pop_off[tgt_pop[q]]
-            row = ip_off[q] + n - pop_off[p]
-            used = 0
-            for e in range(rowptr[row], rowptr[row + 1]):
-                s2 = cur + dk[e]
-                o2 = o + doff[e]
-                if o2 >= h:
-                    o2 -= h
-                    s2 += 1
-                if s2 > end_s or (s2 == end_s and o2 >= end_o):
-                    break  # rows are sorted by delay: the rest arrive later still
-                b = s2 & mask  # append to bucket b (`evsim.engine.queue`: chunked, append-only)
-                c = btail[b]
-                if c < 0 or cfill[c] == CHUNK:
-                    nfree -= 1
-                    c2 = cfree[nfree]
-                    cfill[c2] = 0
-                    cnext[c2] = -1
-                    if c < 0:
-                        bhead[b] = c2
-                    else:
-                        cnext[c] = c2
-                    btail[b] = c2
-                    c = c2
-                j = cfill[c]
-                coff[c, j] = o2
-                ctgt[c, j] = toff + targets[e]
-                cw[c, j] = weights[e] * x
-                cfill[c] = j + 1
-                bcnt[b] += 1
-                used += 1
-            sops[q] += used
-            since += used
-            ring += used
-        if since >= EXACT_POLL:
-            since = 0
-            if halted(ctl, sops, nrec):
-                st[STATUS] = STOP
-                break
-    st[IE], st[K_], st[SINCE] = ie, k, since
-    cc[CFREE], cc[CRING] = nfree, ring
-
-
-@njit
 def run_exact_steps(
     end_s: int,
     end_o: float,
@@ -403,10 +339,7 @@ def run_exact_steps(
 ):
     """Run one sample over ``[0, end)``, every delay at least ``h`` (``dk >= 1``); arguments and results as
     `evsim.engine.exact.run_exact` (``ctl[3]`` receives ``end_s + 1``, or the first step not completed)."""
-    P = pop_off.shape[0] - 1
-    pop_of = np.empty(N, dtype=np.int64)
-    for p in range(P):
-        pop_of[pop_off[p] : pop_off[p + 1]] = p
+    pop_of, nrow_ptr, nrow, nrow_q, q_toff = _rows_by_neuron(N, pop_off, out_ptr, out_proj, ip_off, tgt_pop)
     coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc = calendar(D, max(64, 2 * D))
     need_c = min(max_out, D) + max_out // CHUNK + 2  # chunks one event's delivery can open
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
@@ -464,9 +397,9 @@ def run_exact_steps(
             counts[n] += 1
     st[K_], st[NSP] = 0, nsp
     while True:
-        _deliver_step(0, end_s, end_o, h, ev_s[:0], ev_o[:0], ev_n[:0], ev_val[:0], sp_o, sp_n, pop_of, pop_off,
-                      out_ptr, out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext,
-                      cfill, cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+        _deliver_step(0, end_s, end_o, h, ev_s[:0], ev_o[:0], ev_n[:0], ev_val[:0], sp_o, sp_n, nrow_ptr, nrow,
+                      nrow_q, q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
+                      btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
         if st[STATUS] != ROOM:
             break
         coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
@@ -513,9 +446,9 @@ def run_exact_steps(
                 counts[n] += 1
         st[K_] = 0
         while True:
-            _deliver_step(cur, end_s, end_o, h, ev_s, ev_o, ev_n, ev_val, sp_o, sp_n, pop_of, pop_off, out_ptr,
-                          out_proj, ip_off, tgt_pop, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext,
-                          cfill, cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+            _deliver_step(cur, end_s, end_o, h, ev_s, ev_o, ev_n, ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q,
+                          q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
+                          btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
             if st[STATUS] != ROOM:
                 break
             coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
