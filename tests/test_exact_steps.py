@@ -102,7 +102,8 @@ def test_step_loop_runs_at_t0_spikes_and_unsorted_input() -> None:
     assert np.sum(new.spike_t == 0.0) == 3
 
 
-def test_step_loop_stops_inside_a_long_step() -> None:
+@pytest.mark.parametrize("first_delay", [1e-4, 5e-5])  # the step loop; a sub-step delay: the general loop
+def test_run_control_stops_inside_a_long_step(first_delay: float) -> None:
     """An event budget stops the run within `EXACT_POLL` events of the limit, not at the end of a step."""
     from evsim.engine.exact_deliver import EXACT_POLL
 
@@ -111,11 +112,12 @@ def test_step_loop_stops_inside_a_long_step() -> None:
     pops = (evsim.Population("in", 1), evsim.Population("a", n, lif))
     src, tgt = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     projs = (
-        evsim.Projection.from_dense("in->a", "in", "a", np.full((n, 1), 2.0), 1e-4),
+        evsim.Projection.from_dense("in->a", "in", "a", np.full((n, 1), 2.0), first_delay),
         evsim.Projection.from_synapses("a->a", "a", "a", src.ravel(), tgt.ravel(), 0.01, 1e-4, n_source=n),
     )
     net = evsim.Network(pops, projs, ("in",), ("a",), dt=1e-4)
     cn = compile_exact(net)
+    assert cn.steps == (first_delay >= 1e-4)
     limit = 100_000  # each step delivers 400 x 400 = 160k events
     ctl = np.array([0, limit, -1, 0], dtype=np.int64)
     run = run_sample_exact(cn, 0.01, np.array([0.0]), np.array([0]), np.ones(1), ctl=ctl)

@@ -33,6 +33,7 @@ import numpy as np
 from .._jit import njit, njit_inline
 from ..control import halted
 from ..exact.dynamics import evolve, first_crossing, may_cross
+from .exact_deliver import EXACT_POLL
 from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
 
 LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF, KAPPA = range(11)
@@ -359,10 +360,9 @@ def run_exact(
 
     Run control as in the discrete loop (`evsim.engine.loop.run_discrete`, `evsim.control`): ``ctl`` is ``[stop,
     max_events, max_spikes, steps_done]``, polled (`evsim.control.halted`) before each grid step that holds
-    events (a step holds what the network makes in ``h`` seconds; a poll inside the step's event loop cost 10% of
-    the feedforward-precise benchmark); ``steps_done`` receives ``end_s + 1`` when the run finished, else the step
-    it stopped before. ``rec_mode[p]``: 2 records each spike of population ``p``, 1 only adds it to ``counts[n]``,
-    0 neither."""
+    events and every `EXACT_POLL` events inside one; ``steps_done`` receives ``end_s + 1`` when the run
+    finished, else the step it stopped in. ``rec_mode[p]``: 2 records each spike of population ``p``, 1 only adds
+    it to ``counts[n]``, 0 neither."""
     P = pop_off.shape[0] - 1
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
@@ -403,6 +403,7 @@ def run_exact(
     cur = 0
     buf = (np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64))
     stopped = False
+    polls = 0
     while cur <= end_s:
         if halted(ctl, sops, Q[6][N_SPK]):
             stopped = True
@@ -424,6 +425,12 @@ def run_exact(
                 )  # fmt: skip
             if src < 0:
                 break
+            polls += 1
+            if polls >= EXACT_POLL:  # (a bounded response inside a long step)
+                polls = 0
+                if halted(ctl, sops, cnt[N_SPK]):
+                    stopped = True
+                    break
             if cnt[NFREE] < need or cnt[N_SPK] + 2 > rec_cap:  # room made here, outside the stages
                 Q, rec = _room(Q, rec, need, 2)
                 qi, qf, free, head, hb, fheap, cnt = Q
@@ -497,6 +504,8 @@ def run_exact(
                     _fire(n, cur, o, end_s, end_o, h, sf, si, prm, ref_k, once, net, Q, cur, sops, rec)
                 continue
             _receive(n, cur, o, x, end_s, end_o, h, sf, si, prm, ref_k, once, delta, quiet, net, Q, cur, sops, rec)
+        if stopped:
+            break
         # --- next step with something due (skipping empty ones)
         if cnt[NRING] > 0:
             cur += 1
