@@ -225,9 +225,10 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
         if nsp + (a1 - j) + 2 > cap or wsz == wh_s.shape[0]:
             st[STATUS] = ROOM
             break
-        if quiet[n]:  # the common case: no prediction; (the same steps as `_bring` + the general path)
+        if quiet[n]:  # the common case: no prediction; the state in locals (the same steps as `_bring`, `_spike`)
             th, jv, vr, lam, bb = prm[n, V_TH], prm[n, JUMP_V], prm[n, V_RESET], prm[n, LAM], prm[n, B]
             vinf = bb / lam if lam > 0.0 else 0.0
+            v, ts, to, rs, ro = sf[n, V], si[n, T_STEP], sf[n, T_OFF], si[n, R_STEP], sf[n, R_OFF]
             while j < a1:
                 o = so[j]
                 x = sw[j]
@@ -236,11 +237,8 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
                     x += sw[j]
                     j += 1
                 upd += 1
-                rs, ro = si[n, R_STEP], sf[n, R_OFF]
                 if _lt(cur, o, rs, ro):
                     continue  # refractory: the input is discarded
-                ts, to = si[n, T_STEP], sf[n, T_OFF]
-                v = sf[n, V]
                 if _lt(ts, to, rs, ro):  # the refractory period ended since the last update
                     v = vr
                     ts, to = rs, ro
@@ -248,12 +246,20 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
                 if dt > 0.0:  # `evolve` with no current, written out (v_inf computed once per neuron)
                     v = v + (v - vinf) * math.expm1(-lam * dt) if lam > 0.0 else v + bb * dt
                 v += jv * x
-                sf[n, V] = v
-                si[n, T_STEP], sf[n, T_OFF] = cur, o
-                if v >= th:
-                    _spike(n, cur, o, h, sf, si, prm, ref_k, once)
+                ts, to = cur, o
+                if v >= th:  # fire: reset, refractory period (for ever if it fires once)
+                    v = vr
+                    si[n, FIRED] += 1
+                    if once[n]:
+                        rs, ro = NEVER, 0.0
+                    else:
+                        rs, ro = cur + ref_k[n], o + prm[n, REF_OFF]
+                        if ro >= h:
+                            ro -= h
+                            rs += 1
                     sp_o[nsp], sp_n[nsp] = o, n
                     nsp += 1
+            sf[n, V], si[n, T_STEP], sf[n, T_OFF], si[n, R_STEP], sf[n, R_OFF] = v, ts, to, rs, ro
         else:
             full = False
             while True:
