@@ -123,3 +123,25 @@ def test_run_control_stops_inside_a_long_step(first_delay: float) -> None:
     run = run_sample_exact(cn, 0.01, np.array([0.0]), np.array([0]), np.ones(1), ctl=ctl)
     assert ctl[0] != 0 and run.steps_done < 10
     assert limit < run.sops.sum() <= limit + EXACT_POLL + n
+
+
+def test_may_cross_never_rules_out_a_crossing_the_solver_finds() -> None:
+    """`may_cross` (the bound that spares the solver) against `first_crossing` on random states, and `psp_peak`
+    against the largest value of `phi` on a fine grid."""
+    from evsim.exact.dynamics import first_crossing, may_cross, phi, psp_peak
+
+    rng = np.random.default_rng(3)
+    ruled_out = 0
+    for _ in range(1500):
+        lam = 1.0 / rng.uniform(2e-3, 20e-3)
+        ls = rng.choice([0.0, lam, 1.0 / rng.uniform(0.5e-3, 10e-3)])
+        c, b, i_inf = rng.uniform(10, 300), rng.uniform(-0.5, 1.2) * lam, rng.uniform(-0.2, 0.2) * (ls > 0)
+        v, i = rng.uniform(-1, 0.999), rng.normal(0, 0.03)
+        kappa = float(psp_peak(np.array([lam]), np.array([ls]))[0])
+        t = first_crossing(v, i, 1.0, lam, ls, b, c, i_inf, 1.0)
+        if not may_cross(v, i, lam, b, c, i_inf, 1.0, kappa):
+            ruled_out += 1
+            assert t == np.inf
+        peak = max(phi(x, lam, ls) for x in np.linspace(0, 20 / min(lam, ls if ls > 0 else lam), 2001))
+        assert kappa * (1 - 1e-3) <= peak <= kappa  # a true bound, and a tight one
+    assert ruled_out > 300  # the bound does its job
