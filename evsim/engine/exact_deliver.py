@@ -79,6 +79,7 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
             toff = q_toff[q]
             row = nrow[kk]
             used = 0
+            lb, c, j, run = -1, -1, 0, 0  # the bucket being appended to (rows are sorted by delay: runs of one)
             for e in range(rowptr[row], rowptr[row + 1]):
                 s2 = cur + dk[e]
                 o2 = o + doff[e]
@@ -88,25 +89,32 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
                 if s2 > end_s or (s2 == end_s and o2 >= end_o):
                     break  # rows are sorted by delay: the rest arrive later still
                 b = s2 & mask  # append to bucket b (`evsim.engine.queue`: chunked, append-only)
-                c = btail[b]
-                if c < 0 or cfill[c] == CHUNK:
-                    nfree -= 1
-                    c2 = cfree[nfree]
-                    cfill[c2] = 0
-                    cnext[c2] = -1
-                    if c < 0:
-                        bhead[b] = c2
-                    else:
-                        cnext[c] = c2
-                    btail[b] = c2
-                    c = c2
-                j = cfill[c]
+                if b != lb or j == CHUNK:
+                    if lb >= 0:  # close the run: the chunk's fill and the bucket's count
+                        cfill[c] = j
+                        bcnt[lb] += run
+                    c = btail[b]
+                    if c < 0 or cfill[c] == CHUNK:
+                        nfree -= 1
+                        c2 = cfree[nfree]
+                        cfill[c2] = 0
+                        cnext[c2] = -1
+                        if c < 0:
+                            bhead[b] = c2
+                        else:
+                            cnext[c] = c2
+                        btail[b] = c2
+                        c = c2
+                    lb, j, run = b, cfill[c], 0
                 coff[c, j] = o2
                 ctgt[c, j] = toff + targets[e]
                 cw[c, j] = weights[e] * x
-                cfill[c] = j + 1
-                bcnt[b] += 1
+                j += 1
+                run += 1
                 used += 1
+            if lb >= 0:
+                cfill[c] = j
+                bcnt[lb] += run
             sops[q] += used
             since += used
             ring += used
