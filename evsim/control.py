@@ -12,10 +12,11 @@ main thread, so the workers never see one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -100,8 +101,6 @@ def execute(
     results of the samples that finished before the first one that did not (all of them normally) and the reason
     it stopped (None, or a `RunInterrupted` / `BudgetExceeded` / `ResourceLimitError`; the caller adds
     ``partial``)."""
-    from .errors import RunInterrupted
-
     ctls = [
         np.array([RUNNING, -1 if max_events is None else max_events, max_spikes or -1, 0], np.int64) for _ in range(B)
     ]
@@ -133,8 +132,22 @@ def execute(
             if on_done is not None:
                 on_done()
 
-    n_workers = max(1, min(int(threads), B))
-    workers = [threading.Thread(target=worker, name=f"evsim-run-{k}", daemon=True) for k in range(n_workers)]
+    reason = _supervise(worker, min(int(threads), B), stop, ctls, max_seconds)
+    done = 0
+    while done < B and results[done] is not None:
+        done += 1
+    _raise_errors(errors)
+    return results[:done], reason or _budget_reason(ctls, B, max_events, max_spikes)
+
+
+def _supervise(
+    worker: Callable[[], None], n: int, stop: threading.Event, ctls: Any, max_seconds: float | None
+) -> BaseException | None:
+    """Run ``worker`` in ``n`` threads (at least one) and wait for them, in short timeouts; on Ctrl-C or past
+    ``max_seconds``, stop every sample (``ctls``) and return the reason (None when they all finished)."""
+    from .errors import RunInterrupted
+
+    workers = [threading.Thread(target=worker, name=f"evsim-run-{k}", daemon=True) for k in range(max(1, n))]
     t0 = time.monotonic()
     reason: BaseException | None = None
     try:
@@ -152,31 +165,103 @@ def execute(
             if w.ident is not None:
                 w.join()
         reason = RunInterrupted("interrupted")
-    done = 0
-    while done < B and results[done] is not None:
-        done += 1
+    return reason
+
+
+def _raise_errors(errors: Sequence[BaseException | None], per_sample: bool = True) -> None:
+    """Raise the first error of a worker; a kernel's `NumericalError` with its sample named (``per_sample``:
+    ``errors[b]`` is sample ``b``'s, else the error names it)."""
     for b, e in enumerate(errors):
-        if isinstance(e, NumericalError):  # raised by a kernel: say which sample
+        if per_sample and isinstance(e, NumericalError):  # raised by a kernel: say which sample
             raise NumericalError(f"sample {b}: {e}") from None
         if e is not None:
             raise e
-    if reason is None:
-        for b in range(B):
-            why = int(ctls[b][0])
-            if why == EVENTS:
-                reason = BudgetExceeded(
-                    f"sample {b}: more than {max_events} synaptic events (stopped at step "
-                    f"{int(ctls[b][3])}; the max_events budget, CLI --max-events)"
-                )
-            elif why == SPIKES:
-                reason = ResourceLimitError(
-                    f"sample {b}: more than {max_spikes} recorded spikes (stopped at step {int(ctls[b][3])}), "
-                    f"~{BYTES_PER_SPIKE} B each; record fewer populations in full (run(record='outputs' or "
-                    "[names])), or raise run(max_spikes=...) / evsim.limits.memory"
-                )
-            if reason is not None:
-                break
-    return results[:done], reason
+
+
+def _budget_reason(ctls: Any, B: int, max_events: int | None, max_spikes: int | None) -> BaseException | None:
+    """The first sample's budget or limit that stopped the run (``ctls[b][0]``), as an exception; else None."""
+    for b in range(B):
+        why = int(ctls[b][0])
+        if why == EVENTS:
+            return BudgetExceeded(
+                f"sample {b}: more than {max_events} synaptic events (stopped at step "
+                f"{int(ctls[b][3])}; the max_events budget, CLI --max-events)"
+            )
+        if why == SPIKES:
+            return ResourceLimitError(
+                f"sample {b}: more than {max_spikes} recorded spikes (stopped at step {int(ctls[b][3])}), "
+                f"~{BYTES_PER_SPIKE} B each; record fewer populations in full (run(record='outputs' or "
+                "[names])), or raise run(max_spikes=...) / evsim.limits.memory"
+            )
+    return None
+
+
+def new_ctls(B: int, max_events: int | None, max_spikes: int | None) -> np.ndarray:
+    """Run control rows ``[B, 4]`` (`evsim.engine.loop.run_discrete`'s ``ctl``: stop, max_events, max_spikes,
+    steps done), one per sample."""
+    ctls = np.zeros((B, 4), dtype=np.int64)
+    ctls[:, 0] = RUNNING
+    ctls[:, 1] = -1 if max_events is None else max_events
+    ctls[:, 2] = max_spikes or -1
+    return ctls
+
+
+def execute_chunks(
+    run_chunk: Callable[[int, int], Any],
+    B: int,
+    ctls: np.ndarray,
+    *,
+    threads: int = 1,
+    chunk: int | None = None,
+    max_seconds: float | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> tuple[list, BaseException | None]:
+    """`execute` for the compiled batch path: ``run_chunk(lo, hi)`` runs samples ``lo .. hi - 1`` (each under its
+    row of ``ctls``, `new_ctls`) in one call that releases the GIL, and returns their results (``len()``: the
+    samples finished; fewer than asked when one stopped). Chunks of ``chunk`` samples (default: ~8 per thread, so
+    that the threads share the work evenly; one chunk on one thread) go to ``threads`` worker threads. Returns the
+    chunks' results up to the first sample that did not finish, and the reason it stopped (as `execute`)."""
+    n_thr = max(1, min(int(threads), B))
+    if chunk is None:
+        chunk = B if n_thr == 1 else -(-B // (8 * n_thr))
+    bounds = [(lo, min(lo + chunk, B)) for lo in range(0, B, max(1, chunk))]
+    results: list[Any] = [None] * len(bounds)
+    errors: list[BaseException | None] = [None] * len(bounds)
+    next_c = [0]
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                c = next_c[0]
+                next_c[0] += 1
+            if c >= len(bounds):
+                return
+            lo, hi = bounds[c]
+            try:
+                r = run_chunk(lo, hi)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
+                errors[c] = e
+                stop.set()
+                return
+            results[c] = r
+            if len(r) < hi - lo:  # stopped early: Ctrl-C, a budget or a limit
+                stop.set()
+                return
+            if on_done is not None:
+                on_done(hi - lo)
+
+    reason = _supervise(worker, n_thr, stop, ctls, max_seconds)
+    _raise_errors(errors, per_sample=False)
+    done = []
+    for (lo, hi), r in zip(bounds, results):
+        if r is None:
+            break
+        done.append(r)
+        if len(r) < hi - lo:
+            break
+    return done, reason or _budget_reason(ctls, B, int(ctls[0, 1]) if B else None, int(ctls[0, 2]) if B else None)
 
 
 def run_samples(
@@ -194,12 +279,7 @@ def run_samples(
     """`execute` for `evsim.run` (both modes): a progress bar over the samples when ``progress`` and ``B > 1``; on
     Ctrl-C or a budget, raises the reason `with_partial` (``gather`` of the samples that finished); else returns
     every sample's run."""
-    bar = None
-    if progress and B > 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=B, desc="samples", unit="sample")
-    try:
+    with _bar(progress, B) as bar:
         runs, stopped = execute(
             run_one,
             B,
@@ -210,12 +290,48 @@ def run_samples(
             max_seconds=max_seconds,
             on_done=None if bar is None else bar.update,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if stopped is not None:  # Ctrl-C or a budget: the samples that finished come with the error
         raise with_partial(stopped, runs, gather)
     return runs
+
+
+def run_chunked(
+    run_chunk: Callable[[int, int], Any],
+    ctls: np.ndarray,
+    join: Callable[[list], Any],
+    gather: Callable[[Any], Any],
+    *,
+    threads: int = 1,
+    max_seconds: float | None = None,
+    progress: bool = False,
+) -> Any:
+    """`run_samples` for the compiled batch path (`execute_chunks`): returns ``join`` of the chunks' results."""
+    B = ctls.shape[0]
+    with _bar(progress, B) as bar:
+        chunk = -(-B // 50) if bar is not None and threads == 1 else None  # (a bar that moves)
+        parts, stopped = execute_chunks(
+            run_chunk, B, ctls, threads=threads, chunk=chunk, max_seconds=max_seconds,
+            on_done=None if bar is None else bar.update,
+        )  # fmt: skip
+    runs = join(parts) if parts else []
+    if stopped is not None:
+        raise with_partial(stopped, runs, gather)
+    return runs
+
+
+@contextlib.contextmanager
+def _bar(progress: bool, B: int) -> Iterator[Any]:
+    """A progress bar over ``B`` samples when ``progress`` and ``B > 1`` (else None)."""
+    bar = None
+    if progress and B > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=B, desc="samples", unit="sample")
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def with_partial(stopped: BaseException, runs: list, gather: Callable[[list], Any]) -> BaseException:
@@ -234,23 +350,29 @@ def _stop_all(stop: threading.Event, ctls: Sequence[np.ndarray]) -> None:
             c[0] = STOPPED
 
 
-def check_finite(cn: Any, runs: Sequence[Any]) -> None:
+def check_finite(cn: Any, runs: Any) -> None:
     """After a run: every final state and recorded membrane finite, else `NumericalError` naming the population
-    and sample (inputs, weights or biases too large for float64: the state overflowed to Inf or NaN)."""
-    for b, r in enumerate(runs):
-        bad = ~(np.isfinite(r.v) & np.isfinite(r.i))
-        if r.vtrace.size and not np.all(np.isfinite(r.vtrace)):
-            raise NumericalError(
-                f"sample {b}: the membrane of {list(cn.rec_pops)} became NaN or infinite (inputs, weights or "
-                "biases too large for float64)"
-            )
-        if bad.any():
-            n = int(np.flatnonzero(bad)[0])
-            k = int(np.searchsorted(cn.pop_off, n, side="right") - 1)
-            raise NumericalError(
-                f"sample {b}: population {cn.names[k]!r}, neuron {n - int(cn.pop_off[k])}: the state became NaN "
-                f"or infinite (i = {r.i[n]}, v = {r.v[n]}); inputs, weights or biases are too large for float64"
-            )
+    and sample (inputs, weights or biases too large for float64: the state overflowed to Inf or NaN). ``runs``:
+    `evsim.engine.batch.Runs` (or a list of `SampleRun`)."""
+    from .engine.batch import as_runs
+
+    r = as_runs(runs)
+    bad = ~(np.isfinite(r.v) & np.isfinite(r.i))
+    bad_vt = ~np.isfinite(r.vtrace).reshape(len(r), -1).all(axis=1)
+    if not (bad.any() or bad_vt.any()):
+        return
+    b = int(np.flatnonzero(bad.any(axis=1) | bad_vt)[0])
+    if bad_vt[b]:
+        raise NumericalError(
+            f"sample {b}: the membrane of {list(cn.rec_pops)} became NaN or infinite (inputs, weights or "
+            "biases too large for float64)"
+        )
+    n = int(np.flatnonzero(bad[b])[0])
+    k = int(np.searchsorted(cn.pop_off, n, side="right") - 1)
+    raise NumericalError(
+        f"sample {b}: population {cn.names[k]!r}, neuron {n - int(cn.pop_off[k])}: the state became NaN "
+        f"or infinite (i = {r.i[b, n]}, v = {r.v[b, n]}); inputs, weights or biases are too large for float64"
+    )
 
 
 FLOAT_SAFE = 1e300  # a bound on any state beyond this could overflow float64 (max ~1.8e308) on the way

@@ -12,10 +12,12 @@ from .control import (
     check_magnitudes,
     check_run_memory,
     default_max_spikes,
+    new_ctls,
     record_modes,
-    run_samples,
+    run_chunked,
 )
-from .engine import CompiledNetwork, compile_network, run_sample
+from .engine import CompiledNetwork, compile_network
+from .engine.batch import Runs, as_runs, join, new_batch, run_chunk
 from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError
 from .network import Network
@@ -190,32 +192,29 @@ def run(
             max_spikes=max_spikes,
             max_seconds=max_seconds,
         )
-    samples, T, batched = _normalise(net, x, steps)
+    ev, T, batched = _normalise_cat(net, x, steps)
     cn = _compiled(net)
     v0 = _initial(cn, initial)
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
 
+    B = ev[3].shape[0] - 1
     rec_mode = record_modes(net, record)
     max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
-    check_run_memory(cn, T, len(samples), rec_mode, max_spikes, int(threads))
-    check_magnitudes(cn, samples, T)
+    check_run_memory(cn, T, B, rec_mode, max_spikes, int(threads))
+    check_magnitudes(cn, [ev], T)
+    # the compiled batch path (`evsim.engine.batch`): chunks of samples, each chunk one compiled call
+    bt = new_batch(cn, T, ev, v0, int(seed), rec_mode, new_ctls(B, max_events, max_spikes))
 
-    def one(b: int, ctl: np.ndarray) -> Any:
-        ev_t, ev_n, ev_val = samples[b]
-        return run_sample(cn, T, ev_t, ev_n, ev_val, v0=v0, seed=seed + b, ctl=ctl, rec_mode=rec_mode)
+    def gather(runs: Runs) -> Result:
+        return _gather(cn, runs, _head(ev, len(runs)), T, batched, rec_mode)
 
-    def gather(runs: list) -> Result:
-        return _gather(cn, runs, samples[: len(runs)], T, batched, rec_mode)
-
-    runs = run_samples(
-        one,
-        len(samples),
-        T,
+    runs = run_chunked(
+        lambda lo, hi: run_chunk(bt, lo, hi),
+        bt.ctls,
+        join,
         gather,
         threads=int(threads),
-        max_events=max_events,
-        max_spikes=max_spikes,
         max_seconds=max_seconds,
         progress=progress,
     )
@@ -245,42 +244,35 @@ def _initial(cn: CompiledNetwork, initial: Mapping[str, Any] | None) -> np.ndarr
 
 def _gather(
     cn: CompiledNetwork | CompiledExact,
-    runs: list,
-    samples: list,
+    runs: Any,
+    samples: Any,
     T: int,
     batched: bool,
     rec_mode: np.ndarray | None = None,
     duration: float | None = None,
 ) -> Result:
+    """The `Result` of ``runs`` (`evsim.engine.batch.Runs`, or a list of `SampleRun`) on inputs ``samples``
+    (concatenated ``(ev_t, ev_n, ev_val, ev_off)``, or a list of per-sample ``(ev_t, ev_n, ev_val)``)."""
     net = cn.net
+    runs = as_runs(runs)
     B = len(runs)
 
-    def by_population(per_sample: list) -> tuple[list, np.ndarray]:
-        """(step, global neuron, count or value) arrays of every sample -> joined with the sample index, in
-        population order (one stable radix sort, then a slice per population), and where each population starts."""
-        n = np.concatenate([e[1] for e in per_sample]).astype(np.int64)
+    def by_population(t: np.ndarray, n: np.ndarray, c: np.ndarray, off: np.ndarray) -> tuple[list, np.ndarray]:
+        """(step, global neuron, count or value) arrays of every sample, one after the other (sample b's from
+        ``off[b]``) -> joined with the sample index, in population order (one stable radix sort, then a slice per
+        population), and where each population starts."""
+        n = n.astype(np.int64)
         pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
-        b = np.repeat(np.arange(len(per_sample), dtype=np.int64), [e[0].shape[0] for e in per_sample])
+        b = np.repeat(np.arange(off.shape[0] - 1, dtype=np.int64), np.diff(off))
         if pop.size == 0 or pop.min() == pop.max():  # one population (e.g. the input): in order already
-            return [
-                np.concatenate([e[0] for e in per_sample]),
-                n - cn.pop_off[pop[0]] if pop.size else n,
-                np.concatenate([e[2] for e in per_sample]),
-                b,
-            ], starts
+            return [t, n - cn.pop_off[pop[0]] if pop.size else n, c, b], starts
         order = np.argsort(pop, kind="stable")
-        cols = [
-            np.concatenate([e[0] for e in per_sample])[order],
-            n[order] - cn.pop_off[pop[order]],
-            np.concatenate([e[2] for e in per_sample])[order],
-            b[order],
-        ]
-        return cols, starts
+        return [t[order], n[order] - cn.pop_off[pop[order]], c[order], b[order]], starts
 
-    emitted = by_population([(r.spike_t, r.spike_n, r.spike_c.astype(np.int64)) for r in runs])
-    given = by_population(samples)  # input events as given (values may be real numbers)
+    emitted = by_population(runs.spike_t, runs.spike_n, runs.spike_c.astype(np.int64), runs.off)
+    given = by_population(*_concatenated(samples))  # input events as given (values may be real numbers)
     spikes: dict[str, Spikes] = {}
     counts: dict[str, np.ndarray] = {}
     for k, name in enumerate(cn.names):
@@ -292,17 +284,17 @@ def _gather(
             size = net.populations[k].size
             counts[name] = np.bincount(b[sl] * size + n[sl], weights=c[sl], minlength=B * size).reshape(B, size)
         else:
-            counts[name] = np.stack([r.counts[cn.pop_off[k] : cn.pop_off[k + 1]] for r in runs])
+            counts[name] = runs.counts[:, cn.pop_off[k] : cn.pop_off[k + 1]]
     outs = []
     for name in net.outputs:
         p = net.population(name)
         if name in cn.rec_pops:
             start = sum(net.population(r).size for r in cn.rec_pops[: cn.rec_pops.index(name)])
-            outs.append(np.stack([r.vtrace[:, start : start + p.size] for r in runs]))
+            outs.append(runs.vtrace[:, :, start : start + p.size])
         elif duration is not None:  # exact mode: one bin over the whole run (counts; a non-spiking output's final v)
             k = cn.names.index(name)
             if p.neuron is not None and not p.neuron.spiking:
-                outs.append(np.stack([r.v[cn.pop_off[k] : cn.pop_off[k + 1]] for r in runs])[:, None, :])
+                outs.append(runs.v[:, None, cn.pop_off[k] : cn.pop_off[k + 1]])
             else:
                 c = np.zeros((B, p.size), dtype=np.int64)
                 np.add.at(c, (spikes[name].samples, spikes[name].indices), spikes[name].counts.astype(np.int64))
@@ -310,13 +302,13 @@ def _gather(
         else:
             outs.append(spikes[name].dense(T, p.size, B))
     output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
-    sops_pq = np.stack([r.sops for r in runs]) if net.projections else np.zeros((B, 0), dtype=np.int64)
+    sops_pq = runs.sops if net.projections else np.zeros((B, 0), dtype=np.int64)
     final = {}
-    all_i, all_v = np.stack([r.i for r in runs]), np.stack([r.v for r in runs])  # (once, then a view each)
+    all_i, all_v = runs.i, runs.v
     for k, name in enumerate(cn.names):
         sl = slice(cn.pop_off[k], cn.pop_off[k + 1])
         final[name] = (all_i[:, sl], all_v[:, sl])
-    upd = np.array([r.n_updates for r in runs], dtype=np.int64)
+    upd = runs.n_updates
 
     def pick(a):
         return a if batched else a[0]
@@ -362,8 +354,34 @@ def population_offsets(net: Network) -> dict[str, int]:
     return offsets
 
 
+def _concatenated(samples: Any) -> tuple:
+    """Inputs as ``(ev_t, ev_n, ev_val, ev_off)`` (sample b's events from ``ev_off[b]``): as they are, or a list of
+    per-sample ``(ev_t, ev_n, ev_val)`` joined."""
+    if isinstance(samples, tuple):
+        return samples
+    off = np.zeros(len(samples) + 1, dtype=np.int64)
+    np.cumsum([s[0].shape[0] for s in samples], out=off[1:])
+    if not samples:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), off
+    return (*(np.concatenate([s[k] for s in samples]) for k in range(3)), off)
+
+
+def _head(ev: tuple, k: int) -> tuple:
+    """The first ``k`` samples of concatenated inputs."""
+    t, n, v, off = ev
+    return t[: off[k]], n[: off[k]], v[: off[k]], off[: k + 1]
+
+
 def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool]:
     """Per sample ``(ev_t, ev_n, ev_val)`` with global neuron indices, the number of steps, batched or not."""
+    (t, n, v, off), T, batched = _normalise_cat(net, x, steps)
+    return [(t[a:z], n[a:z], v[a:z]) for a, z in zip(off[:-1], off[1:])], T, batched
+
+
+def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int, bool]:
+    """The inputs of every sample one after the other, ``(ev_t, ev_n, ev_val, ev_off)`` (sample b's events from
+    ``ev_off[b]``, sorted by step; global neuron indices, int64, int64, float64), the number of steps, batched or
+    not."""
     ports = net.inputs
     if not ports:
         if x is not None:
@@ -371,7 +389,7 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
         if steps is None or int(steps) != steps or steps < 1:
             raise InputError("a network without input ports needs steps=T (a positive number of steps)")
         empty = np.zeros(0, dtype=np.int64)
-        return [(empty, empty, np.zeros(0))], int(steps), False
+        return (empty, empty, np.zeros(0), np.zeros(2, dtype=np.int64)), int(steps), False
     if x is None:
         raise InputError(f"no input given; the network's input ports are {list(ports)}")
     per_port = per_port_inputs(net, x)
@@ -379,41 +397,36 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
     parsed = {name: _parse_port(net, name, v, steps) for name, v in per_port.items()}
     Ts = {name: T for name, (_, T, _) in parsed.items()}
     T = steps if steps is not None else max(Ts.values())
-    batch_sizes = {len(s) for s, _, _ in parsed.values()}
+    batch_sizes = {len(ev[3]) - 1 for ev, _, _ in parsed.values()}
     if len(batch_sizes) != 1:
         raise InputError(f"input ports have different batch sizes: {sorted(batch_sizes)}")
     B = batch_sizes.pop()
     if B == 0:
         raise InputError("the input holds no sample (a batch of 0)")
     batched = any(b for _, _, b in parsed.values())
-    samples = []
-    for b in range(B):
-        ts, ns, vs = [], [], []
-        for name, (s, _, _) in parsed.items():
-            t, n, v = s[b]
-            ts.append(t)
-            ns.append(n + offsets[name])
-            vs.append(v)
-        if len(ts) == 1 and (ts[0].size < 2 or np.all(ts[0][1:] >= ts[0][:-1])):  # one port, in order already
-            samples.append((ts[0].astype(np.int64), ns[0].astype(np.int64), vs[0].astype(np.float64)))
-            continue
-        t = np.concatenate(ts)
-        o = np.argsort(t, kind="stable")
-        samples.append(
-            (t[o].astype(np.int64), np.concatenate(ns)[o].astype(np.int64), np.concatenate(vs)[o].astype(np.float64))
-        )
-    return samples, int(T), batched
+    evs = [ev for ev, _, _ in parsed.values()]
+    t = np.concatenate([e[0] for e in evs]).astype(np.int64, copy=False)
+    n = np.concatenate([e[1] + offsets[name] for name, e in zip(parsed, evs)]).astype(np.int64, copy=False)
+    v = np.concatenate([e[2] for e in evs]).astype(np.float64, copy=False)
+    off = sum(e[3] for e in evs)
+    b = np.concatenate([np.repeat(np.arange(B, dtype=np.int64), np.diff(e[3])) for e in evs])
+    key = b * (int(T) + 1) + t  # by sample, then step (stable: ties keep the port order, then the given order)
+    if key.size > 1 and (len(evs) > 1 or np.any(key[1:] < key[:-1])):
+        o = np.argsort(key, kind="stable")
+        t, n, v = t[o], n[o], v[o]
+    return (t, n, v, off.astype(np.int64)), int(T), batched
 
 
-def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[list, int, bool]:
+def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tuple, int, bool]:
+    """One port's input: its events ``(t, local index, value, off)`` (sample b's from ``off[b]``), T, batched."""
     pop = net.population(name)
     n = pop.size
     shape = pop.shape or (n,)
     if isinstance(x, (EventStream, tuple)):
-        return [_events(name, n, x, steps)], _events_T(x, steps), False
+        return _concatenated([_events(name, n, x, steps)]), _events_T(x, steps), False
     if isinstance(x, list) and x and isinstance(x[0], (EventStream, tuple)):
         evs = [_events(name, n, e, steps) for e in x]
-        return evs, max(_events_T(e, steps) for e in x), True
+        return _concatenated(evs), max(_events_T(e, steps) for e in x), True
     try:
         a = np.asarray(x)
     except Exception as e:  # noqa: BLE001 - anything not array-like
@@ -439,12 +452,7 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[lis
         raise InputError(f"input {name!r}: has {T} steps but steps={steps} was asked for")
     bs, t, j = np.nonzero(a)  # (once for the batch, then split: a call per sample cost more than the run)
     vals = a[bs, t, j].astype(np.float64)
-    cut = np.searchsorted(bs, np.arange(a.shape[0] + 1))
-    return (
-        [(t[cut[b] : cut[b + 1]], j[cut[b] : cut[b + 1]], vals[cut[b] : cut[b + 1]]) for b in range(a.shape[0])],
-        T,
-        batched,
-    )
+    return (t, j, vals, np.searchsorted(bs, np.arange(a.shape[0] + 1))), T, batched
 
 
 def _events_T(e: Any, steps: int | None) -> int:

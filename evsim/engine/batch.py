@@ -1,0 +1,250 @@
+"""The compiled batch path: many samples in one compiled call (`run_chunk`), and `Runs`, their results stacked.
+
+`evsim.run` hands the loop (`evsim.engine.loop.run_discrete`) chunks of samples: `_run_batch` (Numba, GIL
+released) takes the inputs of the whole batch as one concatenated event array (sample ``b``'s events are
+``ev_*[ev_off[b]:ev_off[b + 1]]``), makes each sample's fresh state, runs it, and writes its results into arrays
+preallocated for the batch (final state, counters, traces, spike counts) and its spikes onto one growing record.
+Per sample that costs a few allocations and a direct call instead of a Python call of the loop (~20 us of
+argument marshalling), the Python bookkeeping of a `SampleRun` and the gathering of hundreds of small arrays:
+what dominated a batch of short samples (the digits model: 300 samples of 25 steps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import weakref
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._jit import njit
+from ..control import EVENTS, RUNNING
+from ..errors import NumericalError
+from . import first_run
+from .loop import run_discrete
+
+_HEAD = ("T", "t_begin", "t_end", "state", "finish")  # run_discrete's per-call arguments, then the network's
+_TAIL = ("ev_t", "ev_n", "ev_val", "ctl", "rec_mode", "cnt")  # ... then the sample's
+_PARAMS = tuple(inspect.signature(run_discrete.py_func).parameters)
+if _PARAMS[: len(_HEAD)] != _HEAD or _PARAMS[-len(_TAIL) :] != _TAIL:  # (a changed loop must change this module)
+    raise ImportError(f"evsim.engine.batch: run_discrete's parameters changed: {_PARAMS}")
+NET_ARGS = _PARAMS[len(_HEAD) : -len(_TAIL)]  # the network's arrays (`CompiledNetwork.arrays`), in order
+
+
+@dataclasses.dataclass
+class Runs:
+    """Several samples' runs, stacked (global neuron indices). Sample ``b``'s spikes are
+    ``spike_*[off[b]:off[b + 1]]``; the other fields have a leading sample axis (see `evsim.engine.SampleRun`)."""
+
+    spike_t: np.ndarray
+    spike_n: np.ndarray
+    spike_c: np.ndarray
+    off: np.ndarray  # [B + 1]
+    vtrace: np.ndarray  # [B, T, n_rec]
+    i: np.ndarray  # [B, N]
+    v: np.ndarray  # [B, N]
+    n_updates: np.ndarray  # [B]
+    sops: np.ndarray  # [B, projections]
+    counts: np.ndarray  # [B, N] spike counts of the populations recorded as counts only ([B, 1] if none)
+
+    def __len__(self) -> int:
+        return int(self.off.shape[0] - 1)
+
+    def head(self, k: int) -> "Runs":
+        """The first ``k`` samples."""
+        return Runs(
+            *(a[: self.off[k]] for a in (self.spike_t, self.spike_n, self.spike_c)),
+            self.off[: k + 1],
+            *(a[:k] for a in (self.vtrace, self.i, self.v, self.n_updates, self.sops, self.counts)),
+        )
+
+
+def as_runs(runs: Any) -> Runs:
+    """``runs`` as `Runs`: as it is, or a list of `SampleRun` stacked."""
+    if isinstance(runs, Runs):
+        return runs
+    off = np.zeros(len(runs) + 1, dtype=np.int64)
+    np.cumsum([r.spike_t.shape[0] for r in runs], out=off[1:])
+
+    def cat(name: str, dtype: Any) -> np.ndarray:
+        parts = [getattr(r, name) for r in runs]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    def stack(name: str, shape: tuple) -> np.ndarray:
+        return np.stack([getattr(r, name) for r in runs]) if runs else np.zeros(shape)
+
+    return Runs(
+        cat("spike_t", np.int64),
+        cat("spike_n", np.int32),
+        cat("spike_c", np.int64),
+        off,
+        stack("vtrace", (0, 0, 0)),
+        stack("i", (0, 0)),
+        stack("v", (0, 0)),
+        np.array([r.n_updates for r in runs], dtype=np.int64),
+        stack("sops", (0, 0)).astype(np.int64),
+        stack("counts", (0, 1)).astype(np.int64),
+    )
+
+
+def join(parts: Sequence[Runs]) -> Runs:
+    """Consecutive chunks' `Runs` as one."""
+    if len(parts) == 1:
+        return parts[0]
+    sizes = [p.off[-1] for p in parts]
+    off = np.concatenate([[0]] + [p.off[1:] + s for p, s in zip(parts, np.cumsum([0] + sizes[:-1]))])
+    return Runs(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("spike_t", "spike_n", "spike_c")),
+        off.astype(np.int64),
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("vtrace", "i", "v", "n_updates", "sops", "counts")),
+    )
+
+
+def net_args(cn: Any) -> tuple:
+    """The network's arguments of `run_discrete`, in its order."""
+    return tuple(cn.arrays[k] for k in NET_ARGS)
+
+
+@njit
+def fresh_state(N: int, P: int, D: int, i0: np.ndarray, v0: np.ndarray, seed: int) -> tuple:
+    """The state `run_discrete` starts a sample from (see its docstring): currents ``i0``, membranes ``v0``,
+    nothing in flight, Poisson generator seeded with ``seed`` (the same stream as `evsim.engine.loop.new_state`)."""
+    rng = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)  # (wraps modulo 2**64)
+    return (
+        np.zeros(D * N),  # acc: summed input per ring slot and neuron
+        np.zeros(D * N, dtype=np.uint8),  # mark: listed neuron already in its slot's list
+        np.empty(D * N, dtype=np.int32),  # tl: the neurons reached, per slot and population
+        np.zeros(D * P, dtype=np.int32),  # tl_n: how many (stepped population: something due)
+        i0.copy(),  # i
+        v0.copy(),  # v
+        np.full(N, -1, dtype=np.int64),  # t_last: step of each neuron's last update
+        np.full(N, -1, dtype=np.int64),  # ref_until
+        np.zeros(N, dtype=np.int64),  # pending late resets
+        np.full(N, -1, dtype=np.int64),  # wake_t: each neuron's current predicted crossing
+        np.empty(64, dtype=np.int64),  # heap of wakes
+        np.zeros(2, dtype=np.int64),  # hs: heap size, started (the first wakes predicted)
+        np.full(1, rng, dtype=np.uint64),  # rngs
+    )
+
+
+@njit
+def _run_batch(
+    b_lo: int,
+    b_hi: int,
+    T: int,
+    ev_t: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+    ev_off: np.ndarray,
+    i0: np.ndarray,
+    v0: np.ndarray,
+    seed: int,
+    ctls: np.ndarray,
+    rec_mode: np.ndarray,
+    N: int,
+    P: int,
+    D: int,
+    net: tuple,
+    out_i: np.ndarray,
+    out_v: np.ndarray,
+    out_upd: np.ndarray,
+    out_sops: np.ndarray,
+    out_vtrace: np.ndarray,
+    out_cnt: np.ndarray,
+) -> tuple:
+    """Run samples ``b_lo .. b_hi - 1`` one after the other, each with its row ``ctls[b]`` of run control (see
+    `run_discrete`); stop after the first that does not finish (stopped, or past its event budget ``ctls[b, 1]``,
+    which then reads EVENTS). Row ``b`` of each ``out_*`` array receives sample ``b``'s results; returns the
+    samples finished and their spikes ``(t, n, c)`` one after the other with ``counts[k]`` spikes of the k-th."""
+    cap = 1024
+    sp_t = np.empty(cap, dtype=np.int64)
+    sp_n = np.empty(cap, dtype=np.int32)
+    sp_c = np.empty(cap, dtype=np.int64)
+    n_sp = np.zeros(b_hi - b_lo, dtype=np.int64)
+    total = 0
+    done = 0
+    for b in range(b_lo, b_hi):
+        state = fresh_state(N, P, D, i0, v0, seed + b)
+        a, z = ev_off[b], ev_off[b + 1]
+        head = (T, 0, T, state, True)
+        tail = (ev_t[a:z], ev_n[a:z], ev_val[a:z], ctls[b], rec_mode, out_cnt[b])
+        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(*(head + net + tail))
+        out_i[b] = i
+        out_v[b] = v
+        out_upd[b] = upd
+        out_sops[b] = sops
+        out_vtrace[b] = vt
+        if ctls[b, 1] >= 0 and sops.sum() > ctls[b, 1]:  # (the loop checks before each step, not after the last)
+            ctls[b, 0] = EVENTS
+        if ctls[b, 3] < T or ctls[b, 0] != RUNNING:
+            break
+        k = rt.shape[0]
+        if total + k > cap:
+            cap = max(2 * cap, total + k)
+            t2, n2, c2 = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int32), np.empty(cap, dtype=np.int64)
+            t2[:total] = sp_t[:total]
+            n2[:total] = sp_n[:total]
+            c2[:total] = sp_c[:total]
+            sp_t, sp_n, sp_c = t2, n2, c2
+        sp_t[total : total + k] = rt
+        sp_n[total : total + k] = rn
+        sp_c[total : total + k] = rc
+        total += k
+        n_sp[b - b_lo] = k
+        done += 1
+    return done, sp_t[:total], sp_n[:total], sp_c[:total], n_sp[:done]
+
+
+_prepared: weakref.WeakSet = weakref.WeakSet()  # networks whose kernel `first_run.prepare` has seen
+
+
+@dataclasses.dataclass
+class Batch:
+    """What `run_chunk` needs of a whole batch: the inputs (sample ``b``: ``ev_*[ev_off[b]:ev_off[b + 1]]``), the
+    preallocated per-sample outputs (`Runs` fields), run control ``ctls`` ``[B, 4]`` (`run_discrete`'s ``ctl``)."""
+
+    cn: Any  # CompiledNetwork
+    T: int
+    ev: tuple  # (ev_t, ev_n, ev_val, ev_off)
+    i0: np.ndarray
+    v0: np.ndarray
+    seed: int
+    rec_mode: np.ndarray
+    ctls: np.ndarray
+    out: tuple  # (i, v, n_updates, sops, vtrace, counts)
+
+
+def new_batch(cn: Any, T: int, ev: tuple, v0: np.ndarray | None, seed: int, rec_mode: np.ndarray, ctls: np.ndarray):
+    """A `Batch` with its outputs allocated (``ctls``: one row per sample)."""
+    a = cn.arrays
+    B, N = ev[3].shape[0] - 1, int(a["N"])
+    out = (
+        np.zeros((B, N)),
+        np.zeros((B, N)),
+        np.zeros(B, dtype=np.int64),
+        np.zeros((B, len(cn.proj_names)), dtype=np.int64),
+        np.zeros((B, T, int(a["n_rec"]))),
+        np.zeros((B, N if np.any(rec_mode == 1) else 1), dtype=np.int64),
+    )
+    v0 = cn.v_init if v0 is None else v0
+    return Batch(cn, T, ev, np.zeros(N), np.asarray(v0, dtype=np.float64), int(seed), rec_mode, ctls, out)
+
+
+def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
+    """Run samples ``lo .. hi - 1`` of ``bt`` in one compiled call; their `Runs` (fewer samples if one stopped)."""
+    a = bt.cn.arrays
+    dims = (int(a["N"]), int(a["P"]), int(a["D"]))
+    args = (lo, hi, bt.T, *bt.ev, bt.i0, bt.v0, bt.seed, bt.ctls, bt.rec_mode, *dims, net_args(bt.cn), *bt.out)
+    if bt.cn not in _prepared:  # the first run of this network: load the kernel, or say that it compiles
+        first_run.prepare(_run_batch, args, {})
+        _prepared.add(bt.cn)
+    try:
+        done, t, n, c, n_sp = _run_batch(*args)
+    except OverflowError as e:  # raised by a kernel: the sample is the first of the chunk left unfinished
+        b = lo + int(np.argmax(bt.ctls[lo:hi, 3] < bt.T))
+        raise NumericalError(f"sample {b}: {e}") from None
+    off = np.zeros(done + 1, dtype=np.int64)
+    np.cumsum(n_sp, out=off[1:])
+    i, v, upd, sops, vtrace, counts = (o[lo : lo + done] for o in bt.out)
+    return Runs(t, n, c, off, vtrace, i, v, upd, sops, counts)
