@@ -408,13 +408,13 @@ def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int,
     t = np.concatenate([e[0] for e in evs]).astype(np.int64, copy=False)
     n = np.concatenate([e[1] + offsets[name] for name, e in zip(parsed, evs)]).astype(np.int64, copy=False)
     v = np.concatenate([e[2] for e in evs]).astype(np.float64, copy=False)
-    off = sum(e[3] for e in evs)
-    b = np.concatenate([np.repeat(np.arange(B, dtype=np.int64), np.diff(e[3])) for e in evs])
-    key = b * (int(T) + 1) + t  # by sample, then step (stable: ties keep the port order, then the given order)
-    if key.size > 1 and (len(evs) > 1 or np.any(key[1:] < key[:-1])):
-        o = np.argsort(key, kind="stable")
+    off = sum(e[3] for e in evs).astype(np.int64)
+    if len(evs) > 1 or not np.all(np.isin(np.flatnonzero(t[1:] < t[:-1]) + 1, off)):  # (steps go back only
+        # where a sample starts: in order already, as a dense input always is)
+        b = np.concatenate([np.repeat(np.arange(B, dtype=np.int64), np.diff(e[3])) for e in evs])
+        o = np.argsort(b * (int(T) + 1) + t, kind="stable")  # by sample, then step (ties: port order, given order)
         t, n, v = t[o], n[o], v[o]
-    return (t, n, v, off.astype(np.int64)), int(T), batched
+    return (t, n, v, off), int(T), batched
 
 
 def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tuple, int, bool]:

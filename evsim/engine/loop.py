@@ -342,8 +342,8 @@ def run_discrete(
                         )
                 t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
                 # its first neuron's entry, copied to the others at the end)
-                if plain[p]:  # no late reset, overshoot rule or multi-spike: a loop with no branch (selects
-                    # only), then the spikes collected in a second pass
+                if plain[p]:  # no overshoot rule or multi-spike: a loop with no branch (selects only), then
+                    # the spikes collected in a second pass
                     lo, hi = pop_off[p], pop_off[p + 1]
                     keep_p = keep_i[p]
                     n_fired = 0
@@ -363,15 +363,20 @@ def run_discrete(
                         x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
                         i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
                         th = prmc[V_TH, u]
+                        pend = pending[u] > 0  # a late reset due now (late populations only)
+                        v_p = v_n - th
+                        v_p = prmc[V_MIN, u] if v_p < prmc[V_MIN, u] else v_p
+                        v_n = v_p if pend else v_n
                         f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-                        after = (v_n - th) if subtract else prmc[V_RESET, u]
+                        after = v_n if late else ((v_n - th) if subtract else prmc[V_RESET, u])
                         v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
                         ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
+                        pending[u] = f & late  # (a late reset is taken at the next step; none while refractory)
                         v[u] = v_n
                         fired[u] = f
                         n_fired += f
-                        n_input += (x != 0.0) & (not f)
-                        hot_n += v_n >= th
+                        n_input += ((x != 0.0) | pend) & (not f)
+                        hot_n += (v_n >= th) | (f & late)
                     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
                     hot = hot_n > 0
                     for q8 in range(lo // 8, (hi + 7) // 8 if n_fired > 0 else 0):  # the words with a spike
