@@ -17,7 +17,7 @@ from .control import (
     run_chunked,
 )
 from .engine import CompiledNetwork, compile_network
-from .engine.batch import Runs, as_runs, join, new_batch, run_chunk
+from .engine.batch import Runs, as_runs, dense_events, join, new_batch, run_chunk
 from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError
 from .network import Network
@@ -261,13 +261,15 @@ def _gather(
         """(step, global neuron, count or value) arrays of every sample, one after the other (sample b's from
         ``off[b]``) -> joined with the sample index, in population order (one stable radix sort, then a slice per
         population), and where each population starts."""
-        n = n.astype(np.int64)
-        pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
-        starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
+        n = n.astype(np.int64, copy=False)
         b = np.repeat(np.arange(off.shape[0] - 1, dtype=np.int64), np.diff(off))
-        if pop.size == 0 or pop.min() == pop.max():  # one population (e.g. the input): in order already
-            return [t, n - cn.pop_off[pop[0]] if pop.size else n, c, b], starts
+        starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
+        k = int(np.searchsorted(cn.pop_off, n.min(), side="right") - 1) if n.size else 0
+        if n.size == 0 or n.max() < cn.pop_off[k + 1]:  # one population (e.g. the input): in order already
+            starts[k + 1 :] = n.size
+            return [t, n - cn.pop_off[k], c, b], starts
+        pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
+        np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         order = np.argsort(pop, kind="stable")
         return [t[order], n[order] - cn.pop_off[pop[order]], c[order], b[order]], starts
 
@@ -405,12 +407,18 @@ def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int,
         raise InputError("the input holds no sample (a batch of 0)")
     batched = any(b for _, _, b in parsed.values())
     evs = [ev for ev, _, _ in parsed.values()]
-    t = np.concatenate([e[0] for e in evs]).astype(np.int64, copy=False)
-    n = np.concatenate([e[1] + offsets[name] for name, e in zip(parsed, evs)]).astype(np.int64, copy=False)
-    v = np.concatenate([e[2] for e in evs]).astype(np.float64, copy=False)
-    off = sum(e[3] for e in evs).astype(np.int64)
-    if len(evs) > 1 or not np.all(np.isin(np.flatnonzero(t[1:] < t[:-1]) + 1, off)):  # (steps go back only
-        # where a sample starts: in order already, as a dense input always is)
+    if len(evs) == 1:  # (one port: its arrays as they are)
+        (t, n, v, off), o = evs[0], offsets[next(iter(parsed))]
+        t, v, off = t.astype(np.int64, copy=False), v.astype(np.float64, copy=False), off.astype(np.int64)
+        n = n.astype(np.int64) + o if o else n.astype(np.int64, copy=False)
+    else:
+        t = np.concatenate([e[0] for e in evs]).astype(np.int64, copy=False)
+        n = np.concatenate([e[1] + offsets[name] for name, e in zip(parsed, evs)]).astype(np.int64, copy=False)
+        v = np.concatenate([e[2] for e in evs]).astype(np.float64, copy=False)
+        off = sum(e[3] for e in evs).astype(np.int64)
+    dense = len(evs) == 1 and isinstance(next(iter(per_port.values())), np.ndarray)  # (in order: `dense_events`)
+    if not dense and (len(evs) > 1 or not np.all(np.isin(np.flatnonzero(t[1:] < t[:-1]) + 1, off))):  # (steps
+        # go back only where a sample starts: in order already)
         b = np.concatenate([np.repeat(np.arange(B, dtype=np.int64), np.diff(e[3])) for e in evs])
         o = np.argsort(b * (int(T) + 1) + t, kind="stable")  # by sample, then step (ties: port order, given order)
         t, n, v = t[o], n[o], v[o]
@@ -450,9 +458,11 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tup
     T = a.shape[1]
     if steps is not None and steps != T:
         raise InputError(f"input {name!r}: has {T} steps but steps={steps} was asked for")
-    bs, t, j = np.nonzero(a)  # (once for the batch, then split: a call per sample cost more than the run)
-    vals = a[bs, t, j].astype(np.float64)
-    return (t, j, vals, np.searchsorted(bs, np.arange(a.shape[0] + 1))), T, batched
+    if a.dtype.kind == "b":
+        a = a.view(np.uint8)
+    elif a.dtype not in (np.uint8, np.int64, np.float64):  # (the compiled variants of `dense_events`)
+        a = a.astype(np.float64)
+    return dense_events(np.ascontiguousarray(a)), T, batched
 
 
 def _events_T(e: Any, steps: int | None) -> int:

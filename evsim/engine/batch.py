@@ -196,6 +196,33 @@ def _run_batch(
     return done, sp_t[:total], sp_n[:total], sp_c[:total], n_sp[:done]
 
 
+@njit
+def dense_events(a: np.ndarray) -> tuple:
+    """The non-zero entries of a dense input ``a[B, T, n]`` as events ``(t, j, value, off)``, sample by sample
+    and step by step (sample b's from ``off[b]``): what ``np.nonzero`` finds, in one pass (~10x faster)."""
+    B, T, n = a.shape
+    off = np.zeros(B + 1, dtype=np.int64)
+    for b in range(B):
+        c = 0
+        for k in range(T):
+            for j in range(n):
+                c += a[b, k, j] != 0
+        off[b + 1] = off[b] + c
+    t = np.empty(off[B] + 1, dtype=np.int64)  # (+ 1: room for the entries written and not kept)
+    jj = np.empty(off[B] + 1, dtype=np.int64)
+    v = np.empty(off[B] + 1, dtype=np.float64)
+    e = 0
+    for b in range(B):
+        for k in range(T):
+            for j in range(n):
+                x = a[b, k, j]
+                t[e] = k  # (written always, kept if x != 0: no branch to mispredict)
+                jj[e] = j
+                v[e] = x
+                e += x != 0
+    return t[: off[B]], jj[: off[B]], v[: off[B]], off
+
+
 _prepared: weakref.WeakSet = weakref.WeakSet()  # networks whose kernel `first_run.prepare` has seen
 
 
