@@ -408,9 +408,9 @@ def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int,
     batched = any(b for _, _, b in parsed.values())
     evs = [ev for ev, _, _ in parsed.values()]
     if len(evs) == 1:  # (one port: its arrays as they are)
-        (t, n, v, off), o = evs[0], offsets[next(iter(parsed))]
+        (t, n, v, off), first = evs[0], offsets[next(iter(parsed))]
         t, v, off = t.astype(np.int64, copy=False), v.astype(np.float64, copy=False), off.astype(np.int64)
-        n = n.astype(np.int64) + o if o else n.astype(np.int64, copy=False)
+        n = n.astype(np.int64) + first if first else n.astype(np.int64, copy=False)
     else:
         t = np.concatenate([e[0] for e in evs]).astype(np.int64, copy=False)
         n = np.concatenate([e[1] + offsets[name] for name, e in zip(parsed, evs)]).astype(np.int64, copy=False)

@@ -75,7 +75,7 @@ class Stream:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         self.horizon = int(horizon)
         a = cn.arrays
-        self._state = new_state(a["N"], a["P"], a["D"], np.zeros(a["N"]), cn.v_init, int(seed))
+        self._state = new_state(a["N"], a["P"], a["D"], np.zeros(a["N"]), np.asarray(cn.v_init, np.float64), int(seed))
         self.time = 0  # the next step to simulate
         out = net_.outputs[0]
         self._out = cn.index(out)

@@ -334,7 +334,7 @@ def run_sample(
     ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
     rec_mode = np.full(cn.arrays["P"], 2, dtype=np.int8) if rec_mode is None else rec_mode
     cnt = np.zeros(N if np.any(rec_mode == 1) else 1, dtype=np.int64)
-    state = new_state(N, cn.arrays["P"], cn.arrays["D"], i0, v0, seed)
+    state = new_state(N, cn.arrays["P"], cn.arrays["D"], np.asarray(i0, np.float64), np.asarray(v0, np.float64), seed)
     args = (T, 0, T, state, True)
     kw = dict(ev_t=ev_t, ev_n=ev_n, ev_val=ev_val, ctl=ctl, rec_mode=rec_mode, cnt=cnt, **cn.arrays)
     if cn not in _prepared:  # the first run of this network: load the kernel, or say that it compiles

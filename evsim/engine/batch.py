@@ -22,7 +22,7 @@ from .._jit import njit
 from ..control import EVENTS, RUNNING
 from ..errors import NumericalError
 from . import first_run
-from .loop import run_discrete
+from .loop import new_state, run_discrete
 
 _HEAD = ("T", "t_begin", "t_end", "state", "finish")  # run_discrete's per-call arguments, then the network's
 _TAIL = ("ev_t", "ev_n", "ev_val", "ctl", "rec_mode", "cnt")  # ... then the sample's
@@ -50,14 +50,6 @@ class Runs:
 
     def __len__(self) -> int:
         return int(self.off.shape[0] - 1)
-
-    def head(self, k: int) -> "Runs":
-        """The first ``k`` samples."""
-        return Runs(
-            *(a[: self.off[k]] for a in (self.spike_t, self.spike_n, self.spike_c)),
-            self.off[: k + 1],
-            *(a[:k] for a in (self.vtrace, self.i, self.v, self.n_updates, self.sops, self.counts)),
-        )
 
 
 def as_runs(runs: Any) -> Runs:
@@ -94,38 +86,16 @@ def join(parts: Sequence[Runs]) -> Runs:
         return parts[0]
     sizes = [p.off[-1] for p in parts]
     off = np.concatenate([[0]] + [p.off[1:] + s for p, s in zip(parts, np.cumsum([0] + sizes[:-1]))])
-    return Runs(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("spike_t", "spike_n", "spike_c")),
-        off.astype(np.int64),
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("vtrace", "i", "v", "n_updates", "sops", "counts")),
-    )
+    stacked = {f: np.concatenate([getattr(p, f) for p in parts]) for f in _STACKED}
+    return Runs(off=off.astype(np.int64), **stacked)
+
+
+_STACKED = ("spike_t", "spike_n", "spike_c", "vtrace", "i", "v", "n_updates", "sops", "counts")  # (all but off)
 
 
 def net_args(cn: Any) -> tuple:
     """The network's arguments of `run_discrete`, in its order."""
     return tuple(cn.arrays[k] for k in NET_ARGS)
-
-
-@njit
-def fresh_state(N: int, P: int, D: int, i0: np.ndarray, v0: np.ndarray, seed: int) -> tuple:
-    """The state `run_discrete` starts a sample from (see its docstring): currents ``i0``, membranes ``v0``,
-    nothing in flight, Poisson generator seeded with ``seed`` (the same stream as `evsim.engine.loop.new_state`)."""
-    rng = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)  # (wraps modulo 2**64)
-    return (
-        np.zeros(D * N),  # acc: summed input per ring slot and neuron
-        np.zeros(D * N, dtype=np.uint8),  # mark: listed neuron already in its slot's list
-        np.empty(D * N, dtype=np.int32),  # tl: the neurons reached, per slot and population
-        np.zeros(D * P, dtype=np.int32),  # tl_n: how many (stepped population: something due)
-        i0.copy(),  # i
-        v0.copy(),  # v
-        np.full(N, -1, dtype=np.int64),  # t_last: step of each neuron's last update
-        np.full(N, -1, dtype=np.int64),  # ref_until
-        np.zeros(N, dtype=np.int64),  # pending late resets
-        np.full(N, -1, dtype=np.int64),  # wake_t: each neuron's current predicted crossing
-        np.empty(64, dtype=np.int64),  # heap of wakes
-        np.zeros(2, dtype=np.int64),  # hs: heap size, started (the first wakes predicted)
-        np.full(1, rng, dtype=np.uint64),  # rngs
-    )
 
 
 @njit
@@ -165,7 +135,7 @@ def _run_batch(
     total = 0
     done = 0
     for b in range(b_lo, b_hi):
-        state = fresh_state(N, P, D, i0, v0, seed + b)
+        state = new_state(N, P, D, i0, v0, seed + b)
         a, z = ev_off[b], ev_off[b + 1]
         head = (T, 0, T, state, True)
         tail = (ev_t[a:z], ev_n[a:z], ev_val[a:z], ctls[b], rec_mode, out_cnt[b])

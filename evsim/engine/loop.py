@@ -72,24 +72,25 @@ def _gap(
     return i, v
 
 
+@njit
 def new_state(N: int, P: int, D: int, i0: np.ndarray, v0: np.ndarray, seed: int) -> tuple:
-    """The state `run_discrete` starts a sample from (see its docstring): currents ``i0``, membranes ``v0``,
-    nothing in flight, Poisson generator seeded with ``seed``."""
-    rng = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64  # (Python integers: no overflow warning)
+    """The state `run_discrete` starts a sample from (see its docstring): currents ``i0``, membranes ``v0``
+    (float64 arrays, copied), nothing in flight, Poisson generator seeded with ``seed``."""
+    rng = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(0x632BE59BD9B4E019)  # (wraps modulo 2**64)
     return (
         np.zeros(D * N),  # acc: summed input per ring slot and neuron
         np.zeros(D * N, dtype=np.uint8),  # mark: listed neuron already in its slot's list
         np.empty(D * N, dtype=np.int32),  # tl: the neurons reached, per slot and population
         np.zeros(D * P, dtype=np.int32),  # tl_n: how many (stepped population: something due)
-        np.array(i0, dtype=np.float64),  # i
-        np.array(v0, dtype=np.float64),  # v
+        i0.copy(),  # i
+        v0.copy(),  # v
         np.full(N, -1, dtype=np.int64),  # t_last: step of each neuron's last update
         np.full(N, -1, dtype=np.int64),  # ref_until
         np.zeros(N, dtype=np.int64),  # pending late resets
         np.full(N, -1, dtype=np.int64),  # wake_t: each neuron's current predicted crossing
         np.empty(64, dtype=np.int64),  # heap of wakes
         np.zeros(2, dtype=np.int64),  # hs: heap size, started (the first wakes predicted)
-        np.array([rng], dtype=np.uint64),  # rngs
+        np.full(1, rng, dtype=np.uint64),  # rngs
     )
 
 
