@@ -1,7 +1,9 @@
-"""The compiled batch path (`evsim.engine.batch`) and the delivery of contiguous rows (`_contiguous_rows`).
+"""The compiled batch path (`evsim.engine.batch`), its dense-input pass and the branch-free stepping of late-reset
+populations.
 
-Checked against independent results: the dense reference simulator (`evsim.reference`) sample by sample, a
-brute-force reading of each row's targets and delays, and `run_sample` (one Python call of the loop per sample).
+Checked against independent results: the dense reference simulator (`evsim.reference`) sample by sample,
+``np.nonzero``, and the runs of one sample at a time (`evsim.run` per sample, `run_sample`: one Python call of the
+loop per sample).
 """
 
 import numpy as np
@@ -9,43 +11,27 @@ import pytest
 
 import evsim
 from evsim import reference
-from evsim.engine import _contiguous_rows, compile_network, run_sample
+from evsim.engine import compile_network, run_sample
+from evsim.engine.batch import dense_events
 from evsim.simulation import _normalise, as_dense_inputs
 
 
-def _brute_contiguous(rowptr, targets, delays):
-    out = []
-    for k in range(len(rowptr) - 1):
-        t, d = targets[rowptr[k] : rowptr[k + 1]].astype(int), delays[rowptr[k] : rowptr[k + 1]]
-        out.append(int(np.all(np.diff(t) == 1) and np.all(d == d[0]) if t.size else 1))
-    return np.array(out + [1], dtype=np.uint8)
-
-
-def test_contiguous_rows_flags(rng):
-    for _ in range(20):
-        n_rows = int(rng.integers(1, 12))
-        rows, targets, delays = [0], [], []
-        for _ in range(n_rows):
-            kind = rng.integers(0, 4)
-            length = int(rng.integers(0, 6))
-            start = int(rng.integers(0, 5))
-            t = np.arange(start, start + length)
-            if kind == 1 and length > 1:  # a gap
-                t[rng.integers(1, length) :] += 1
-            d = np.full(length, rng.integers(0, 3))
-            if kind == 2 and length > 1:  # two delays
-                d[rng.integers(1, length) :] += 1
-            targets.extend(t)
-            delays.extend(d)
-            rows.append(len(targets))
-        rowptr = np.array(rows, dtype=np.int64)
-        tg, dl = np.array(targets, dtype=np.uint16), np.array(delays, dtype=np.uint8)
-        np.testing.assert_array_equal(_contiguous_rows(rowptr, tg, dl), _brute_contiguous(rowptr, tg, dl))
+def test_dense_events_equal_nonzero(rng):
+    for dtype in (np.uint8, np.int64, np.float64):
+        a = (rng.random((4, 9, 5)) < 0.3) * rng.integers(1, 4, (4, 9, 5))
+        a[2] = 0  # an empty sample
+        a = a.astype(dtype)
+        t, j, v, off = dense_events(a)
+        bs, tt, jj = np.nonzero(a)
+        np.testing.assert_array_equal(t, tt)
+        np.testing.assert_array_equal(j, jj)
+        np.testing.assert_array_equal(v, a[bs, tt, jj])
+        np.testing.assert_array_equal(off, np.searchsorted(bs, np.arange(5)))
 
 
 def _mixed_net(rng):
-    """A dense layer with one delay per row (every row contiguous), a sparse one with zero weights (rows with gaps)
-    and per-synapse delays (rows sorted by delay: several delays, not contiguous), recurrence with a delay."""
+    """A dense layer with one delay per row into late-reset (snnTorch-style) neurons with a refractory period, a
+    sparse layer with zero weights and per-synapse delays, recurrence with a delay."""
     w1 = rng.normal(0, 0.8, (20, 6))
     d1 = np.repeat(rng.integers(0, 4, (1, 6)), 20, axis=0)  # one delay per source row
     w2 = rng.normal(0, 1.0, (5, 20)) * (rng.random((5, 20)) < 0.6)
@@ -53,7 +39,7 @@ def _mixed_net(rng):
     wr = rng.normal(0, 0.5, (20, 20))
     pops = (
         evsim.Population("in", 6),
-        evsim.Population("h", 20, evsim.LIF(20, 0.9, 1.0, bias=0.02)),
+        evsim.Population("h", 20, evsim.LIF(20, 0.9, 1.0, bias=0.02, reset="subtract", reset_delay=True, refractory=2)),
         evsim.Population("o", 5, evsim.CubaLIF(5, 0.6, 0.9, 1.0)),
     )
     projs = (
@@ -64,28 +50,27 @@ def _mixed_net(rng):
     return evsim.Network(pops, projs, ("in",), ("o",))
 
 
-@pytest.mark.parametrize("scan_max", [None, 0])
-def test_contiguous_delivery_matches_reference(rng, scan_max):
+def test_batch_matches_reference(rng):
     net = _mixed_net(rng)
-    cn = compile_network(net, scan_max=scan_max)
-    a = cn.arrays
-    # the dense layer's rows are flagged, the sparse layer's are not all
-    q = cn.proj_names.index("in->h")
-    assert np.all(a["contig"][a["ip_off"][q] : a["ip_off"][q] + 6] == 1)
-    q = cn.proj_names.index("h->o")
-    assert not np.all(a["contig"][a["ip_off"][q] : a["ip_off"][q] + 20] == 1)
+    assert compile_network(net).arrays["plain"][1] == 1  # "h": the branch-free loop, with its late reset
+    listed = compile_network(net, scan_max=0)  # every population listed: the closed-form path, per sample
     x = (rng.random((5, 40, 6)) < 0.3) * rng.choice([1.0, 0.5, 2.0], (5, 40, 6))
     dense, T = as_dense_inputs(net, x)
     res = evsim.run(net, x)
+    assert res.spikes["h"].times.size > 20  # (the late resets and refractory periods are exercised)
     for b in range(5):
         ref = reference.simulate(net, dense[b], T)
-        for p in ("h", "o"):
-            np.testing.assert_array_equal(res.spikes[p].dense(T, net.population(p).size, 5)[b], ref.spikes[p])
+        (ev,), _, _ = _normalise(net, x[b], None)
+        one = run_sample(listed, T, *ev)
+        for k, p in ((1, "h"), (2, "o")):
+            size = net.population(p).size
+            np.testing.assert_array_equal(res.spikes[p].dense(T, size, 5)[b], ref.spikes[p])
             np.testing.assert_allclose(res.final_state[p][1][b], ref.v[p][-1], rtol=1e-9, atol=1e-12)
-        if scan_max == 0:  # every population listed: the scatter path only, one Python call per sample
-            (ev,), _, _ = _normalise(net, x[b], None)
-            one = run_sample(cn, T, *ev)
-            assert int(one.sops.sum()) == int(res.sops[b])
+            sel = (one.spike_n >= listed.pop_off[k]) & (one.spike_n < listed.pop_off[k + 1])
+            got = np.zeros((T, size), dtype=np.int64)
+            np.add.at(got, (one.spike_t[sel], one.spike_n[sel] - listed.pop_off[k]), one.spike_c[sel])
+            np.testing.assert_array_equal(got, ref.spikes[p])
+        assert int(one.sops.sum()) == int(res.sops[b])
 
 
 def test_batch_equals_sample_by_sample_and_threads(rng):
