@@ -168,6 +168,33 @@ def _supervise(
     return reason
 
 
+def in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` run in a worker thread while this one waits in short timeouts: a kernel that compiles on the
+    first run (LLVM calls back into Python) never sees a KeyboardInterrupt, which would be swallowed there. On
+    Ctrl-C the call is let finish, then `RunInterrupted` is raised."""
+    from .errors import RunInterrupted
+
+    out: list = []
+
+    def work() -> None:
+        try:
+            out.append(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+            out.append(e)
+
+    th = threading.Thread(target=work, name="evsim-prepare", daemon=True)
+    th.start()
+    try:
+        while th.is_alive():
+            th.join(POLL_S)
+    except KeyboardInterrupt:
+        th.join()
+        raise RunInterrupted("interrupted") from None
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
 def _raise_errors(errors: Sequence[BaseException | None], per_sample: bool = True) -> None:
     """Raise the first error of a worker; a kernel's `NumericalError` with its sample named (``per_sample``:
     ``errors[b]`` is sample ``b``'s, else the error names it)."""

@@ -17,7 +17,7 @@ from .control import (
     run_chunked,
 )
 from .engine import CompiledNetwork, compile_network
-from .engine.batch import Runs, as_runs, dense_events, join, new_batch, run_chunk
+from .engine.batch import Runs, as_runs, events_of_dense, join, new_batch, run_chunk
 from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError
 from .network import Network
@@ -462,7 +462,7 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tup
         a = a.view(np.uint8)
     elif a.dtype not in (np.uint8, np.int64, np.float64):  # (the compiled variants of `dense_events`)
         a = a.astype(np.float64)
-    return dense_events(np.ascontiguousarray(a)), T, batched
+    return events_of_dense(np.ascontiguousarray(a)), T, batched
 
 
 def _events_T(e: Any, steps: int | None) -> int:

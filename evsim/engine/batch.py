@@ -16,10 +16,11 @@ import inspect
 import weakref
 from typing import Any, Sequence
 
+import numba
 import numpy as np
 
 from .._jit import njit
-from ..control import EVENTS, RUNNING
+from ..control import EVENTS, RUNNING, in_worker
 from ..errors import NumericalError
 from . import first_run
 from .loop import new_state, run_discrete
@@ -191,6 +192,14 @@ def dense_events(a: np.ndarray) -> tuple:
                 v[e] = x
                 e += x != 0
     return t[: off[B]], jj[: off[B]], v[: off[B]], off
+
+
+def events_of_dense(a: np.ndarray) -> tuple:
+    """`dense_events` of ``a`` (C-contiguous); its first call in a process (the kernel loaded or compiled) runs in
+    a worker thread, as the loop's do (`evsim.control.in_worker`: Ctrl-C during a compilation)."""
+    if (numba.typeof(a),) in dense_events.overloads:
+        return dense_events(a)
+    return in_worker(dense_events, a)
 
 
 _prepared: weakref.WeakSet = weakref.WeakSet()  # networks whose kernel `first_run.prepare` has seen
