@@ -172,12 +172,12 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     np.cumsum(np.bincount(np.array(src_of, dtype=np.int64), minlength=P), out=out_ptr[1:])
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
-    # stepped populations without overshoot rule or multi-spike: the short, branch-free loop
+    # stepped populations without overshoot rule or multi-spike: the short, branch-free loop (1), ...
     plain = scan & ~(flags["overshoot"] | flags["multi"])
-    # ... 2: and uniform (every neuron the same coefficients, no refractory period, no late reset):
-    # `evsim.engine.step`
+    late = plain & flags["rdelay"] & (reset_mode == RESET_MODES["subtract"])  # ... 3: with a late reset
+    # ... 2: uniform (every neuron the same coefficients, no refractory period): `evsim.engine.step`
     uniform = plain & ~flags["rdelay"] & _uniform(par, refractory, pop_off)
-    plain = plain.astype(np.int8) + uniform.astype(np.int8)
+    plain = plain.astype(np.int8) + uniform.astype(np.int8) + 2 * late.astype(np.int8)
     D = 2
     while D <= net.max_delay + 1:
         D *= 2

@@ -34,7 +34,7 @@ from .deliver import _send, _touch
 from .poisson import GUIDE, _uniform
 from .queue import heap_pop, heap_push
 from .record import _grown, _grown_heap, _sorted_records
-from .step import _step_uniform
+from .step import _step_late, _step_uniform
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
 ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
@@ -344,7 +344,7 @@ def run_discrete(
                 t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
                 # its first neuron's entry, copied to the others at the end)
                 if plain[p]:  # no overshoot rule or multi-spike: a loop with no branch (selects only), then
-                    # the spikes collected in a second pass
+                    # the spikes collected in a second pass (3: late reset, `evsim.engine.step`)
                     lo, hi = pop_off[p], pop_off[p + 1]
                     keep_p = keep_i[p]
                     n_fired = 0
@@ -353,7 +353,11 @@ def run_discrete(
                     b0 = s * N + lo
                     if plain[p] == 2:  # uniform coefficients, no refractory period: the short loop of step.py
                         n_fired, n_input, hot_n = _step_uniform(acc, v, i, fired, lo, hi, b0, prmc, pge, subtract)
-                    for k in range(0 if plain[p] == 2 else hi - lo):  # unsigned indices: no negative-index tests
+                    elif plain[p] == 3:  # late reset (snnTorch's reset_delay): the loop of step.py with it
+                        n_fired, n_input, hot_n = _step_late(
+                            acc, v, i, fired, pending, ref_until, refractory, lo, hi, b0, t, prmc, keep_p, pge
+                        )
+                    for k in range(hi - lo if plain[p] == 1 else 0):  # unsigned indices: no negative-index tests
                         u = np.uint64(lo + k)
                         bu = np.uint64(b0 + k)
                         x = acc[bu]
@@ -364,20 +368,15 @@ def run_discrete(
                         x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
                         i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
                         th = prmc[V_TH, u]
-                        pend = pending[u] > 0  # a late reset due now (late populations only)
-                        v_p = v_n - th
-                        v_p = prmc[V_MIN, u] if v_p < prmc[V_MIN, u] else v_p
-                        v_n = v_p if pend else v_n
                         f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-                        after = v_n if late else ((v_n - th) if subtract else prmc[V_RESET, u])
+                        after = (v_n - th) if subtract else prmc[V_RESET, u]
                         v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
                         ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
-                        pending[u] = f & late  # (a late reset is taken at the next step; none while refractory)
                         v[u] = v_n
                         fired[u] = f
                         n_fired += f
-                        n_input += ((x != 0.0) | pend) & (not f)
-                        hot_n += (v_n >= th) | (f & late)
+                        n_input += (x != 0.0) & (not f)
+                        hot_n += v_n >= th
                     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
                     hot = hot_n > 0
                     for q8 in range(lo // 8, (hi + 7) // 8 if n_fired > 0 else 0):  # the words with a spike

@@ -56,3 +56,54 @@ def _step_uniform(
         n_input += (x != 0.0) & (not f)
         hot_n += v_n >= th
     return n_fired, n_input, hot_n
+
+
+@njit_inline
+def _step_late(
+    acc: np.ndarray,
+    v: np.ndarray,
+    i: np.ndarray,
+    fired: np.ndarray,
+    pending: np.ndarray,
+    ref_until: np.ndarray,
+    refractory: np.ndarray,
+    lo: int,
+    hi: int,
+    b0: int,
+    t: int,
+    prmc: np.ndarray,
+    keep_p: bool,
+    pge: bool,
+) -> tuple:
+    """The plain per-neuron loop of `evsim.engine.loop` for a subtract reset taken one step late (snnTorch's
+    ``reset_delay``, `evsim.neurons`): a spike at step t subtracts v_th at t + 1 (``pending``), after the decay and
+    the input of that step and before its threshold test, clamped at v_min; none while refractory. Branch-free
+    (selects), as the loop it stands for; kept apart so that the populations without late reset pay nothing."""
+    n_fired = 0
+    n_input = 0
+    hot_n = 0
+    for k in range(hi - lo):  # unsigned indices: no negative-index tests
+        u = np.uint64(lo + k)
+        bu = np.uint64(b0 + k)
+        x = acc[bu]
+        acc[bu] = 0.0
+        rf = ref_until[u] >= t  # refractory: v held, input discarded unless the current keeps it
+        v_n = prmc[1, u] * v[u] + prmc[3, u] * i[u] + prmc[4, u] * x + prmc[6, u]
+        v_n = prmc[9, u] if v_n < prmc[9, u] else v_n
+        x_i = x if keep_p | (not rf) else 0.0
+        i[u] = prmc[0, u] * i[u] + prmc[2, u] * x_i + prmc[5, u]
+        th = prmc[7, u]
+        pend = pending[u] > 0
+        v_p = v_n - th
+        v_p = prmc[9, u] if v_p < prmc[9, u] else v_p
+        v_n = v_p if pend else v_n
+        f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
+        v_n = prmc[8, u] if rf else v_n  # (a spike keeps v: its reset is the next step's)
+        ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
+        pending[u] = f
+        v[u] = v_n
+        fired[u] = f
+        n_fired += f
+        n_input += ((x != 0.0) | pend) & (not f)
+        hot_n += (v_n >= th) | f
+    return n_fired, n_input, hot_n
