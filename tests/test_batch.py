@@ -52,7 +52,7 @@ def _mixed_net(rng):
 
 def test_batch_matches_reference(rng):
     net = _mixed_net(rng)
-    assert compile_network(net).arrays["plain"][1] == 1  # "h": the branch-free loop, with its late reset
+    assert compile_network(net).arrays["plain"][1] == 3  # "h": the branch-free loop with the late reset (step.py)
     listed = compile_network(net, scan_max=0)  # every population listed: the closed-form path, per sample
     x = (rng.random((5, 40, 6)) < 0.3) * rng.choice([1.0, 0.5, 2.0], (5, 40, 6))
     dense, T = as_dense_inputs(net, x)
