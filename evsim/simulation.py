@@ -17,7 +17,7 @@ from .control import (
     run_chunked,
 )
 from .engine import CompiledNetwork, compile_network
-from .engine.batch import Runs, as_runs, events_of_dense, join, new_batch, run_chunk
+from .engine.batch import Runs, as_runs, events_of_dense, join_batch, new_batch, run_chunk
 from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError
 from .network import Network
@@ -212,7 +212,7 @@ def run(
     runs = run_chunked(
         lambda lo, hi: run_chunk(bt, lo, hi),
         bt.ctls,
-        join,
+        lambda parts: join_batch(bt, parts),
         gather,
         threads=int(threads),
         max_seconds=max_seconds,

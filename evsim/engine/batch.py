@@ -81,17 +81,17 @@ def as_runs(runs: Any) -> Runs:
     )
 
 
-def join(parts: Sequence[Runs]) -> Runs:
-    """Consecutive chunks' `Runs` as one."""
+def join_batch(bt: "Batch", parts: Sequence[Runs]) -> Runs:
+    """The consecutive chunks of ``bt`` from its first sample: the per-sample arrays are the batch's own
+    (``bt.out``, no copy), only the spikes are joined."""
     if len(parts) == 1:
         return parts[0]
+    n = sum(len(p) for p in parts)
     sizes = [p.off[-1] for p in parts]
     off = np.concatenate([[0]] + [p.off[1:] + s for p, s in zip(parts, np.cumsum([0] + sizes[:-1]))])
-    stacked = {f: np.concatenate([getattr(p, f) for p in parts]) for f in _STACKED}
-    return Runs(off=off.astype(np.int64), **stacked)
-
-
-_STACKED = ("spike_t", "spike_n", "spike_c", "vtrace", "i", "v", "n_updates", "sops", "counts")  # (all but off)
+    t, nn, c = (np.concatenate([getattr(p, f) for p in parts]) for f in ("spike_t", "spike_n", "spike_c"))
+    i, v, upd, sops, vtrace, counts = (o[:n] for o in bt.out)
+    return Runs(t, nn, c, off.astype(np.int64), vtrace, i, v, upd, sops, counts)
 
 
 def net_args(cn: Any) -> tuple:
@@ -183,14 +183,25 @@ def dense_events(a: np.ndarray) -> tuple:
     jj = np.empty(off[B] + 1, dtype=np.int64)
     v = np.empty(off[B] + 1, dtype=np.float64)
     e = 0
-    for b in range(B):
-        for k in range(T):
-            for j in range(n):
-                x = a[b, k, j]
-                t[e] = k  # (written always, kept if x != 0: no branch to mispredict)
-                jj[e] = j
-                v[e] = x
-                e += x != 0
+    if 8 * off[B] > a.size:  # dense (> 1/8 non-zero): written always, kept if x != 0 (no branch to mispredict)
+        for b in range(B):
+            for k in range(T):
+                for j in range(n):
+                    x = a[b, k, j]
+                    t[e] = k
+                    jj[e] = j
+                    v[e] = x
+                    e += x != 0
+    else:  # sparse: a well-predicted branch (3 stores per entry cost more)
+        for b in range(B):
+            for k in range(T):
+                for j in range(n):
+                    x = a[b, k, j]
+                    if x != 0:
+                        t[e] = k
+                        jj[e] = j
+                        v[e] = x
+                        e += 1
     return t[: off[B]], jj[: off[B]], v[: off[B]], off
 
 
