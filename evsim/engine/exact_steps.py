@@ -35,7 +35,7 @@ import numpy as np
 
 from .._jit import njit, njit_inline
 from ..control import halted
-from .exact import (
+from .exact_neuron import (
     CUR,
     FIRED,
     I_INF,
