@@ -278,3 +278,38 @@ def test_exact_run_refuses_what_it_does_not_support():
         evsim.run(net, evsim.EventStream([0.02], [0]), duration=0.01)
     with pytest.raises(evsim.InputError, match="steps"):
         evsim.run(net, ev, duration=0.01, steps=10)
+
+
+@pytest.mark.parametrize(
+    "ev, match",
+    [
+        (([0.001, np.nan], [0, 0]), "finite seconds >= 0"),
+        (([0.001, -1e-9], [0, 0]), "finite seconds >= 0"),
+        (([np.inf], [0]), "finite seconds >= 0"),
+        (([0.001, 0.5], [0, 0]), "event at 0.5 s is not before duration"),
+        (([0.001, 0.002], [0, 1]), r"indices must be integers in \[0, 1\)"),
+        ((np.array([0.001]), np.array([2**64 - 1], np.uint64)), r"indices must be integers in \[0, 1\)"),
+        ((np.array([0.001]), np.array([-1], np.int8)), r"indices must be integers in \[0, 1\)"),
+        (([0.001], [0.0]), r"indices must be integers in \[0, 1\)"),
+        (([0.001, 0.002], [0, 0], [1.0, np.nan]), "NaN or Inf"),
+    ],
+)
+def test_exact_run_refuses_bad_events_one_line_each(ev, match):
+    with pytest.raises(evsim.InputError, match=match):
+        evsim.run(_boundary_net((1.3, 1.7)), ev, duration=0.01)
+
+
+def test_exact_inputs_sorted_stably_or_passed_through():
+    """Unsorted events come out as NumPy's stable argsort orders them (ties keep their order); sorted ones of one
+    port are passed through without a copy (the indices as int64)."""
+    from evsim.exact.inputs import normalise_exact
+
+    net = _boundary_net((1.3, 1.7))
+    t = np.array([3e-3, 1e-3, 3e-3, 2e-3, 1e-3])
+    v = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    ((gt, gn, gv),), _, _ = normalise_exact(net, (t, np.zeros(5, np.int32), v), None, 0.01)
+    o = np.argsort(t, kind="stable")
+    assert np.array_equal(gt, t[o]) and np.array_equal(gv, v[o]) and gn.dtype == np.int64
+    ts = np.sort(t)
+    ((gt, gn, gv),), _, _ = normalise_exact(net, (ts, np.zeros(5, np.int64), v), None, 0.01)
+    assert gt is ts and gn.dtype == np.int64 and np.array_equal(gv, v)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._jit import njit
 from ..errors import InputError
 from ..network import Network
 from ..simulation import per_port_inputs, population_offsets
@@ -42,15 +43,24 @@ def normalise_exact(net: Network, x: Any, steps: Any, duration: Any) -> tuple[li
         raise InputError(f"input ports have different or empty batch sizes: {sorted(sizes)}")
     samples = []
     for b in range(sizes.pop()):
-        t = np.concatenate([parsed[k][b][0] for k in parsed])
-        n = np.concatenate([parsed[k][b][1] + offsets[k] for k in parsed])
-        val = np.concatenate([parsed[k][b][2] for k in parsed])
+        if len(parsed) == 1:  # one port: its arrays as they are when already sorted (no copy)
+            (name,) = parsed
+            t, n, val, ordered = parsed[name][b]
+            n = n + offsets[name] if offsets[name] else n
+            if ordered:
+                samples.append((t, n, val))
+                continue
+        else:
+            t = np.concatenate([parsed[k][b][0] for k in parsed])
+            n = np.concatenate([parsed[k][b][1] + offsets[k] for k in parsed])
+            val = np.concatenate([parsed[k][b][2] for k in parsed])
         o = np.argsort(t, kind="stable")
         samples.append((t[o], n[o], val[o]))
     return samples, 1, batched
 
 
-def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """One port's events checked: ``(times, int64 indices, values, whether the times are sorted)``."""
     from ..simulation import EventStream
 
     if isinstance(e, EventStream):
@@ -70,13 +80,41 @@ def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np
     idx = np.asarray(idx)
     if times.ndim != 1 or times.shape != idx.shape:
         raise InputError(f"input {name!r}: times and indices must be 1-D arrays of one length")
-    if times.size and not (np.all(np.isfinite(times)) and times.min() >= 0):
-        raise InputError(f"input {name!r}: event times must be finite seconds >= 0")
-    if times.size and times.max() >= dur:
-        raise InputError(f"input {name!r}: event at {times.max():g} s is not before duration={dur:g} s")
-    if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n):
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
         raise InputError(f"input {name!r}: event indices must be integers in [0, {n})")
-    v = np.ones(times.shape) if vals is None else np.broadcast_to(np.asarray(vals, dtype=np.float64), times.shape)
-    if not np.all(np.isfinite(v)):
-        raise InputError(f"input {name!r}: event values contain NaN or Inf")
-    return times, idx.astype(np.int64), np.ascontiguousarray(v, dtype=np.float64)
+    times = np.ascontiguousarray(times)
+    idx = np.ascontiguousarray(idx) if idx.dtype.itemsize == 8 else idx.astype(np.int64)
+    bad = _check(times, idx.view(np.int64) if idx.dtype != np.int64 else idx, float(dur), n)
+    if bad == 1:
+        raise InputError(f"input {name!r}: event times must be finite seconds >= 0")
+    if bad == 2:
+        raise InputError(f"input {name!r}: event at {times.max():g} s is not before duration={dur:g} s")
+    if bad == 3:
+        raise InputError(f"input {name!r}: event indices must be integers in [0, {n})")
+    if vals is None:
+        v = np.ones(times.shape)
+    else:
+        v = np.ascontiguousarray(np.broadcast_to(np.asarray(vals, dtype=np.float64), times.shape))
+        if not np.all(np.isfinite(v)):
+            raise InputError(f"input {name!r}: event values contain NaN or Inf")
+    return times, idx.astype(np.int64, copy=False), v, bad == 0
+
+
+@njit
+def _check(t: np.ndarray, idx: np.ndarray, dur: float, n: int) -> int:
+    """One pass over a port's events: 1 a time not finite or negative, 2 one not before ``dur`` (the first fault in
+    that order), 3 an index outside ``[0, n)``; else 0 when the times are sorted, -1 when they are not."""
+    t_bad = idx_bad = False
+    late = False
+    ordered = True
+    for j in range(t.shape[0]):
+        x = t[j]
+        if not (x >= 0 and x < np.inf):  # (NaN fails both)
+            t_bad = True
+        elif x >= dur:
+            late = True
+        if idx[j] < 0 or idx[j] >= n:
+            idx_bad = True
+        if j > 0 and x < t[j - 1]:
+            ordered = False
+    return 1 if t_bad else 2 if late else 3 if idx_bad else 0 if ordered else -1
