@@ -262,19 +262,20 @@ def _gather(
         ``off[b]``) -> joined with the sample index, in population order (one stable radix sort, then a slice per
         population), and where each population starts."""
         n = n.astype(np.int64, copy=False)
-        b = np.repeat(np.arange(off.shape[0] - 1, dtype=np.int64), np.diff(off))
+        B_ = off.shape[0] - 1
+        b = np.zeros(n.shape[0], np.int64) if B_ == 1 else np.repeat(np.arange(B_, dtype=np.int64), np.diff(off))
         starts = np.zeros(len(cn.names) + 1, dtype=np.int64)
         k = int(np.searchsorted(cn.pop_off, n.min(), side="right") - 1) if n.size else 0
         if n.size == 0 or n.max() < cn.pop_off[k + 1]:  # one population (e.g. the input): in order already
             starts[k + 1 :] = n.size
-            return [t, n - cn.pop_off[k], c, b], starts
+            return [t, n - cn.pop_off[k] if cn.pop_off[k] else n, c, b], starts
         pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         order = np.argsort(pop, kind="stable")
         return [t[order], n[order] - cn.pop_off[pop[order]], c[order], b[order]], starts
 
     emitted = by_population(runs.spike_t, runs.spike_n, runs.spike_c.astype(np.int64), runs.off)
-    given = by_population(*_concatenated(samples))  # input events as given (values may be real numbers)
+    given = by_population(*_given(samples))  # input events as given (values may be real numbers)
     spikes: dict[str, Spikes] = {}
     counts: dict[str, np.ndarray] = {}
     for k, name in enumerate(cn.names):
@@ -366,6 +367,16 @@ def _concatenated(samples: Any) -> tuple:
     if not samples:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), off
     return (*(np.concatenate([s[k] for s in samples]) for k in range(3)), off)
+
+
+def _given(samples: Any) -> tuple:
+    """`_concatenated` for a result: one sample's arrays are not copied but shown as read-only views."""
+    if isinstance(samples, tuple) or len(samples) != 1:
+        return _concatenated(samples)
+    views = [np.asarray(a).view() for a in samples[0][:3]]
+    for a in views:
+        a.flags.writeable = False
+    return (*views, np.array([0, views[0].shape[0]], dtype=np.int64))
 
 
 def _head(ev: tuple, k: int) -> tuple:
