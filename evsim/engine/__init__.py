@@ -173,7 +173,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     scan = sizes <= (SCAN_MAX if scan_max is None else scan_max)
     always = scan & ~flags["is_input"] & (flags["record_v"] | ~np.array([_quiet(p.neuron) for p in pops], bool))
     # stepped populations without overshoot rule or multi-spike: the short, branch-free loop (1), ...
-    plain = scan & ~(flags["overshoot"] | flags["multi"])
+    plain = scan & ~flags["is_input"] & ~(flags["overshoot"] | flags["multi"])
+    rules = scan & ~flags["is_input"] & ~plain  # the other stepped populations (overshoot rule, multi-spike)
     late = plain & flags["rdelay"] & (reset_mode == RESET_MODES["subtract"])  # ... 3: with a late reset
     # ... 2: uniform (every neuron the same coefficients, no refractory period): `evsim.engine.step`
     uniform = plain & ~flags["rdelay"] & _uniform(par, refractory, pop_off)
@@ -206,7 +207,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         order=np.array([names.index(n) for n in net.order], dtype=np.int64),
         is_input=flags["is_input"],
         poisson=poisson,
-        pcdf=cat(cdfs, np.float64),
+        pcdf=cat(cdfs, np.float64) if np.any(poisson > 0) else None,  # (None: the loop's variant without)
         pcdf_off=pcdf_off,
         pguide=pguide,
         reset_mode=reset_mode,
@@ -236,7 +237,16 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         D=D,
         scan=scan,
         always=always,
-        plain=plain,
+        # stepped populations of each kind (`evsim.engine.stepped`); None: none (the loop's variant without)
+        plain=plain if plain.any() else None,
+        rules=rules if rules.any() else None,
+        # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict);
+        # None: no listed population (the loop's variant without the listed path)
+        undriven=(
+            (par["v_bias"] == 0.0) & (par["i_bias"] == 0.0) & (par["v_th"] > 0.0)
+            if np.any(~scan & ~flags["is_input"])
+            else None
+        ),
         **conv_arrays,
     )
     return CompiledNetwork(net, names, pop_off, arrays, tuple(q.name for q in projs), tuple(rec_pops), v_init)

@@ -1,5 +1,6 @@
-"""Delivery of events along explicit synapses into the calendar ring (the loop's `_send`), and `_touch`, which
-lists a neuron of a listed population as reached in a ring slot.
+"""Delivery of events along explicit synapses into the calendar ring (the loop's `_send`); `_touch`, which lists a
+neuron of a listed population as reached in a ring slot; `_gather_inputs`, a step's input events into the batch
+that `_send` delivers.
 
 The ring (`evsim.engine.loop.new_state`): ``acc[slot * N + n]`` sums neuron ``n``'s input due at that slot;
 for a *listed* population ``p``, ``tl[slot * N + pop_off[p] : ... + tl_n[slot * P + p]]`` lists the neurons
@@ -40,10 +41,12 @@ def _send(
     mask: int,
     syn: tuple,
     ring: tuple,
+    listed: np.ndarray | None,
 ) -> None:
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. Inlined where it is used, once per batch of simultaneous events (a real call passing these
-    dozens of arrays cost ~200 ns: 10% of feedforward)."""
+    dozens of arrays cost ~200 ns: 10% of feedforward). ``listed``: None when no population is listed (the
+    listed-target path is then pruned by Numba, not compiled)."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
      conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of) = syn  # see run_discrete
@@ -102,7 +105,7 @@ def _send(
                 # skip delays: a quiet population is then stepped once too often, no harm)
                 for td in range(t + d_lo, t + d_hi + 1):
                     tl_n[(td & mask) * P + tp] = 1
-            else:  # list the neurons reached, once each
+            elif listed is not None:  # list the neurons reached, once each
                 for kk in range(k, k_end):
                     val = src_v[kk]
                     row = row0 + user_of[src_n[kk]]  # (rows in the network's order of the sources)
@@ -125,3 +128,26 @@ def _send(
                     used += e1 - e0
             sops[q] += used
         k = k_end
+
+
+@njit_inline
+def _gather_inputs(
+    t: int,
+    ie: int,
+    ev_t: np.ndarray,
+    ev_n: np.ndarray,
+    ev_val: np.ndarray,
+    perm: np.ndarray,
+    sb_n: np.ndarray,
+    sb_v: np.ndarray,
+) -> tuple:
+    """The input events of step ``t`` (from position ``ie`` of the sorted ``ev_*``) into ``sb_n``/``sb_v``, their
+    neurons in the engine's order (``perm``); returns how many and the next position."""
+    m = 0
+    n_ev = ev_t.shape[0]
+    while ie < n_ev and ev_t[ie] == t:
+        sb_n[m] = perm[ev_n[ie]]
+        sb_v[m] = ev_val[ie]
+        m += 1
+        ie += 1
+    return m, ie

@@ -14,9 +14,28 @@ population in zero-delay order, the populations with something due:
   closed form (`evsim.neurons.advance`), the summed input is added, threshold and reset are applied, and, when
   the neuron has a constant drive, its next input-free crossing is predicted and pushed on the wake heap.
 
+Where each stage lives (inlined into the loop with `njit_inline`, except the once-per-call ones, `_send_conv` and
+`_grown`):
+
+====================  ==============================================================================
+stage                 function
+====================  ==============================================================================
+first wakes           `evsim.engine.wakes._first_wakes` (once per sample, from the initial state)
+wakes due at t        `evsim.engine.wakes._pop_wakes`
+input events of t     `evsim.engine.deliver._gather_inputs`; Poisson sources `evsim.engine.poisson._draw_poisson`
+delivery              `evsim.engine.deliver._send` (explicit synapses), `evsim.engine.conv._send_conv`
+stepped population    `evsim.engine.gap._catch_up` (idle steps), `evsim.engine.stepped._step_plain` / `_step_rules`
+listed population     `evsim.engine.listed._update_listed` (closed form, threshold, reset, next wake)
+membrane record       `evsim.engine.record._record_v`; buffers grown by `evsim.engine.record._grown`
+end of a call         `evsim.engine.gap._settle` (every neuron to the last step done)
+====================  ==============================================================================
+
 Spikes are sent population by population (`_send`). Lesson of the measurements, kept in the code: the per-neuron
 and per-synapse loops contain no call that passes arrays and no array reallocation (both make Numba count
-references in the loop, 2-3x slower); buffers are grown before the loops.
+references in the loop, 2-3x slower); buffers are grown before the loops; the stages inside the step loop are
+inlined (a real call per population and step passing these arrays costs more than a small population's update).
+Paths only some models need (listed populations, wakes, Poisson sources, convolutions, each kind of stepped
+population) are compiled only for them (see `run_discrete`): a model's first run compiles what it uses.
 
 All arrays are flattened over a global neuron index (populations laid out one after the other); Python builds
 them once per network (`evsim.engine.compile_network`).
@@ -28,48 +47,15 @@ import numpy as np
 
 from .._jit import njit
 from ..control import halted
-from ..neurons import RESET_SUBTRACT, advance, next_crossing, spike_count, step_from
+from ..neurons import RESET_SUBTRACT
 from .conv import _send_conv
-from .deliver import _send, _touch
-from .poisson import GUIDE, _uniform
-from .queue import heap_pop, heap_push
-from .record import _grown, _grown_heap, _sorted_records
-from .step import _step_late, _step_uniform
-
-# columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
-ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
-
-
-@njit
-def _gap(
-    i: float,
-    v: float,
-    t0: int,
-    t: int,
-    ref_until: int,
-    alpha: float,
-    beta: float,
-    g_i: float,
-    i_bias: float,
-    v_bias: float,
-    v_reset: float,
-    v_min: float,
-) -> tuple[float, float]:
-    """State at step ``t`` of a neuron last updated at ``t0``, with no input in between (refractory steps up to
-    ``ref_until`` hold v at v_reset while the current evolves). Scalars only: cheap to call from the loop.
-
-    The loop repeats ``i[n], v[n] = _gap(...)`` at several places on purpose: a helper taking the state arrays
-    made the loop twice as slow (it passes arrays: reference counting in the loop; measured)."""
-    if t0 >= t:
-        return i, v
-    if ref_until > t0:
-        held = min(ref_until, t) - t0
-        i, _ = advance(i, 0.0, held, alpha, 0.0, 0.0, i_bias, 0.0, -np.inf)
-        v = v_reset
-        t0 += held
-    if t > t0:
-        i, v = advance(i, v, t - t0, alpha, beta, g_i, i_bias, v_bias, v_min)
-    return i, v
+from .deliver import _gather_inputs, _send
+from .gap import _bring_to, _catch_up, _settle
+from .listed import _update_listed
+from .poisson import _draw_poisson
+from .record import _grown, _grown_heap, _record_v, _sorted_records
+from .stepped import _step_plain, _step_rules
+from .wakes import _first_steps, _first_wakes, _pop_wakes
 
 
 @njit
@@ -107,7 +93,7 @@ def run_discrete(
     order: np.ndarray,
     is_input: np.ndarray,
     poisson: np.ndarray,
-    pcdf: np.ndarray,
+    pcdf: np.ndarray | None,
     pcdf_off: np.ndarray,
     pguide: np.ndarray,
     reset_mode: np.ndarray,
@@ -137,9 +123,11 @@ def run_discrete(
     D: int,
     scan: np.ndarray,
     always: np.ndarray,
-    plain: np.ndarray,
+    plain: np.ndarray | None,
+    rules: np.ndarray | None,
+    undriven: np.ndarray | None,
     conv_of: np.ndarray,
-    conv_par: np.ndarray,
+    conv_par: np.ndarray | None,
     conv_w: np.ndarray,
     conv_tab: np.ndarray,
     conv_delay: np.ndarray,
@@ -170,6 +158,12 @@ def run_discrete(
 
     ``prm[n]`` holds neuron ``n``'s coefficients in `evsim.engine._PARAM_FIELDS` order (alpha, beta, in_gain,
     g_i, g_x, i_bias, v_bias, v_th, v_reset, v_min): one row per neuron, so an update reads one or two cache lines.
+
+    Paths only some models need are compiled only for them: Numba prunes a branch ``if x is not None`` when the
+    argument ``x`` is None, and the calls in it are not compiled. ``conv_par=None``: no implicit convolution;
+    ``plain=None`` / ``rules=None``: no stepped population of that kind (`evsim.engine.stepped`);
+    ``pcdf=None``: no Poisson source; ``undriven=None``: no listed population (and no wake heap: the stepped
+    populations need none, see `evsim.engine.wakes`).
     """
     mask = D - 1
     acc, mark, tl, tl_n, i, v, t_last, ref_until, pending, wake_t, heap, hs, rngs = state
@@ -181,7 +175,7 @@ def run_discrete(
     rec_t = np.empty(1024, dtype=np.int64)
     rec_n = np.empty(1024, dtype=np.int32)
     rec_c = np.empty(1024, dtype=np.int64)
-    n_spk = 0
+    n_spk = int(np.int64(0))  # (not the literal 0: `halted` would be compiled for both)
     vtrace = np.zeros((t_end - t_begin, n_rec))
     n_updates = 0
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
@@ -193,14 +187,13 @@ def run_discrete(
                     if out_proj[qi] == q:
                         has_conv[p] = True
     unit = ~is_input & ~multi  # populations whose events all have the value 1 (single spikes)
-    # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict)
-    undriven = (prm[:, V_BIAS] == 0.0) & (prm[:, I_BIAS] == 0.0) & (prm[:, V_TH] > 0.0)
     # what `_send` needs, passed as two tuples
     # fmt: off
     syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
            conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
+    nrn = (i, v, t_last, ref_until, pending, wake_t)  # (for `_update_listed`)
     fired = np.zeros((N + 7) // 8 * 8, dtype=np.bool_)  # (whole 64-bit words: `fired_w`)
     fired_w = fired.view(np.uint64)  # eight neurons' flags at a time: the spikes found by skipping zero words
     n_x = 0  # room for the external events of one step: the most input events in a step, and every Poisson source
@@ -226,74 +219,32 @@ def run_discrete(
             i[perm[n]] = i0[n]
             v[perm[n]] = v0[n]
 
-    # Neurons that can cross threshold from their initial state with no input at all get a first wake.
-    for p in range(P if hs[1] == 0 else 0):
-        if is_input[p] or always[p]:
-            continue
-        for n in range(pop_off[p], pop_off[p + 1]):
-            k = next_crossing(
-                i[n],
-                v[n],
-                T,
-                prm[n, ALPHA],
-                prm[n, BETA],
-                prm[n, G_I],
-                prm[n, I_BIAS],
-                prm[n, V_BIAS],
-                prm[n, V_MIN],
-                prm[n, V_TH],
-                ge[p],
-            )
-            if k > 0:
-                wake_t[n] = k - 1
-                if hsize == heap.shape[0]:
-                    heap = _grown_heap(heap, hsize + 1)
-                hsize = heap_push(heap, hsize, (k - 1) * N + n)
-
+    if hs[1] == 0:  # neurons that can cross threshold from their initial state with no input (`evsim.engine.wakes`)
+        _first_steps(t_begin & mask, P, pop_off, is_input, always, scan, prm, v, tl_n)
+        if undriven is not None:
+            heap, hsize = _first_wakes(T, N, P, pop_off, is_input, scan, ge, prm, i, v, wake_t, heap, hsize)
     hs[1] = 1
+
     ie = 0
-    n_ev = ev_t.shape[0]
     t_stop = t_end
     for t in range(t_begin, t_end):
         if halted(ctl, sops, n_spk):
             t_stop = t
             break
         s = t & mask
-        # 1. wakes due now
-        while hsize > 0 and heap[0] // N <= t:
-            key, hsize = heap_pop(heap, hsize)
-            n = key % N
-            if key // N == t and wake_t[n] == t:
-                if scan[pop_of[n]]:
-                    tl_n[s * P + pop_of[n]] = 1  # the scan finds it through wake_t
-                else:
-                    _touch(s, n, pop_of[n], N, P, pop_off, mark, tl, tl_n)
+        # 1. the predicted crossings (wakes) due now
+        if undriven is not None:  # (only listed populations predict wakes)
+            hsize = _pop_wakes(t, s, N, P, heap, hsize, wake_t, pop_of, pop_off, scan, mark, tl, tl_n)
         # 2. input events due now, and the Poisson sources' events: gathered, sent below by the one `_send` of
         # the loop (each inlined copy of it costs seconds of compilation on the first run)
-        m = 0
-        while ie < n_ev and ev_t[ie] == t:
-            sb_n[m] = perm[ev_n[ie]]
-            sb_v[m] = ev_val[ie]
-            m += 1
-            ie += 1
-        for p in range(P):  # Poisson sources: one independent count per neuron per step
-            if poisson[p] > 0.0:
-                lo_c, hi_c = pcdf_off[p], pcdf_off[p + 1]
-                g_lo = p * GUIDE
-                for n in range(pop_off[p], pop_off[p + 1]):
-                    rng, u = _uniform(rng)  # inversion of the tabulated Poisson CDF, the search started from the
-                    c = pguide[g_lo + int(u * GUIDE)]  # guide table (no mispredicted comparisons: 5x faster)
-                    while lo_c + c < hi_c and u > pcdf[lo_c + c]:
-                        c += 1
-                    sb_n[m] = n  # (written always, kept if c > 0: no branch to mispredict)
-                    sb_v[m] = c
-                    m += c > 0
+        m, ie = _gather_inputs(t, ie, ev_t, ev_n, ev_val, perm, sb_n, sb_v)
+        if pcdf is not None:
+            m, rng = _draw_poisson(m, rng, P, pop_off, poisson, pcdf, pcdf_off, pguide, sb_n, sb_v)
         # 3. neuron populations, in zero-delay order
         for oi in range(P + 1):
             if m > 0:  # the events of step t gathered last (external ones, or the previous population's spikes),
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring)  # sent before the next population steps
-                if conv_par is not None:  # implicit convolutions (None: the model has none; this call and its
-                    # callees are then not even compiled: seconds less on a first run)
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring, undriven)  # sent before the next population steps
+                if conv_par is not None:  # implicit convolutions
                     _send_conv(sb_n, sb_v, np.int64(0), m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj,
                                tgt_pop, conv_of, conv_par, conv_w, conv_tab, conv_delay, user_of, scan, acc, mark,
                                tl, tl_n, sops)  # fmt: skip
@@ -303,345 +254,56 @@ def run_discrete(
             p = order[oi]
             if is_input[p]:
                 continue
-            sp = s * P + p
-            rec0 = n_spk
-            tl_base = s * N + pop_off[p]
             pge = ge[p]
             subtract = reset_mode[p] == RESET_SUBTRACT
             late = rdelay[p] and subtract
-            m = 0
-            if n_spk + pop_off[p + 1] - pop_off[p] > rec_t.shape[0]:
+            lo, hi = pop_off[p], pop_off[p + 1]
+            rec0 = n_spk
+            if n_spk + hi - lo > rec_t.shape[0]:
                 # room for every neuron of p to fire, made here: the loops below must not reallocate (an array
                 # rebound in a loop makes Numba count references there, and the loop several times slower)
-                rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_spk + pop_off[p + 1] - pop_off[p])
-            if hsize + pop_off[p + 1] - pop_off[p] > heap.shape[0]:
-                heap = _grown_heap(heap, hsize + pop_off[p + 1] - pop_off[p])
-            if scan[p]:
-                # stepped population: every neuron brought to t and stepped (a tight loop costs less than finding
-                # the neurons without input); only steps with input or wakes come here
+                rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_spk + hi - lo)
+            if scan[p]:  # stepped population: only steps with input or wakes come here (`evsim.engine.stepped`)
+                sp = s * P + p
                 if tl_n[sp] == 0 and not always[p]:
                     continue
                 tl_n[sp] = 0
-                hot = False  # a neuron of a quiet population ends the step at or above threshold, or with a
-                # late reset to apply: the population is stepped again at t + 1
-                t0 = t_last[pop_off[p]]
-                if t - t0 > 1:  # idle steps in between: every neuron to the end of step t - 1
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        i[n], v[n] = _gap(
-                            i[n],
-                            v[n],
-                            t0,
-                            t - 1,
-                            ref_until[n],
-                            prm[n, ALPHA],
-                            prm[n, BETA],
-                            prm[n, G_I],
-                            prm[n, I_BIAS],
-                            prm[n, V_BIAS],
-                            prm[n, V_RESET],
-                            prm[n, V_MIN],
-                        )
-                t_last[pop_off[p]] = t  # (a stepped population's neurons share one last-update step: kept in
-                # its first neuron's entry, copied to the others at the end)
-                if plain[p]:  # no overshoot rule or multi-spike: a loop with no branch (selects only), then
-                    # the spikes collected in a second pass (3: late reset, `evsim.engine.step`)
-                    lo, hi = pop_off[p], pop_off[p + 1]
-                    keep_p = keep_i[p]
-                    n_fired = 0
-                    n_input = 0
-                    hot_n = 0
-                    b0 = s * N + lo
-                    if plain[p] == 2:  # uniform coefficients, no refractory period: the short loop of step.py
-                        n_fired, n_input, hot_n = _step_uniform(acc, v, i, fired, lo, hi, b0, prmc, pge, subtract)
-                    elif plain[p] == 3:  # late reset (snnTorch's reset_delay): the loop of step.py with it
-                        n_fired, n_input, hot_n = _step_late(
-                            acc, v, i, fired, pending, ref_until, refractory, lo, hi, b0, t, prmc, keep_p, pge
-                        )
-                    for k in range(hi - lo if plain[p] == 1 else 0):  # unsigned indices: no negative-index tests
-                        u = np.uint64(lo + k)
-                        bu = np.uint64(b0 + k)
-                        x = acc[bu]
-                        acc[bu] = 0.0
-                        rf = ref_until[u] >= t  # refractory: v held, input discarded unless the current keeps it
-                        v_n = prmc[BETA, u] * v[u] + prmc[G_I, u] * i[u] + prmc[G_X, u] * x + prmc[V_BIAS, u]
-                        v_n = prmc[V_MIN, u] if v_n < prmc[V_MIN, u] else v_n
-                        x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
-                        i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
-                        th = prmc[V_TH, u]
-                        f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-                        after = (v_n - th) if subtract else prmc[V_RESET, u]
-                        v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
-                        ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
-                        v[u] = v_n
-                        fired[u] = f
-                        n_fired += f
-                        n_input += (x != 0.0) & (not f)
-                        hot_n += v_n >= th
-                    n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
-                    hot = hot_n > 0
-                    for q8 in range(lo // 8, (hi + 7) // 8 if n_fired > 0 else 0):  # the words with a spike
-                        if fired_w[q8] != 0:  # (5x faster than every neuron; a neighbour's flags sharing an end
-                            for nw in range(max(8 * q8, lo), min(8 * q8 + 8, hi)):  # word are outside the range)
-                                sb_n[m] = nw  # (branch-free: every neuron written, the spiking ones kept)
-                                m += fired[nw]
-                    for j in range(m):
-                        sb_v[j] = 1.0
-                    if rec_mode[p] == 2:
-                        for j in range(m):
-                            rec_t[n_spk + j] = t
-                            rec_n[n_spk + j] = user_of[sb_n[j]]
-                            rec_c[n_spk + j] = 1
-                        n_spk += m
-                    elif rec_mode[p] == 1:
-                        for j in range(m):
-                            cnt[user_of[sb_n[j]]] += 1
-                else:  # every rule of `evsim.neurons`
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        b = s * N + n
-                        x = acc[b]
-                        acc[b] = 0.0
-                        c = 0
-                        pend = pending[n]
-                        if ref_until[n] >= t:  # refractory: v held, input discarded unless the current keeps it
-                            i_n = prm[n, ALPHA] * i[n] + prm[n, I_BIAS]
-                            if keep_i[p]:
-                                i_n += prm[n, IN_GAIN] * x
-                            i[n] = i_n
-                            v[n] = prm[n, V_RESET]
-                            pending[n] = 0
-                        else:
-                            theta_test = prm[n, V_TH]
-                            if overshoot[p] and v[n] > theta_test:
-                                theta_test *= 2.0
-                            v_n = prm[n, BETA] * v[n] + prm[n, G_I] * i[n] + prm[n, G_X] * x + prm[n, V_BIAS]
-                            if v_n < prm[n, V_MIN]:
-                                v_n = prm[n, V_MIN]
-                            i[n] = prm[n, ALPHA] * i[n] + prm[n, IN_GAIN] * x + prm[n, I_BIAS]
-                            if pend > 0:
-                                v_n -= prm[n, V_TH] * pend
-                                pending[n] = 0
-                                if v_n < prm[n, V_MIN]:
-                                    v_n = prm[n, V_MIN]
-                            c = spike_count(v_n, theta_test, pge, multi[p])
-                            if c > 0:
-                                if late:
-                                    pending[n] = c
-                                    hot = True
-                                elif subtract:
-                                    v_n -= prm[n, V_TH] * c
-                                else:
-                                    v_n = prm[n, V_RESET]
-                                if refractory[n] > 0:
-                                    ref_until[n] = t + refractory[n]
-                            if v_n >= prm[n, V_TH]:
-                                hot = True
-                            v[n] = v_n
-                        if x != 0.0 or c > 0 or pend > 0:
-                            n_updates += 1  # the updates an event-driven engine needs: input, spike or late reset
-                        if c > 0:
-                            if rec_mode[p] == 2:
-                                rec_t[n_spk] = t
-                                rec_n[n_spk] = user_of[n]
-                                rec_c[n_spk] = c
-                                n_spk += 1
-                            elif rec_mode[p] == 1:
-                                cnt[user_of[n]] += c
-                            sb_n[m] = n
-                            sb_v[m] = c
-                            m += 1
-                if hot and t + 1 < T:
+                _catch_up(p, t, pop_off, t_last, ref_until, prm, i, v)
+                t_last[lo] = t  # (a stepped population's neurons share one last-update step: kept in its first
+                # neuron's entry, copied to the others at the end)
+                hot = False
+                if plain is not None and plain[p]:
+                    m, n_spk, n_updates, hot = _step_plain(p, t, s, N, pop_off, keep_i, plain[p], pge, subtract, acc,
+                                                           i, v, ref_until, pending, refractory, prmc, fired,
+                                                           fired_w, sb_n, sb_v, rec_mode, rec_t, rec_n, rec_c, cnt,
+                                                           user_of, n_spk, n_updates)  # fmt: skip
+                elif rules is not None:
+                    m, n_spk, n_updates, hot = _step_rules(p, t, s, N, pop_off, keep_i, overshoot, multi, pge,
+                                                           subtract, late, acc, i, v, ref_until, pending, refractory,
+                                                           prm, sb_n, sb_v, rec_mode, rec_t, rec_n, rec_c, cnt,
+                                                           user_of, n_spk, n_updates)  # fmt: skip
+                if hot and t + 1 < T:  # a neuron ended at threshold, or with a late reset to apply: step again
                     tl_n[((t + 1) & mask) * P + p] = 1
                 if record_v[p]:
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
-            else:  # listed population: only the neurons reached, each brought from its last update in closed form
-                for j in range(tl_n[sp]):  # (cannot grow while p is processed: no zero-delay self-loops)
-                    n = tl[tl_base + j]
-                    b = s * N + n
-                    x = acc[b]
-                    mark[b] = 0
-                    acc[b] = 0.0
-                    n_updates += 1
-                    # --- bring the neuron to step t and apply this step's input
-                    c = 0
-                    if ref_until[n] >= t:
-                        if t > t_last[n]:
-                            i[n], v[n] = _gap(
-                                i[n],
-                                v[n],
-                                t_last[n],
-                                t,
-                                ref_until[n],
-                                prm[n, ALPHA],
-                                prm[n, BETA],
-                                prm[n, G_I],
-                                prm[n, I_BIAS],
-                                prm[n, V_BIAS],
-                                prm[n, V_RESET],
-                                prm[n, V_MIN],
-                            )
-                            t_last[n] = t
-                        pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
-                        if keep_i[p] and x != 0.0:  # the current still integrates (refractory_keeps_current); the
-                            # state may already stand at the end of the refractory period: decay the input to there
-                            i[n] += prm[n, IN_GAIN] * x * prm[n, ALPHA] ** (t_last[n] - t)
-                    else:
-                        # snnTorch's immediate subtraction tests against 2 theta after a step that ended above theta
-                        theta_test = prm[n, V_TH]
-                        if overshoot[p] and t_last[n] == t - 1 and v[n] > theta_test:
-                            theta_test *= 2.0
-                        if ref_until[n] > t_last[n]:
-                            i[n], v[n] = _gap(
-                                i[n],
-                                v[n],
-                                t_last[n],
-                                ref_until[n],
-                                ref_until[n],
-                                prm[n, ALPHA],
-                                prm[n, BETA],
-                                prm[n, G_I],
-                                prm[n, I_BIAS],
-                                prm[n, V_BIAS],
-                                prm[n, V_RESET],
-                                prm[n, V_MIN],
-                            )
-                            t_last[n] = ref_until[n]
-                        # the gap in closed form, then this step: the same call `next_crossing` made
-                        i_n, v_n = step_from(
-                            i[n],
-                            v[n],
-                            t - t_last[n],
-                            x,
-                            prm[n, ALPHA],
-                            prm[n, BETA],
-                            prm[n, IN_GAIN],
-                            prm[n, G_I],
-                            prm[n, G_X],
-                            prm[n, I_BIAS],
-                            prm[n, V_BIAS],
-                            prm[n, V_MIN],
-                        )
-                        if pending[n] > 0:
-                            v_n -= prm[n, V_TH] * pending[n]
-                            pending[n] = 0
-                            if v_n < prm[n, V_MIN]:
-                                v_n = prm[n, V_MIN]
-                        c = spike_count(v_n, theta_test, pge, multi[p])
-                        if c > 0:
-                            if late:
-                                pending[n] = c
-                            elif subtract:
-                                v_n -= prm[n, V_TH] * c
-                            else:
-                                v_n = prm[n, V_RESET]
-                            if refractory[n] > 0:
-                                ref_until[n] = t + refractory[n]
-                        i[n] = i_n
-                        v[n] = v_n
-                        t_last[n] = t
-                    # --- schedule this neuron's next input-free event
-                    if pending[n] > 0 or (overshoot[p] and v[n] > prm[n, V_TH]):
-                        wake = t + 1  # a late reset, or a membrane still above threshold (overshoot rule), acts then
-                    elif (
-                        undriven[n]
-                        and v[n] < prm[n, V_TH]
-                        and ref_until[n] <= t
-                        and (prm[n, G_I] == 0.0 or i[n] == 0.0)
-                    ):
-                        wake = -1  # no drive and below threshold: the state only decays towards 0
-                    else:
-                        base = max(t, ref_until[n])
-                        if t < base < T:
-                            i[n], v[n] = _gap(
-                                i[n],
-                                v[n],
-                                t_last[n],
-                                base,
-                                ref_until[n],
-                                prm[n, ALPHA],
-                                prm[n, BETA],
-                                prm[n, G_I],
-                                prm[n, I_BIAS],
-                                prm[n, V_BIAS],
-                                prm[n, V_RESET],
-                                prm[n, V_MIN],
-                            )
-                            t_last[n] = base
-                        k = next_crossing(
-                            i[n],
-                            v[n],
-                            T - 1 - base,
-                            prm[n, ALPHA],
-                            prm[n, BETA],
-                            prm[n, G_I],
-                            prm[n, I_BIAS],
-                            prm[n, V_BIAS],
-                            prm[n, V_MIN],
-                            prm[n, V_TH],
-                            pge,
-                        )
-                        wake = base + k if k > 0 else -1
-                    if wake != wake_t[n]:
-                        wake_t[n] = wake
-                        if 0 <= wake < T:
-                            hsize = heap_push(heap, hsize, wake * N + n)
-                    if c == 0:
-                        continue
-                    if rec_mode[p] == 2:
-                        rec_t[n_spk] = t
-                        rec_n[n_spk] = user_of[n]
-                        rec_c[n_spk] = c
-                        n_spk += 1
-                    elif rec_mode[p] == 1:
-                        cnt[user_of[n]] += c
-                    sb_n[m] = n
-                    sb_v[m] = c
-                    m += 1
-                tl_n[sp] = 0
+                    _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
+            elif undriven is not None:  # listed population: only the neurons reached (`evsim.engine.listed`)
+                if hsize + hi - lo > heap.shape[0]:  # room for a wake per neuron (see above)
+                    heap = _grown_heap(heap, hsize + hi - lo)
+                m, n_spk, n_updates, hsize = _update_listed(p, t, s, T, N, P, pop_off, keep_i, overshoot, multi,
+                                                            undriven, pge, subtract, late, ring, nrn, refractory, prm,
+                                                            heap, hsize, sb_n, sb_v, rec_mode, rec_t, rec_n, rec_c,
+                                                            cnt, user_of, n_spk, n_updates)  # fmt: skip
                 if record_v[p]:
-                    for n in range(pop_off[p], pop_off[p + 1]):
-                        if t > t_last[n]:
-                            i[n], v[n] = _gap(
-                                i[n],
-                                v[n],
-                                t_last[n],
-                                t,
-                                ref_until[n],
-                                prm[n, ALPHA],
-                                prm[n, BETA],
-                                prm[n, G_I],
-                                prm[n, I_BIAS],
-                                prm[n, V_BIAS],
-                                prm[n, V_RESET],
-                                prm[n, V_MIN],
-                            )
-                            t_last[n] = t
-                        vtrace[t - t_begin, rec_off[p] + n - pop_off[p]] = v[n]
+                    _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
+                    _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             if moved_p[p] and n_spk - rec0 > 1:
                 _sorted_records(rec_n, rec_c, rec0, n_spk)
             # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
             # targets come later in `order`)
-    for p in range(P):
-        if scan[p]:
-            t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
     ctl[3] = t_stop
     hs[0] = hsize
     rngs[0] = rng
-    for n in range(N if finish else 0):  # every neuron to the last step done, for the final state
-        i[n], v[n] = _gap(
-            i[n],
-            v[n],
-            t_last[n],
-            t_stop - 1,
-            ref_until[n],
-            prm[n, ALPHA],
-            prm[n, BETA],
-            prm[n, G_I],
-            prm[n, I_BIAS],
-            prm[n, V_BIAS],
-            prm[n, V_RESET],
-            prm[n, V_MIN],
-        )
+    _settle(t_stop, finish, N, P, pop_off, scan, t_last, ref_until, prm, i, v)
     if moved and finish:  # the final state in the network's order
         i_f, v_f = np.empty(N), np.empty(N)
         for n in range(N):

@@ -1,4 +1,5 @@
-"""Growing the loop's buffers (the spike record, the wake heap) before its per-neuron loops, never inside them.
+"""Recording: the membrane traces of the densely recorded populations (`_record_v`), and growing the loop's buffers
+(the spike record, the wake heap) before its per-neuron loops, never inside them.
 
 Lesson of the measurements: an array rebound inside a loop makes Numba count references there (several times
 slower), so the loop makes room for a whole population's worth before stepping it.
@@ -43,3 +44,10 @@ def _sorted_records(rec_n: np.ndarray, rec_c: np.ndarray, lo: int, hi: int) -> N
             b -= 1
         rec_n[b] = n
         rec_c[b] = c
+
+
+@njit_inline
+def _record_v(vtrace: np.ndarray, row: int, col: int, lo: int, hi: int, v: np.ndarray) -> None:
+    """Membranes ``v[lo:hi]`` into ``vtrace[row, col:]`` (the neurons already brought to the step)."""
+    for n in range(lo, hi):
+        vtrace[row, col + n - lo] = v[n]
