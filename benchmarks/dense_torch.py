@@ -29,6 +29,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# the compiled batch kernel, as every run gets it once it is in Numba's cache (a first run on a machine, with fewer
+# than evsim.engine.batch.BATCH_KERNEL_MIN samples, calls the loop once per sample instead)
+os.environ.setdefault("EVSIM_BATCH_KERNEL", "1")
 import evsim  # noqa: E402
 
 

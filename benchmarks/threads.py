@@ -25,6 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# the compiled batch kernel, as every run gets it once it is in Numba's cache (a first run on a machine, with fewer
+# than evsim.engine.batch.BATCH_KERNEL_MIN samples, calls the loop once per sample instead)
+os.environ.setdefault("EVSIM_BATCH_KERNEL", "1")
 import evsim  # noqa: E402
 from benchmarks.dense_torch import digits, feedforward  # noqa: E402
 

@@ -12,7 +12,7 @@ import pytest
 import evsim
 from evsim import reference
 from evsim.engine import compile_network, run_sample
-from evsim.engine.batch import dense_events
+from evsim.engine.batch import _nonzero_events, dense_events
 from evsim.simulation import _normalise, as_dense_inputs
 
 
@@ -21,12 +21,21 @@ def test_dense_events_equal_nonzero(rng):
         a = (rng.random((4, 9, 5)) < 0.3) * rng.integers(1, 4, (4, 9, 5))
         a[2] = 0  # an empty sample
         a = a.astype(dtype)
-        t, j, v, off = dense_events(a)
         bs, tt, jj = np.nonzero(a)
-        np.testing.assert_array_equal(t, tt)
-        np.testing.assert_array_equal(j, jj)
-        np.testing.assert_array_equal(v, a[bs, tt, jj])
-        np.testing.assert_array_equal(off, np.searchsorted(bs, np.arange(5)))
+        for t, j, v, off in (dense_events(a), _nonzero_events(a)):  # (the kernel; NumPy, for a first run)
+            np.testing.assert_array_equal(t, tt)
+            np.testing.assert_array_equal(j, jj)
+            np.testing.assert_array_equal(v, a[bs, tt, jj])
+            np.testing.assert_array_equal(off, np.searchsorted(bs, np.arange(5)))
+            assert (t.dtype, j.dtype, v.dtype, off.dtype) == (np.int64, np.int64, np.float64, np.int64)
+
+
+@pytest.fixture(params=["1", "0"], ids=["batch-kernel", "sample-calls"], autouse=True)
+def kernel_mode(request, monkeypatch):
+    """Every test below twice: chunks run by the batch kernel (`_run_batch`), and one loop call per sample from
+    Python (`_run_each`, what a first run on a machine takes: the kernel is not compiled then)."""
+    monkeypatch.setenv("EVSIM_BATCH_KERNEL", request.param)
+    return request.param
 
 
 def _mixed_net(rng):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
+import threading
 import weakref
 from typing import Any, Sequence
 
@@ -167,6 +169,39 @@ def _run_batch(
     return done, sp_t[:total], sp_n[:total], sp_c[:total], n_sp[:done]
 
 
+def _sample_args(bt: Batch, b: int, N: int, P: int, D: int) -> tuple:
+    """`run_discrete`'s arguments for sample ``b`` of ``bt`` (as `_run_batch` passes them)."""
+    a, z = bt.ev[3][b], bt.ev[3][b + 1]
+    state = _new_state(N, P, D, bt.i0, bt.v0, bt.seed + b)
+    tail = (bt.ev[0][a:z], bt.ev[1][a:z], bt.ev[2][a:z], bt.ctls[b], bt.rec_mode, bt.out[5][b])
+    return (bt.T, 0, bt.T, state, True, *net_args(bt.cn), *tail)
+
+
+def _run_each(b_lo: int, b_hi: int, T: int, *args: Any) -> tuple:
+    """`_run_batch`, each sample one call of `run_discrete` from Python (same arguments, same results)."""
+    ev_t, ev_n, ev_val, ev_off, i0, v0, seed, ctls, rec_mode, N, P, D, net, *out = args
+    out_i, out_v, out_upd, out_sops, out_vtrace, out_cnt = out
+    spikes: list = []
+    n_sp = []
+    for b in range(b_lo, b_hi):
+        state = _new_state(N, P, D, i0, v0, seed + b)
+        a, z = ev_off[b], ev_off[b + 1]
+        tail = (ev_t[a:z], ev_n[a:z], ev_val[a:z], ctls[b], rec_mode, out_cnt[b])
+        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(T, 0, T, state, True, *net, *tail)
+        out_i[b], out_v[b], out_upd[b], out_sops[b], out_vtrace[b] = i, v, upd, sops, vt
+        if ctls[b, 1] >= 0 and sops.sum() > ctls[b, 1]:  # (the loop checks before each step, not after the last)
+            ctls[b, 0] = EVENTS
+        if ctls[b, 3] < T or ctls[b, 0] != RUNNING:
+            break
+        spikes.append((rt, rn, rc))
+        n_sp.append(rt.shape[0])
+    if spikes:
+        t, n, c = (np.concatenate(x) for x in zip(*spikes))
+    else:
+        t, n, c = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    return len(n_sp), t, n, c, np.array(n_sp, dtype=np.int64)
+
+
 @njit
 def dense_events(a: np.ndarray) -> tuple:
     """The non-zero entries of a dense input ``a[B, T, n]`` as events ``(t, j, value, off)``, sample by sample
@@ -210,10 +245,29 @@ def events_of_dense(a: np.ndarray) -> tuple:
     a worker thread, as the loop's do (`evsim.control.in_worker`: Ctrl-C during a compilation)."""
     if (numba.typeof(a),) in dense_events.overloads:
         return dense_events(a)
+    if a.size < DENSE_KERNEL_MIN and not first_run.available(dense_events, (a,), {}):
+        return _nonzero_events(a)  # (a first run: one kernel less to compile)
     return in_worker(dense_events, a)
 
 
-_prepared: weakref.WeakSet = weakref.WeakSet()  # networks whose kernel `first_run.prepare` has seen
+DENSE_KERNEL_MIN = 1 << 26  # entries of a dense input from which `dense_events` is compiled if not cached
+
+
+def _nonzero_events(a: np.ndarray) -> tuple:
+    """`dense_events` by NumPy (``np.nonzero`` walks in the same sample, step, neuron order)."""
+    b, t, j = np.nonzero(a)
+    off = np.zeros(a.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(b, minlength=a.shape[0]), out=off[1:])
+    return t.astype(np.int64), j.astype(np.int64), a[b, t, j].astype(np.float64), off
+
+
+def _new_state(N: int, P: int, D: int, i0: np.ndarray, v0: np.ndarray, seed: int) -> tuple:
+    """`new_state` run by Python for `_run_each` (the same arrays; a first run compiles one kernel less)."""
+    with np.errstate(over="ignore"):  # (the generator's seed wraps modulo 2**64, as in the kernel)
+        return new_state.py_func(N, P, D, i0, v0, seed)
+
+
+_choosing = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -248,16 +302,40 @@ def new_batch(cn: Any, T: int, ev: tuple, v0: np.ndarray | None, seed: int, rec_
     return Batch(cn, T, ev, np.zeros(N), np.asarray(v0, dtype=np.float64), int(seed), rec_mode, ctls, out)
 
 
+# Calling `run_discrete` from `_run_batch` makes Numba optimise the loop's code a second time inside the batch
+# kernel (LLVM re-runs over the linked module): its first compilation took 15 s instead of 8 (the quick start's
+# first run 23 s instead of ~10). So the batch kernel, which saves ~20 us of Python per sample, is used when it is
+# already compiled or in Numba's disk cache, or when a batch is big enough to pay for compiling it
+# (``BATCH_KERNEL_MIN`` samples); otherwise each sample is one call of `run_discrete` from Python (`_run_each`).
+# ``EVSIM_BATCH_KERNEL=1`` (or 0) forces the choice (benchmarks measure the kernel a user's later runs get).
+BATCH_KERNEL_MIN = 4096
+_kernel: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> whether its chunks use the kernel
+
+
+def _use_kernel(bt: Batch, args: tuple) -> bool:
+    force = os.environ.get("EVSIM_BATCH_KERNEL", "").strip()
+    if force in ("0", "1"):
+        return force == "1"
+    return bt.ev[3].shape[0] - 1 >= BATCH_KERNEL_MIN or first_run.available(_run_batch, args, {})
+
+
 def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
-    """Run samples ``lo .. hi - 1`` of ``bt`` in one compiled call; their `Runs` (fewer samples if one stopped)."""
+    """Run samples ``lo .. hi - 1`` of ``bt`` (in one compiled call, or one call per sample: see `_use_kernel`);
+    their `Runs` (fewer samples if one stopped)."""
     a = bt.cn.arrays
     dims = (int(a["N"]), int(a["P"]), int(a["D"]))
     args = (lo, hi, bt.T, *bt.ev, bt.i0, bt.v0, bt.seed, bt.ctls, bt.rec_mode, *dims, net_args(bt.cn), *bt.out)
-    if bt.cn not in _prepared:  # the first run of this network: load the kernel, or say that it compiles
-        first_run.prepare(_run_batch, args, {})
-        _prepared.add(bt.cn)
+    if bt.cn not in _kernel:  # the first run of this network: choose, load the kernel, or say that it compiles
+        with _choosing:
+            if bt.cn not in _kernel:
+                use = _use_kernel(bt, args)
+                if use:
+                    first_run.prepare(_run_batch, args, {})
+                else:
+                    first_run.prepare(run_discrete, _sample_args(bt, lo, *dims), {})
+                _kernel[bt.cn] = use
     try:
-        done, t, n, c, n_sp = _run_batch(*args)
+        done, t, n, c, n_sp = (_run_batch if _kernel[bt.cn] else _run_each)(*args)
     except OverflowError as e:  # raised by a kernel: the sample is the first of the chunk left unfinished
         b = lo + int(np.argmax(bt.ctls[lo:hi, 3] < bt.T))
         raise NumericalError(f"sample {b}: {e}") from None
