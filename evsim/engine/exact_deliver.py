@@ -58,6 +58,10 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
     st[STATUS] = OK
     mask = bhead.shape[0] - 1
     nfree, ring = cc[CFREE], cc[CRING]
+    # the bucket being appended to, kept across rows and events (rows are sorted by delay, and a step's events
+    # mostly go to the same buckets: runs), closed (the chunk's fill and the bucket's count written back) when
+    # another bucket or a new chunk is needed, and before returning
+    lb, c, j, run = -1, -1, 0, 0
     while True:
         if nfree < need_c:
             st[STATUS] = ROOM
@@ -79,7 +83,6 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
             toff = q_toff[q]
             row = nrow[kk]
             used = 0
-            lb, c, j, run = -1, -1, 0, 0  # the bucket being appended to (rows are sorted by delay: runs of one)
             for e in range(rowptr[row], rowptr[row + 1]):
                 s2 = cur + dk[e]
                 o2 = o + doff[e]
@@ -90,7 +93,7 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
                     break  # rows are sorted by delay: the rest arrive later still
                 b = s2 & mask  # append to bucket b (`evsim.engine.queue`: chunked, append-only)
                 if b != lb or j == CHUNK:
-                    if lb >= 0:  # close the run: the chunk's fill and the bucket's count
+                    if lb >= 0:  # close the run
                         cfill[c] = j
                         bcnt[lb] += run
                     c = btail[b]
@@ -112,9 +115,6 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
                 j += 1
                 run += 1
                 used += 1
-            if lb >= 0:
-                cfill[c] = j
-                bcnt[lb] += run
             sops[q] += used
             since += used
             ring += used
@@ -123,5 +123,8 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
             if halted(ctl, sops, nrec):
                 st[STATUS] = STOP
                 break
+    if lb >= 0:  # close the last run
+        cfill[c] = j
+        bcnt[lb] += run
     st[IE], st[K_], st[SINCE] = ie, k, since
     cc[CFREE], cc[CRING] = nfree, ring
