@@ -187,7 +187,7 @@ def _run_each(b_lo: int, b_hi: int, T: int, *args: Any) -> tuple:
         state = _new_state(N, P, D, i0, v0, seed + b)
         a, z = ev_off[b], ev_off[b + 1]
         tail = (ev_t[a:z], ev_n[a:z], ev_val[a:z], ctls[b], rec_mode, out_cnt[b])
-        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(T, 0, T, state, True, *net, *tail)
+        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(*((T, 0, T, state, True) + net + tail))
         out_i[b], out_v[b], out_upd[b], out_sops[b], out_vtrace[b] = i, v, upd, sops, vt
         if ctls[b, 1] >= 0 and sops.sum() > ctls[b, 1]:  # (the loop checks before each step, not after the last)
             ctls[b, 0] = EVENTS
