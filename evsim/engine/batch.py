@@ -169,25 +169,24 @@ def _run_batch(
     return done, sp_t[:total], sp_n[:total], sp_c[:total], n_sp[:done]
 
 
-def _sample_args(bt: Batch, b: int, N: int, P: int, D: int) -> tuple:
-    """`run_discrete`'s arguments for sample ``b`` of ``bt`` (as `_run_batch` passes them)."""
+def _sample_args(bt: Batch, b: int, dims: tuple, net: tuple) -> tuple:
+    """`run_discrete`'s arguments for sample ``b`` of ``bt`` (as `_run_batch` passes them; ``dims``: N, P, D)."""
     a, z = bt.ev[3][b], bt.ev[3][b + 1]
+    N, P, D = dims
     state = _new_state(N, P, D, bt.i0, bt.v0, bt.seed + b)
     tail = (bt.ev[0][a:z], bt.ev[1][a:z], bt.ev[2][a:z], bt.ctls[b], bt.rec_mode, bt.out[5][b])
-    return (bt.T, 0, bt.T, state, True, *net_args(bt.cn), *tail)
+    return (bt.T, 0, bt.T, state, True) + net + tail
 
 
-def _run_each(b_lo: int, b_hi: int, T: int, *args: Any) -> tuple:
-    """`_run_batch`, each sample one call of `run_discrete` from Python (same arguments, same results)."""
-    ev_t, ev_n, ev_val, ev_off, i0, v0, seed, ctls, rec_mode, N, P, D, net, *out = args
-    out_i, out_v, out_upd, out_sops, out_vtrace, out_cnt = out
+def _run_each(bt: Batch, lo: int, hi: int, dims: tuple, net: tuple) -> tuple:
+    """`_run_batch` for samples ``lo .. hi - 1`` of ``bt``, each one call of `run_discrete` from Python (same
+    results)."""
+    out_i, out_v, out_upd, out_sops, out_vtrace, _ = bt.out
+    ctls, T = bt.ctls, bt.T
     spikes: list = []
     n_sp = []
-    for b in range(b_lo, b_hi):
-        state = _new_state(N, P, D, i0, v0, seed + b)
-        a, z = ev_off[b], ev_off[b + 1]
-        tail = (ev_t[a:z], ev_n[a:z], ev_val[a:z], ctls[b], rec_mode, out_cnt[b])
-        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(*((T, 0, T, state, True) + net + tail))
+    for b in range(lo, hi):
+        rt, rn, rc, vt, i, v, upd, sops, _ = run_discrete(*_sample_args(bt, b, dims, net))
         out_i[b], out_v[b], out_upd[b], out_sops[b], out_vtrace[b] = i, v, upd, sops, vt
         if ctls[b, 1] >= 0 and sops.sum() > ctls[b, 1]:  # (the loop checks before each step, not after the last)
             ctls[b, 0] = EVENTS
@@ -324,7 +323,8 @@ def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
     their `Runs` (fewer samples if one stopped)."""
     a = bt.cn.arrays
     dims = (int(a["N"]), int(a["P"]), int(a["D"]))
-    args = (lo, hi, bt.T, *bt.ev, bt.i0, bt.v0, bt.seed, bt.ctls, bt.rec_mode, *dims, net_args(bt.cn), *bt.out)
+    net = net_args(bt.cn)
+    args = (lo, hi, bt.T, *bt.ev, bt.i0, bt.v0, bt.seed, bt.ctls, bt.rec_mode, *dims, net, *bt.out)
     if bt.cn not in _kernel:  # the first run of this network: choose, load the kernel, or say that it compiles
         with _choosing:
             if bt.cn not in _kernel:
@@ -332,10 +332,10 @@ def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
                 if use:
                     first_run.prepare(_run_batch, args, {})
                 else:
-                    first_run.prepare(run_discrete, _sample_args(bt, lo, *dims), {})
+                    first_run.prepare(run_discrete, _sample_args(bt, lo, dims, net), {})
                 _kernel[bt.cn] = use
     try:
-        done, t, n, c, n_sp = (_run_batch if _kernel[bt.cn] else _run_each)(*args)
+        done, t, n, c, n_sp = _run_batch(*args) if _kernel[bt.cn] else _run_each(bt, lo, hi, dims, net)
     except OverflowError as e:  # raised by a kernel: the sample is the first of the chunk left unfinished
         b = lo + int(np.argmax(bt.ctls[lo:hi, 3] < bt.T))
         raise NumericalError(f"sample {b}: {e}") from None
