@@ -1,4 +1,8 @@
-"""The `evsim` command line: parse, call the library, print. ``main(argv)`` returns the exit status."""
+"""The `evsim` command line: parse, call the library, print. ``main(argv)`` returns the exit status.
+
+The options and loading of MODEL that every sub-command shares are in `evsim.model_cli`; the input options in
+`evsim.data.cli`, exact mode's in `evsim.exact.cli`, the dataset runner's in `evsim.parallel_cli`.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,8 @@ from typing import Collection, Sequence
 
 from . import __version__, parallel_cli
 from .exact import cli as exact_cli
-from .dialects import DIALECTS
 from .errors import EvsimError
-from .neurons import DISCRETISATIONS
+from .model_cli import add_model_args, load_model, print_model
 
 EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir, D=examples/data/digits_test.npz)
   evsim run $M --input $D --dialect snntorch                  accuracy, output spikes, SOPs
@@ -26,136 +29,10 @@ EXAMPLES = """examples:  (in the repository, M=examples/data/digits_snntorch.nir
 """
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file (.nir; or an SNN-delays checkpoint .pt with --config)")
-    p.add_argument(
-        "--config", metavar="FILE", help="SNN-delays config (config.py, read without running it, or .json) for a .pt"
-    )
-    g = p.add_argument_group("time semantics (default: the dialect's; see README, 'Dialects')")
-    g.add_argument(
-        "--mode",
-        choices=["discrete", "exact"],
-        help="discrete: on a time grid of --dt (default); exact: continuous time, NIR's own equations, spike times "
-        "in seconds (README, 'Exact time'; --dt is then the engine's calendar step)",
-    )
-    g.add_argument(
-        "--dialect",
-        choices=sorted(DIALECTS),
-        help="framework conventions the model was trained with (default: the one the file shows, e.g. snnTorch's "
-        "exporter writes r = tau/1e-4; with --dt alone: nir)",
-    )
-    g.add_argument("--dt", type=float, help="seconds per time step (default: the dialect's)")
-    g.add_argument("--reset", choices=["zero", "subtract"], help="reset to v_reset, or subtract the threshold")
-    g.add_argument(
-        "--reset-delay",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="apply a subtractive reset one step late (snnTorch's default)",
-    )
-    g.add_argument("--threshold-op", choices=[">", ">="], help="spike when v > threshold, or v >= threshold")
-    g.add_argument(
-        "--multi-spike",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="floor(v/threshold) spikes per step (Sinabs)",
-    )
-    g.add_argument("--discretisation", choices=DISCRETISATIONS, help="how continuous-time equations are stepped")
-    g.add_argument(
-        "--no-exporter-fixes",
-        dest="exporter_fixes",
-        action="store_false",
-        help="load a Norse 1.1 export as written (default with --dialect norse: detect and correct it)",
-    )
-    g.add_argument(
-        "--no-strict",
-        dest="strict",
-        action="store_false",
-        help="load a file that fails NIR's type check, with a warning",
-    )
-    p.add_argument(
-        "--max-memory",
-        metavar="SIZE",
-        help="memory one allocation may take before evsim refuses (e.g. 16G; default 4G or $EVSIM_MAX_MEMORY)",
-    )
-
-
-def _print_model(args: argparse.Namespace, net) -> None:
-    from .summary import time_step
-
-    print(f"model    {args.model}  (dialect {net.meta.get('dialect', args.dialect)}, {time_step(net)})")
-
-
 def _input_args(p: argparse.ArgumentParser) -> None:
     from .data.cli import add_input_args
 
     add_input_args(p)
-
-
-def _choose_dialect(args: argparse.Namespace) -> str:
-    """--dialect as given; else the one the file shows (said on stderr); else an error saying what to pass."""
-    if args.dialect is not None:
-        return args.dialect
-    if getattr(args, "config", None) or str(args.model).endswith((".pt", ".pth")):
-        return "nir"  # an SNN-delays checkpoint: its config states the semantics
-    from .io.conventions import candidates, suggest
-    from .io.nir import _is_netx, read_graph
-
-    from .io.native import is_native
-
-    if _is_netx(args.model) or is_native(args.model):  # lava-dl's, evsim's own format: semantics in the file
-        return "nir"
-    graph = read_graph(args.model, strict=args.strict)
-    hint = suggest(graph)
-    if args.dt is not None:  # plain NIR semantics at that step: say so, and what the file suggests instead
-        also = (
-            f"this file looks like {hint.dialect}'s export ({hint.reason}): --dialect {hint.dialect} runs it as "
-            f"{hint.dialect} does"
-            if hint
-            else f"pass --dialect ({', '.join(candidates(graph))}) for a framework's conventions"
-        )
-        print(
-            "note: --dt without --dialect runs NIR's own semantics (exact discretisation, immediate reset to "
-            f"v_reset, spike when v > threshold); {also}",
-            file=sys.stderr,
-        )
-        return "nir"
-    if hint is None:
-        raise EvsimError(
-            f"{args.model}: the file does not say which framework trained it (no metadata, no exporter's "
-            "fingerprint), and its time step and reset depend on that: pass --dialect "
-            f"({', '.join(candidates(graph))}; README, 'Dialects'), or --dt SECONDS for plain NIR semantics"
-        )
-    print(f"note: dialect {hint.dialect}: {hint.reason} (--dialect chooses another)", file=sys.stderr)
-    args.file_settings = hint.settings  # settings the file records (evsim's save_nir); explicit options win
-    return hint.dialect
-
-
-def _load(args: argparse.Namespace):
-    from .io import load
-
-    if getattr(args, "mode", None) == "exact":
-        from .exact.cli import load_exact
-
-        return load_exact(args)
-    args.file_settings = {}
-    args.dialect = _choose_dialect(args)
-    given = dict(
-        dt=args.dt,
-        reset=args.reset,
-        reset_delay=args.reset_delay,
-        threshold_op=args.threshold_op,
-        multi_spike=args.multi_spike,
-        discretisation=args.discretisation,
-    )
-    kw = {**args.file_settings, **{k: v for k, v in given.items() if v is not None}}
-    return load(
-        args.model,
-        dialect=args.dialect,
-        **kw,
-        strict=args.strict,
-        config=getattr(args, "config", None),
-        exporter_fixes=getattr(args, "exporter_fixes", True),
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spikes, the accuracy against the labels (when the file has them) and the "
         "synaptic operations.",
     )
-    _model_args(run)
+    add_model_args(run)
     _input_args(run)
     run.add_argument("--out", "-o", metavar="FILE", help="write output spikes and counters (.npz or .json)")
     run.add_argument("--threads", type=int, default=1, metavar="N", help="run samples in N parallel threads")
@@ -198,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load MODEL with the given settings and write the network evsim built as an .evsim file (its "
         "arrays and a SHA-256 checksum); evsim run/verify/report/info and evsim.load read it directly.",
     )
-    _model_args(comp)
+    add_model_args(comp)
     comp.add_argument("--out", "-o", required=True, metavar="FILE", help="the .evsim file to write")
     comp.set_defaults(func=cmd_compile)
 
@@ -207,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show a model's populations, synapses, delays and memory",
         description="Load MODEL and show what evsim built from it.",
     )
-    _model_args(info)
+    add_model_args(info)
     info.set_defaults(func=cmd_info)
 
     verify = sub.add_parser(
@@ -218,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "output spikes; report the spike-level match per layer and the first "
         "divergence. Exit status 0 when everything agrees, 1 when not.",
     )
-    _model_args(verify)
+    add_model_args(verify)
     _input_args(verify)
     verify.add_argument(
         "--expect",
@@ -236,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PNG plots (spike raster, SOPs and energy per layer, firing rates, SOPs over "
         "time) and report.html, one self-contained page with all of them.",
     )
-    _model_args(report)
+    add_model_args(report)
     _input_args(report)
     report.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the report's files")
     report.add_argument(
@@ -270,10 +147,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     parallel_cli.check_out(args)  # before anything runs
     t0 = time.perf_counter()
-    net = _load(args)
+    net = load_model(args)
     if net.exact:
-        return exact_cli.run_command(args, net, time.perf_counter() - t0, _print_model)
-    return run_command(args, net, time.perf_counter() - t0, _print_model)
+        return exact_cli.run_command(args, net, time.perf_counter() - t0, print_model)
+    return run_command(args, net, time.perf_counter() - t0, print_model)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -282,10 +159,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     check_out_file(args.out)
     t0 = time.perf_counter()
-    net = _load(args)
+    net = load_model(args)
     t1 = time.perf_counter()
     path = save_native(net, args.out)
-    _print_model(args, net)
+    print_model(args, net)
     print(f"wrote    {path} ({path.stat().st_size / 1024:.0f} KiB; {args.model} loaded in {t1 - t0:.3f} s)")
     return 0
 
@@ -294,7 +171,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .network import ConvProjection
     from .summary import graph_order, time_step
 
-    net = _load(args)
+    net = load_model(args)
     rank = {n: k for k, n in enumerate(graph_order(net))}
 
     def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: Collection[int] = ()) -> None:
@@ -364,12 +241,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .io.files import write_json
     from .verify import read_expected, verify
 
-    net = _load(args)
+    net = load_model(args)
     _not_exact(net, "verify compares the engine with the clock-driven reference, which has no continuous time")
     x, labels = read_for_model(args, net)
     expect, key = read_expected(args.expect, args.expect_key) if args.expect else (None, "")
     v = verify(net, x, labels=labels, expect=expect, expect_name=key, progress=args.progress and sys.stderr.isatty())
-    _print_model(args, net)
+    print_model(args, net)
     print(f"input    {args.input}" + (f"; expected output: {args.expect} [{key}]" if args.expect else ""))
     print("\n".join(v.lines()))
     if args.out:
@@ -383,7 +260,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .data.cli import read_for_model
     from .report import DEFAULT_PRESETS, headline, make_report, write
 
-    net = _load(args)
+    net = load_model(args)
     duration = None
     if net.exact:
         if args.early_exit:
@@ -407,7 +284,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not 0 <= args.raster_sample < rep.acct.samples:
         raise EvsimError(f"--raster-sample {args.raster_sample}: the input has {rep.acct.samples} sample(s)")
     files = write(rep, args.out, raster_sample=args.raster_sample, bin_steps=args.bin)
-    _print_model(args, net)
+    print_model(args, net)
     print("\n".join(headline(rep)))
     if args.early_exit:
         from .streaming import write_early_exit

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
-from ..neurons import advance
+from ..neuron_kernels import advance
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
 ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)

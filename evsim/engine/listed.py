@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit_inline
-from ..neurons import next_crossing, spike_count, step_from
+from ..neuron_kernels import next_crossing, spike_count, step_from
 from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _gap
 from .queue import heap_push
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit_inline
-from ..neurons import spike_count
+from ..neuron_kernels import spike_count
 from .step import _step_late, _step_uniform
 from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH
 

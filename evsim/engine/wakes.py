@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
-from ..neurons import next_crossing
+from ..neuron_kernels import next_crossing
 from .deliver import _touch
 from .gap import ALPHA, BETA, G_I, I_BIAS, V_BIAS, V_MIN, V_TH
 from .queue import heap_pop, heap_push

@@ -9,7 +9,7 @@ import numpy as np
 from .._jit import njit
 from ..errors import InputError
 from ..network import Network
-from ..simulation import per_port_inputs, population_offsets
+from ..inputs import per_port_inputs, population_offsets
 
 
 def normalise_exact(net: Network, x: Any, steps: Any, duration: Any) -> tuple[list, int, bool]:

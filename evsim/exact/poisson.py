@@ -67,7 +67,7 @@ def poisson_times(rate: float, n: int, duration: float, rng: np.random.Generator
 def poisson_events(net: Network, duration: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The events of every Poisson population of ``net`` for one sample drawn with ``seed``: ``(times_s, global
     neuron, value)``, sorted by time."""
-    from ..simulation import population_offsets
+    from ..inputs import population_offsets
 
     offsets = population_offsets(net)
     rng = np.random.default_rng(seed)
