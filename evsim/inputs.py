@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .engine.batch import events_of_dense
+from .engine.chunked_input import ChunkedInput
 from .errors import InputError
 from .network import Network
 
@@ -82,10 +83,10 @@ def _normalise(net: Network, x: Any, steps: int | None) -> tuple[list, int, bool
     return [(t[a:z], n[a:z], v[a:z]) for a, z in zip(off[:-1], off[1:])], T, batched
 
 
-def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int, bool]:
+def _normalise_cat(net: Network, x: Any, steps: int | None, lazy: bool = False) -> tuple[Any, int, bool]:
     """The inputs of every sample one after the other, ``(ev_t, ev_n, ev_val, ev_off)`` (sample b's events from
     ``ev_off[b]``, sorted by step; global neuron indices, int64, int64, float64), the number of steps, batched or
-    not."""
+    not. ``lazy``: one input port given as a dense array comes as a `ChunkedInput` instead (converted later)."""
     ports = net.inputs
     if not ports:
         if x is not None:
@@ -98,7 +99,12 @@ def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int,
         raise InputError(f"no input given; the network's input ports are {list(ports)}")
     per_port = per_port_inputs(net, x)
     offsets = population_offsets(net)
-    parsed = {name: _parse_port(net, name, v, steps) for name, v in per_port.items()}
+    parsed = {name: _parse_port(net, name, v, steps, lazy and len(per_port) == 1) for name, v in per_port.items()}
+    ((name0, (ev0, T0, batched0)),) = parsed.items() if len(parsed) == 1 else (("", (None, 0, False)),)
+    if isinstance(ev0, np.ndarray):  # (lazy, one dense port: its array)
+        if ev0.shape[0] == 0:
+            raise InputError("the input holds no sample (a batch of 0)")
+        return ChunkedInput(ev0, offsets[name0]), int(T0), batched0
     Ts = {name: T for name, (_, T, _) in parsed.items()}
     T = steps if steps is not None else max(Ts.values())
     batch_sizes = {len(ev[3]) - 1 for ev, _, _ in parsed.values()}
@@ -127,8 +133,9 @@ def _normalise_cat(net: Network, x: Any, steps: int | None) -> tuple[tuple, int,
     return (t, n, v, off), int(T), batched
 
 
-def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tuple, int, bool]:
-    """One port's input: its events ``(t, local index, value, off)`` (sample b's from ``off[b]``), T, batched."""
+def _parse_port(net: Network, name: str, x: Any, steps: int | None, lazy: bool = False) -> tuple[Any, int, bool]:
+    """One port's input: its events ``(t, local index, value, off)`` (sample b's from ``off[b]``), T, batched;
+    ``lazy``: a dense input as the C-contiguous array that `events_of_dense` takes, not converted."""
     pop = net.population(name)
     n = pop.size
     shape = pop.shape or (n,)
@@ -164,7 +171,8 @@ def _parse_port(net: Network, name: str, x: Any, steps: int | None) -> tuple[tup
         a = a.view(np.uint8)
     elif a.dtype not in (np.uint8, np.int64, np.float64):  # (the compiled variants of `dense_events`)
         a = a.astype(np.float64)
-    return events_of_dense(np.ascontiguousarray(a)), T, batched
+    a = np.ascontiguousarray(a)
+    return (a if lazy else events_of_dense(a)), T, batched
 
 
 def _events_T(e: Any, steps: int | None) -> int:

@@ -22,6 +22,7 @@ from .control import (
 )
 from .engine import CompiledNetwork, compile_network
 from .engine.batch import Runs, as_runs, join_batch, new_batch, run_chunk
+from .engine.chunked_input import ChunkedInput
 from .engine.exact_compile import CompiledExact, compile_exact
 from .errors import InputError
 
@@ -198,25 +199,29 @@ def run(
             max_spikes=max_spikes,
             max_seconds=max_seconds,
         )
-    ev, T, batched = _normalise_cat(net, x, steps)
+    ev, T, batched = _normalise_cat(net, x, steps, lazy=True)  # (lazy: a dense input stays an array, see below)
     cn = _compiled(net)
     v0 = _initial(cn, initial)
     if int(threads) != threads or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
 
-    B = ev[3].shape[0] - 1
+    # a dense input is turned into events chunk by chunk, by the threads that run the chunks (`ChunkedInput`)
+    lazy = isinstance(ev, ChunkedInput)
+    B = ev.B if lazy else ev[3].shape[0] - 1
     rec_mode = record_modes(net, record)
     max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
     check_run_memory(cn, T, B, rec_mode, max_spikes, int(threads))
-    check_magnitudes(cn, [ev], T)
+    check_magnitudes(cn, [ev.extremes() if lazy else ev], T)
     # the compiled batch path (`evsim.engine.batch`): chunks of samples, each chunk one compiled call
-    bt = new_batch(cn, T, ev, v0, int(seed), rec_mode, new_ctls(B, max_events, max_spikes))
+    bt = new_batch(
+        cn, T, ev.placeholder() if lazy else ev, v0, int(seed), rec_mode, new_ctls(B, max_events, max_spikes)
+    )
 
     def gather(runs: Runs) -> Result:
-        return _gather(cn, runs, _head(ev, len(runs)), T, batched, rec_mode)
+        return _gather(cn, runs, _head(ev.joined() if lazy else ev, len(runs)), T, batched, rec_mode)
 
     runs = run_chunked(
-        lambda lo, hi: run_chunk(bt, lo, hi),
+        ev.runner(bt, run_chunk) if lazy else lambda lo, hi: run_chunk(bt, lo, hi),
         bt.ctls,
         lambda parts: join_batch(bt, parts),
         gather,

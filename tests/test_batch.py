@@ -17,16 +17,16 @@ from evsim.simulation import _normalise, as_dense_inputs
 
 
 def test_dense_events_equal_nonzero(rng):
-    for dtype in (np.uint8, np.int64, np.float64):
-        a = (rng.random((4, 9, 5)) < 0.3) * rng.integers(1, 4, (4, 9, 5))
-        a[2] = 0  # an empty sample
+    for dtype, B in ((np.uint8, 4), (np.int64, 4), (np.float64, 4), (np.bool_, 4), (np.float64, 1)):
+        a = (rng.random((B, 9, 5)) < 0.3) * rng.integers(1, 4, (B, 9, 5)) * rng.choice([-1, 1], (B, 9, 5))
+        a[B // 2] = 0 if B > 1 else a[0]  # an empty sample (not the only one)
         a = a.astype(dtype)
         bs, tt, jj = np.nonzero(a)
         for t, j, v, off in (dense_events(a), _nonzero_events(a)):  # (the kernel; NumPy, for a first run)
             np.testing.assert_array_equal(t, tt)
             np.testing.assert_array_equal(j, jj)
             np.testing.assert_array_equal(v, a[bs, tt, jj])
-            np.testing.assert_array_equal(off, np.searchsorted(bs, np.arange(5)))
+            np.testing.assert_array_equal(off, np.searchsorted(bs, np.arange(B + 1)))
             assert (t.dtype, j.dtype, v.dtype, off.dtype) == (np.int64, np.int64, np.float64, np.int64)
 
 
