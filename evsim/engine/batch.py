@@ -24,7 +24,7 @@ import numpy as np
 from .._jit import njit
 from ..control import EVENTS, RUNNING, in_worker
 from ..errors import NumericalError
-from . import first_run
+from . import first_run, lockstep
 from .loop import new_state, run_discrete
 
 _HEAD = ("T", "t_begin", "t_end", "state", "finish")  # run_discrete's per-call arguments, then the network's
@@ -342,13 +342,18 @@ def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
         with _choosing:
             if bt.cn not in _kernel:
                 use = _use_kernel(bt, args)
-                if use:
+                if use and lockstep.serves(bt.cn):  # every sample of a chunk stepped together
+                    lockstep.prepare(bt, lo, hi)
+                elif use:
                     first_run.prepare(_run_batch, args, {})
                 else:
                     first_run.prepare(run_discrete, _sample_args(bt, lo, dims, net), {})
                 _kernel[bt.cn] = use
     try:
-        done, t, n, c, n_sp = _run_batch(*args) if _kernel[bt.cn] else _run_each(bt, lo, hi, dims, net)
+        r = lockstep.run_lockstep(bt, lo, hi) if _kernel[bt.cn] and lockstep.serves(bt.cn) else None
+        if r is None:  # (lockstep: a sample stops at a limit; the per-sample path stops it where it stops)
+            r = _run_batch(*args) if _kernel[bt.cn] and not lockstep.serves(bt.cn) else _run_each(bt, lo, hi, dims, net)
+        done, t, n, c, n_sp = r
     except OverflowError as e:  # raised by a kernel: the sample is the first of the chunk left unfinished
         b = lo + int(np.argmax(bt.ctls[lo:hi, 3] < bt.T))
         raise NumericalError(f"sample {b}: {e}") from None
