@@ -328,7 +328,11 @@ def _use_kernel(bt: Batch, args: tuple) -> bool:
     force = os.environ.get("EVSIM_BATCH_KERNEL", "").strip()
     if force in ("0", "1"):
         return force == "1"
-    return bt.ev[3].shape[0] - 1 >= BATCH_KERNEL_MIN or first_run.available(_run_batch, args, {})
+    if bt.ev[3].shape[0] - 1 >= BATCH_KERNEL_MIN:
+        return True
+    if lockstep.serves(bt.cn):  # (the kernel such a network's chunks use: `evsim.engine.lockstep`)
+        return lockstep.available(bt, args[0], args[1])
+    return first_run.available(_run_batch, args, {})
 
 
 def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:

@@ -86,6 +86,11 @@ def _args(bt: Any, lo: int, hi: int) -> tuple:
     )  # fmt: skip
 
 
+def available(bt: Any, lo: int, hi: int) -> bool:
+    """Whether `_lockstep` for ``bt`` is compiled or in Numba's disk cache (`evsim.engine.first_run`)."""
+    return first_run.available(_lockstep, _args(bt, lo, hi), {})
+
+
 def prepare(bt: Any, lo: int, hi: int) -> None:
     """Load `_lockstep` for ``bt`` from Numba's disk cache, or say that it compiles (`evsim.engine.first_run`)."""
     first_run.prepare(_lockstep, _args(bt, lo, hi), {})
