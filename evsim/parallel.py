@@ -86,11 +86,9 @@ def _run_chunk(
         res = run(net, xs, steps=steps, seed=seed + first, threads=o.get("threads", 1), max_seconds=left,
                   max_events=o.get("max_events"))  # fmt: skip
         outs = np.asarray(res.output).reshape(len(ks), -1, np.shape(res.output)[-1])  # [B, T, n_out]
-        ctrs = account(res).counters()
-        preds = np.atleast_1d(res.predictions())
-        for j, k in enumerate(ks):
-            cols.add(chunk[k], res.steps, outs[j], int(preds[j]), {n: v[j] for n, v in ctrs.items()})
-            if o.get("keep_output"):
+        cols.add([chunk[k] for k in ks], res.steps, outs, np.atleast_1d(res.predictions()), account(res).counters())
+        if o.get("keep_output"):
+            for j, k in enumerate(ks):
                 outputs[int(chunk[k][0])] = outs[j]
         if o.get("record"):
             index = np.asarray([chunk[k][0] for k in ks], dtype=np.int64)
@@ -123,7 +121,7 @@ def _run_chunk(
                             raise
                         errors[i] = str(e) if isinstance(e, EvsimError) else f"{type(e).__name__}: {e}"
     except (BudgetExceeded, RunInterrupted) as e:  # the samples of this chunk's earlier runs count too
-        e.samples_done = len(cols.rows) + int(getattr(e, "samples_done", 0) or 0)
+        e.samples_done = cols.n + int(getattr(e, "samples_done", 0) or 0)
         raise
     return {"columns": cols.arrays(), "errors": errors, "outputs": outputs, "spikes": spikes}
 
@@ -138,29 +136,31 @@ def _shape(x: Any) -> tuple | None:
 
 class _Columns:
     """Per-sample figures of a chunk as columns: index, label (-1: none), steps, prediction, output summed over
-    steps, and every counter."""
+    steps, and every counter; gathered run by run (a run's samples as arrays: no Python per sample)."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[int, int, int, int, np.ndarray, dict[str, Any]]] = []
+        self.blocks: list[dict[str, np.ndarray]] = []
+        self.n = 0  # samples
 
-    def add(self, item: tuple, steps: int, out: np.ndarray, pred: int, counters: dict[str, Any]) -> None:
-        lab = -1 if item[3] is None else int(item[3])
-        self.rows.append((int(item[0]), lab, int(steps), pred, np.asarray(out).sum(axis=0), counters))
+    def add(self, items: list, steps: int, outs: np.ndarray, preds: np.ndarray, counters: dict[str, Any]) -> None:
+        """The samples ``items`` (``(index, x, steps, label)``) of one run: ``outs`` ``[B, T, n_out]``, ``preds``
+        and each counter ``[B]``."""
+        self.blocks.append(
+            {
+                "index": np.array([int(it[0]) for it in items], dtype=np.int64),
+                "label": np.array([-1 if it[3] is None else int(it[3]) for it in items], dtype=np.int64),
+                "steps": np.full(len(items), int(steps), dtype=np.int64),
+                "prediction": np.asarray(preds).astype(np.int64),
+                "output": np.asarray(outs).sum(axis=1),
+                **{"c/" + name: np.asarray(v) for name, v in counters.items()},
+            }
+        )
+        self.n += len(items)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if not self.rows:
+        if not self.blocks:
             return {}
-        r = self.rows
-        d = {
-            "index": np.array([x[0] for x in r], dtype=np.int64),
-            "label": np.array([x[1] for x in r], dtype=np.int64),
-            "steps": np.array([x[2] for x in r], dtype=np.int64),
-            "prediction": np.array([x[3] for x in r], dtype=np.int64),
-            "output": np.stack([x[4] for x in r]),
-        }
-        for name in r[0][5]:
-            d["c/" + name] = np.array([x[5][name] for x in r])
-        return d
+        return {k: np.concatenate([b[k] for b in self.blocks]) for k in self.blocks[0]}
 
 
 # ------------------------------------------------------------------------------------------------ samples
