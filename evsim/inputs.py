@@ -104,7 +104,7 @@ def _normalise_cat(net: Network, x: Any, steps: int | None, lazy: bool = False) 
     if isinstance(ev0, np.ndarray):  # (lazy, one dense port: its array)
         if ev0.shape[0] == 0:
             raise InputError("the input holds no sample (a batch of 0)")
-        return ChunkedInput(ev0, offsets[name0]), int(T0), batched0
+        return ChunkedInput(ev0, offsets[name0], name0), int(T0), batched0
     Ts = {name: T for name, (_, T, _) in parsed.items()}
     T = steps if steps is not None else max(Ts.values())
     batch_sizes = {len(ev[3]) - 1 for ev, _, _ in parsed.values()}

@@ -217,8 +217,13 @@ def run(
         cn, T, ev.placeholder() if lazy else ev, v0, int(seed), rec_mode, new_ctls(B, max_events, max_spikes)
     )
 
+    if lazy and rec_mode[cn.names.index(ev.name)] == 1:
+        ev.count()  # (the input population counted chunk by chunk too: its events are not needed after the run)
+
     def gather(runs: Runs) -> Result:
-        return _gather(cn, runs, _head(ev.joined() if lazy else ev, len(runs)), T, batched, rec_mode)
+        given = (lambda: _head(ev.joined(), len(runs))) if lazy else _head(ev, len(runs))
+        counted = {ev.name: ev.counts[: len(runs)]} if lazy and ev.counts is not None else None
+        return _gather(cn, runs, given, T, batched, rec_mode, given_counts=counted)
 
     runs = run_chunked(
         ev.runner(bt, run_chunk) if lazy else lambda lo, hi: run_chunk(bt, lo, hi),
@@ -261,9 +266,12 @@ def _gather(
     batched: bool,
     rec_mode: np.ndarray | None = None,
     duration: float | None = None,
+    given_counts: Mapping[str, np.ndarray] | None = None,
 ) -> Result:
     """The `Result` of ``runs`` (`evsim.engine.batch.Runs`, or a list of `SampleRun`) on inputs ``samples``
-    (concatenated ``(ev_t, ev_n, ev_val, ev_off)``, or a list of per-sample ``(ev_t, ev_n, ev_val)``)."""
+    (concatenated ``(ev_t, ev_n, ev_val, ev_off)``, or a list of per-sample ``(ev_t, ev_n, ev_val)``, or a function
+    that returns them, called if they are needed). ``given_counts``: input populations counted already
+    (``[B, size]``, `ChunkedInput.counts`)."""
     net = cn.net
     runs = as_runs(runs)
     B = len(runs)
@@ -286,11 +294,19 @@ def _gather(
         return [t[order], n[order] - cn.pop_off[pop[order]], c[order], b[order]], starts
 
     emitted = by_population(runs.spike_t, runs.spike_n, runs.spike_c.astype(np.int64), runs.off)
-    given = by_population(*_given(samples))  # input events as given (values may be real numbers)
+    given: list = []  # input events as given (values may be real numbers), split when needed
+
+    def split_given() -> tuple[list, np.ndarray]:
+        if not given:
+            given.append(by_population(*_given(samples() if callable(samples) else samples)))
+        return given[0]
+
     spikes: dict[str, Spikes] = {}
-    counts: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = dict(given_counts or {})
     for k, name in enumerate(cn.names):
-        (t, n, c, b), starts = given if net.populations[k].is_input else emitted
+        if name in counts:
+            continue
+        (t, n, c, b), starts = split_given() if net.populations[k].is_input else emitted
         sl = slice(starts[k], starts[k + 1])
         if rec_mode is None or rec_mode[k] == 2:
             spikes[name] = Spikes(t[sl], n[sl], c[sl], b[sl])

@@ -47,7 +47,8 @@ def test_guided_chunks_partition_the_batch_in_order(B, threads):
 def test_chunked_input_equals_the_whole_conversion(rng):
     a = ((rng.random((9, 7, 5)) < 0.3) * rng.normal(0, 2, (9, 7, 5))).astype(np.float64)
     a[4] = 0  # a sample without events
-    ci = ChunkedInput(a, first=3)
+    ci = ChunkedInput(a, first=3, name="in")
+    ci.count()
     for lo, hi in [(5, 9), (0, 2), (2, 5)]:  # converted out of order, as threads finish
         t, n, v, off = ci.events(lo, hi)
         b, tt, jj = np.nonzero(a[lo:hi])
@@ -65,6 +66,10 @@ def test_chunked_input_equals_the_whole_conversion(rng):
     np.testing.assert_array_equal(jv, a[b, tt, jj])
     np.testing.assert_array_equal(joff, np.searchsorted(b, np.arange(10)))
     assert sorted(ci.extremes()[2]) == [a.min(), a.max()]
+    summed = np.zeros((9, 5))
+    for t in range(7):  # the values per sample and neuron, added step by step (the events' order)
+        summed += a[:, t, :]
+    np.testing.assert_array_equal(ci.counts, summed)
 
 
 def _net_input_second(rng):

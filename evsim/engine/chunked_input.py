@@ -20,10 +20,12 @@ from .batch import Batch, Runs, dense_converter
 
 class ChunkedInput:
     """The dense input ``a`` ``[B, T, n]`` (C-contiguous, a dtype `evsim.engine.batch.dense_events` takes) of the
-    input population whose first neuron is ``first`` (global index), converted chunk by chunk."""
+    input population ``name`` whose first neuron is ``first`` (global index), converted chunk by chunk; after
+    `count`, also counted (``counts``: the sum of the values per sample and neuron, as `evsim.Result.counts`)."""
 
-    def __init__(self, a: np.ndarray, first: int) -> None:
-        self.a, self.first, self.B = a, int(first), int(a.shape[0])
+    def __init__(self, a: np.ndarray, first: int, name: str) -> None:
+        self.a, self.first, self.name, self.B = a, int(first), name, int(a.shape[0])
+        self.counts: np.ndarray | None = None
         self._convert = dense_converter(a)  # (chosen once: the choice may look up Numba's disk cache)
         self._parts: dict[int, tuple] = {}  # first sample of a chunk -> its events (local offsets)
         self._lock = threading.Lock()
@@ -45,11 +47,19 @@ class ChunkedInput:
         v = np.array([self.a.min(), self.a.max()], dtype=np.float64)
         return np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64), v, np.array([0, 2], dtype=np.int64)
 
+    def count(self) -> None:
+        """Count the values per sample and neuron (``counts``) as the chunks are converted."""
+        self.counts = np.zeros((self.B, self.a.shape[2]))
+
     def events(self, lo: int, hi: int) -> tuple:
         """Samples ``lo .. hi - 1`` as `evsim.engine.batch.Batch` inputs ``(ev_t, ev_n, ev_val, ev_off)``: their
         events only, ``ev_off[lo : hi + 1]`` their offsets (the other entries unused)."""
         t, j, v, o = self._convert(self.a[lo:hi])
         n = j + self.first if self.first else j
+        if self.counts is not None:  # (per bin in event order: `np.bincount` over the whole batch gives the same)
+            k, size = hi - lo, self.a.shape[2]
+            b = np.repeat(np.arange(k, dtype=np.int64), np.diff(o))
+            self.counts[lo:hi] = np.bincount(b * size + j, weights=v, minlength=k * size).reshape(k, size)
         with self._lock:
             self._parts[lo] = (t, n, v, o)
         off = np.zeros(self.B + 1, dtype=np.int64)
