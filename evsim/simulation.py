@@ -60,7 +60,11 @@ class Spikes:
     def dense(self, steps: int, size: int, n_samples: int = 1) -> np.ndarray:
         """Spike counts ``[n_samples, steps, size]`` (input values for an input population)."""
         out = np.zeros((n_samples, steps, size), dtype=self.counts.dtype)
-        np.add.at(out, (self.samples, self.times, self.indices), self.counts)
+        at = (self.samples.astype(np.int64) * steps + self.times) * size + self.indices
+        if self.counts.dtype.kind in "iu" and np.all(at[1:] > at[:-1]):  # each entry once (a neuron's spikes in
+            out.reshape(-1)[at] = self.counts  # sample and step order): set, ~10x faster than np.add.at
+        else:
+            np.add.at(out, (self.samples, self.times, self.indices), self.counts)
         return out
 
 

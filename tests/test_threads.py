@@ -116,3 +116,23 @@ def test_threads_equal_one_thread_and_single_samples(rng, record):
             np.testing.assert_array_equal(one.spikes["in"].counts[sel], s.spikes["in"].counts)
         else:
             np.testing.assert_array_equal(one.counts["in"][b], x[b].sum(axis=0))
+
+
+def test_spikes_dense_sorted_unsorted_repeated(rng):
+    """`Spikes.dense` (the outputs gathered after the threads): set when each entry comes once in order, added
+    otherwise; both against a plain loop."""
+    from evsim.simulation import Spikes
+
+    s, t, i = rng.integers(0, 3, 200), rng.integers(0, 6, 200), rng.integers(0, 4, 200)
+    for order in (np.lexsort((i, t, s)), rng.permutation(200)):  # sorted (with repeats), shuffled
+        for c in (rng.integers(1, 5, 200), rng.normal(0, 1, 200)):
+            sp = Spikes(t[order], i[order], c[order], s[order])
+            ref = np.zeros((3, 6, 4), dtype=c.dtype)
+            for k in order:
+                ref[s[k], t[k], i[k]] += c[k]
+            np.testing.assert_array_equal(sp.dense(6, 4, 3), ref)
+    key = np.unique(s * 24 + t * 4 + i)  # each entry once, in order: the fast path
+    sp = Spikes(key // 4 % 6, key % 4, np.arange(1, key.size + 1), key // 24)
+    ref = np.zeros(72, dtype=np.int64)
+    ref[key] = np.arange(1, key.size + 1)
+    np.testing.assert_array_equal(sp.dense(6, 4, 3), ref.reshape(3, 6, 4))
