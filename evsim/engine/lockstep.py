@@ -161,10 +161,10 @@ def _lockstep(
     i = np.empty((G, N))
     v = np.empty((G, N))
     ref_until = np.empty((G, N), dtype=np.int64)
-    pending = np.empty((G, N), dtype=np.int64)
     v_new = np.empty((G, N))
     fired = np.zeros((G, N), dtype=np.uint8)
     upd = np.zeros(G, dtype=np.int64)
+    n_fired = np.zeros(G, dtype=np.int64)
     ie = np.empty(G, dtype=np.int64)
     sb_n = np.empty(N, dtype=np.int64)
     sb_v = np.empty(N)
@@ -178,7 +178,7 @@ def _lockstep(
             out_sops[b] = 0
             out_upd[b] = 0
         ref_until[:] = -1
-        pending[:] = 0
+        fired[:] = 0
         for t in range(T):
             s = t & mask
             for gb in range(g1 - g0):  # run control, before each step (`evsim.control.halted`)
@@ -209,13 +209,14 @@ def _lockstep(
                     rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_rec + (g1 - g0) * (hi_p - lo_p))
                     rec_b = _grown_b(rec_b, rec_t.shape[0])
                 late = rdelay[p] and reset_mode[p] == 1
-                _update(acc, i, v, v_new, fired, pending, ref_until, refractory, prmc, upd, g1 - g0, s * N, lo_p,
+                _update(acc, i, v, v_new, fired, ref_until, refractory, prmc, upd, n_fired, g1 - g0, s * N, lo_p,
                         hi_p, t, keep_i[p], ge[p], reset_mode[p] == 1, late, has_ref[p])  # fmt: skip
                 for gb in range(g1 - g0):
                     b = g0 + gb
                     out_upd[b] += upd[gb]
                     m = 0
-                    for n in range(lo_p, hi_p):  # the spikes, in neuron order (branch-free: kept if it fired)
+                    for n in range(lo_p, hi_p if n_fired[gb] > 0 else lo_p):  # the spikes, in neuron order
+                        # (branch-free: each neuron written, kept if it fired)
                         sb_n[m] = n
                         m += fired[gb, n]
                     if record_v[p]:
@@ -304,11 +305,11 @@ def _update(
     v: np.ndarray,
     v_new: np.ndarray,
     fired: np.ndarray,
-    pending: np.ndarray,
     ref_until: np.ndarray,
     refractory: np.ndarray,
     prmc: np.ndarray,
     upd: np.ndarray,
+    n_fired: np.ndarray,
     n_g: int,
     b0: int,
     lo: int,
@@ -321,62 +322,52 @@ def _update(
     has_ref: bool,
 ) -> None:
     """Step neurons ``lo:hi`` of the first ``n_g`` samples (rows) through step ``t``: their input
-    ``acc[:, b0 + n]`` (cleared), ``fired`` set, ``upd[row]`` the updates an event-driven engine counts (input,
-    spike or late reset). The equations of `evsim.engine.stepped._step_plain` (kinds 1, 2: reset at once; 3, ``late``:
-    `evsim.engine.step._step_late`), operation for operation, in passes that each write one array (vectorised)."""
+    ``acc[:, b0 + n]`` (cleared); ``fired`` says who fired (before: at ``t - 1``, a late reset pending), ``upd[row]``
+    the updates an event-driven engine counts (input, spike or late reset), ``n_fired[row]`` the spikes. The
+    equations of `evsim.engine.stepped._step_plain` (kinds 1, 2: reset at once; 3, ``late``: `evsim.engine.step`'s
+    `_step_late`), operation for operation, in passes that each write one array: LLVM vectorises them (it does not
+    vectorise a loop that writes five arrays it cannot prove disjoint: the per-sample loop)."""
     lu, hu = np.uint64(lo), np.uint64(hi)
     for g_ in range(n_g):  # (unsigned indices, every value loaded before it is used, selects rather than branches:
         g = np.uint64(g_)  # what LLVM needs to vectorise these loops)
         bu = np.uint64(b0)
-        for n in range(lu, hu):  # the membrane before the threshold test (the late reset applied)
-            x, v_g, i_g, pend = acc[g, bu + n], v[g, n], i[g, n], pending[g, n] > 0
-            beta, g_i, g_x, v_bias, v_min, th = (
-                prmc[BETA, n],
-                prmc[G_I, n],
-                prmc[G_X, n],
-                prmc[V_BIAS, n],
-                prmc[V_MIN, n],
-                prmc[V_TH, n],
-            )
+        c = 0
+        for n in range(lu, hu):  # the membrane before the threshold test (the late reset applied), the updates
+            x, v_g, i_g, pend, rf = acc[g, bu + n], v[g, n], i[g, n], fired[g, n] != 0, ref_until[g, n] >= t
+            beta, g_i, g_x, v_bias = prmc[BETA, n], prmc[G_I, n], prmc[G_X, n], prmc[V_BIAS, n]
+            v_min, th = prmc[V_MIN, n], prmc[V_TH, n]
             v_n = beta * v_g + g_i * i_g + g_x * x + v_bias
             v_n = v_min if v_n < v_min else v_n
             v_p = v_n - th
             v_p = v_min if v_p < v_min else v_p
-            v_new[g, n] = v_p if late & pend else v_n
-        for n in range(lu, hu):  # the current
+            v_n = v_p if late & pend else v_n
+            v_new[g, n] = v_n
+            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
+            c += f | (x != 0.0) | (late & pend)
+        upd[g_] = c
+        for n in range(lu, hu):  # the current; the input cleared
             x, i_g, rf = acc[g, bu + n], i[g, n], ref_until[g, n] >= t
             alpha, in_gain, i_bias = prmc[ALPHA, n], prmc[IN_GAIN, n], prmc[I_BIAS, n]
             x_i = x if keep | (not rf) else 0.0
             i[g, n] = alpha * i_g + in_gain * x_i + i_bias
-        for n in range(lu, hu):  # the threshold test
-            v_n, th, rf = v_new[g, n], prmc[V_TH, n], ref_until[g, n] >= t
-            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-            fired[g, n] = f
+            acc[g, bu + n] = 0.0
         for n in range(lu, hu):  # the reset
-            v_n, f, rf, th, v_reset = (
-                v_new[g, n],
-                fired[g, n] != 0,
-                ref_until[g, n] >= t,
-                prmc[V_TH, n],
-                prmc[V_RESET, n],
-            )
+            v_n, rf, th, v_reset = v_new[g, n], ref_until[g, n] >= t, prmc[V_TH, n], prmc[V_RESET, n]
+            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
             after = (v_n - th) if subtract else v_reset
             v_n = v_n if late else (after if f else v_n)
             v[g, n] = v_reset if rf else v_n
         c = 0
-        for n in range(lu, hu):
-            f, x, pend = fired[g, n] != 0, acc[g, bu + n], pending[g, n] > 0
-            c += f | (x != 0.0) | (late & pend)
-        upd[g_] = c
-        if late:
-            for n in range(lu, hu):
-                pending[g, n] = fired[g, n]
+        for n in range(lu, hu):  # the spikes (a late reset pending at the next step)
+            v_n, rf, th = v_new[g, n], ref_until[g, n] >= t, prmc[V_TH, n]
+            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
+            fired[g, n] = f
+            c += f
+        n_fired[g_] = c
         if has_ref:
             for n in range(lu, hu):
                 f, r, ru = fired[g, n] != 0, refractory[n], ref_until[g, n]
                 ref_until[g, n] = t + r if f & (r > 0) else ru
-        for n in range(lu, hu):
-            acc[g, bu + n] = 0.0
 
 
 @njit_inline
