@@ -6,7 +6,7 @@ a current or a recorded membrane: `CompiledNetwork.arrays["always"]`), as the sm
 snnTorch are, `run_lockstep` steps every sample of the chunk through step ``t`` before any goes on to ``t + 1``:
 
 * input events and spikes are delivered sample by sample, row by row, exactly as `evsim.engine.deliver._send`
-  does (same rows, same order of the additions: float64 sums bit for bit the same);
+  does (same rows, same order of the additions: float64 sums bit for bit the same; `evsim.engine.lockstep_deliver`);
 * each population is updated for all the samples in one pass over ``[samples, n]`` (`_update`): the equations of
   `evsim.engine.step` / `evsim.engine.stepped` (``plain`` kinds 1, 2 and 3: the same operations in the same order),
   written so that LLVM vectorises them (one array written per loop; the per-sample loop writes five and does not);
@@ -16,8 +16,9 @@ snnTorch are, `run_lockstep` steps every sample of the chunk through step ``t`` 
 Same results as the per-sample path, field for field (`tests/test_lockstep.py`). Eligibility (`eligible`): every
 non-input population stepped at every step with the plain equations (no overshoot rule, multi-spike), no listed
 population, Poisson source, implicit convolution or channel-last layout. Run control: the chunk is checked before
-every step, as the loop does; when a sample would stop (Ctrl-C, a budget, a limit), the lockstep run gives up
-(`run_lockstep` returns None) and the chunk is run again by the per-sample path, which stops it where it stops.
+every step, as the loop does; a stop flag (Ctrl-C, wall clock) returns the groups of samples finished before; a
+sample past a limit (events, spikes) makes the lockstep run give up (`run_lockstep` returns None) and the chunk is
+run again by the per-sample path, which stops it where it stops.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .._jit import njit, njit_inline
 from ..control import EVENTS, RUNNING
 from . import first_run
 from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _gap
+from .lockstep_deliver import _deliver
 from .record import _grown
 
 GROUP_BYTES = 1 << 20  # state of a lockstep group (ring included), at most: samples stepped together stay in cache
@@ -168,6 +170,22 @@ def _lockstep(
     ie = np.empty(G, dtype=np.int64)
     sb_n = np.empty(N, dtype=np.int64)
     sb_v = np.empty(N)
+    scratch = (np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))  # (for `_add_rows`)
+    syn = (
+        pop_of,
+        pop_off,
+        out_ptr,
+        out_proj,
+        ip_off,
+        tgt_pop,
+        rowptr,
+        delays,
+        q_maxd,
+        q_full,
+        targets,
+        weights,
+        is_input,
+    )
     for g0 in range(lo, hi, G):
         g1 = min(g0 + G, hi)
         for gb in range(g1 - g0):
@@ -198,8 +216,7 @@ def _lockstep(
                     sb_v[m] = ev_val[ie[gb]]
                     m += 1
                     ie[gb] += 1
-                _deliver(acc, gb, b, sb_n, sb_v, m, t, T, N, mask, pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop,
-                         rowptr, delays, q_maxd, q_full, targets, weights, is_input, out_sops)  # fmt: skip
+                _deliver(acc, gb, b, sb_n, sb_v, m, t, T, N, mask, syn, out_sops, scratch)
             for oi in range(P):
                 p = order[oi]
                 if is_input[p]:
@@ -235,8 +252,7 @@ def _lockstep(
                             out_cnt[b, sb_n[j]] += 1
                     for j in range(m):
                         sb_v[j] = 1.0
-                    _deliver(acc, gb, b, sb_n, sb_v, m, t, T, N, mask, pop_of, pop_off, out_ptr, out_proj, ip_off,
-                             tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights, is_input, out_sops)  # fmt: skip
+                    _deliver(acc, gb, b, sb_n, sb_v, m, t, T, N, mask, syn, out_sops, scratch)
         for gb in range(g1 - g0):  # the end of the run: input neurons settled as `evsim.engine.gap._settle` does
             b = g0 + gb
             for p in range(P):
@@ -368,79 +384,3 @@ def _update(
             for n in range(lu, hu):
                 f, r, ru = fired[g, n] != 0, refractory[n], ref_until[g, n]
                 ref_until[g, n] = t + r if f & (r > 0) else ru
-
-
-@njit_inline
-def _deliver(
-    acc: np.ndarray,
-    g: int,
-    b: int,
-    src_n: np.ndarray,
-    src_v: np.ndarray,
-    m: int,
-    t: int,
-    T: int,
-    N: int,
-    mask: int,
-    pop_of: np.ndarray,
-    pop_off: np.ndarray,
-    out_ptr: np.ndarray,
-    out_proj: np.ndarray,
-    ip_off: np.ndarray,
-    tgt_pop: np.ndarray,
-    rowptr: np.ndarray,
-    delays: np.ndarray,
-    q_maxd: np.ndarray,
-    q_full: np.ndarray,
-    targets: np.ndarray,
-    weights: np.ndarray,
-    is_input: np.ndarray,
-    sops: np.ndarray,
-) -> None:
-    """`evsim.engine.deliver._send` for sample ``b`` (row ``g`` of the ring ``acc``), every target stepped: the
-    events ``src_n[:m]`` of values ``src_v[:m]`` sent at step ``t``, run by run of one population, projection by
-    projection, row by row (the additions in its order)."""
-    gu = np.uint64(g)
-    k = 0
-    while k < m:
-        src_p = pop_of[src_n[k]]
-        k_end = k + 1
-        while k_end < m and pop_of[src_n[k_end]] == src_p:
-            k_end += 1
-        for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
-            q = out_proj[qi]
-            toff = pop_off[tgt_pop[q]]
-            row0 = ip_off[q] - pop_off[src_p]
-            unit_p = not is_input[src_p]
-            used = 0
-            checked = t + q_maxd[q] >= T
-            for kk in range(k, k_end):
-                val = src_v[kk]
-                row = row0 + src_n[kk]
-                e0, e1 = rowptr[row], rowptr[row + 1]
-                if checked:
-                    e = e0
-                    while e < e1 and t + delays[e] < T:
-                        e += 1
-                    e1 = e
-                if e1 > e0:
-                    if delays[e0] == delays[e1 - 1]:
-                        base = ((t + delays[e0]) & mask) * N + toff
-                        if q_full[q]:
-                            for j in range(e1 - e0):
-                                acc[gu, np.uint64(base + j)] += weights[np.uint64(e0 + j)] * val
-                        else:
-                            for j in range(e1 - e0):
-                                e = np.uint64(e0 + j)
-                                acc[gu, np.uint64(base + targets[e])] += weights[e] * val
-                    elif unit_p:
-                        for j in range(e1 - e0):
-                            e = np.uint64(e0 + j)
-                            acc[gu, np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e]
-                    else:
-                        for j in range(e1 - e0):
-                            e = np.uint64(e0 + j)
-                            acc[gu, np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e] * val
-                used += e1 - e0
-            sops[b, q] += used
-        k = k_end
