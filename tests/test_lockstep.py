@@ -161,3 +161,33 @@ def test_limits_as_per_sample_path(rng, monkeypatch, limit):
     if limit == "max_events":  # (a budget: the samples before come back; past the spike limit, none)
         assert e1.value.samples_done == e2.value.samples_done == 3
         _assert_same(e1.value.partial, e2.value.partial)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.float64])
+def test_dense_input_read_in_place(rng, monkeypatch, dtype):
+    """A dense spike input of one port, counted only: read by the kernel itself (uint8, bool), not made into events
+    first; every field, and the input's counts, as the per-sample path gives them from the events."""
+    w1, w2 = rng.normal(0, 0.6, (10, 6)), rng.normal(0, 0.8, (3, 10))
+    pops = (
+        evsim.Population("in", 6),
+        evsim.Population("h", 10, evsim.LIF(10, 0.9, 1.0, bias=rng.normal(0, 0.05, 10), reset_delay=True)),
+        evsim.Population("o", 3, evsim.LIF(3, 0.8, 1.0, bias=0.02)),
+    )
+    projs = (
+        evsim.Projection.from_dense("in->h", "in", "h", w1),
+        evsim.Projection.from_dense("h->o", "h", "o", w2, rng.integers(0, 3, (3, 10))),
+    )
+    net = evsim.Network(pops, projs, ("in",), ("o",))
+    x = (rng.random((9, 30, 6)) < 0.4).astype(dtype)
+    read = []
+    real = lockstep._lockstep
+    monkeypatch.setattr(lockstep, "_lockstep", lambda *a: read.append(a[9]) or real(*a))  # (a[9]: d_first)
+    for record in ("outputs", "all"):
+        for threads in (1, 2):
+            _assert_same(evsim.run(net, x, record=record, threads=threads),
+                         _per_sample(monkeypatch, net, x, record=record, threads=threads))  # fmt: skip
+    in_place = dtype != np.float64
+    assert any(f == 0 for f in read) == in_place and any(f == -1 for f in read)  # ("all": the events are needed)
+    r = evsim.run(net, x, record="outputs")
+    np.testing.assert_array_equal(r.counts["in"], x.sum(axis=1))
+    assert r.counts["h"].sum() > 20

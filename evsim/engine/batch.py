@@ -296,6 +296,7 @@ class Batch:
     rec_mode: np.ndarray
     ctls: np.ndarray
     out: tuple  # (i, v, n_updates, sops, vtrace, counts)
+    dense: Any = None  # (a, first): a dense input that `evsim.engine.lockstep` reads in place of ``ev`` (or None)
 
 
 def new_batch(cn: Any, T: int, ev: tuple, v0: np.ndarray | None, seed: int, rec_mode: np.ndarray, ctls: np.ndarray):
@@ -335,9 +336,10 @@ def _use_kernel(bt: Batch, args: tuple) -> bool:
     return first_run.available(_run_batch, args, {})
 
 
-def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
+def run_chunk(bt: Batch, lo: int, hi: int) -> Runs | None:
     """Run samples ``lo .. hi - 1`` of ``bt`` (in one compiled call, or one call per sample: see `_use_kernel`);
-    their `Runs` (fewer samples if one stopped)."""
+    their `Runs` (fewer samples if one stopped). None when ``bt.dense`` is set and the lockstep kernel does not
+    serve the chunk (`evsim.engine.chunked_input`: then run it with its events)."""
     a = bt.cn.arrays
     dims = (int(a["N"]), int(a["P"]), int(a["D"]))
     net = net_args(bt.cn)
@@ -354,7 +356,10 @@ def run_chunk(bt: Batch, lo: int, hi: int) -> Runs:
                     first_run.prepare(run_discrete, _sample_args(bt, lo, dims, net), {})
                 _kernel[bt.cn] = use
     try:
-        r = lockstep.run_lockstep(bt, lo, hi) if _kernel[bt.cn] and lockstep.serves(bt.cn) else None
+        use_lockstep = _kernel[bt.cn] and lockstep.serves(bt.cn)
+        r = lockstep.run_lockstep(bt, lo, hi) if use_lockstep else None
+        if r is None and bt.dense is not None:  # (only lockstep reads a dense input: the caller makes the events)
+            return None
         if r is None:  # (lockstep: a sample stops at a limit; the per-sample path stops it where it stops)
             r = _run_batch(*args) if _kernel[bt.cn] and not lockstep.serves(bt.cn) else _run_each(bt, lo, hi, dims, net)
         done, t, n, c, n_sp = r

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import lockstep
 from .batch import Batch, Runs, dense_converter
 
 
@@ -66,10 +67,17 @@ class ChunkedInput:
         off[lo : hi + 1] = o
         return t, n, v, off
 
-    def runner(self, bt: Batch, run_chunk: Callable[[Batch, int, int], Runs]) -> Callable[[int, int], Runs]:
+    def runner(
+        self, bt: Batch, run_chunk: Callable[[Batch, int, int], Runs | None]
+    ) -> Callable[[int, int], Runs | None]:
         """``run_chunk(lo, hi)`` for `evsim.control.run_chunked`: the chunk's events made, then run."""
 
-        def run(lo: int, hi: int) -> Runs:
+        def run(lo: int, hi: int) -> Runs | None:  # (None never: only with ``dense``)
+            if self.counts is not None and lockstep.reads_dense(bt.cn, self.a):  # (lockstep reads the array itself)
+                r = run_chunk(dataclasses.replace(bt, dense=(self.a, self.first)), lo, hi)
+                if r is not None:
+                    self.counts[lo:hi] = self.a[lo:hi].sum(axis=1, dtype=np.float64)  # (integers: exact sums)
+                    return r
             return run_chunk(dataclasses.replace(bt, ev=self.events(lo, hi)), lo, hi)
 
         return run

@@ -56,6 +56,14 @@ def eligible(cn: Any) -> bool:
     )
 
 
+def reads_dense(cn: Any, a: np.ndarray) -> bool:
+    """Whether the lockstep kernel can take network ``cn``'s one input port as the dense array ``a`` ``[B, T, n]``
+    itself (spikes as uint8 or bool, C-contiguous) instead of its events: the same events, read in the same order
+    (sample, step, neuron), without making them."""
+    return a.ndim == 3 and a.dtype in (np.uint8, np.bool_) and a.flags.c_contiguous and serves(cn)
+
+
+_NO_DENSE = np.zeros((1, 1, 1), dtype=np.uint8)
 _eligible: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -80,11 +88,12 @@ def _args(bt: Any, lo: int, hi: int) -> tuple:
     N, P, D = int(a["N"]), int(a["P"]), int(a["D"])
     group = max(1, min(hi - lo, GROUP_BYTES // (8 * N * (D + 5))))
     ref = np.array([bool(np.any(a["refractory"][a["pop_off"][p] : a["pop_off"][p + 1]] > 0)) for p in range(P)])
+    dense, first = (_NO_DENSE, -1) if bt.dense is None else (bt.dense[0].view(np.uint8), int(bt.dense[1]))
     return (
-        lo, hi, group, bt.T, *bt.ev, bt.i0, bt.v0, bt.ctls, bt.rec_mode, N, P, D, a["pop_off"], a["order"],
-        a["is_input"], a["reset_mode"], a["ge"], a["rdelay"], a["keep_i"], a["record_v"], a["rec_off"], a["prmc"],
-        a["refractory"], ref, a["out_ptr"], a["out_proj"], a["ip_off"], a["tgt_pop"], a["rowptr"], a["delays"],
-        a["q_maxd"], a["q_full"], a["targets"], a["weights"], *bt.out,
+        lo, hi, group, bt.T, *bt.ev, dense, first, bt.i0, bt.v0, bt.ctls, bt.rec_mode, N, P, D, a["pop_off"],
+        a["order"], a["is_input"], a["reset_mode"], a["ge"], a["rdelay"], a["keep_i"], a["record_v"], a["rec_off"],
+        a["prmc"], a["refractory"], ref, a["out_ptr"], a["out_proj"], a["ip_off"], a["tgt_pop"], a["rowptr"],
+        a["delays"], a["q_maxd"], a["q_full"], a["targets"], a["weights"], *bt.out,
     )  # fmt: skip
 
 
@@ -108,6 +117,8 @@ def _lockstep(
     ev_n: np.ndarray,
     ev_val: np.ndarray,
     ev_off: np.ndarray,
+    dense: np.ndarray,
+    d_first: int,
     i0: np.ndarray,
     v0: np.ndarray,
     ctls: np.ndarray,
@@ -146,7 +157,8 @@ def _lockstep(
 ) -> tuple:
     """`run_lockstep`'s kernel: groups of ``group`` samples, each group stepped together through the ``T`` steps.
     Returns ``(done, t, n, c, n_sp)`` as `evsim.engine.batch._run_batch`, or ``done = -1`` when a sample would
-    stop early (nothing of ``ctls`` written then)."""
+    stop early (nothing of ``ctls`` written then). The input: the events ``ev_*``, or with ``d_first >= 0`` the
+    dense array ``dense[b, t, j]`` of input neuron ``d_first + j`` (uint8; `reads_dense`)."""
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
         pop_of[pop_off[p] : pop_off[p + 1]] = p
@@ -216,6 +228,11 @@ def _lockstep(
                     sb_v[m] = ev_val[ie[gb]]
                     m += 1
                     ie[gb] += 1
+                for j in range(dense.shape[2] if d_first >= 0 else 0):  # (a dense input: its non-zero entries)
+                    xv = dense[b, t, j]
+                    sb_n[m] = d_first + j
+                    sb_v[m] = xv
+                    m += xv != 0
                 _deliver(acc, gb, b, sb_n, sb_v, m, t, T, N, mask, syn, out_sops, scratch)
             for oi in range(P):
                 p = order[oi]
