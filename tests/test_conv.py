@@ -154,6 +154,8 @@ def test_nmnist_cnn_implicit_equals_expanded_and_saves_memory():
     ri, re = evsim.run(imp, x), evsim.run(exp, x.reshape(60, -1))  # (C, H, W) frames or flattened in C order
     for p in imp.populations:
         np.testing.assert_array_equal(ri.spikes[p.name].dense(60, p.size), re.spikes[p.name].dense(60, p.size))
+        for f in ("times", "indices", "counts"):  # the records in the same order (channel-last ones sorted back)
+            np.testing.assert_array_equal(getattr(ri.spikes[p.name], f), getattr(re.spikes[p.name], f))
     assert ri.sops_by_projection == re.sops_by_projection
     assert len(ri.spikes["1"]) > 0 and ri.sops > 0
     # the first layer's input current at step 0 is scipy's convolution of the first frame

@@ -189,6 +189,42 @@ def _emit_conv(
     return n
 
 
+@njit_inline
+def _by_channel(
+    rec_n: np.ndarray,
+    rec_c: np.ndarray,
+    a: int,
+    z: int,
+    lo: int,
+    hw: int,
+    tmp_n: np.ndarray,
+    tmp_c: np.ndarray,
+    first: np.ndarray,
+) -> None:
+    """Sort the records ``a:z`` (one step, one channel-last population, `channel_last`) by neuron. Their neurons
+    ``lo + c hw + y W + x`` (network's order) were found in the engine's order ``(y, x, c)``, so each channel's are
+    already ascending: a stable counting sort by channel ``c`` puts them in order (``m + C`` operations, where
+    sorting the interleaved channels by insertion took ``m**2 / 4``: 9% of the implicit conv workload)."""
+    nch = 0
+    for k in range(a, z):  # the channels present, and how many records each
+        nch = max(nch, (rec_n[k] - lo) // hw + 1)
+    for c in range(nch + 1):
+        first[c] = 0
+    for k in range(a, z):
+        first[(rec_n[k] - lo) // hw + 1] += 1
+    for c in range(nch):
+        first[c + 1] += first[c]
+    for k in range(a, z):
+        c = (rec_n[k] - lo) // hw
+        j = first[c]
+        first[c] = j + 1
+        tmp_n[j] = rec_n[k]
+        tmp_c[j] = rec_c[k]
+    for j in range(z - a):
+        rec_n[a + j] = tmp_n[j]
+        rec_c[a + j] = tmp_c[j]
+
+
 @njit
 def _send_conv(
     src_n: np.ndarray,

@@ -48,12 +48,12 @@ import numpy as np
 from .._jit import njit
 from ..control import halted
 from ..neurons import RESET_SUBTRACT
-from .conv import _send_conv
+from .conv import _by_channel, _send_conv
 from .deliver import _gather_inputs, _send
 from .gap import _bring_to, _catch_up, _settle
 from .listed import _update_listed
 from .poisson import _draw_poisson
-from .record import _grown, _grown_heap, _record_v, _sorted_records
+from .record import _grown, _grown_heap, _record_v
 from .stepped import _step_plain, _step_rules
 from .wakes import _first_steps, _first_wakes, _pop_wakes
 
@@ -213,6 +213,12 @@ def run_discrete(
         if perm[n] != n:  # one, and a step's recorded spikes of such a population sorted back
             moved = True
             moved_p[pop_of[n]] = True
+    hw = np.zeros(P, dtype=np.int64)  # a channel-last population's neurons per channel (its network index 1 is
+    for p in range(P):  # engine index C), and room to sort a step's records by channel (`_by_channel`)
+        if moved_p[p]:
+            hw[p] = user_of[pop_off[p] + 1] - pop_off[p]
+    n_srt = N + 1 if moved else 0
+    srt_n, srt_c, srt_f = np.empty(n_srt, np.int32), np.empty(n_srt, np.int64), np.empty(n_srt, np.int64)
     if moved and hs[1] == 0:
         i0, v0 = i.copy(), v.copy()
         for n in range(N):
@@ -297,7 +303,7 @@ def run_discrete(
                     _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             if moved_p[p] and n_spk - rec0 > 1:
-                _sorted_records(rec_n, rec_c, rec0, n_spk)
+                _by_channel(rec_n, rec_c, rec0, n_spk, lo, hw[p], srt_n, srt_c, srt_f)
             # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
             # targets come later in `order`)
     ctl[3] = t_stop

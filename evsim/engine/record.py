@@ -33,20 +33,6 @@ def _grown_heap(heap: np.ndarray, need: int) -> np.ndarray:
 
 
 @njit_inline
-def _sorted_records(rec_n: np.ndarray, rec_c: np.ndarray, lo: int, hi: int) -> None:
-    """Sort one step's spike records ``lo:hi`` of one population by neuron (insertion sort: a few dozen)."""
-    for a in range(lo + 1, hi):
-        n, c = rec_n[a], rec_c[a]
-        b = a
-        while b > lo and rec_n[b - 1] > n:
-            rec_n[b] = rec_n[b - 1]
-            rec_c[b] = rec_c[b - 1]
-            b -= 1
-        rec_n[b] = n
-        rec_c[b] = c
-
-
-@njit_inline
 def _record_v(vtrace: np.ndarray, row: int, col: int, lo: int, hi: int, v: np.ndarray) -> None:
     """Membranes ``v[lo:hi]`` into ``vtrace[row, col:]`` (the neurons already brought to the step)."""
     for n in range(lo, hi):
