@@ -24,6 +24,7 @@ from .engine import CompiledNetwork, compile_network
 from .engine.batch import Runs, as_runs, join_batch, new_batch, run_chunk
 from .engine.chunked_input import ChunkedInput
 from .engine.exact_compile import CompiledExact, compile_exact
+from .engine.record import GROUP_KERNEL_MIN, group_by_population
 from .errors import InputError
 
 # The inputs' checks and normalisation live in evsim.inputs; re-exported: callers import them from here.
@@ -292,6 +293,9 @@ def _gather(
         if n.size == 0 or n.max() < cn.pop_off[k + 1]:  # one population (e.g. the input): in order already
             starts[k + 1 :] = n.size
             return [t, n - cn.pop_off[k] if cn.pop_off[k] else n, c, b], starts
+        if n.size >= GROUP_KERNEL_MIN:  # (the same grouping, compiled: `evsim.engine.record`)
+            order, local, starts = group_by_population(n, np.asarray(cn.pop_off, np.int64))
+            return [t[order], local, c[order], b if B_ == 1 else b[order]], starts
         pop = (np.searchsorted(cn.pop_off, n, side="right") - 1).astype(np.int16 if len(cn.names) < 2**15 else np.int32)
         np.cumsum(np.bincount(pop, minlength=len(cn.names)), out=starts[1:])
         order = np.argsort(pop, kind="stable")

@@ -37,3 +37,46 @@ def _record_v(vtrace: np.ndarray, row: int, col: int, lo: int, hi: int, v: np.nd
     """Membranes ``v[lo:hi]`` into ``vtrace[row, col:]`` (the neurons already brought to the step)."""
     for n in range(lo, hi):
         vtrace[row, col + n - lo] = v[n]
+
+
+GROUP_KERNEL_MIN = 65536  # records from which `Result` assembly groups them with `group_by_population` (compiling it
+# once costs ~0.3 s, more than NumPy's sort spends below this)
+
+
+@njit
+def group_by_population(n: np.ndarray, pop_off: np.ndarray) -> tuple:
+    """Records of global neurons ``n`` grouped by population, stable: ``(order, local, starts)``, record
+    ``order[j]`` is the j-th of the grouping, ``local[j]`` its neuron within its population, population ``p``'s
+    records are ``starts[p]:starts[p + 1]``. A counting sort in two passes: what ``np.argsort(population,
+    kind="stable")`` with the population found by ``np.searchsorted`` gives, in ~10 ms instead of ~30 for the 720k
+    records of the conv workload (10% of its `evsim.run` with every spike recorded)."""
+    P = pop_off.shape[0] - 1
+    m = n.shape[0]
+    pop = np.empty(m, dtype=np.int32)
+    starts = np.zeros(P + 1, dtype=np.int64)
+    a = 0
+    for k in range(m):
+        if n[k] < pop_off[a] or n[k] >= pop_off[a + 1]:  # (records come in runs of one population)
+            a, b = 0, P  # pop_off[a] <= n[k] < pop_off[b]
+            while b - a > 1:
+                c = (a + b) >> 1
+                if n[k] >= pop_off[c]:
+                    a = c
+                else:
+                    b = c
+        pop[k] = a
+        starts[a + 1] += 1
+    for p in range(P):
+        starts[p + 1] += starts[p]
+    pos = np.empty(P, dtype=np.int64)
+    for p in range(P):
+        pos[p] = starts[p]
+    order = np.empty(m, dtype=np.int64)
+    local = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        p = pop[k]
+        j = pos[p]
+        pos[p] = j + 1
+        order[j] = k
+        local[j] = n[k] - pop_off[p]
+    return order, local, starts
