@@ -48,6 +48,9 @@ def test_fast_paths_match_reference(uniform, full, seed):
     a = compile_network(net).arrays
     assert list(a["plain"][1:]) == ([2, 2] if uniform else [1, 1])
     assert list(a["q_full"]) == [full, full, True]
+    if uniform:  # "h" (LIF) takes the loop without current of `evsim.engine.step`, "o" (CubaLIF) the other
+        current = [np.any(a["prmc"][[0, 3], a["pop_off"][k] : a["pop_off"][k + 1]]) for k in (1, 2)]  # alpha, g_i
+        assert current == [False, True]
     x = (r.random((60, 7)) < 0.3) * r.choice([1.0, 0.5, 2.0], (60, 7))
     res = evsim.run(net, x)
     ref = reference.simulate(net, {"in": x}, 60)

@@ -8,6 +8,10 @@ path without the per-neuron coefficient loads and the refractory selects. The sa
     v' = beta v + g_i i + g_x x + v_bias, clamped below at v_min;   i' = alpha i + in_gain x + i_bias
     fire when v' >= v_th (``pge``) or v' > v_th; then v' - v_th (subtract reset) or v_reset
 
+With no current carried from step to step (alpha = g_i = 0: delta synapses, as every IF/LIF layer of a CNN) the
+loop drops the terms that are zero: i' = in_gain x + i_bias and v' = beta v + g_x x + v_bias, without reading i
+(the same values; only a result of zero could differ in the sign of that zero).
+
 Measured on 4,096 neurons: 0.8 ns per neuron and step against 2.6 ns for the per-neuron loop.
 """
 
@@ -39,6 +43,24 @@ def _step_uniform(
     n_fired = 0
     n_input = 0
     hot_n = 0
+    if alpha == 0.0 and g_i == 0.0:  # no current carried over (delta synapses): i' = in_gain x + i_bias, and v does
+        for k in range(hi - lo):  # not read it (one load and two products less)
+            u = np.uint64(lo + k)
+            bu = np.uint64(b0 + k)
+            x = acc[bu]
+            acc[bu] = 0.0
+            v_n = beta * v[u] + g_x * x + v_bias
+            v_n = v_min if v_n < v_min else v_n
+            i[u] = in_gain * x + i_bias
+            f = (v_n >= th) if pge else (v_n > th)
+            after = (v_n - th) if subtract else v_reset
+            v_n = after if f else v_n
+            v[u] = v_n
+            fired[u] = f
+            n_fired += f
+            n_input += (x != 0.0) & (not f)
+            hot_n += v_n >= th
+        return n_fired, n_input, hot_n
     for k in range(hi - lo):  # unsigned indices: no negative-index tests (vectorised, 3x faster than signed)
         u = np.uint64(lo + k)
         bu = np.uint64(b0 + k)
