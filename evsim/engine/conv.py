@@ -18,7 +18,7 @@ KMAX = 4096  # largest convolution kernel side the engine handles (checked when 
 # columns of a convolution's row of ``conv_par`` after the 16 of `ConvSpec.params`: output channels per group,
 # the target's strides of an output channel, row and column (`channel_last`), and the offsets of its kernel in
 # ``conv_w`` and of its tables in ``conv_tab``
-OG, S_C, S_Y, S_X, WOFF, SRC, ROWS, COLS, NNZ = range(16, 25)
+OG, S_C, S_Y, S_X, WOFF, SRC, ROWS, COLS, NNZ, ROW = range(16, 26)  # ROW: see `conv_arrays`
 
 
 def channel_last(pops: tuple, projs: tuple, pop_off: np.ndarray, record_v: np.ndarray) -> tuple:
@@ -61,7 +61,11 @@ def conv_arrays(specs: list[ConvSpec], hwc: list[bool]) -> dict:
     ``hwc[k]``: the target of ``specs[k]`` is stored channel-last, `channel_last`):
 
     * ``conv_w``: each kernel scaled by its pooling factor and laid out ``[C_in, kh, kw, C_out / groups]`` (the
-      output channels of one tap contiguous), so that a spike's taps are visited without a division;
+      output channels of one tap contiguous), so that a spike's taps are visited without a division; with the
+      kernel columns reversed (``ROW`` = 1) when the target is channel-last, of one group, with stride and
+      dilation 1 along x: a spike's taps of one kernel row then reach one contiguous stretch of the target (its
+      output columns times all channels) in the order of the reversed kernel row, delivered as one run of
+      contiguous adds (`_emit_conv`);
     * ``conv_tab`` (int32): per source neuron ``[C_in-row of its taps (c * kh), pooled y, pooled x, first target
       of its group (g * og * oh * ow)]`` (``-1`` first when pooling drops the neuron); per pooled row ``y`` the
       kernel rows that reach an output, ``[count, ky..., output row...]`` (``2 kh + 1`` entries), the same for
@@ -75,17 +79,19 @@ def conv_arrays(specs: list[ConvSpec], hwc: list[bool]) -> dict:
         og = c_out // s.groups
         oh, ow = s.output_hw
         hp, wp = s.pooled_hw
-        w = (s.weight * s.pool_scale).reshape(s.groups, og, cg, kh, kw).transpose(0, 2, 3, 4, 1).reshape(-1)
+        row = bool(last and s.groups == 1 and s.stride[1] == 1 and s.dilation[1] == 1)
+        w5 = (s.weight * s.pool_scale).reshape(s.groups, og, cg, kh, kw).transpose(0, 2, 3, 4, 1)
+        w = (w5[:, :, :, ::-1] if row else w5).reshape(-1)
         j = np.arange(c_in * h * wd)
         c, y, x = j // (h * wd), (j // wd) % h // s.pool, j % wd // s.pool
         s_c, s_y, s_x = (1, ow * c_out, c_out) if last else (oh * ow, ow, 1)  # target strides
         src = np.stack([np.where((y < hp) & (x < wp), c * kh, -1), y, x, (c // cg) * og * s_c], axis=1)
         rows = _reach(hp, kh, s.stride[0], s.pad[0], s.dilation[0], oh)
         cols = _reach(wp, kw, s.stride[1], s.pad[1], s.dilation[1], ow)
-        nnz = np.count_nonzero(w.reshape(-1, og), axis=1)
+        nnz = np.count_nonzero(w5.reshape(-1, og), axis=1)  # (per tap, kernel columns in their own order)
         parts = [src.reshape(-1), rows, cols, nnz]
         offs = np.cumsum([toff] + [a.size for a in parts])
-        par.append(np.concatenate([s.params(), [og, s_c, s_y, s_x, woff], offs[:4]]))
+        par.append(np.concatenate([s.params(), [og, s_c, s_y, s_x, woff], offs[:4], [row]]))
         ws.append(w)
         tabs.extend(parts)
         woff += w.size
@@ -150,6 +156,20 @@ def _emit_conv(
     n = 0
     if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
         base = sl * N + pop_off[tp] + tab[sb + 3]
+        if cps[kc, ROW]:  # a kernel row's taps: one contiguous stretch (`conv_arrays`; 1.x faster)
+            nb = tab[cb]  # the kernel columns kx0 .. kx0 + nb - 1 reach output columns ox0 .. ox0 - nb + 1
+            kx0 = tab[cb + 1]
+            for a in range(tab[rb]):
+                tap_r = (tap_c + tab[rb + 1 + a]) * kw
+                wb = woff + (tap_r + kw - kx0 - nb) * og  # (reversed columns: kx0 + nb - 1 first)
+                tb = base + tab[rb + 1 + kh + a] * s_y + (tab[cb + 1 + kw] - nb + 1) * og
+                for j in range(nb * og):
+                    acc[np.uint64(tb + j)] += w[np.uint64(wb + j)] * val
+                for bb in range(nb):
+                    n += tab[z + tap_r + kx0 + bb]
+            if n > 0:
+                tl_n[sl * P + tp] = 1
+            return n
         for a in range(tab[rb]):
             tap_r = (tap_c + tab[rb + 1 + a]) * kw
             t_r = base + tab[rb + 1 + kh + a] * s_y
@@ -175,7 +195,8 @@ def _emit_conv(
             tap_r = (tap_c + tab[rb + 1 + a]) * kw
             t_r = tab[sb + 3] + co * s_c + tab[rb + 1 + kh + a] * s_y
             for bb in range(tab[cb]):
-                wt = w[woff + (tap_r + tab[cb + 1 + bb]) * og + co]
+                kx = tab[cb + 1 + bb]
+                wt = w[woff + (tap_r + (kw - 1 - kx if cps[kc, ROW] else kx)) * og + co]
                 if wt == 0.0:
                     continue
                 tgt = t_r + tab[cb + 1 + kw + bb] * s_x
