@@ -213,12 +213,12 @@ def run_discrete(
         if perm[n] != n:  # one, and a step's recorded spikes of such a population sorted back
             moved = True
             moved_p[pop_of[n]] = True
-    hw = np.zeros(P, dtype=np.int64)  # a channel-last population's neurons per channel (its network index 1 is
+    hw = np.ones(P, dtype=np.int64)  # a channel-last population's neurons per channel (its network index 1 is
     for p in range(P):  # engine index C), and room to sort a step's records by channel (`_by_channel`)
         if moved_p[p]:
             hw[p] = user_of[pop_off[p] + 1] - pop_off[p]
     n_srt = N + 1 if moved else 0
-    srt_n, srt_c, srt_f = np.empty(n_srt, np.int32), np.empty(n_srt, np.int64), np.empty(n_srt, np.int64)
+    srt_n, srt_c, srt_f = np.empty(n_srt, np.int32), np.empty(n_srt, np.int64), np.empty(2 * n_srt, np.int64)
     if moved and hs[1] == 0:
         i0, v0 = i.copy(), v.copy()
         for n in range(N):
@@ -303,7 +303,7 @@ def run_discrete(
                     _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             if moved_p[p] and n_spk - rec0 > 1:
-                _by_channel(rec_n, rec_c, rec0, n_spk, lo, hw[p], srt_n, srt_c, srt_f)
+                _by_channel(rec_n, rec_c, rec0, n_spk, lo, hw[p], (hi - lo) // hw[p], srt_n, srt_c, srt_f)
             # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
             # targets come later in `order`)
     ctl[3] = t_stop
