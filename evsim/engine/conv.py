@@ -156,7 +156,7 @@ def _emit_conv(
     n = 0
     if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
         base = sl * N + pop_off[tp] + tab[sb + 3]
-        if cps[kc, ROW]:  # a kernel row's taps: one contiguous stretch (`conv_arrays`; 1.x faster)
+        if cps[kc, ROW]:  # a kernel row's taps: one contiguous stretch (`conv_arrays`): one loop, not one per tap
             nb = tab[cb]  # the kernel columns kx0 .. kx0 + nb - 1 reach output columns ox0 .. ox0 - nb + 1
             kx0 = tab[cb + 1]
             for a in range(tab[rb]):

@@ -39,8 +39,8 @@ def _record_v(vtrace: np.ndarray, row: int, col: int, lo: int, hi: int, v: np.nd
         vtrace[row, col + n - lo] = v[n]
 
 
-GROUP_KERNEL_MIN = 65536  # records from which `Result` assembly groups them with `group_by_population` (compiling it
-# once costs ~0.3 s, more than NumPy's sort spends below this)
+GROUP_KERNEL_MIN = 65536  # records from which `Result` assembly groups them with `group_by_population` (compiling or
+# loading it costs more than NumPy's sort spends below this)
 
 
 @njit
