@@ -1,7 +1,7 @@
 """A dense input turned into events by the threads that run it, chunk by chunk: `ChunkedInput`.
 
 `evsim.run` on one input port given as a dense array ``[B, T, n]`` does not scan the whole array before the run
-(in the main thread: serial, 5-10% of a run of short samples, the part that kept ``threads=2`` from 2x): each chunk
+(in the main thread: serial, 5-30% of a batch of short samples, what kept ``threads=2`` from 2x): each chunk
 of samples (`evsim.control.execute_chunks`) is scanned by the worker thread that runs it, just before its compiled
 call (`dense_events` releases the GIL; NumPy's scan mostly does). The events are the same, in the same order: a
 sample's events do not depend on the chunk it is in. The result gathers the chunks' events joined in sample order.
