@@ -191,3 +191,18 @@ def test_dense_input_read_in_place(rng, monkeypatch, dtype):
     r = evsim.run(net, x, record="outputs")
     np.testing.assert_array_equal(r.counts["in"], x.sum(axis=1))
     assert r.counts["h"].sum() > 20
+
+
+def test_input_events_beyond_the_neurons_in_one_step(rng, monkeypatch):
+    """More input events in one step than the network has neurons (events may repeat a neuron): the lockstep
+    buffers hold them (they were sized N: a heap overflow, found by tests/fuzzing.py on a retyped NIR data file)."""
+    net = _net(rng)
+    n = 40 * compile_network(net).arrays["N"]
+    one = evsim.EventStream(np.zeros(n, dtype=np.int64), rng.integers(0, 8, n), rng.choice([0.5, -1.0], n))
+    x = {"in": [one, one], "in2": [evsim.EventStream(np.array([0, 3]), np.array([1, 2]))] * 2}
+    calls = []
+    real = lockstep.run_lockstep
+    monkeypatch.setattr(lockstep, "run_lockstep", lambda *a: calls.append(a[1:]) or real(*a))
+    r = evsim.run(net, x, steps=6)
+    assert calls
+    _assert_same(r, _per_sample(monkeypatch, net, x, steps=6))

@@ -180,9 +180,15 @@ def _lockstep(
     upd = np.zeros(G, dtype=np.int64)
     n_fired = np.zeros(G, dtype=np.int64)
     ie = np.empty(G, dtype=np.int64)
-    sb_n = np.empty(N, dtype=np.int64)
-    sb_v = np.empty(N)
-    scratch = (np.empty(N, dtype=np.int64), np.empty(N), np.empty(N, dtype=np.int64))  # (for `_add_rows`)
+    n_x = N  # room for one step's events: a neuron's spikes, or input events (which may repeat a neuron)
+    for b in range(lo, hi):
+        run = 0
+        for k in range(ev_off[b], ev_off[b + 1]):
+            run = run + 1 if k > ev_off[b] and ev_t[k] == ev_t[k - 1] else 1
+            n_x = max(n_x, run)
+    sb_n = np.empty(n_x, dtype=np.int64)
+    sb_v = np.empty(n_x)
+    scratch = (np.empty(n_x, dtype=np.int64), np.empty(n_x), np.empty(n_x, dtype=np.int64))  # (for `_add_rows`)
     syn = (
         pop_of,
         pop_off,

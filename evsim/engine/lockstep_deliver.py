@@ -33,7 +33,7 @@ def _deliver(
     """`evsim.engine.deliver._send` for sample ``b`` (row ``g`` of the ring ``acc``), every target stepped: the
     events ``src_n[:m]`` of values ``src_v[:m]`` sent at step ``t``, run by run of one population, projection by
     projection, row by row (the additions in its order). ``syn``: the network's synapse arrays (see `_lockstep`),
-    ``scratch``: three arrays of N entries (`_add_rows`)."""
+    ``scratch``: three arrays of at least N entries, one per event of a step (`_add_rows`)."""
     pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights, is_input = (
         syn
     )
