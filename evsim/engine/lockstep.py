@@ -364,8 +364,8 @@ def _update(
     ``acc[:, b0 + n]`` (cleared); ``fired`` says who fired (before: at ``t - 1``, a late reset pending), ``upd[row]``
     the updates an event-driven engine counts (input, spike or late reset), ``n_fired[row]`` the spikes. The
     equations of `evsim.engine.stepped._step_plain` (kinds 1, 2: reset at once; 3, ``late``: `evsim.engine.step`'s
-    `_step_late`), operation for operation, in passes that each write one array: LLVM vectorises them (it does not
-    vectorise a loop that writes five arrays it cannot prove disjoint: the per-sample loop)."""
+    `_step_late`), operation for operation, in three passes that write one or two arrays each: LLVM vectorises
+    them (not a loop that writes five arrays it cannot prove disjoint, as the per-sample loop does)."""
     lu, hu = np.uint64(lo), np.uint64(hi)
     for g_ in range(n_g):  # (unsigned indices, every value loaded before it is used, selects rather than branches:
         g = np.uint64(g_)  # what LLVM needs to vectorise these loops)
@@ -390,16 +390,13 @@ def _update(
             x_i = x if keep | (not rf) else 0.0
             i[g, n] = alpha * i_g + in_gain * x_i + i_bias
             acc[g, bu + n] = 0.0
-        for n in range(lu, hu):  # the reset
+        c = 0
+        for n in range(lu, hu):  # the reset, the spikes (a late reset pending at the next step)
             v_n, rf, th, v_reset = v_new[g, n], ref_until[g, n] >= t, prmc[V_TH, n], prmc[V_RESET, n]
             f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
             after = (v_n - th) if subtract else v_reset
             v_n = v_n if late else (after if f else v_n)
             v[g, n] = v_reset if rf else v_n
-        c = 0
-        for n in range(lu, hu):  # the spikes (a late reset pending at the next step)
-            v_n, rf, th = v_new[g, n], ref_until[g, n] >= t, prmc[V_TH, n]
-            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
             fired[g, n] = f
             c += f
         n_fired[g_] = c
