@@ -167,9 +167,9 @@ def test_limits_as_per_sample_path(rng, monkeypatch, limit):
 def test_dense_input_read_in_place(rng, monkeypatch, dtype):
     """A dense spike input of one port, counted only: read by the kernel itself (uint8, bool), not made into events
     first; every field, and the input's counts, as the per-sample path gives them from the events."""
-    w1, w2 = rng.normal(0, 0.6, (10, 6)), rng.normal(0, 0.8, (3, 10))
+    w1, w2 = rng.normal(0, 0.3, (10, 12)), rng.normal(0, 0.8, (3, 10))
     pops = (
-        evsim.Population("in", 6),
+        evsim.Population("in", 12),
         evsim.Population("h", 10, evsim.LIF(10, 0.9, 1.0, bias=rng.normal(0, 0.05, 10), reset_delay=True)),
         evsim.Population("o", 3, evsim.LIF(3, 0.8, 1.0, bias=0.02)),
     )
@@ -178,7 +178,7 @@ def test_dense_input_read_in_place(rng, monkeypatch, dtype):
         evsim.Projection.from_dense("h->o", "h", "o", w2, rng.integers(0, 3, (3, 10))),
     )
     net = evsim.Network(pops, projs, ("in",), ("o",))
-    x = (rng.random((9, 30, 6)) < 0.4).astype(dtype)
+    x = (rng.random((9, 30, 12)) < 0.7).astype(dtype)  # (often eight rows or more at once: `_add_rows`)
     read = []
     real = lockstep._lockstep
     monkeypatch.setattr(lockstep, "_lockstep", lambda *a: read.append(a[9]) or real(*a))  # (a[9]: d_first)

@@ -4,7 +4,8 @@
 of a ring ``acc[samples, D * N]``: the same rows in the same order, so the same float64 sums. `_add_rows` adds
 the rows of a fully connected projection (``q_full``) four at a time when they reach the same ring slot:
 ``acc[n] = (((acc[n] + w_a v_a) + w_b v_b) + w_c v_c) + w_d v_d`` is the four additions of four passes, in their
-order, with a quarter of the loads and stores of ``acc`` (digits' input layer: ~2x faster than row by row).
+order, with a quarter of the loads and stores of ``acc`` (digits' input layer: ~2x faster than row by row;
+eight at a time, ~15% faster again).
 """
 
 from __future__ import annotations
@@ -106,9 +107,10 @@ def _add_rows(
     sc_b: np.ndarray,
 ) -> int:
     """The rows of events ``k:k_end`` of a projection whose rows are all its ``n_t`` targets in order with one
-    delay (``q_full``) added into row ``gu`` of ``acc``; returns the synapses used. Four rows that reach the same
-    slot are added in one pass, ``acc[n] = (((acc[n] + w_a v_a) + w_b v_b) + w_c v_c) + w_d v_d``: the additions
-    of four passes, in their order (the same roundings), with a quarter of the loads and stores of ``acc``."""
+    delay (``q_full``) added into row ``gu`` of ``acc``; returns the synapses used. Eight or four rows that reach
+    the same slot are added in one pass, ``acc[n] = (((acc[n] + w_a v_a) + w_b v_b) + w_c v_c) + w_d v_d``: the
+    additions of four passes, in their order (the same roundings), with a quarter of the loads and stores of
+    ``acc``."""
     c = 0
     for kk in range(k, k_end):  # the rows that arrive before the horizon
         e0 = rowptr[row0 + src_n[kk]]
@@ -121,7 +123,27 @@ def _add_rows(
     r = 0
     while r < c:
         base = np.uint64(sc_b[r])
-        if r + 3 < c and sc_b[r + 1] == sc_b[r] and sc_b[r + 2] == sc_b[r] and sc_b[r + 3] == sc_b[r]:
+        same = 1
+        while same < 8 and r + same < c and sc_b[r + same] == sc_b[r]:
+            same += 1
+        if same == 8:  # (eight rows: two chains of four additions, one load and store of ``acc``)
+            e0_, e1_ = np.uint64(sc_e[r]), np.uint64(sc_e[r + 1])
+            e2_, e3_ = np.uint64(sc_e[r + 2]), np.uint64(sc_e[r + 3])
+            e4_, e5_ = np.uint64(sc_e[r + 4]), np.uint64(sc_e[r + 5])
+            e6_, e7_ = np.uint64(sc_e[r + 6]), np.uint64(sc_e[r + 7])
+            v0_, v1_, v2_, v3_ = sc_v[r], sc_v[r + 1], sc_v[r + 2], sc_v[r + 3]
+            v4_, v5_, v6_, v7_ = sc_v[r + 4], sc_v[r + 5], sc_v[r + 6], sc_v[r + 7]
+            for j in range(nt):
+                a = acc[gu, base + j]
+                a = (((a + weights[e0_ + j] * v0_) + weights[e1_ + j] * v1_) + weights[e2_ + j] * v2_) + (
+                    weights[e3_ + j] * v3_
+                )
+                a = (((a + weights[e4_ + j] * v4_) + weights[e5_ + j] * v5_) + weights[e6_ + j] * v6_) + (
+                    weights[e7_ + j] * v7_
+                )
+                acc[gu, base + j] = a
+            r += 8
+        elif same >= 4:
             ea, eb, ec, ed = np.uint64(sc_e[r]), np.uint64(sc_e[r + 1]), np.uint64(sc_e[r + 2]), np.uint64(sc_e[r + 3])
             va, vb, vc, vd = sc_v[r], sc_v[r + 1], sc_v[r + 2], sc_v[r + 3]
             for j in range(nt):
