@@ -145,3 +145,84 @@ def test_may_cross_never_rules_out_a_crossing_the_solver_finds() -> None:
         peak = max(phi(x, lam, ls) for x in np.linspace(0, 20 / min(lam, ls if ls > 0 else lam), 2001))
         assert kappa * (1 - 1e-3) <= peak <= kappa  # a true bound, and a tight one
     assert ruled_out > 300  # the bound does its job
+
+
+def _direct_net(seed: int, kind: str, in_delay: float) -> evsim.Network:
+    """Input synapses of one delay (every input neuron reaches every neuron of both populations), the others
+    longer by more than a step: whole steps (seed 0) or off the grid."""
+    rng = np.random.default_rng([seed, 7])
+    sizes = {"in": 5, "a": 10, "b": 8}
+    pops = [evsim.Population("in", 5)]
+    pops += [evsim.Population(p, sizes[p], _neurons(rng, kind, sizes[p], False)) for p in ("a", "b")]
+    w_scale = {"delta": 0.5, "quiet": 0.4, "cuba": 25.0}[kind]
+    projs = []
+    for s, t in (("in", "a"), ("in", "b"), ("a", "b"), ("b", "a"), ("a", "a")):
+        shape = (sizes[t], sizes[s])
+        if s == "in":
+            d = np.full(shape, in_delay)
+        else:
+            d = rng.integers(3, 25, shape) * 1e-4 if seed == 0 else rng.uniform(0.3, 2.5, shape) * ms
+        w = rng.normal(0.3, 0.5, shape) * w_scale
+        projs.append(evsim.Projection.from_dense(f"{s}->{t}", s, t, w, d))
+    return evsim.Network(tuple(pops), tuple(projs), ("in",), ("b",), dt=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["delta", "quiet", "cuba"])
+@pytest.mark.parametrize("in_delay", [1e-4, 1.37e-4])  # on the grid, and off it (arrivals carried into a step)
+def test_direct_input_matches_the_general_loop(kind: str, in_delay: float) -> None:
+    """Input arrivals that skip the calendar (`evsim.engine.exact_open`), against the general loop. On-grid input
+    times and every input neuron reaching every neuron make many simultaneous arrivals, with the calendar's too."""
+    for seed in range(2):
+        cn = compile_exact(_direct_net(seed, kind, in_delay))
+        assert cn.direct == to_grid_pair(in_delay)
+        rng = np.random.default_rng([seed, 8])
+        n_ev = 400
+        ev_t = np.round(np.sort(rng.uniform(0, 0.04, n_ev)) / 1e-4) * 1e-4
+        ev_t[::3] += rng.uniform(0, 1e-4, ev_t[::3].shape)  # some off the grid too
+        ev_t = np.sort(ev_t)
+        ev_n = rng.integers(0, 5, n_ev)
+        for vals in (np.broadcast_to(1.0, (n_ev,)), rng.uniform(0.5, 1.5, n_ev)):
+            new = run_sample_exact(cn, 0.045, ev_t, ev_n, vals)
+            old = run_sample_exact(dataclasses.replace(cn, steps=False), 0.045, ev_t, ev_n, vals)
+            _same(new, old)
+
+
+def to_grid_pair(d: float) -> tuple[int, float]:
+    from evsim.engine.exact_compile import to_grid
+
+    k, o = to_grid(np.array([d]), 1e-4)
+    return int(k[0]), float(o[0])
+
+
+def test_direct_input_only_when_the_order_is_kept() -> None:
+    """The calendar serves inputs whose delays differ, or are not shorter than the others by more than a step."""
+    assert compile_exact(_net(0, "quiet", True)).direct == (-1, 0.0)  # input delays of 0.1 to 2.9 ms
+    lif = exact.LIF(3, tau_m=10 * ms, v_th=1.0, v_reset=0.0)
+    for d_in, d_rec, direct in ((1e-4, 2e-4, (1, 0.0)), (1e-4, 1e-4, (-1, 0.0)), (1.5e-4, 2e-4, (-1, 0.0))):
+        pops = (evsim.Population("in", 2), evsim.Population("a", 3, lif))
+        projs = (evsim.Projection.from_dense("in->a", "in", "a", np.ones((3, 2)), d_in),
+                 evsim.Projection.from_dense("a->a", "a", "a", np.ones((3, 3)), d_rec))  # fmt: skip
+        assert compile_exact(evsim.Network(pops, projs, ("in",), ("a",), dt=1e-4)).direct == direct
+
+
+def test_direct_input_keeps_the_tie_order() -> None:
+    """Three simultaneous arrivals at one neuron, whose sum depends on their order: a spike's (1.0, from the
+    calendar) and two input events' (2**-53 each, direct). The rule (queue.py): in the order they were sent, so the
+    spike's first, (1 + 2**-53) + 2**-53 = 1 (the other order gives 1 + 2**-52)."""
+    tiny = 2.0**-53
+    assert (1.0 + tiny) + tiny != (tiny + tiny) + 1.0
+    relay = exact.LIF(1, tau_m=10 * ms, v_th=1.0, v_reset=0.0)
+    pops = (evsim.Population("in", 3), evsim.Population("r", 1, relay),
+            evsim.Population("x", 1, exact.IF(1, v_th=1e9, v_reset=0.0)))  # fmt: skip
+    projs = (
+        evsim.Projection.from_synapses("in->r", "in", "r", [0], [0], 2.0, 0.1 * ms, n_source=3),
+        evsim.Projection.from_synapses("in->x", "in", "x", [1, 2], [0, 0], tiny, 0.1 * ms, n_source=3),
+        evsim.Projection.from_synapses("r->x", "r", "x", [0], [0], 1.0, 0.3 * ms, n_source=1),
+    )
+    cn = compile_exact(evsim.Network(pops, projs, ("in",), ("x",), dt=1e-4))
+    assert cn.direct == (1, 0.0)
+    ev_t, ev_n = np.array([1.0, 1.3, 1.3]) * ms, np.array([0, 1, 2])  # r fires at 1.1 ms; all three reach x at 1.4
+    new = run_sample_exact(cn, 2 * ms, ev_t, ev_n, np.ones(3))
+    old = run_sample_exact(dataclasses.replace(cn, steps=False), 2 * ms, ev_t, ev_n, np.ones(3))
+    _same(new, old)
+    assert new.v[4] == 1.0

@@ -10,7 +10,6 @@ sums of on-grid delays are exact (see `evsim.engine.queue`).
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -20,10 +19,11 @@ from ..exact.dynamics import coefficients, psp_peak
 from ..exact.neurons import ExactNeuron
 from ..network import Network, Projection
 from .exact import run_exact
+from .exact_neuron import grid_point
+from .exact_open import direct_input
 from .exact_steps import run_exact_steps
 
 DEFAULT_RESOLUTION = 1e-4  # seconds: NEST's default resolution (0.1 ms)
-_EPS = float(np.finfo(np.float64).eps)
 
 
 def to_grid(t: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -36,26 +36,26 @@ def to_grid(t: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
 
 @njit
 def _to_grid(t: np.ndarray, h: float, k_out: np.ndarray, off_out: np.ndarray) -> bool:
-    """`to_grid` in one pass (a time is on the grid when ``|t / h - round(t / h)| <= 16 eps max(1, |t / h|)``);
-    returns whether the times came sorted."""
-    tol = 16 * _EPS
+    """`to_grid` in one pass (`grid_point`); returns whether the pairs came sorted."""
     ordered = True
     for j in range(t.shape[0]):
-        q = t[j] / h
-        r = np.rint(q)
-        if abs(q - r) <= tol * max(1.0, abs(q)):
-            k, off = r, 0.0
-        else:
-            k = math.floor(q)
-            off = t[j] - k * h
-        if off < 0:
-            k, off = k - 1, off + h
-        if off >= h:
-            k, off = k + 1, off - h
-        k_out[j], off_out[j] = int(k), off
-        if j > 0 and (k_out[j] < k_out[j - 1] or (k_out[j] == k_out[j - 1] and off < off_out[j - 1])):
+        k, off = grid_point(t[j], h)
+        k_out[j], off_out[j] = k, off
+        if j > 0 and (k < k_out[j - 1] or (k == k_out[j - 1] and off < off_out[j - 1])):
             ordered = False
     return ordered
+
+
+@njit
+def _grid_sorted(t: np.ndarray, h: float) -> bool:
+    """Whether times ``t`` are in order on the grid (`grid_point` pairs nondecreasing), nothing stored."""
+    ps, po = -1, 0.0
+    for j in range(t.shape[0]):
+        k, off = grid_point(t[j], h)
+        if k < ps or (k == ps and off < po):
+            return False
+        ps, po = k, off
+    return True
 
 
 def resolution(net: Network) -> float:
@@ -75,6 +75,7 @@ class CompiledExact:
     v_init: np.ndarray
     h: float
     steps: bool = False  # every delay at least h: the step-by-step loop (`evsim.engine.exact_steps`)
+    direct: tuple[int, float] = (-1, 0.0)  # the step loop's input arrivals without the calendar (`exact_open`)
 
 
 def compile_exact(net: Network) -> CompiledExact:
@@ -153,7 +154,12 @@ def compile_exact(net: Network) -> CompiledExact:
         delta=delta,
     )
     steps = bool(dk.min(initial=1) >= 1)
-    return CompiledExact(net, names, pop_off, arrays, tuple(q.name for q in net.projections), (), v_init, h, steps)
+    from_input = np.zeros(dk.shape[0], dtype=np.bool_)
+    for k, q in enumerate(explicit):
+        from_input[syn["offsets"][k] : syn["offsets"][k + 1]] = net.population(q.source).is_input
+    direct = direct_input(dk, doff, from_input)
+    proj_names = tuple(q.name for q in net.projections)
+    return CompiledExact(net, names, pop_off, arrays, proj_names, (), v_init, h, steps, direct)
 
 
 def run_sample_exact(
@@ -172,21 +178,41 @@ def run_sample_exact(
     from . import SampleRun
 
     end_s, end_o = to_grid(np.array([duration]), cn.h)
+    h = float(cn.h)
     ev_t = np.ascontiguousarray(ev_t, dtype=np.float64)
-    ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
-    if not _to_grid(ev_t, float(cn.h), ev_s, ev_o):
-        order = np.lexsort((ev_o, ev_s))  # (stable: equal times keep their order)
-        ev_s, ev_o, ev_n, ev_val = ev_s[order], ev_o[order], ev_n[order], ev_val[order]
+    ev_n = np.asarray(ev_n, np.int64)
+    ev_val = np.asarray(ev_val, np.float64)
+    if ev_val.ndim == 1 and ev_val.shape[0] > 1 and ev_val.strides[0] == 0:  # one value for every event
+        ev_val = ev_val[:1]
+    ev_val = np.ascontiguousarray(ev_val)
+    ev_s = ev_o = None
+    if not cn.steps:  # the general loop takes the events on the grid
+        ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
+        ordered = _to_grid(ev_t, h, ev_s, ev_o)
+    else:
+        ordered = _grid_sorted(ev_t, h)
+    if not ordered:
+        s_, o_ = to_grid(ev_t, h)
+        order = np.lexsort((o_, s_))  # (stable: equal times keep their order)
+        ev_t, ev_n, ev_s, ev_o = ev_t[order], ev_n[order], s_[order], o_[order]
+        ev_val = ev_val if ev_val.shape[0] == 1 else ev_val[order]
     v0 = cn.v_init if v0 is None else v0
     ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
     rec_mode = np.full(len(cn.names), 2, dtype=np.int8) if rec_mode is None else rec_mode
     counts = np.zeros(cn.v_init.shape[0] if np.any(rec_mode == 1) else 1, dtype=np.int64)
+    common = dict(v0=v0, ev_n=ev_n, ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays)
     try:
-        loop = run_exact_steps if cn.steps else run_exact
-        rs, ro, rn, v, i, upd, sops = loop(
-            int(end_s[0]), float(end_o[0]), v0=v0, ev_s=ev_s, ev_o=ev_o, ev_n=np.asarray(ev_n, np.int64),
-            ev_val=np.asarray(ev_val, np.float64), ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays,
-        )  # fmt: skip
+        if cn.steps:
+            rs, ro, rn, v, i, upd, sops = run_exact_steps(
+                int(end_s[0]), float(end_o[0]), ev_t=ev_t, ev_val=ev_val, in_dk=cn.direct[0], in_doff=cn.direct[1],
+                **common,
+            )  # fmt: skip
+        else:
+            if ev_val.shape[0] == 1 and ev_t.shape[0] != 1:
+                ev_val = np.full(ev_t.shape[0], ev_val[0])
+            rs, ro, rn, v, i, upd, sops = run_exact(
+                int(end_s[0]), float(end_o[0]), ev_s=ev_s, ev_o=ev_o, ev_val=ev_val, **common
+            )  # fmt: skip
     except (OverflowError, ZeroDivisionError) as e:
         raise EvsimError(str(e)) from None
     t = rs * cn.h + ro

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._jit import njit
 from ..control import halted
+from .exact_neuron import NEVER, grid_point
 from .queue import CFREE, CHUNK, CRING
 
 EXACT_POLL = 1 << 16  # events between two polls of the run control inside a step
@@ -43,17 +44,19 @@ def _rows_by_neuron(N: int, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: 
 
 
 @njit
-def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray, ev_o: np.ndarray,
-                  ev_n: np.ndarray, ev_val: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, nrow_ptr: np.ndarray,
+def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_t: np.ndarray, ev_n: np.ndarray,
+                  ev_val: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, nrow_ptr: np.ndarray,
                   nrow: np.ndarray, nrow_q: np.ndarray, q_toff: np.ndarray, rowptr: np.ndarray,
                   targets: np.ndarray, weights: np.ndarray, dk: np.ndarray,
                   doff: np.ndarray, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray,
                   cfill: np.ndarray, cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray,
                   cc: np.ndarray, need_c: int, sops: np.ndarray, ctl: np.ndarray, nrec: int,
                   st: np.ndarray) -> None:  # fmt: skip
-    """Send the step's input events (from ``st[IE]``) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged
-    by (offset, neuron). Stops with ROOM when fewer than ``need_c`` chunks are free, STOP on the run control."""
-    n_ev = ev_s.shape[0]
+    """Send the step's input events (from ``st[IE]``; times in seconds, put on the grid here; ``ev_val`` of length
+    1: every event's value) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged by (offset, neuron). Stops
+    with ROOM when fewer than ``need_c`` chunks are free, STOP on the run control."""
+    n_ev = ev_t.shape[0]
+    one = ev_val.shape[0] == 1
     ie, k, nsp, since = st[IE], st[K_], st[NSP], st[SINCE]
     st[STATUS] = OK
     mask = bhead.shape[0] - 1
@@ -62,14 +65,15 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_s: np.ndarray
     # mostly go to the same buckets: runs), closed (the chunk's fill and the bucket's count written back) when
     # another bucket or a new chunk is needed, and before returning
     lb, c, j, run = -1, -1, 0, 0
+    es, eo = grid_point(ev_t[ie], h) if ie < n_ev else (NEVER, 0.0)  # the next input event
     while True:
         if nfree < need_c:
             st[STATUS] = ROOM
             break
-        if ie < n_ev and ev_s[ie] == cur and (k >= nsp or ev_o[ie] < sp_o[k] or
-                                              (ev_o[ie] == sp_o[k] and ev_n[ie] < sp_n[k])):  # fmt: skip
-            n, o, x = ev_n[ie], ev_o[ie], ev_val[ie]
+        if es == cur and (k >= nsp or eo < sp_o[k] or (eo == sp_o[k] and ev_n[ie] < sp_n[k])):
+            n, o, x = ev_n[ie], eo, ev_val[0] if one else ev_val[ie]
             ie += 1
+            es, eo = grid_point(ev_t[ie], h) if ie < n_ev else (NEVER, 0.0)
             if cur == end_s and o >= end_o:
                 continue  # at or after the end of the run
         elif k < nsp:

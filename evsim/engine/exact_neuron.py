@@ -21,6 +21,27 @@ LAM, LS, B, C, I_INF, V_TH, V_RESET, JUMP_V, JUMP_I, REF_OFF, KAPPA = range(11)
 V, CUR, T_OFF, R_OFF, W_OFF = range(5)
 T_STEP, R_STEP, W_STEP, W_SEQ, FIRED = range(5)
 NEVER = 2**62  # a step no run reaches
+_TOL = 16 * float(np.finfo(np.float64).eps)
+
+
+@njit_inline
+def grid_point(t: float, h: float) -> tuple[int, float]:
+    """A time ``t >= 0`` (seconds) as ``(step, offset)``, ``0 <= offset < h``; a time on the grid up to rounding
+    (``|t / h - round(t / h)| <= 16 eps max(1, |t / h|)``) gets offset 0. Nondecreasing in ``t`` (in the order of
+    the pairs): within ``16 eps`` of a grid point the times snap onto it, and farther off the offset has that
+    margin from 0 and from ``h``."""
+    q = t / h
+    r = np.rint(q)
+    if abs(q - r) <= _TOL * max(1.0, abs(q)):
+        k, off = r, 0.0
+    else:
+        k = math.floor(q)
+        off = t - k * h
+    if off < 0:
+        k, off = k - 1, off + h
+    if off >= h:
+        k, off = k + 1, off - h
+    return int(k), off
 
 
 @njit

@@ -55,6 +55,7 @@ from .exact_neuron import (
     W_SEQ,
     W_STEP,
     B,
+    grid_point,
     _bring,
     _lt,
     predict,
@@ -75,7 +76,8 @@ from .exact_deliver import (
     _deliver_step,
     _rows_by_neuron,
 )
-from .queue import CFREE, CHUNK, CRING, calendar, grown_calendar, pair_pop, pair_push
+from .exact_open import _arrival, by_index, count_step, direct_rows, fill_step, input_end
+from .queue import CHUNK, CRING, calendar, grown_calendar, pair_push
 
 
 @njit_inline
@@ -133,63 +135,6 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 # Numba count references on every use (measured: 3x slower delivery). They stop and report when they need room
 # (``st[STATUS] = ROOM``), the driver (`run_exact_steps`) grows the arrays and calls again: each resumes where it
 # stopped. ``st`` holds their cursors and counters.
-
-
-@njit
-def _open(cur: int, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray, cfill: np.ndarray,
-          cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray, cc: np.ndarray,
-          wh_s: np.ndarray, wh_n: np.ndarray, st: np.ndarray, reg: np.ndarray, si: np.ndarray, touched: np.ndarray,
-          stamp: np.ndarray, cntn: np.ndarray, start: np.ndarray, so: np.ndarray, sw: np.ndarray) -> int:  # fmt: skip
-    """Open step ``cur``: its bucket's arrivals grouped by target into ``so, sw`` (a counting sort, stable), the
-    neurons with arrivals or a wake due listed in ``touched``; their segments are ``[start[n], cntn[n])``. Frees
-    the bucket's chunks; returns the number of touched neurons (``so`` has room for the bucket)."""
-    D = bhead.shape[0]
-    b = cur & (D - 1)
-    nt = 0
-    c = bhead[b]
-    while c >= 0:
-        for j in range(cfill[c]):
-            t = ctgt[c, j]
-            if stamp[t] != cur:
-                stamp[t] = cur
-                cntn[t] = 0
-                touched[nt] = t
-                nt += 1
-            cntn[t] += 1
-        c = cnext[c]
-    wsz = st[WSZ]
-    while wsz > 0 and wh_s[0] <= cur:
-        s0, n = wh_s[0], wh_n[0]
-        wsz = pair_pop(wh_s, wh_n, wsz)
-        if reg[n] == s0:
-            reg[n] = -1
-        if si[n, W_STEP] == cur and stamp[n] != cur:
-            stamp[n] = cur
-            cntn[n] = 0
-            touched[nt] = n
-            nt += 1
-    st[WSZ] = wsz
-    pos = 0
-    for k in range(nt):
-        t = touched[k]
-        start[t] = pos
-        pos += cntn[t]
-        cntn[t] = start[t]  # (now the write cursor; the segment's end once filled)
-    c = bhead[b]
-    while c >= 0:
-        for j in range(cfill[c]):
-            t = ctgt[c, j]
-            d = cntn[t]
-            cntn[t] = d + 1
-            so[d] = coff[c, j]
-            sw[d] = cw[c, j]
-        nc = cnext[c]
-        cfree[cc[CFREE]] = c
-        cc[CFREE] += 1
-        c = nc
-    cc[CRING] -= bcnt[b]
-    bhead[b], btail[b], bcnt[b] = -1, -1, 0
-    return nt
 
 
 @njit
@@ -335,16 +280,20 @@ def run_exact_steps(
     once: np.ndarray,
     delta: np.ndarray,
     v0: np.ndarray,
-    ev_s: np.ndarray,
-    ev_o: np.ndarray,
+    ev_t: np.ndarray,
     ev_n: np.ndarray,
     ev_val: np.ndarray,
     ctl: np.ndarray,
     rec_mode: np.ndarray,
     counts: np.ndarray,
+    in_dk: int = -1,
+    in_doff: float = 0.0,
 ):
     """Run one sample over ``[0, end)``, every delay at least ``h`` (``dk >= 1``); arguments and results as
-    `evsim.engine.exact.run_exact` (``ctl[3]`` receives ``end_s + 1``, or the first step not completed)."""
+    `evsim.engine.exact.run_exact` (``ctl[3]`` receives ``end_s + 1``, or the first step not completed), except
+    that the input events are times ``ev_t`` in seconds (in order on the grid: `grid_point`), ``ev_val`` of length
+    1 gives every event that value, and ``in_dk >= 0``: the input synapses' one delay ``(in_dk, in_doff)``, their
+    arrivals taken straight from the events (`evsim.engine.exact_open`)."""
     pop_of, nrow_ptr, nrow, nrow_q, q_toff = _rows_by_neuron(N, pop_off, out_ptr, out_proj, ip_off, tgt_pop)
     coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc = calendar(D, max(64, 2 * D))
     need_c = min(max_out, D) + max_out // CHUNK + 2  # chunks one event's delivery can open
@@ -403,13 +352,18 @@ def run_exact_steps(
             counts[n] += 1
     st[K_], st[NSP] = 0, nsp
     while True:
-        _deliver_step(0, end_s, end_o, h, ev_s[:0], ev_o[:0], ev_n[:0], ev_val[:0], sp_o, sp_n, nrow_ptr, nrow,
+        _deliver_step(0, end_s, end_o, h, ev_t[:0], ev_n[:0], ev_val, sp_o, sp_n, nrow_ptr, nrow,
                       nrow_q, q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
                       btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
         if st[STATUS] != ROOM:
             break
         coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
-    n_ev = ev_s.shape[0]
+    n_ev = ev_t.shape[0]
+    direct = in_dk >= 0
+    dptr, dtgt, dw, dq = direct_rows(N, is_input_n & direct, nrow_ptr, nrow, nrow_q, q_toff, rowptr, targets, weights)
+    max_in = max(np.max(dptr[1:] - dptr[:-1]), 1)
+    a_t, a_o, a_w = np.empty(256, np.int64), np.empty(256), np.empty(256)  # a step's input arrivals
+    n_del = 0 if direct else n_ev  # the input events delivery sends (none when they arrive directly)
     cur = 0
     done = 0
     stopped = False
@@ -418,11 +372,23 @@ def run_exact_steps(
             stopped, done = True, cur
             break
         st[SINCE] = 0
-        m = bcnt[cur & (D - 1)]
+        ie0 = ie1 = st[IE]
+        if direct:  # the input events whose arrivals are due in this step (the rest of the run's, in the last)
+            ls, lo = (cur + 1, 0.0) if cur < end_s else (end_s, end_o)
+            ie1 = input_end(ie0, ev_t, h, in_dk, in_doff, ls, lo)
+            st[IE] = ie1 if cur < end_s else n_ev
+        na = (ie1 - ie0) * max_in
+        if na > a_t.shape[0]:
+            a_t, a_o, a_w = _grown(a_t, na), _grown(a_o, na), _grown(a_w, na)
+        nt, na = count_step(cur, ie0, ie1, ev_t, ev_n, ev_val, h, in_doff, dptr, dtgt, dw, dq, sops, a_t, a_o, a_w,
+                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn)  # fmt: skip
+        if nt > N >> 3:
+            by_index(cur, nt, touched, stamp)
+        m = bcnt[cur & (D - 1)] + na
         if m > so.shape[0]:
             so, sw = _grown(so, m), _grown(sw, m)
-        nt = _open(cur, coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc, wh_s, wh_n, st, reg, si,
-                   touched, stamp, cntn, start, so, sw)  # fmt: skip
+        fill_step(cur, nt, na, a_t, a_o, a_w, coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc, touched,
+                  cntn, start, so, sw)  # fmt: skip
         st[K_], st[J_], st[NSP] = 0, -1, 0
         while True:
             _integrate(cur, nt, touched, start, cntn, so, sw, sp_o, sp_n, quiet, delta, prm, ref_k, once, sf, si,
@@ -452,7 +418,7 @@ def run_exact_steps(
                 counts[n] += 1
         st[K_] = 0
         while True:
-            _deliver_step(cur, end_s, end_o, h, ev_s, ev_o, ev_n, ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q,
+            _deliver_step(cur, end_s, end_o, h, ev_t[:n_del], ev_n, ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q,
                           q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
                           btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
             if st[STATUS] != ROOM:
@@ -464,7 +430,7 @@ def run_exact_steps(
         # --- the next step holding arrivals, an input event or a wake
         nxt = NEVER
         if st[IE] < n_ev:
-            nxt = ev_s[st[IE]]
+            nxt = _arrival(ev_t[st[IE]], h, in_dk, in_doff)[0] if direct else grid_point(ev_t[st[IE]], h)[0]
         if st[WSZ] > 0:
             nxt = min(nxt, wh_s[0])
         if cc[CRING] > 0:

@@ -91,8 +91,8 @@ def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np
         raise InputError(f"input {name!r}: event at {times.max():g} s is not before duration={dur:g} s")
     if bad == 3:
         raise InputError(f"input {name!r}: event indices must be integers in [0, {n})")
-    if vals is None:
-        v = np.ones(times.shape)
+    if vals is None:  # every event a spike: one value, shown for every event (the engine reads it once)
+        v = np.broadcast_to(np.float64(1.0), times.shape)
     else:
         v = np.ascontiguousarray(np.broadcast_to(np.asarray(vals, dtype=np.float64), times.shape))
         if not np.all(np.isfinite(v)):
