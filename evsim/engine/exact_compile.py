@@ -47,14 +47,11 @@ def _to_grid(t: np.ndarray, h: float, k_out: np.ndarray, off_out: np.ndarray) ->
 
 
 @njit
-def _grid_sorted(t: np.ndarray, h: float) -> bool:
-    """Whether times ``t`` are in order on the grid (`grid_point` pairs nondecreasing), nothing stored."""
-    ps, po = -1, 0.0
-    for j in range(t.shape[0]):
-        k, off = grid_point(t[j], h)
-        if k < ps or (k == ps and off < po):
+def _sorted(t: np.ndarray) -> bool:
+    """Whether times ``t`` are nondecreasing (then so are their `grid_point` pairs)."""
+    for j in range(1, t.shape[0]):
+        if t[j] < t[j - 1]:
             return False
-        ps, po = k, off
     return True
 
 
@@ -190,7 +187,7 @@ def run_sample_exact(
         ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
         ordered = _to_grid(ev_t, h, ev_s, ev_o)
     else:
-        ordered = _grid_sorted(ev_t, h)
+        ordered = _sorted(ev_t)
     if not ordered:
         s_, o_ = to_grid(ev_t, h)
         order = np.lexsort((o_, s_))  # (stable: equal times keep their order)

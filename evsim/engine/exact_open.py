@@ -105,19 +105,25 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
                in_doff: float, dptr: np.ndarray, dtgt: np.ndarray, dw: np.ndarray, dq: np.ndarray, sops: np.ndarray,
                a_t: np.ndarray, a_o: np.ndarray, a_w: np.ndarray, ctgt: np.ndarray, cnext: np.ndarray,
                cfill: np.ndarray, bhead: np.ndarray, wh_s: np.ndarray, wh_n: np.ndarray, st: np.ndarray,
-               reg: np.ndarray, si: np.ndarray, touched: np.ndarray, stamp: np.ndarray,
-               cntn: np.ndarray) -> tuple[int, int]:  # fmt: skip
+               reg: np.ndarray, si: np.ndarray, touched: np.ndarray, stamp: np.ndarray, cntn: np.ndarray,
+               dense: bool) -> tuple[int, int]:  # fmt: skip
     """Count step ``cur``'s arrivals per target: its bucket's, then those of input events ``[ie0, ie1)`` (written
     to ``a_t, a_o, a_w``: target, offset, weight; room for them made by the caller); pop the wakes due. Returns
-    ``(touched neurons, input arrivals)``; ``st[WSZ]`` the wake heap's new size."""
+    ``(touched neurons, input arrivals)``; ``st[WSZ]`` the wake heap's new size.
+
+    The touched neurons are listed as they are first reached (``stamp[n] == cur`` marks them), or, in a ``dense``
+    step (one with many arrivals), in index order by a scan of all neurons after counting (their state is then
+    read in memory order, and counting needs no mark)."""
     D = bhead.shape[0]
     b = cur & (D - 1)
     nt = 0
+    if dense:
+        cntn[:] = 0
     c = bhead[b]
     while c >= 0:
         for j in range(cfill[c]):
             t = ctgt[c, j]
-            if stamp[t] != cur:
+            if not dense and stamp[t] != cur:
                 stamp[t] = cur
                 cntn[t] = 0
                 touched[nt] = t
@@ -132,7 +138,8 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
             reg[n] = -1
         if si[n, W_STEP] == cur and stamp[n] != cur:
             stamp[n] = cur
-            cntn[n] = 0
+            if not dense:
+                cntn[n] = 0
             touched[nt] = n
             nt += 1
     st[WSZ] = wsz
@@ -149,24 +156,19 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
             a_t[a], a_o[a], a_w[a] = t, o2, dw[p] * x
             a += 1
             sops[dq[p]] += 1
-            if stamp[t] != cur:
+            if not dense and stamp[t] != cur:
                 stamp[t] = cur
                 cntn[t] = 0
                 touched[nt] = t
                 nt += 1
             cntn[t] += 1
+    if dense:
+        nt = 0
+        for n in range(cntn.shape[0]):
+            if cntn[n] > 0 or stamp[n] == cur:
+                touched[nt] = n
+                nt += 1
     return nt, a
-
-
-@njit
-def by_index(cur: int, nt: int, touched: np.ndarray, stamp: np.ndarray) -> None:
-    """List the ``nt`` touched neurons in index order (a scan of ``stamp``, for steps that touch many of them:
-    then their state is read in memory order)."""
-    k = 0
-    for n in range(stamp.shape[0]):
-        if stamp[n] == cur:
-            touched[k] = n
-            k += 1
 
 
 @njit

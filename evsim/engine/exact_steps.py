@@ -76,7 +76,7 @@ from .exact_deliver import (
     _deliver_step,
     _rows_by_neuron,
 )
-from .exact_open import _arrival, by_index, count_step, direct_rows, fill_step, input_end
+from .exact_open import _arrival, count_step, direct_rows, fill_step, input_end
 from .queue import CHUNK, CRING, calendar, grown_calendar, pair_push
 
 
@@ -380,10 +380,10 @@ def run_exact_steps(
         na = (ie1 - ie0) * max_in
         if na > a_t.shape[0]:
             a_t, a_o, a_w = _grown(a_t, na), _grown(a_o, na), _grown(a_w, na)
+        dense = bcnt[cur & (D - 1)] + na > N >> 3  # (na: the input arrivals' bound)
         nt, na = count_step(cur, ie0, ie1, ev_t, ev_n, ev_val, h, in_doff, dptr, dtgt, dw, dq, sops, a_t, a_o, a_w,
-                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn)  # fmt: skip
-        if nt > N >> 3:
-            by_index(cur, nt, touched, stamp)
+                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn,
+                            dense)  # fmt: skip
         m = bcnt[cur & (D - 1)] + na
         if m > so.shape[0]:
             so, sw = _grown(so, m), _grown(sw, m)
