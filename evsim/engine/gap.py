@@ -2,8 +2,9 @@
 
 A neuron's state is kept as of its last update (``t_last``; for a stepped population in its first neuron's entry
 only, copied to the others at the end of a call); these bring it forward: `_gap` one neuron (scalars in and out:
-cheap to call from the loop), `_catch_up` a stepped population over its idle steps, `_bring_to` the neurons of a
-listed population before their membranes are recorded, `_settle` every neuron at the end of a call.
+cheap to call from the loop), `_gap_n` neuron ``n`` of the state arrays (inlined; every stage calls this one),
+`_catch_up` a stepped population over its idle steps, `_bring_to` the neurons of a listed population before their
+membranes are recorded, `_settle` every neuron at the end of a call.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ def _gap(
     v_min: float,
 ) -> tuple[float, float]:
     """State at step ``t`` of a neuron last updated at ``t0``, with no input in between (refractory steps up to
-    ``ref_until`` hold v at v_reset while the current evolves). Scalars only: cheap to call from the loop.
-
-    The stages repeat ``i[n], v[n] = _gap(...)`` at several places on purpose: a (not inlined) helper taking the
-    state arrays made the loop twice as slow (it passes arrays: reference counting in the loop; measured)."""
+    ``ref_until`` hold v at v_reset while the current evolves). Scalars only: a cheap real call; the stages call it
+    through the inlined `_gap_n`, which reads a neuron's state and coefficients from the arrays."""
     if t0 >= t:
         return i, v
     if ref_until > t0:
@@ -47,6 +46,27 @@ def _gap(
     if t > t0:
         i, v = advance(i, v, t - t0, alpha, beta, g_i, i_bias, v_bias, v_min)
     return i, v
+
+
+@njit_inline
+def _gap_n(n: int, t0: int, t: int, ref_until: np.ndarray, prm: np.ndarray, i: np.ndarray, v: np.ndarray) -> None:
+    """Neuron ``n`` of the state arrays from step ``t0`` to ``t`` with no input in between: `_gap` with its
+    coefficients read from row ``n`` of ``prm``. Every stage calls this one: inlined (Numba, at the IR level), so
+    no call passes the arrays (a real call passing them made the loop twice as slow: reference counting; measured)."""
+    i[n], v[n] = _gap(
+        i[n],
+        v[n],
+        t0,
+        t,
+        ref_until[n],
+        prm[n, ALPHA],
+        prm[n, BETA],
+        prm[n, G_I],
+        prm[n, I_BIAS],
+        prm[n, V_BIAS],
+        prm[n, V_RESET],
+        prm[n, V_MIN],
+    )
 
 
 @njit_inline
@@ -64,20 +84,7 @@ def _catch_up(
     t0 = t_last[pop_off[p]]
     if t - t0 > 1:  # idle steps in between
         for n in range(pop_off[p], pop_off[p + 1]):
-            i[n], v[n] = _gap(
-                i[n],
-                v[n],
-                t0,
-                t - 1,
-                ref_until[n],
-                prm[n, ALPHA],
-                prm[n, BETA],
-                prm[n, G_I],
-                prm[n, I_BIAS],
-                prm[n, V_BIAS],
-                prm[n, V_RESET],
-                prm[n, V_MIN],
-            )
+            _gap_n(n, t0, t - 1, ref_until, prm, i, v)
 
 
 @njit_inline
@@ -87,20 +94,7 @@ def _bring_to(
     """Neurons ``lo:hi`` (of a listed population) to step ``t``."""
     for n in range(lo, hi):
         if t > t_last[n]:
-            i[n], v[n] = _gap(
-                i[n],
-                v[n],
-                t_last[n],
-                t,
-                ref_until[n],
-                prm[n, ALPHA],
-                prm[n, BETA],
-                prm[n, G_I],
-                prm[n, I_BIAS],
-                prm[n, V_BIAS],
-                prm[n, V_RESET],
-                prm[n, V_MIN],
-            )
+            _gap_n(n, t_last[n], t, ref_until, prm, i, v)
             t_last[n] = t
 
 
@@ -124,17 +118,4 @@ def _settle(
         if scan[p]:
             t_last[pop_off[p] : pop_off[p + 1]] = t_last[pop_off[p]]
     for n in range(N if finish else 0):
-        i[n], v[n] = _gap(
-            i[n],
-            v[n],
-            t_last[n],
-            t_stop - 1,
-            ref_until[n],
-            prm[n, ALPHA],
-            prm[n, BETA],
-            prm[n, G_I],
-            prm[n, I_BIAS],
-            prm[n, V_BIAS],
-            prm[n, V_RESET],
-            prm[n, V_MIN],
-        )
+        _gap_n(n, t_last[n], t_stop - 1, ref_until, prm, i, v)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._jit import njit_inline
 from ..neuron_kernels import next_crossing, spike_count, step_from
-from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _gap
+from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _gap_n
 from .queue import heap_push
 
 
@@ -27,10 +27,7 @@ def _update_listed(
     N: int,
     P: int,
     pop_off: np.ndarray,
-    keep_i: np.ndarray,
-    overshoot: np.ndarray,
-    multi: np.ndarray,
-    undriven: np.ndarray,
+    flags: tuple,
     pge: bool,
     subtract: bool,
     late: bool,
@@ -52,10 +49,14 @@ def _update_listed(
     n_updates: int,
 ) -> tuple:
     """Step ``t`` of listed population ``p``: its spikes into ``sb_n``/``sb_v`` and the record, wakes on the heap
-    (room made by the caller). ``undriven[n]``: no constant drive (below threshold the state only decays towards
-    0). ``ring``: ``(acc, mark, tl, tl_n, sops)``, ``nrn``: ``(i, v, t_last, ref_until, pending, wake_t)``, the
-    loop's state (`evsim.engine.loop.new_state`; tuples: an inlined call with more than 30 arguments is compiled
-    by CPython as a call with ``*args``, which Numba cannot inline). Returns ``(m, n_spk, n_updates, hsize)``."""
+    (room made by the caller). ``flags``: ``(keep_i, overshoot, multi, undriven)``, the per-population rules and,
+    per neuron, ``undriven[n]``: no constant drive (below threshold the state only decays towards 0). ``ring``:
+    ``(acc, mark, tl, tl_n, sops)``, ``nrn``: ``(i, v, t_last, ref_until, pending, wake_t)``, the loop's state
+    (`evsim.engine.loop.new_state`). Returns ``(m, n_spk, n_updates, hsize)``.
+
+    Arguments are grouped in tuples because of a limit (`evsim._jit.njit_inline`): CPython compiles a call with
+    more than 30 positional arguments as a call with ``*args``, which Numba cannot inline; this one takes 27."""
+    keep_i, overshoot, multi, undriven = flags
     acc, mark, tl, tl_n, _ = ring
     i, v, t_last, ref_until, pending, wake_t = nrn
     sp = s * P + p
@@ -72,20 +73,7 @@ def _update_listed(
         c = 0
         if ref_until[n] >= t:
             if t > t_last[n]:
-                i[n], v[n] = _gap(
-                    i[n],
-                    v[n],
-                    t_last[n],
-                    t,
-                    ref_until[n],
-                    prm[n, ALPHA],
-                    prm[n, BETA],
-                    prm[n, G_I],
-                    prm[n, I_BIAS],
-                    prm[n, V_BIAS],
-                    prm[n, V_RESET],
-                    prm[n, V_MIN],
-                )
+                _gap_n(n, t_last[n], t, ref_until, prm, i, v)
                 t_last[n] = t
             pending[n] = 0  # input discarded, v held: a late reset has nothing to act on
             if keep_i[p] and x != 0.0:  # the current still integrates (refractory_keeps_current); the
@@ -97,20 +85,7 @@ def _update_listed(
             if overshoot[p] and t_last[n] == t - 1 and v[n] > theta_test:
                 theta_test *= 2.0
             if ref_until[n] > t_last[n]:
-                i[n], v[n] = _gap(
-                    i[n],
-                    v[n],
-                    t_last[n],
-                    ref_until[n],
-                    ref_until[n],
-                    prm[n, ALPHA],
-                    prm[n, BETA],
-                    prm[n, G_I],
-                    prm[n, I_BIAS],
-                    prm[n, V_BIAS],
-                    prm[n, V_RESET],
-                    prm[n, V_MIN],
-                )
+                _gap_n(n, t_last[n], ref_until[n], ref_until, prm, i, v)
                 t_last[n] = ref_until[n]
             # the gap in closed form, then this step: the same call `next_crossing` made
             i_n, v_n = step_from(
@@ -153,20 +128,7 @@ def _update_listed(
         else:
             base = max(t, ref_until[n])
             if t < base < T:
-                i[n], v[n] = _gap(
-                    i[n],
-                    v[n],
-                    t_last[n],
-                    base,
-                    ref_until[n],
-                    prm[n, ALPHA],
-                    prm[n, BETA],
-                    prm[n, G_I],
-                    prm[n, I_BIAS],
-                    prm[n, V_BIAS],
-                    prm[n, V_RESET],
-                    prm[n, V_MIN],
-                )
+                _gap_n(n, t_last[n], base, ref_until, prm, i, v)
                 t_last[n] = base
             k = next_crossing(
                 i[n],

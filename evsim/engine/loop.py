@@ -295,10 +295,11 @@ def run_discrete(
             elif undriven is not None:  # listed population: only the neurons reached (`evsim.engine.listed`)
                 if hsize + hi - lo > heap.shape[0]:  # room for a wake per neuron (see above)
                     heap = _grown_heap(heap, hsize + hi - lo)
-                m, n_spk, n_updates, hsize = _update_listed(p, t, s, T, N, P, pop_off, keep_i, overshoot, multi,
-                                                            undriven, pge, subtract, late, ring, nrn, refractory, prm,
-                                                            heap, hsize, sb_n, sb_v, rec_mode, rec_t, rec_n, rec_c,
-                                                            cnt, user_of, n_spk, n_updates)  # fmt: skip
+                m, n_spk, n_updates, hsize = _update_listed(p, t, s, T, N, P, pop_off,
+                                                            (keep_i, overshoot, multi, undriven), pge, subtract, late,
+                                                            ring, nrn, refractory, prm, heap, hsize, sb_n, sb_v,
+                                                            rec_mode, rec_t, rec_n, rec_c, cnt, user_of, n_spk,
+                                                            n_updates)  # fmt: skip
                 if record_v[p]:
                     _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
