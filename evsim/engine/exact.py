@@ -56,6 +56,7 @@ from .exact_neuron import (
     predict,
 )
 from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
+from .record import grown
 
 # counters beyond the queue's (`evsim.engine.queue`: 0..4)
 N_SPK, N_UPD = 5, 6
@@ -251,13 +252,9 @@ def _room(Q: tuple, rec: tuple, need_ev: int, need_spk: int) -> tuple:
     if cnt[NFREE] < need_ev:
         qi, qf, free, hb, fheap = grown_pool(qi, qf, free, hb, fheap, cnt, need_ev)
     rec_s, rec_o, rec_n, rec_mode, counts = rec
-    if cnt[N_SPK] + need_spk > rec_s.shape[0]:
-        size = max(2 * rec_s.shape[0], cnt[N_SPK] + need_spk)
-        r_s, r_o, r_n = np.empty(size, np.int64), np.empty(size), np.empty(size, np.int64)
-        r_s[: rec_s.shape[0]] = rec_s
-        r_o[: rec_s.shape[0]] = rec_o
-        r_n[: rec_s.shape[0]] = rec_n
-        rec_s, rec_o, rec_n = r_s, r_o, r_n
+    need = cnt[N_SPK] + need_spk
+    if need > rec_s.shape[0]:
+        rec_s, rec_o, rec_n = grown(rec_s, need), grown(rec_o, need), grown(rec_n, need)
     return (qi, qf, free, head, hb, fheap, cnt), (rec_s, rec_o, rec_n, rec_mode, counts)
 
 

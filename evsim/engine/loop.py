@@ -53,7 +53,7 @@ from .deliver import _gather_inputs, _send
 from .gap import _bring_to, _catch_up, _settle
 from .listed import _update_listed
 from .poisson import _draw_poisson
-from .record import _grown, _grown_heap, _record_v
+from .record import _grown, _record_v, grown
 from .stepped import _step_plain, _step_rules
 from .wakes import _first_steps, _first_wakes, _pop_wakes
 
@@ -294,7 +294,7 @@ def run_discrete(
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             elif undriven is not None:  # listed population: only the neurons reached (`evsim.engine.listed`)
                 if hsize + hi - lo > heap.shape[0]:  # room for a wake per neuron (see above)
-                    heap = _grown_heap(heap, hsize + hi - lo)
+                    heap = grown(heap, hsize + hi - lo)
                 m, n_spk, n_updates, hsize = _update_listed(p, t, s, T, N, P, pop_off,
                                                             (keep_i, overshoot, multi, undriven), pge, subtract, late,
                                                             ring, nrn, refractory, prm, heap, hsize, sb_n, sb_v,

@@ -13,23 +13,20 @@ from .._jit import njit, njit_inline
 
 
 @njit
-def _grown(rec_t: np.ndarray, rec_n: np.ndarray, rec_c: np.ndarray, need: int) -> tuple:
-    """The spike record arrays with room for at least ``need`` spikes (doubled, contents kept)."""
-    size = max(need, 2 * rec_t.shape[0])
-    t2, n2, c2 = np.empty(size, dtype=rec_t.dtype), np.empty(size, dtype=rec_n.dtype), np.empty(size, dtype=rec_c.dtype)
-    for k in range(rec_t.shape[0]):  # (a loop, not a slice copy: that one compiles a shape check and its message,
-        t2[k] = rec_t[k]  # ~2 s of the first run)
-        n2[k] = rec_n[k]
-        c2[k] = rec_c[k]
-    return t2, n2, c2
+def grown(a: np.ndarray, need: int) -> np.ndarray:
+    """``a`` with room for at least ``need`` entries: size doubled (or ``need``), contents kept, same dtype. Every
+    buffer the loops grow goes through this one (the spike record and the wake heap here, the exact loop's
+    record in `evsim.engine.exact._room`)."""
+    b = np.empty(max(need, 2 * a.shape[0]), dtype=a.dtype)
+    for k in range(a.shape[0]):  # (a loop, not a slice copy: that one compiles a shape check and its message,
+        b[k] = a[k]  # ~2 s of the first run)
+    return b
 
 
 @njit
-def _grown_heap(heap: np.ndarray, need: int) -> np.ndarray:
-    grown = np.empty(max(need, 2 * heap.shape[0]), dtype=np.int64)
-    for k in range(heap.shape[0]):  # (see `_grown`)
-        grown[k] = heap[k]
-    return grown
+def _grown(rec_t: np.ndarray, rec_n: np.ndarray, rec_c: np.ndarray, need: int) -> tuple:
+    """The spike record arrays with room for at least ``need`` spikes (`grown` each)."""
+    return grown(rec_t, need), grown(rec_n, need), grown(rec_c, need)
 
 
 @njit_inline

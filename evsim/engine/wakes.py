@@ -21,7 +21,7 @@ from ..neuron_kernels import next_crossing
 from .deliver import _touch
 from .gap import ALPHA, BETA, G_I, I_BIAS, V_BIAS, V_MIN, V_TH
 from .queue import heap_pop, heap_push
-from .record import _grown_heap
+from .record import grown
 
 
 @njit
@@ -62,7 +62,7 @@ def _first_wakes(
             if k > 0:
                 wake_t[n] = k - 1
                 if hsize == heap.shape[0]:
-                    heap = _grown_heap(heap, hsize + 1)
+                    heap = grown(heap, hsize + 1)
                 hsize = heap_push(heap, hsize, (k - 1) * N + n)
     return heap, hsize
 
