@@ -4,7 +4,8 @@ A neuron's state is kept as of its last update (``t_last``; for a stepped popula
 only, copied to the others at the end of a call); these bring it forward: `_gap` one neuron (scalars in and out:
 cheap to call from the loop), `_gap_n` neuron ``n`` of the state arrays (inlined; every stage calls this one),
 `_catch_up` a stepped population over its idle steps, `_bring_to` the neurons of a listed population before their
-membranes are recorded, `_settle` every neuron at the end of a call.
+membranes are recorded, `_settle` every neuron at the end of a call. `_crossing_n` predicts when neuron ``n`` will
+next cross threshold with no input (`evsim.neurons.next_crossing`; the wakes of listed populations).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
-from ..neuron_kernels import advance
+from ..neuron_kernels import advance, next_crossing
 
 # columns of the per-neuron coefficient rows `prm` (the order of `evsim.engine._PARAM_FIELDS`)
 ALPHA, BETA, IN_GAIN, G_I, G_X, I_BIAS, V_BIAS, V_TH, V_RESET, V_MIN = range(10)
@@ -66,6 +67,25 @@ def _gap_n(n: int, t0: int, t: int, ref_until: np.ndarray, prm: np.ndarray, i: n
         prm[n, V_BIAS],
         prm[n, V_RESET],
         prm[n, V_MIN],
+    )
+
+
+@njit_inline
+def _crossing_n(n: int, horizon: int, ge: bool, prm: np.ndarray, i: np.ndarray, v: np.ndarray) -> int:
+    """`next_crossing` of neuron ``n`` from its state, its coefficients read from row ``n`` of ``prm`` (inlined,
+    as `_gap_n`): the first of the next ``horizon`` input-free steps at which it crosses threshold, or -1."""
+    return next_crossing(
+        i[n],
+        v[n],
+        horizon,
+        prm[n, ALPHA],
+        prm[n, BETA],
+        prm[n, G_I],
+        prm[n, I_BIAS],
+        prm[n, V_BIAS],
+        prm[n, V_MIN],
+        prm[n, V_TH],
+        ge,
     )
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit_inline
-from ..neuron_kernels import next_crossing, spike_count, step_from
-from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _gap_n
+from ..neuron_kernels import spike_count, step_from
+from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET, V_TH, _crossing_n, _gap_n
 from .queue import heap_push
 
 
@@ -130,19 +130,7 @@ def _update_listed(
             if t < base < T:
                 _gap_n(n, t_last[n], base, ref_until, prm, i, v)
                 t_last[n] = base
-            k = next_crossing(
-                i[n],
-                v[n],
-                T - 1 - base,
-                prm[n, ALPHA],
-                prm[n, BETA],
-                prm[n, G_I],
-                prm[n, I_BIAS],
-                prm[n, V_BIAS],
-                prm[n, V_MIN],
-                prm[n, V_TH],
-                pge,
-            )
+            k = _crossing_n(n, T - 1 - base, pge, prm, i, v)
             wake = base + k if k > 0 else -1
         if wake != wake_t[n]:
             wake_t[n] = wake

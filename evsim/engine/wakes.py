@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit, njit_inline
-from ..neuron_kernels import next_crossing
 from .deliver import _touch
-from .gap import ALPHA, BETA, G_I, I_BIAS, V_BIAS, V_MIN, V_TH
+from .gap import V_TH, _crossing_n
 from .queue import heap_pop, heap_push
 from .record import grown
 
@@ -46,19 +45,7 @@ def _first_wakes(
         if is_input[p] or scan[p]:
             continue
         for n in range(pop_off[p], pop_off[p + 1]):
-            k = next_crossing(
-                i[n],
-                v[n],
-                T,
-                prm[n, ALPHA],
-                prm[n, BETA],
-                prm[n, G_I],
-                prm[n, I_BIAS],
-                prm[n, V_BIAS],
-                prm[n, V_MIN],
-                prm[n, V_TH],
-                ge[p],
-            )
+            k = _crossing_n(n, T, ge[p], prm, i, v)
             if k > 0:
                 wake_t[n] = k - 1
                 if hsize == heap.shape[0]:
