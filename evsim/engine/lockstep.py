@@ -163,6 +163,7 @@ def _lockstep(
     for p in range(P):
         pop_of[pop_off[p] : pop_off[p + 1]] = p
     mask = D - 1
+    flat = dense.reshape(-1)  # (C-contiguous: unsigned flat indices, no negative-index tests)
     n_b = hi - lo
     rec_t = np.empty(1024, dtype=np.int64)
     rec_n = np.empty(1024, dtype=np.int32)
@@ -234,8 +235,9 @@ def _lockstep(
                     sb_v[m] = ev_val[ie[gb]]
                     m += 1
                     ie[gb] += 1
+                d0 = np.uint64((b * dense.shape[1] + t) * dense.shape[2])
                 for j in range(dense.shape[2] if d_first >= 0 else 0):  # (a dense input: its non-zero entries)
-                    xv = dense[b, t, j]
+                    xv = flat[d0 + np.uint64(j)]
                     sb_n[m] = d_first + j
                     sb_v[m] = xv
                     m += xv != 0
@@ -255,10 +257,11 @@ def _lockstep(
                     b = g0 + gb
                     out_upd[b] += upd[gb]
                     m = 0
-                    for n in range(lo_p, hi_p if n_fired[gb] > 0 else lo_p):  # the spikes, in neuron order
+                    gu = np.uint64(gb)
+                    for n in range(np.uint64(lo_p), np.uint64(hi_p if n_fired[gb] > 0 else lo_p)):  # the spikes
                         # (branch-free: each neuron written, kept if it fired)
                         sb_n[m] = n
-                        m += fired[gb, n]
+                        m += fired[gu, n]
                     if record_v[p]:
                         for n in range(lo_p, hi_p):
                             out_vtrace[b, t, rec_off[p] + n - lo_p] = v[gb, n]
