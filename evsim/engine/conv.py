@@ -230,24 +230,24 @@ def _by_channel(
     ``m**2 / 4``: 9% of the implicit conv workload). ``first``: room for ``nch + 1`` counts, then the records'
     channels."""
     u = np.uint64  # (unsigned indices: no negative-index tests)
-    for c in range(nch + 1):
-        first[u(c)] = 0
+    for q in range(nch + 1):
+        first[u(q)] = 0
     ch = nch + 1  # (the channels of the records from here in ``first``)
     for k in range(a, z):
         c = u(rec_n[u(k)] - lo) // u(hw)  # (unsigned: no sign fix-up)
         first[u(ch + k - a)] = c
         first[c + u(1)] += 1
-    for c in range(nch):
-        first[u(c + 1)] += first[u(c)]
+    for q in range(nch):
+        first[u(q + 1)] += first[u(q)]
     for k in range(a, z):
         c = u(first[u(ch + k - a)])
         j = u(first[c])
         first[c] = j + u(1)
         tmp_n[j] = rec_n[u(k)]
         tmp_c[j] = rec_c[u(k)]
-    for j in range(z - a):
-        rec_n[u(a + j)] = tmp_n[u(j)]
-        rec_c[u(a + j)] = tmp_c[u(j)]
+    for q in range(z - a):
+        rec_n[u(a + q)] = tmp_n[u(q)]
+        rec_c[u(a + q)] = tmp_c[u(q)]
 
 
 @njit
