@@ -175,9 +175,12 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
 def fill_step(cur: int, nt: int, na: int, a_t: np.ndarray, a_o: np.ndarray, a_w: np.ndarray, coff: np.ndarray,
               ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray, cfill: np.ndarray, cfree: np.ndarray,
               bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray, cc: np.ndarray, touched: np.ndarray,
-              cntn: np.ndarray, start: np.ndarray, so: np.ndarray, sw: np.ndarray) -> None:  # fmt: skip
+              cntn: np.ndarray, start: np.ndarray, mid: np.ndarray, so: np.ndarray,
+              sw: np.ndarray) -> None:  # fmt: skip
     """Write the arrivals `count_step` counted (the bucket's, then the ``na`` input arrivals) into the touched
-    neurons' segments ``[start[n], cntn[n])`` of ``so, sw`` (which have room for them); free the bucket's chunks."""
+    neurons' segments ``[start[n], cntn[n])`` of ``so, sw`` (which have room for them), the bucket's in
+    ``[start[n], mid[n])`` (in append order), the input arrivals after them (in order of offset); free the bucket's
+    chunks."""
     D = bhead.shape[0]
     b = cur & (D - 1)
     pos = 0
@@ -200,6 +203,8 @@ def fill_step(cur: int, nt: int, na: int, a_t: np.ndarray, a_o: np.ndarray, a_w:
         c = nc
     cc[CRING] -= bcnt[b]
     bhead[b], btail[b], bcnt[b] = -1, -1, 0
+    for k in range(nt):
+        mid[touched[k]] = cntn[touched[k]]
     for a in range(na):
         t = a_t[a]
         d = cntn[t]

@@ -139,10 +139,10 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 
 @njit
 def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: np.ndarray, so: np.ndarray,
-               sw: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, quiet: np.ndarray, delta: np.ndarray,
-               prm: np.ndarray, ref_k: np.ndarray, once: np.ndarray, sf: np.ndarray, si: np.ndarray, h: float,
-               end_s: int, end_o: float, wh_s: np.ndarray, wh_n: np.ndarray, reg: np.ndarray, ctl: np.ndarray,
-               sops: np.ndarray, nrec: int, st: np.ndarray) -> None:  # fmt: skip
+               sw: np.ndarray, mid: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, quiet: np.ndarray,
+               delta: np.ndarray, prm: np.ndarray, ref_k: np.ndarray, once: np.ndarray, sf: np.ndarray,
+               si: np.ndarray, h: float, end_s: int, end_o: float, wh_s: np.ndarray, wh_n: np.ndarray,
+               reg: np.ndarray, ctl: np.ndarray, sops: np.ndarray, nrec: int, st: np.ndarray) -> None:  # fmt: skip
     """Integrate the touched neurons ``st[K_]..nt - 1`` of step ``cur``, each through its arrivals in time order
     (from arrival ``st[J_]`` for the first); spikes go to ``sp_o, sp_n`` (``st[NSP]`` of them). Stops with ROOM
     when the spike buffer or the wake heap is full, with STOP when the run control says so."""
@@ -154,12 +154,14 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
     while k < nt:
         n = touched[k]
         a0, a1 = start[n], cntn[n]
-        if j < 0:  # a neuron not yet begun: its arrivals by offset, stably (they come nearly sorted: an insertion
-            # sort written out here, a merge sort for long runs)
-            if a1 - a0 > 64:
-                _merge_sort(so, sw, a0, a1)
+        if j < 0:  # a neuron not yet begun: its arrivals by offset, stably (an insertion sort written out here, a
+            # merge sort for long runs). A quiet neuron's input arrivals ``[mid[n], a1)`` are in order already: only
+            # the bucket's are sorted, and the two merged as they are integrated
+            z = mid[n] if quiet[n] else a1
+            if z - a0 > 64:
+                _merge_sort(so, sw, a0, z)
             else:
-                for jj in range(a0 + 1, a1):
+                for jj in range(a0 + 1, z):
                     o, w = so[jj], sw[jj]
                     r = jj - 1
                     while r >= a0 and so[r] > o:
@@ -174,13 +176,24 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
             th, jv, vr, lam, bb = prm[n, V_TH], prm[n, JUMP_V], prm[n, V_RESET], prm[n, LAM], prm[n, B]
             vinf = bb / lam if lam > 0.0 else 0.0
             v, ts, to, rs, ro = sf[n, V], si[n, T_STEP], sf[n, T_OFF], si[n, R_STEP], sf[n, R_OFF]
-            while j < a1:
-                o = so[j]
-                x = sw[j]
-                j += 1
-                while j < a1 and so[j] == o:  # simultaneous arrivals: one input, summed in arrival order
-                    x += sw[j]
+            jm = i2 = mid[n]  # the bucket's arrivals [j, jm), the input arrivals [i2, a1): the least offset first,
+            # the bucket's first at equal offsets (they were sent first); simultaneous arrivals are one input, summed
+            # in that order
+            while j < jm or i2 < a1:
+                if i2 >= a1 or (j < jm and so[j] <= so[i2]):
+                    o = so[j]
+                    x = sw[j]
                     j += 1
+                    while j < jm and so[j] == o:
+                        x += sw[j]
+                        j += 1
+                else:
+                    o = so[i2]
+                    x = sw[i2]
+                    i2 += 1
+                while i2 < a1 and so[i2] == o:
+                    x += sw[i2]
+                    i2 += 1
                 upd += 1
                 if _lt(cur, o, rs, ro):
                     continue  # refractory: the input is discarded
@@ -320,6 +333,7 @@ def run_exact_steps(
     stamp = np.full(N, -1, np.int64)
     cntn = np.zeros(N, np.int64)
     start = np.zeros(N, np.int64)
+    mid = np.zeros(N, np.int64)
     so, sw = np.empty(1024), np.empty(1024)
     sp_o, sp_n = np.empty(1024), np.empty(1024, np.int64)
     # t = 0: neurons at or above threshold fire (NEST: at the start of the first step), sent before the step's
@@ -388,10 +402,10 @@ def run_exact_steps(
         if m > so.shape[0]:
             so, sw = _grown(so, m), _grown(sw, m)
         fill_step(cur, nt, na, a_t, a_o, a_w, coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc, touched,
-                  cntn, start, so, sw)  # fmt: skip
+                  cntn, start, mid, so, sw)  # fmt: skip
         st[K_], st[J_], st[NSP] = 0, -1, 0
         while True:
-            _integrate(cur, nt, touched, start, cntn, so, sw, sp_o, sp_n, quiet, delta, prm, ref_k, once, sf, si,
+            _integrate(cur, nt, touched, start, cntn, so, sw, mid, sp_o, sp_n, quiet, delta, prm, ref_k, once, sf, si,
                        h, end_s, end_o, wh_s, wh_n, reg, ctl, sops, nrec, st)  # fmt: skip
             if st[STATUS] != ROOM:
                 break
