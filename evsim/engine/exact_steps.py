@@ -5,10 +5,12 @@ one grid step ``h``: the engine `evsim.engine.exact_compile.run_sample_exact` us
 With every delay ``>= h``, all arrivals due in step ``s`` are known when ``s`` opens, and neurons do not act on one
 another inside a step (Morrison et al. 2007). So a step (`run_exact_steps`) is:
 
-1. **open** the step's bucket of the arrival calendar (`evsim.engine.queue`: chunked, append-only) and the wakes
-   due in it; group the arrivals by target neuron (a counting sort, stable: arrival order kept);
+1. **open** the step's bucket of the arrival calendar (`evsim.engine.queue`: chunked, append-only), the input
+   events whose arrivals are due in it when they skip the calendar, and the wakes due (`evsim.engine.exact_open`);
+   group the arrivals by target neuron (a counting sort, stable: arrival order kept);
 2. **integrate** each neuron that has arrivals or a wake: its arrivals in time order (a tiny insertion sort per
-   neuron), simultaneous ones summed, the state advanced in closed form between them (`evsim.engine.exact._bring`,
+   neuron; for a quiet neuron only of the bucket's, merged with its input arrivals, in order already, as they are
+   integrated), simultaneous ones summed, the state advanced in closed form between them (`evsim.engine.exact._bring`,
    `evsim.exact.dynamics.evolve`); with delta synapses the threshold tested at each input; a neuron that can cross
    between inputs fires at its predicted crossing (`evsim.engine.exact.predict`, computed only when the bound
    `evsim.exact.dynamics.may_cross` does not rule it out) before any later input. Delta-synapse neurons that

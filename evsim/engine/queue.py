@@ -85,7 +85,9 @@ offsets are summed, in the order they were appended, into one input before the t
 appended in delivery order: steps in order; inside a step, the input events and the spikes merged by (offset,
 neuron index) (input events of one neuron at one offset in stream order), each event's synapses in row order (by
 delay, then CSR order). This is the order of `run_exact`'s ``seq`` whenever both apply, so both loops give the same
-spikes bit for bit (tests/test_exact_steps.py). A neuron's predicted crossing at or before an input's offset fires
+spikes bit for bit (tests/test_exact_steps.py). Input arrivals that skip the calendar (`evsim.engine.exact_open`:
+input delays shorter than the others by more than a step) keep this order: they were sent after every arrival in
+the bucket, so they come after them at equal offsets. A neuron's predicted crossing at or before an input's offset fires
 first.
 """
 
