@@ -226,3 +226,26 @@ def test_direct_input_keeps_the_tie_order() -> None:
     old = run_sample_exact(dataclasses.replace(cn, steps=False), 2 * ms, ev_t, ev_n, np.ones(3))
     _same(new, old)
     assert new.v[4] == 1.0
+
+
+@pytest.mark.parametrize("d_in", [1e-4, 0.5e-4])  # the step loop (direct input), the general loop
+def test_inputs_of_every_kind_share_one_compilation(d_in: float) -> None:
+    """Read-only times, int32 indices, given or default values: no new specialisation of the loop (each costs a
+    compilation of ~15 s in the middle of a run)."""
+    from evsim.engine.exact import run_exact
+    from evsim.engine.exact_steps import run_exact_steps
+
+    lif = exact.LIF(3, tau_m=10 * ms, v_th=1.0, v_reset=0.0)
+    pops = (evsim.Population("in", 2), evsim.Population("a", 3, lif))
+    projs = (evsim.Projection.from_dense("in->a", "in", "a", np.ones((3, 2)), d_in),
+             evsim.Projection.from_dense("a->a", "a", "a", np.full((3, 3), 0.1), 2e-4))  # fmt: skip
+    net = evsim.Network(pops, projs, ("in",), ("a",), dt=1e-4)
+    evsim.run(net, evsim.EventStream(np.array([1e-4]), np.array([0])), duration=1e-3)
+    n_sig = len(run_exact_steps.signatures) + len(run_exact.signatures)
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 0.01, 50))
+    t.flags.writeable = False
+    idx = rng.integers(0, 2, 50).astype(np.int32)
+    evsim.run(net, evsim.EventStream(t, idx), duration=0.01)
+    evsim.run(net, evsim.EventStream(t.copy(), idx, np.full(50, 0.5)), duration=0.01)
+    assert len(run_exact_steps.signatures) + len(run_exact.signatures) == n_sig

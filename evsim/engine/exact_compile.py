@@ -197,24 +197,33 @@ def run_sample_exact(
     ctl = np.array([0, -1, -1, 0], dtype=np.int64) if ctl is None else ctl
     rec_mode = np.full(len(cn.names), 2, dtype=np.int8) if rec_mode is None else rec_mode
     counts = np.zeros(cn.v_init.shape[0] if np.any(rec_mode == 1) else 1, dtype=np.int64)
-    common = dict(v0=v0, ev_n=ev_n, ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays)
+    common = dict(v0=v0, ev_n=_frozen(ev_n), ctl=ctl, rec_mode=rec_mode, counts=counts, **cn.arrays)
     try:
         if cn.steps:
             rs, ro, rn, v, i, upd, sops = run_exact_steps(
-                int(end_s[0]), float(end_o[0]), ev_t=ev_t, ev_val=ev_val, in_dk=cn.direct[0], in_doff=cn.direct[1],
-                **common,
+                int(end_s[0]), float(end_o[0]), ev_t=_frozen(ev_t), ev_val=_frozen(ev_val), in_dk=cn.direct[0],
+                in_doff=cn.direct[1], **common,
             )  # fmt: skip
         else:
             if ev_val.shape[0] == 1 and ev_t.shape[0] != 1:
                 ev_val = np.full(ev_t.shape[0], ev_val[0])
             rs, ro, rn, v, i, upd, sops = run_exact(
-                int(end_s[0]), float(end_o[0]), ev_s=ev_s, ev_o=ev_o, ev_val=ev_val, **common
+                int(end_s[0]), float(end_o[0]), ev_s=ev_s, ev_o=ev_o, ev_val=_frozen(ev_val), **common
             )  # fmt: skip
     except (OverflowError, ZeroDivisionError) as e:
         raise EvsimError(str(e)) from None
     t = rs * cn.h + ro
     ones = np.ones(t.shape[0], dtype=np.int64)
     return SampleRun(t, rn, ones, np.zeros((0, 0)), i, v, int(upd), sops, counts, int(ctl[3]))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view: the loops always see the inputs as read-only arrays (Numba compiles a loop once per
+    argument type, and read-only is a type: a user's read-only array, or one value shown for every event, must not
+    cost a second compilation)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def n_steps(cn: CompiledExact, duration: float) -> int:
