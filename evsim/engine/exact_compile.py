@@ -182,7 +182,7 @@ def run_sample_exact(
     if ev_val.ndim == 1 and ev_val.shape[0] > 1 and ev_val.strides[0] == 0:  # one value for every event
         ev_val = ev_val[:1]
     ev_val = np.ascontiguousarray(ev_val)
-    ev_s = ev_o = None
+    ev_s, ev_o = np.empty(0, np.int64), np.empty(0)
     if not cn.steps:  # the general loop takes the events on the grid
         ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
         ordered = _to_grid(ev_t, h, ev_s, ev_o)
