@@ -216,7 +216,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         rdelay=flags["rdelay"],
         overshoot=flags["overshoot"],
         keep_i=flags["keep_i"],
-        record_v=flags["record_v"],
+        record_v=flags["record_v"] if flags["record_v"].any() else None,  # (None: `run_discrete` compiles less)
         rec_off=rec_off,
         n_rec=n_rec,
         prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)),
@@ -230,7 +230,9 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         delays=delays,
         q_maxd=q_maxd,
         q_full=q_full,
+        q_sparse=~q_full if np.any(~q_full & (conv_of < 0)) else None,  # (None: `run_discrete` compiles less)
         perm=perm,
+        reordered=perm if np.any(perm != np.arange(N)) else None,  # (None: `run_discrete` compiles less)
         user_of=user_of,
         targets=targets,
         weights=weights,
@@ -239,6 +241,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         always=always,
         # stepped populations of each kind (`evsim.engine.stepped`); None: none (the loop's variant without)
         plain=plain if plain.any() else None,
+        # None: no plain population of kind 1, 2, 3 (not compiled; `run_discrete`)
+        **{f"plain_{k}": plain if np.any(plain == c) else None for c, k in ((1, "each"), (2, "uniform"), (3, "late"))},
         rules=rules if rules.any() else None,
         # no constant drive: below threshold, such a neuron can only decay towards 0 (no crossing to predict);
         # None: no listed population (the loop's variant without the listed path)

@@ -42,11 +42,13 @@ def _send(
     syn: tuple,
     ring: tuple,
     listed: np.ndarray | None,
+    sparse: np.ndarray | None,
 ) -> None:
     """Deliver the events ``src_n[lo:hi]`` (neuron) of values ``src_v[lo:hi]`` sent at step ``t`` along every
     outgoing synapse. Inlined where it is used, once per batch of simultaneous events (a real call passing these
     dozens of arrays cost ~200 ns: 10% of feedforward). ``listed``: None when no population is listed (the
-    listed-target path is then pruned by Numba, not compiled)."""
+    listed-target path is then pruned by Numba, not compiled); ``sparse``: None when every explicit projection has
+    full rows (``q_full``: only their path is compiled)."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
      conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of) = syn  # see run_discrete
@@ -81,9 +83,10 @@ def _send(
                         e1 = e
                     if e1 > e0:
                         # unsigned indices spare Numba's negative-index test on each of the four accesses (2x)
-                        if delays[e0] == delays[e1 - 1]:  # one delay (rows are sorted by delay): one ring slot
-                            b = ((t + delays[e0]) & mask) * N + toff  # for the whole row (1.3x)
-                            if q_full[q]:  # the row is every target in order: contiguous adds (SIMD; w * 1 == w)
+                        # one delay (rows are sorted by delay): one ring slot for the whole row (1.3x)
+                        if sparse is None or delays[e0] == delays[e1 - 1]:
+                            b = ((t + delays[e0]) & mask) * N + toff
+                            if sparse is None or q_full[q]:  # every target in order: contiguous adds (SIMD; w*1 == w)
                                 for j in range(e1 - e0):
                                     acc[np.uint64(b + j)] += weights[np.uint64(e0 + j)] * val
                             else:

@@ -102,7 +102,7 @@ def run_discrete(
     rdelay: np.ndarray,
     overshoot: np.ndarray,
     keep_i: np.ndarray,
-    record_v: np.ndarray,
+    record_v: np.ndarray | None,
     rec_off: np.ndarray,
     n_rec: int,
     prm: np.ndarray,
@@ -116,7 +116,9 @@ def run_discrete(
     delays: np.ndarray,
     q_maxd: np.ndarray,
     q_full: np.ndarray,
+    q_sparse: np.ndarray | None,
     perm: np.ndarray,
+    reordered: np.ndarray | None,
     user_of: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
@@ -124,6 +126,9 @@ def run_discrete(
     scan: np.ndarray,
     always: np.ndarray,
     plain: np.ndarray | None,
+    plain_each: np.ndarray | None,
+    plain_uniform: np.ndarray | None,
+    plain_late: np.ndarray | None,
     rules: np.ndarray | None,
     undriven: np.ndarray | None,
     conv_of: np.ndarray,
@@ -161,7 +166,12 @@ def run_discrete(
 
     Paths only some models need are compiled only for them: Numba prunes a branch ``if x is not None`` when the
     argument ``x`` is None, and the calls in it are not compiled. ``conv_par=None``: no implicit convolution;
-    ``plain=None`` / ``rules=None``: no stepped population of that kind (`evsim.engine.stepped`);
+    ``plain=None`` / ``rules=None``: no stepped population of that kind (`evsim.engine.stepped`), and
+    ``plain_each`` / ``plain_uniform`` / ``plain_late`` (``plain`` itself, or None): no plain population of kind 1,
+    2, 3 (the loop of each kind compiled only for the models that have it: ~1 s of a first run each);
+    ``record_v=None``: no membrane recorded; ``reordered=None``: no population stored channel-last (``perm`` is
+    the identity); ``q_sparse=None``: every explicit projection has full rows (``q_full``: only their delivery loop
+    compiled);
     ``pcdf=None``: no Poisson source; ``undriven=None``: no listed population (and no wake heap: the stepped
     populations need none, see `evsim.engine.wakes`).
     """
@@ -207,10 +217,14 @@ def run_discrete(
     sb_n = np.empty(max(N, n_x), dtype=np.int64)  # the events of one batch (one population, or the external
     sb_v = np.empty(max(N, n_x))  # events, of one step)
 
-    moved = False  # some populations stored channel-last (`evsim.engine.conv.channel_last`): the state that
-    moved_p = np.zeros(P, dtype=np.bool_)  # `new_state` made in the network's order goes to the engine's at the
-    for n in range(N):  # first call, and the final state back; input events, spikes and counts are mapped one by
-        if perm[n] != n:  # one, and a step's recorded spikes of such a population sorted back
+    # some populations stored channel-last (`evsim.engine.conv.channel_last`; ``reordered`` is not None): the state
+    # that `new_state` made in the network's order goes to the engine's at the first call, and the final state back;
+    # input events, spikes and counts are mapped one by one, and a step's recorded spikes of such a population sorted
+    # back
+    moved = False
+    moved_p = np.zeros(P, dtype=np.bool_)
+    for n in range(N if reordered is not None else 0):
+        if perm[n] != n:
             moved = True
             moved_p[pop_of[n]] = True
     hw = np.ones(P, dtype=np.int64)  # a channel-last population's neurons per channel (its network index 1 is
@@ -219,7 +233,7 @@ def run_discrete(
             hw[p] = user_of[pop_off[p] + 1] - pop_off[p]
     n_srt = N + 1 if moved else 0
     srt_n, srt_c, srt_f = np.empty(n_srt, np.int32), np.empty(n_srt, np.int64), np.empty(2 * n_srt, np.int64)
-    if moved and hs[1] == 0:
+    if reordered is not None and moved and hs[1] == 0:
         i0, v0 = i.copy(), v.copy()
         for n in range(N):
             i[perm[n]] = i0[n]
@@ -249,7 +263,8 @@ def run_discrete(
         # 3. neuron populations, in zero-delay order
         for oi in range(P + 1):
             if m > 0:  # the events of step t gathered last (external ones, or the previous population's spikes),
-                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring, undriven)  # sent before the next population steps
+                # sent before the next population steps
+                _send(sb_n, sb_v, 0, m, t, T, N, P, mask, syn, ring, undriven, q_sparse)
                 if conv_par is not None:  # implicit convolutions
                     _send_conv(sb_n, sb_v, np.int64(0), m, t, T, N, P, mask, pop_of, pop_off, out_ptr, out_proj,
                                tgt_pop, conv_of, conv_par, conv_w, conv_tab, conv_delay, user_of, scan, acc, mark,
@@ -279,7 +294,8 @@ def run_discrete(
                 # neuron's entry, copied to the others at the end)
                 hot = False
                 if plain is not None and plain[p]:
-                    m, n_spk, n_updates, hot = _step_plain(p, t, s, N, pop_off, keep_i, plain[p], pge, subtract, acc,
+                    m, n_spk, n_updates, hot = _step_plain(p, t, s, N, pop_off, keep_i, plain_each, plain_uniform,
+                                                           plain_late, pge, subtract, acc,
                                                            i, v, ref_until, pending, refractory, prmc, fired,
                                                            fired_w, sb_n, sb_v, rec_mode, rec_t, rec_n, rec_c, cnt,
                                                            user_of, n_spk, n_updates)  # fmt: skip
@@ -290,7 +306,7 @@ def run_discrete(
                                                            user_of, n_spk, n_updates)  # fmt: skip
                 if hot and t + 1 < T:  # a neuron ended at threshold, or with a late reset to apply: step again
                     tl_n[((t + 1) & mask) * P + p] = 1
-                if record_v[p]:
+                if record_v is not None and record_v[p]:
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             elif undriven is not None:  # listed population: only the neurons reached (`evsim.engine.listed`)
                 if hsize + hi - lo > heap.shape[0]:  # room for a wake per neuron (see above)
@@ -300,10 +316,10 @@ def run_discrete(
                                                             ring, nrn, refractory, prm, heap, hsize, sb_n, sb_v,
                                                             rec_mode, rec_t, rec_n, rec_c, cnt, user_of, n_spk,
                                                             n_updates)  # fmt: skip
-                if record_v[p]:
+                if record_v is not None and record_v[p]:
                     _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
-            if moved_p[p] and n_spk - rec0 > 1:
+            if reordered is not None and moved_p[p] and n_spk - rec0 > 1:
                 _by_channel(rec_n, rec_c, rec0, n_spk, lo, hw[p], (hi - lo) // hw[p], srt_n, srt_c, srt_f)
             # this population's spikes of step t are sent together at the top of the next iteration (zero-delay
             # targets come later in `order`)
@@ -311,7 +327,7 @@ def run_discrete(
     hs[0] = hsize
     rngs[0] = rng
     _settle(t_stop, finish, N, P, pop_off, scan, t_last, ref_until, prm, i, v)
-    if moved and finish:  # the final state in the network's order
+    if reordered is not None and moved and finish:  # the final state in the network's order
         i_f, v_f = np.empty(N), np.empty(N)
         for n in range(N):
             i_f[n] = i[perm[n]]

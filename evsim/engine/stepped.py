@@ -34,7 +34,9 @@ def _step_plain(
     N: int,
     pop_off: np.ndarray,
     keep_i: np.ndarray,
-    kind: int,
+    each: np.ndarray | None,
+    uniform: np.ndarray | None,
+    late: np.ndarray | None,
     pge: bool,
     subtract: bool,
     acc: np.ndarray,
@@ -58,10 +60,13 @@ def _step_plain(
     n_updates: int,
 ) -> tuple:
     """Step ``t`` of stepped population ``p`` without overshoot rule or multi-spike (``prmc``: the coefficients
-    column-wise, `evsim.engine._PARAM_FIELDS` by neuron). ``kind`` (``plain[p]``): 1 the loop below, 2 every
-    neuron has the same coefficients and no refractory period (`evsim.engine.step._step_uniform`), 3 a late
-    subtract reset (`evsim.engine.step._step_late`). ``fired_w``: ``fired`` as 64-bit words; ``user_of``: the
-    network's index of each engine neuron (`evsim.engine.conv.channel_last`), for the record."""
+    column-wise, `evsim.engine._PARAM_FIELDS` by neuron). The kind of ``p`` (``plain[p]``): 1 the loop below, 2
+    every neuron has the same coefficients and no refractory period (`evsim.engine.step._step_uniform`), 3 a late
+    subtract reset (`evsim.engine.step._step_late`). ``each``, ``uniform``, ``late``: the array ``plain`` of the
+    kinds, or None when no population has kind 1, 2, 3 (that loop is then pruned by Numba, not compiled: one
+    argument each, not a ``kind``: a call of more than 30 arguments cannot be inlined). ``fired_w``: ``fired`` as
+    64-bit words; ``user_of``: the network's index of each engine neuron (`evsim.engine.conv.channel_last`), for
+    the record."""
     m = 0
     lo, hi = pop_off[p], pop_off[p + 1]
     keep_p = keep_i[p]
@@ -69,32 +74,33 @@ def _step_plain(
     n_input = 0
     hot_n = 0
     b0 = s * N + lo
-    if kind == 2:  # uniform coefficients, no refractory period: the short loop of `evsim.engine.step`
+    if uniform is not None and uniform[p] == 2:  # uniform coefficients, no refractory period: `evsim.engine.step`
         n_fired, n_input, hot_n = _step_uniform(acc, v, i, fired, lo, hi, b0, prmc, pge, subtract)
-    elif kind == 3:  # late reset (snnTorch's reset_delay): the loop of `evsim.engine.step` with it
+    elif late is not None and late[p] == 3:  # late reset (snnTorch's reset_delay): `evsim.engine.step` with it
         n_fired, n_input, hot_n = _step_late(
             acc, v, i, fired, pending, ref_until, refractory, lo, hi, b0, t, prmc, keep_p, pge
         )
-    for k in range(hi - lo if kind == 1 else 0):  # unsigned indices: no negative-index tests (2.5x faster)
-        u = np.uint64(lo + k)
-        bu = np.uint64(b0 + k)
-        x = acc[bu]
-        acc[bu] = 0.0
-        rf = ref_until[u] >= t  # refractory: v held, input discarded unless the current keeps it
-        v_n = prmc[BETA, u] * v[u] + prmc[G_I, u] * i[u] + prmc[G_X, u] * x + prmc[V_BIAS, u]
-        v_n = prmc[V_MIN, u] if v_n < prmc[V_MIN, u] else v_n
-        x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
-        i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
-        th = prmc[V_TH, u]
-        f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-        after = (v_n - th) if subtract else prmc[V_RESET, u]
-        v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
-        ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
-        v[u] = v_n
-        fired[u] = f
-        n_fired += f
-        n_input += (x != 0.0) & (not f)
-        hot_n += v_n >= th
+    elif each is not None and each[p] == 1:  # per-neuron coefficients
+        for k in range(hi - lo):  # unsigned indices: no negative-index tests (2.5x faster)
+            u = np.uint64(lo + k)
+            bu = np.uint64(b0 + k)
+            x = acc[bu]
+            acc[bu] = 0.0
+            rf = ref_until[u] >= t  # refractory: v held, input discarded unless the current keeps it
+            v_n = prmc[BETA, u] * v[u] + prmc[G_I, u] * i[u] + prmc[G_X, u] * x + prmc[V_BIAS, u]
+            v_n = prmc[V_MIN, u] if v_n < prmc[V_MIN, u] else v_n
+            x_i = x if keep_p | (not rf) else 0.0  # (| and &, not or and and: no branches)
+            i[u] = prmc[ALPHA, u] * i[u] + prmc[IN_GAIN, u] * x_i + prmc[I_BIAS, u]
+            th = prmc[V_TH, u]
+            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
+            after = (v_n - th) if subtract else prmc[V_RESET, u]
+            v_n = prmc[V_RESET, u] if rf else (after if f else v_n)
+            ref_until[u] = t + refractory[u] if f & (refractory[u] > 0) else ref_until[u]
+            v[u] = v_n
+            fired[u] = f
+            n_fired += f
+            n_input += (x != 0.0) & (not f)
+            hot_n += v_n >= th
     n_updates += n_fired + n_input  # the updates an event-driven engine needs: input or spike
     hot = hot_n > 0
     for q8 in range(lo // 8, (hi + 7) // 8 if n_fired > 0 else 0):  # the words with a spike
