@@ -37,9 +37,13 @@ def halted(ctl: np.ndarray, sops: np.ndarray, n_spk: int) -> bool:
     ``n_spk`` pass a non-negative limit ``ctl[1]`` / ``ctl[2]``; it then sets ``ctl[0]`` to EVENTS or SPIKES."""
     if ctl[0] != RUNNING:
         return True
-    if ctl[1] >= 0 and sops.sum() > ctl[1]:
-        ctl[0] = EVENTS
-        return True
+    if ctl[1] >= 0:
+        total = 0
+        for q in range(sops.shape[0]):  # (not sops.sum(): that compiles ~0.2 s more on the first run)
+            total += sops[q]
+        if total > ctl[1]:
+            ctl[0] = EVENTS
+            return True
     if ctl[2] >= 0 and n_spk > ctl[2]:
         ctl[0] = SPIKES
         return True

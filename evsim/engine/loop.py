@@ -186,10 +186,14 @@ def run_discrete(
     rec_n = np.empty(1024, dtype=np.int32)
     rec_c = np.empty(1024, dtype=np.int64)
     n_spk = int(np.int64(0))  # (not the literal 0: `halted` would be compiled for both)
-    vtrace = np.zeros((t_end - t_begin, n_rec))
+    # (zeroed arrays made by np.empty and a fill: each np.zeros of another dtype costs ~0.2 s of the first run)
+    vtrace = np.empty((t_end - t_begin, n_rec))
+    vtrace[:] = 0.0
     n_updates = 0
-    sops = np.zeros(ip_off.shape[0], dtype=np.int64)
-    has_conv = np.zeros(P, dtype=np.bool_)
+    sops = np.empty(ip_off.shape[0], dtype=np.int64)
+    sops[:] = 0
+    has_conv = np.empty(P, dtype=np.bool_)
+    has_conv[:] = False
     for q in range(conv_of.shape[0]):
         if conv_of[q] >= 0:
             for p in range(P):
@@ -204,7 +208,8 @@ def run_discrete(
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     nrn = (i, v, t_last, ref_until, pending, wake_t)  # (for `_update_listed`)
-    fired = np.zeros((N + 7) // 8 * 8, dtype=np.bool_)  # (whole 64-bit words: `fired_w`)
+    fired = np.empty((N + 7) // 8 * 8, dtype=np.bool_)  # (whole 64-bit words: `fired_w`)
+    fired[:] = False
     fired_w = fired.view(np.uint64)  # eight neurons' flags at a time: the spikes found by skipping zero words
     n_x = 0  # room for the external events of one step: the most input events in a step, and every Poisson source
     run = 0
@@ -222,7 +227,8 @@ def run_discrete(
     # input events, spikes and counts are mapped one by one, and a step's recorded spikes of such a population sorted
     # back
     moved = False
-    moved_p = np.zeros(P, dtype=np.bool_)
+    moved_p = np.empty(P, dtype=np.bool_)
+    moved_p[:] = False
     for n in range(N if reordered is not None else 0):
         if perm[n] != n:
             moved = True
