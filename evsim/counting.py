@@ -91,8 +91,10 @@ def _projection_kernel(
         return False
     # NeuroBench: the layer's input entries summed per (sample, step); a non-zero entry costs its non-zero fan-out,
     # as MACs when any entry of that (sample, step) is not +-1
-    acc = np.zeros(fan_nz.shape[0], dtype=np.float64)
-    seen = np.zeros(fan_nz.shape[0], dtype=np.bool_)
+    acc = np.empty(fan_nz.shape[0])  # (np.empty and a fill: the variants the event loop compiles too, where
+    acc[:] = 0.0  # np.zeros would compile two more on the first run)
+    seen = np.empty(fan_nz.shape[0], dtype=np.bool_)
+    seen[:] = False
     touched = np.empty(fan_nz.shape[0], dtype=np.int64)
     n_touched = 0
     e = 0
