@@ -233,8 +233,11 @@ def run_discrete(
         if perm[n] != n:
             moved = True
             moved_p[pop_of[n]] = True
-    hw = np.ones(P, dtype=np.int64)  # a channel-last population's neurons per channel (its network index 1 is
-    for p in range(P):  # engine index C), and room to sort a step's records by channel (`_by_channel`)
+    # a channel-last population's neurons per channel (its network index 1 is engine index C), and room to sort a
+    # step's records by channel (`_by_channel`); np.empty and a fill, not np.ones: one variant less to compile
+    hw = np.empty(P, dtype=np.int64)
+    hw[:] = 1
+    for p in range(P):
         if moved_p[p]:
             hw[p] = user_of[pop_off[p] + 1] - pop_off[p]
     n_srt = N + 1 if moved else 0
