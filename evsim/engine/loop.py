@@ -241,7 +241,9 @@ def run_discrete(
         if moved_p[p]:
             hw[p] = user_of[pop_off[p] + 1] - pop_off[p]
     n_srt = N + 1 if moved else 0
-    srt_n, srt_c, srt_f = np.empty(n_srt, np.int32), np.empty(n_srt, np.int64), np.empty(2 * n_srt, np.int64)
+    srt_n = np.empty(n_srt, dtype=np.int32)  # (dtype= as everywhere in the loop: np.empty(n, np.int32) is another
+    srt_c = np.empty(n_srt, dtype=np.int64)  # variant to compile)
+    srt_f = np.empty(2 * n_srt, dtype=np.int64)
     if reordered is not None and moved and hs[1] == 0:
         i0, v0 = i.copy(), v.copy()
         for n in range(N):
