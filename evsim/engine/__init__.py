@@ -216,7 +216,8 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         rdelay=flags["rdelay"],
         overshoot=flags["overshoot"],
         keep_i=flags["keep_i"],
-        record_v=flags["record_v"] if flags["record_v"].any() else None,  # (None: `run_discrete` compiles less)
+        record_v=flags["record_v"],
+        recorded=flags["record_v"] if flags["record_v"].any() else None,  # (None: `run_discrete` compiles less)
         rec_off=rec_off,
         n_rec=n_rec,
         prm=np.ascontiguousarray(np.stack([par[f] for f in _PARAM_FIELDS], axis=1)),

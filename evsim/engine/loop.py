@@ -102,7 +102,8 @@ def run_discrete(
     rdelay: np.ndarray,
     overshoot: np.ndarray,
     keep_i: np.ndarray,
-    record_v: np.ndarray | None,
+    record_v: np.ndarray,
+    recorded: np.ndarray | None,
     rec_off: np.ndarray,
     n_rec: int,
     prm: np.ndarray,
@@ -168,11 +169,10 @@ def run_discrete(
     argument ``x`` is None, and the calls in it are not compiled. ``conv_par=None``: no implicit convolution;
     ``plain=None`` / ``rules=None``: no stepped population of that kind (`evsim.engine.stepped`), and
     ``plain_each`` / ``plain_uniform`` / ``plain_late`` (``plain`` itself, or None): no plain population of kind 1,
-    2, 3 (the loop of each kind compiled only for the models that have it: ~1 s of a first run each);
-    ``record_v=None``: no membrane recorded; ``reordered=None``: no population stored channel-last (``perm`` is
-    the identity); ``q_sparse=None``: every explicit projection has full rows (``q_full``: only their delivery loop
-    compiled);
-    ``pcdf=None``: no Poisson source; ``undriven=None``: no listed population (and no wake heap: the stepped
+    2, 3 (the loop of each kind compiled only for the models that have it); ``recorded=None``: no membrane
+    recorded (``record_v`` all False); ``reordered=None``: no population stored channel-last (``perm`` is the
+    identity); ``q_sparse=None``: every explicit projection has full rows (``q_full``: only their delivery loop
+    compiled); ``pcdf=None``: no Poisson source; ``undriven=None``: no listed population (and no wake heap: the stepped
     populations need none, see `evsim.engine.wakes`).
     """
     mask = D - 1
@@ -317,7 +317,7 @@ def run_discrete(
                                                            user_of, n_spk, n_updates)  # fmt: skip
                 if hot and t + 1 < T:  # a neuron ended at threshold, or with a late reset to apply: step again
                     tl_n[((t + 1) & mask) * P + p] = 1
-                if record_v is not None and record_v[p]:
+                if recorded is not None and record_v[p]:
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             elif undriven is not None:  # listed population: only the neurons reached (`evsim.engine.listed`)
                 if hsize + hi - lo > heap.shape[0]:  # room for a wake per neuron (see above)
@@ -327,7 +327,7 @@ def run_discrete(
                                                             ring, nrn, refractory, prm, heap, hsize, sb_n, sb_v,
                                                             rec_mode, rec_t, rec_n, rec_c, cnt, user_of, n_spk,
                                                             n_updates)  # fmt: skip
-                if record_v is not None and record_v[p]:
+                if recorded is not None and record_v[p]:
                     _bring_to(t, lo, hi, t_last, ref_until, prm, i, v)
                     _record_v(vtrace, t - t_begin, rec_off[p], lo, hi, v)
             if reordered is not None and moved_p[p] and n_spk - rec0 > 1:
