@@ -329,8 +329,9 @@ def run_dataset(
     ``spikes``; ``threads``: `evsim.run`'s threads per batch. ``max_seconds`` (the whole run) and ``max_events``
     (each sample) are `evsim.run`'s budgets and raise `evsim.BudgetExceeded`; they, and ``errors="raise"`` (a
     sample's error raised rather than kept in ``failed``), need the run in this process (``workers=1``).
-    Ctrl-C stops the run and returns what finished (``status="interrupted"``); samples that raise, or whose worker
-    process died, are in ``failed``."""
+    Ctrl-C stops the run and returns what finished (``status="interrupted"``); with ``errors="raise"`` it raises
+    the KeyboardInterrupt (`evsim.RunInterrupted`) with that `DatasetRun` (the finished chunks) as its ``run``.
+    Samples that raise, or whose worker process died, are in ``failed``."""
     from .data.runner import pipeline_for
     from .errors import BudgetExceeded
     from .results import ResultStore, fingerprint, merge
@@ -387,6 +388,7 @@ def run_dataset(
     warm = 0.0
     first = True
     status = "complete"
+    interrupted: KeyboardInterrupt | None = None
     try:
         for r in results:
             cols, errs = r["columns"], r["errors"]
@@ -409,9 +411,9 @@ def run_dataset(
                     bar = tqdm(total=total, initial=resumed + n_back, desc="samples", unit="sample")
             elif bar is not None:
                 bar.update(n_back)
-    except KeyboardInterrupt:
-        if errors == "raise":
-            raise
+    except KeyboardInterrupt as e:
+        if errors == "raise":  # raised after the finished chunks are gathered: ``e.run`` holds them
+            interrupted = e
         status = "interrupted"
     except BudgetExceeded:
         raise
@@ -436,6 +438,9 @@ def run_dataset(
         run_.spikes = {k: _join(v) for k, v in spikes.items()}
     if store is not None:
         store.finish(status, merged, samples_done=run_.n, accuracy=run_.accuracy(), backend=backend)
+    if interrupted is not None:
+        interrupted.run = run_  # type: ignore[attr-defined]
+        raise interrupted
     return run_
 
 

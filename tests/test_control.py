@@ -160,6 +160,34 @@ def test_cli_ctrl_c_exits_130_with_one_line(tmp_path):
     pytest.fail("the run never started within 16 s")
 
 
+@pytest.mark.slow
+def test_cli_ctrl_c_with_out_file_keeps_the_finished_samples(tmp_path):
+    z = np.load(DATA)
+    inp, out = tmp_path / "many.npz", tmp_path / "out.npz"
+    np.savez(inp, x=np.tile(z["x"], (200, 1, 1)), labels=np.tile(z["labels"], 200))
+    net = evsim.load(MODEL, dialect="snntorch")
+    evsim.run(net, z["x"][:1])  # compiled into Numba's disk cache: the CLI only loads it
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "evsim.cli", "run", MODEL, "--input", str(inp), "--dialect", "snntorch", "--out"]
+    for delay in (4.0, 8.0, 16.0):
+        p = subprocess.Popen([*cmd, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        lines = err.decode().strip().splitlines()
+        if not out.exists():  # interrupted before the first chunk finished: nothing to keep, nothing written
+            continue
+        assert p.returncode == 130, err.decode()
+        kept = np.load(out)
+        n = len(kept["index"])
+        assert 0 < n < 60000 and lines[-1] == f"evsim: interrupted after {n} samples; {out} holds them", lines
+        ref = evsim.run(net, np.tile(z["x"], (200, 1, 1))[:n])
+        np.testing.assert_array_equal(kept["index"], np.arange(n))
+        np.testing.assert_array_equal(kept["output"], ref.output)
+        return
+    pytest.fail("no chunk finished within 16 s")
+
+
 # --- exact (continuous-time) mode: the same run control (`evsim.exact.run` through `evsim.control.execute`)
 
 

@@ -181,6 +181,19 @@ def test_ctrl_c_keeps_what_finished_and_resume_completes(rng, tmp_path):
     assert np.array_equal(r2.predictions, evsim.run(net, x).predictions())
 
 
+def test_ctrl_c_with_errors_raise_raises_with_the_finished_chunks(rng):
+    net = _net(rng)
+    x, y = _data(rng, B=20)
+    with pytest.raises(KeyboardInterrupt) as e:
+        run_dataset(net, _CtrlC(x, y, at=9), workers=1, chunk=4, errors="raise")
+    r = e.value.run  # chunks 0-3 and 4-7 finished: the same figures as a run of those samples alone
+    ref = run_dataset(net, _CtrlC(x[:8], y[:8], at=-1), workers=1, chunk=4)
+    assert r.status == "interrupted" and r.n == 8
+    np.testing.assert_array_equal(r.index, ref.index)
+    np.testing.assert_array_equal(r.output_counts, ref.output_counts)
+    np.testing.assert_array_equal(r.sops, ref.sops)
+
+
 def test_cli_workers_on_an_event_file_equal_the_batch_runner(tmp_path, capsys):
     """An SHD file read through evsim.data: the dataset run on 2 worker processes gives the figures of `evsim run`'s
     own in-process batch runner (evsim.data.runner)."""

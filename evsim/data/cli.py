@@ -118,17 +118,38 @@ def read_for_model(args: argparse.Namespace, net: Any) -> tuple[Any, Any]:
 def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: Any) -> int:
     """``evsim run``: stream the input through the model (`evsim.run_dataset`: in this process, or on worker
     processes / a Dask cluster with ``--workers``, ``--scheduler``, ``--out DIR``), print accuracy and SOPs, write
-    ``--out``. Exit 130 when interrupted with a results folder, 1 when samples failed."""
-    from ..io.files import write_json, write_npz
-    from ..parallel import run_dataset
-    from ..parallel_cli import _workers, is_folder, wanted
+    ``--out``. Ctrl-C: what finished is printed and kept (``--out FILE`` or DIR), exit 130; exit 1 when samples
+    failed."""
+    from ..parallel_cli import is_folder, wanted
 
     many = wanted(args)  # worker processes, a Dask cluster or a results folder: failed samples kept, not raised
     folder = args.out if is_folder(args.out) else None
     t0 = time.perf_counter()
     ds = _open(args)
     pipe = _pipeline(args, net)
-    r = run_dataset(
+    try:
+        r = _run(args, net, ds, pipe, many, folder)
+    except KeyboardInterrupt as e:  # --out FILE: the finished chunks are written, as a results folder keeps them
+        r = getattr(e, "run", None)
+        if r is None or not args.out or not r.n:
+            raise
+    wall = time.perf_counter() - t0
+    _print_run(args, net, ds, pipe, r, wall, t_load, many, folder, print_model)
+    if folder is None and args.out:
+        _write_out(args.out, r)
+    if r.status == "interrupted":
+        hint = f"; evsim run ... --out {folder} --resume completes it" if folder else ""
+        kept = f"; {args.out} holds them" if folder is None and args.out else ""
+        print(f"evsim: interrupted after {r.n} samples{kept}{hint}", file=sys.stderr)
+        return 130
+    return 1 if r.failed else 0
+
+
+def _run(args: argparse.Namespace, net: Any, ds: Any, pipe: Any, many: bool, folder: Any) -> Any:
+    from ..parallel import run_dataset
+    from ..parallel_cli import _workers
+
+    return run_dataset(
         net,
         ds,
         pipe,
@@ -147,7 +168,21 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         errors="keep" if many else "raise",
         warmup=not many,
     )
-    wall = time.perf_counter() - t0
+
+
+def _print_run(
+    args: argparse.Namespace,
+    net: Any,
+    ds: Any,
+    pipe: Any,
+    r: Any,
+    wall: float,
+    t_load: float,
+    many: bool,
+    folder: Any,
+    print_model: Any,
+) -> None:
+    """The summary ``evsim run`` prints: input, run time, output spikes, accuracy, SOPs, failed samples."""
     B = max(r.n, 1)
     T = (
         "no"
@@ -189,30 +224,30 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
         print(f"failed   ... {len(r.failed)} samples in all (manifest.json lists every one)")
     if folder is not None:
         print(f"results  {folder} ({r.status}; manifest.json, parts/, results.npz)")
-    elif args.out:
-        fields: dict[str, Any] = dict(
-            index=r.index,
-            predictions=r.predictions,
-            sops=r.sops,
-            output_counts=c,
-            steps=r.steps,
-            **{f"sops/{q}": v for q, v in r.sops_by_projection.items()},
-            **{f"c/{k}": v for k, v in r.counters.items()},
-        )
-        if r.output and len({o.shape for o in r.output}) == 1:
-            fields["output"] = np.stack(r.output)
-        if r.labels is not None:
-            fields["labels"] = r.labels
-        for name, sp in (r.spikes or {}).items():
-            for f in ("times", "indices", "counts", "samples"):
-                fields[f"spikes/{name}/{f}"] = getattr(sp, f)
-        if str(args.out).endswith(".json"):
-            write_json(args.out, {k: np.asarray(v) for k, v in fields.items()})
-        else:
-            write_npz(args.out, **fields)
-        print(f"wrote    {args.out}" + (f" (spikes of {len(r.spikes or {})} populations)" if r.spikes else ""))
-    if r.status == "interrupted":
-        hint = f"; evsim run ... --out {folder} --resume completes it" if folder else ""
-        print(f"evsim: interrupted after {r.n} samples{hint}", file=sys.stderr)
-        return 130
-    return 1 if r.failed else 0
+
+
+def _write_out(out: str, r: Any) -> None:
+    """``--out FILE`` (.npz or .json), written atomically: every finished sample's figures."""
+    from ..io.files import write_json, write_npz
+
+    fields: dict[str, Any] = dict(
+        index=r.index,
+        predictions=r.predictions,
+        sops=r.sops,
+        output_counts=r.output_counts,
+        steps=r.steps,
+        **{f"sops/{q}": v for q, v in r.sops_by_projection.items()},
+        **{f"c/{k}": v for k, v in r.counters.items()},
+    )
+    if r.output and len({o.shape for o in r.output}) == 1:
+        fields["output"] = np.stack(r.output)
+    if r.labels is not None:
+        fields["labels"] = r.labels
+    for name, sp in (r.spikes or {}).items():
+        for f in ("times", "indices", "counts", "samples"):
+            fields[f"spikes/{name}/{f}"] = getattr(sp, f)
+    if str(out).endswith(".json"):
+        write_json(out, {k: np.asarray(v) for k, v in fields.items()})
+    else:
+        write_npz(out, **fields)
+    print(f"wrote    {out}" + (f" (spikes of {len(r.spikes or {})} populations)" if r.spikes else ""))
