@@ -7,7 +7,7 @@ from here too); an exact-time network goes to `evsim.exact.run`, a layered one t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -70,13 +70,46 @@ class Spikes:
 
 
 @dataclasses.dataclass
+class Deferred:
+    """An array built when it is first read (`Result.output`: dense spike counts of a long run of a big output
+    population are ``[T, n]`` integers, 800 MB for 10,000 neurons over 10,000 steps, that most callers never read).
+    """
+
+    build: Callable[[], np.ndarray]
+    shape: tuple[int, ...]
+
+
+class _BuiltOnRead:
+    """A dataclass field that may be given as a `Deferred`: built on first read, then kept. (No default: the class
+    access raises AttributeError, which `dataclasses` takes as "required".)"""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> np.ndarray:
+        if obj is None:
+            raise AttributeError(self.slot)
+        v = obj.__dict__[self.slot]
+        if isinstance(v, Deferred):
+            v = obj.__dict__[self.slot] = v.build()
+        return v
+
+    def __set__(self, obj: Any, value: np.ndarray | Deferred) -> None:
+        obj.__dict__[self.slot] = value
+
+
+@dataclasses.dataclass
 class Result:
     """What `evsim.run` returns. For a batch, per-sample figures have a leading sample axis."""
 
     net: Network
     steps: int
     batch: int | None  # number of samples, None for a single sample
-    output: np.ndarray  # [T, n_out] spike counts per step ([B, T, n_out]); membrane for a non-spiking output
+    # [T, n_out] spike counts per step ([B, T, n_out]); membrane for a non-spiking output. Built on first read.
+    if TYPE_CHECKING:
+        output: np.ndarray
+    else:
+        output: np.ndarray = _BuiltOnRead()
     spikes: dict[str, Spikes]  # every population, inputs included
     sops: Any  # total synaptic operations: int, or int64 [B]
     sops_by_projection: dict[str, Any]
@@ -91,6 +124,15 @@ class Result:
         from .summary import result_repr
 
         return result_repr(self)
+
+    def __getstate__(self) -> dict[str, Any]:  # (pickled with its output built: a Deferred holds a closure)
+        self.output  # noqa: B018
+        return self.__dict__
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """``output.shape``, without building the output."""
+        return tuple(self.__dict__["_output"].shape)
 
     def spike_counts(self, name: str) -> np.ndarray:
         """Total spikes per neuron of population ``name`` (per sample for a batch)."""
@@ -323,23 +365,7 @@ def _gather(
             counts[name] = np.bincount(b[sl] * size + n[sl], weights=c[sl], minlength=B * size).reshape(B, size)
         else:
             counts[name] = runs.counts[:, cn.pop_off[k] : cn.pop_off[k + 1]]
-    outs = []
-    for name in net.outputs:
-        p = net.population(name)
-        if name in cn.rec_pops:
-            start = sum(net.population(r).size for r in cn.rec_pops[: cn.rec_pops.index(name)])
-            outs.append(runs.vtrace[:, :, start : start + p.size])
-        elif duration is not None:  # exact mode: one bin over the whole run (counts; a non-spiking output's final v)
-            k = cn.names.index(name)
-            if p.neuron is not None and not p.neuron.spiking:
-                outs.append(runs.v[:, None, cn.pop_off[k] : cn.pop_off[k + 1]])
-            else:
-                c = np.zeros((B, p.size), dtype=np.int64)
-                np.add.at(c, (spikes[name].samples, spikes[name].indices), spikes[name].counts.astype(np.int64))
-                outs.append(c[:, None, :])
-        else:
-            outs.append(spikes[name].dense(T, p.size, B))
-    output = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
+    output = _output(net, cn, runs, spikes, T, B, duration)
     sops_pq = runs.sops if net.projections else np.zeros((B, 0), dtype=np.int64)
     final = {}
     all_i, all_v = runs.i, runs.v
@@ -355,7 +381,7 @@ def _gather(
         net=net,
         steps=T,
         batch=B if batched else None,
-        output=pick(output),
+        output=output if batched else _first(output),
         spikes=spikes,
         sops=pick(sops_pq.sum(axis=1)) if batched else int(sops_pq.sum()),
         sops_by_projection={q: (sops_pq[:, j] if batched else int(sops_pq[0, j])) for j, q in enumerate(cn.proj_names)},
@@ -364,6 +390,41 @@ def _gather(
         counts={k: pick(c) for k, c in counts.items()},
         duration=duration,
     )
+
+
+def _output(net: Network, cn: Any, runs: Any, spikes: dict, T: int, B: int, duration: float | None) -> Any:
+    """`Result.output` ``[B, T, n_out]``: membrane traces, or exact mode's counts over the run, built now; spike
+    counts per step (`Spikes.dense` of the output populations) deferred until read (`Deferred`)."""
+
+    def build() -> np.ndarray:
+        outs = []
+        for name in net.outputs:
+            p = net.population(name)
+            if name in cn.rec_pops:
+                start = sum(net.population(r).size for r in cn.rec_pops[: cn.rec_pops.index(name)])
+                outs.append(runs.vtrace[:, :, start : start + p.size])
+            elif (
+                duration is not None
+            ):  # exact mode: one bin over the whole run (counts; a non-spiking output's final v)
+                k = cn.names.index(name)
+                if p.neuron is not None and not p.neuron.spiking:
+                    outs.append(runs.v[:, None, cn.pop_off[k] : cn.pop_off[k + 1]])
+                else:
+                    c = np.zeros((B, p.size), dtype=np.int64)
+                    np.add.at(c, (spikes[name].samples, spikes[name].indices), spikes[name].counts.astype(np.int64))
+                    outs.append(c[:, None, :])
+            else:
+                outs.append(spikes[name].dense(T, p.size, B))
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)
+
+    if duration is not None or any(name in cn.rec_pops for name in net.outputs):
+        return build()
+    return Deferred(build, (B, T, sum(net.population(o).size for o in net.outputs)))
+
+
+def _first(a: Any) -> Any:
+    """Sample 0 of a batch's array or `Deferred` array."""
+    return Deferred(lambda: a.build()[0], a.shape[1:]) if isinstance(a, Deferred) else a[0]
 
 
 def _given(samples: Any) -> tuple:

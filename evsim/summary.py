@@ -161,6 +161,6 @@ def result_repr(r: Result) -> str:
         f"Result({samples} x "
         + (f"{r.duration:g} s" if r.duration is not None else f"{r.steps} steps")
         + f", {time_step(r.net)}; output {list(out)} {kind} "
-        f"{list(r.output.shape)}" + (f", {n_out} output spikes" if n_out is not None else "") + f"; SOPs "
+        f"{list(r.output_shape)}" + (f", {n_out} output spikes" if n_out is not None else "") + f"; SOPs "
         f"{_per_sample(r.sops)}; {len(r.spikes)} populations recorded)"
     )

@@ -93,3 +93,25 @@ def test_time_counted_in_steps_says_per_step(capsys):
     assert fig.axes[0].get_xlabel() == "spikes per neuron per step"
     assert main(["info", str(CNN), "--dialect", "sinabs"]) == 0
     assert "dt 1 step" in capsys.readouterr().out
+
+
+def test_output_built_on_first_read_equals_the_spikes_counted_per_step(rng):
+    """`Result.output` (dense [B, T, n_out] counts) is built when first read, not by `run`: the same numbers as
+    counting the output population's recorded spikes per step by hand; repr and pickling work either way."""
+    import pickle
+
+    n = (30, 40, 8)
+    ws = [rng.normal(0.7, 0.5, (n[k + 1], n[k])) for k in range(2)]
+    net = evsim.feedforward(list(n), lambda m: evsim.LIF(m, beta=0.9), ws, [np.ones(w.shape, int) for w in ws])
+    x = (rng.random((4, 50, n[0])) < 0.3).astype(np.float64)
+    for res, B in ((evsim.run(net, x), 4), (evsim.run(net, x[0]), None)):
+        shape = (B, 50, 8) if B else (50, 8)
+        assert f"spikes {list(shape)}" in repr(res) and res.output_shape == shape
+        sp = res.spikes[net.outputs[0]]
+        want = np.zeros((B or 1, 50, 8), dtype=np.int64)
+        for b, t, i, c in zip(sp.samples, sp.times, sp.indices, sp.counts):
+            want[b, t, i] += c
+        back = pickle.loads(pickle.dumps(res))
+        np.testing.assert_array_equal(res.output, want if B else want[0])
+        np.testing.assert_array_equal(back.output, res.output)
+        assert res.output is res.output  # built once, then kept
