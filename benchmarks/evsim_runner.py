@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 sys.path.insert(1, str(Path(__file__).resolve().parent))  # evsim_exact, evsim_networks
 from common import emit, load, parser, rss_mb, workloads  # noqa: E402
-from evsim_networks import layered_network  # noqa: E402
+from evsim_networks import brunel_network, layered_network  # noqa: E402
 
 import evsim  # noqa: E402
 from evsim.engine import compile_network  # noqa: E402
@@ -77,26 +77,11 @@ def implicit_conv(wl: dict) -> evsim.Network:
 
 
 def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
-    """iaf_psc_delta semantics: decay, add this step's input, V >= theta, reset to V_reset, 2 ms refractory
-    (input discarded); the external drive is a Poisson source (mean 2 events per step per neuron, weight J,
-    delay one step as NEST's poisson_generator connection)."""
+    """The brunel network (`evsim_networks.brunel_network`) from the workload's arrays, timed."""
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    nu, N = wl["neuron"], wl["N"]
-    beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
-    lif = evsim.LIF(
-        N, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"], threshold_op=">=", refractory=nu["t_ref_steps"]
-    )
-    p = wl["projections"][0]
-    pops = (
-        evsim.Population("ext", N, poisson_rate=wl["ext_rate_hz"] * wl["dt_ms"] * 1e-3),
-        evsim.Population("all", N, lif),
-    )
-    projs = (
-        evsim.Projection.from_synapses("ext->all", "ext", "all", np.arange(N), np.arange(N), wl["J"], 1, N),
-        evsim.Projection.from_synapses("all->all", "all", "all", p["pre"], p["post"], p["weight"], p["delay_steps"], N),
-    )
-    net = evsim.Network(pops, projs, (), ("all",), dt=wl["dt_ms"] * 1e-3)
+    N = wl["N"]
+    net = brunel_network(wl)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())

@@ -122,6 +122,7 @@ def _plan(cn: CompiledNetwork, nt: int) -> dict:
     last = np.where(nonempty, d[np.maximum(rowptr[1:] - 1, 0)], -1).astype(np.int64)
     syn = (rp, targets[order], a["weights"][order], d[order], first, last)
     del order
+    psrc, psrc_off, q_mind = _poisson_sources(a, rp, nt)
     plain2 = np.repeat(a["plain"], nt)
     pm_sizes = np.where(a["poisson"] > 0, sizes, 0)
     pm_off = np.concatenate(([0], np.cumsum(pm_sizes))).astype(np.int64)
@@ -136,12 +137,38 @@ def _plan(cn: CompiledNetwork, nt: int) -> dict:
         uniform2=plain2 if np.any(plain2 == 2) else None,
         syn=syn,
         pm_off=pm_off,
+        psrc=psrc,
+        psrc_off=psrc_off,
+        q_mind=q_mind,
         pm_share=(np.arange(nt + 1) * M) // nt,
         M=M,
         d_blk=d_blk,
     )
     plans[nt] = plan
     return plan
+
+
+def _poisson_sources(a: dict, rp: np.ndarray, nt: int) -> tuple:
+    """Per projection ``q`` from a Poisson source and thread ``k``: the sources (local index) with synapses into
+    thread ``k``'s neurons, ``psrc[psrc_off[q, k] : psrc_off[q, k + 1]]``; and every projection's smallest delay."""
+    Q = a["ip_off"].shape[0]
+    src_pop = np.empty(Q, np.int64)
+    src_pop[a["out_proj"]] = np.repeat(np.arange(a["P"]), np.diff(a["out_ptr"]))
+    parts, off = [], np.zeros((Q, nt + 1), np.int64)
+    q_mind = np.zeros(Q, np.int64)
+    pos = 0
+    for q in range(Q):
+        n_src = int(a["pop_off"][src_pop[q] + 1] - a["pop_off"][src_pop[q]])
+        r0 = int(a["ip_off"][q])
+        e0, e1 = a["rowptr"][r0], a["rowptr"][r0 + n_src]
+        q_mind[q] = int(a["delays"][e0:e1].min()) if e1 > e0 else 0
+        off[q, :] = pos
+        for k in range(nt if a["poisson"][src_pop[q]] > 0 else 0):
+            s = np.flatnonzero(np.diff(rp[k, r0 : r0 + n_src + 1]) > 0)
+            parts.append(s)
+            pos += s.shape[0]
+            off[q, k + 1] = pos
+    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)).astype(np.int64), off, q_mind
 
 
 def _rng0(seed: int) -> np.uint64:
@@ -187,7 +214,7 @@ def _run(
     has_p = a["pcdf"] is not None
     pois = (
         a["poisson"], pl["pm_off"], pl["pm_share"], a["pcdf"] if has_p else np.zeros(1), a["pcdf_off"], a["pguide"],
-        _rng0(seed), pl["M"],
+        _rng0(seed), pl["M"], pl["psrc"], pl["psrc_off"], pl["q_mind"],
     )  # fmt: skip
     net = (
         N, P, nt, d_blk, R, mask, a["pop_off"], pl["pop_off2"], bounds, a["order"], a["is_input"], a["always"],

@@ -29,29 +29,37 @@ from .stepped import _step_plain
 
 
 @njit_inline
-def _row(
-    row: int, val: float, t: int, T: int, checked: bool, toff: int, k: int, mask: int, N: int, syn: tuple, acc: np.ndarray
-) -> tuple:
+def _row(row: int, val: float, t: int, T: int, checked: bool, toff: int, k: int, mask: int, N: int, syn: tuple,
+         acc: np.ndarray) -> int:  # fmt: skip
     """One event (source row ``row``, value ``val``, sent at ``t``) along thread ``k``'s part of the row; returns
-    the synapses used and the span of the whole row's delays (arrivals before ``T``; empty: ``T, -1``)."""
-    rp, targets, weights, delays, rfirst, rlast = syn
+    the synapses used."""
+    rp, targets, weights, delays, _, _ = syn
     e0, e1 = rp[k, row], rp[k, row + 1]
     if checked:  # near the end: the synapses arriving in time (rows are sorted by delay)
         while e1 > e0 and t + delays[e1 - 1] >= T:
             e1 -= 1
-    for e in range(e0, e1):
+    for j in range(e1 - e0):  # (unsigned indices: no negative-index tests, as `evsim.engine.deliver._send`)
+        e = np.uint64(e0 + j)
         acc[np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e] * val
+    return e1 - e0
+
+
+@njit_inline
+def _span(row: int, t: int, T: int, checked: bool, syn: tuple) -> tuple:
+    """The span of delays of the whole row (every thread's part) that arrive before ``T`` (empty: ``T, -1``):
+    what the one-thread loop marks as due for the target population."""
+    rp, _, _, delays, rfirst, rlast = syn
     if not checked:
-        return e1 - e0, rfirst[row], rlast[row]
+        return rfirst[row], rlast[row]
     d_lo, d_hi = T, -1
-    for j in range(rp.shape[0]):  # every thread's part: the span the one-thread loop sees
+    for j in range(rp.shape[0]):
         a, b = rp[j, row], rp[j, row + 1]
         while b > a and t + delays[b - 1] >= T:
             b -= 1
         if b > a:
             d_lo = min(d_lo, np.int64(delays[a]))
             d_hi = max(d_hi, np.int64(delays[b - 1]))
-    return e1 - e0, d_lo, d_hi
+    return d_lo, d_hi
 
 
 @njit_inline
@@ -73,7 +81,7 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
     (N, P, nt, d_blk, R, mask, pop_off, pop_off2, bounds, order, is_input, always, out_ptr, out_proj, ip_off, tgt_pop,
      q_maxd, ge, prm, prmc, refractory, keep_i2, rec_mode2, user_of, pois) = net
     # fmt: on
-    poisson, pm_off, pm_share, pcdf, pcdf_off, pguide, rng0, M = pois
+    poisson, pm_off, pm_share, pcdf, pcdf_off, pguide, rng0, M, psrc, psrc_off, q_mind = pois
     acc, tl_n, i, v, t_last, ref_until, pending, fired, sb_n, sb_v, cnt, sops, ctr = own
     rec_t, rec_n, rec_c = rec
     spk, spk_cnt, pc = shared
@@ -98,8 +106,9 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
                 for j in range(nt):
                     lo = bounds[p, j]
                     for x in range(lo, lo + spk_cnt[r, p, j]):
-                        u, a, b = _row(row0 + user_of[spk[r, x]], 1.0, tt, T, checked, toff, k, mask, N, syn, acc)
-                        used += u
+                        row = row0 + spk[r, x]  # (`fits`: the engine's order of the neurons is the network's)
+                        used += _row(row, 1.0, tt, T, checked, toff, k, mask, N, syn, acc)
+                        a, b = _span(row, tt, T, checked, syn)
                         d_lo, d_hi = min(d_lo, a), max(d_hi, b)
                 _mark(tt, d_lo, d_hi, tp * nt + k, P2, mask, tl_n)
                 sops[q] += used
@@ -126,17 +135,20 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
                 q = out_proj[qi]
                 tp = tgt_pop[q]
                 toff = pop_off[tp]
-                row0 = ip_off[q] - pop_off[p]
+                row0 = ip_off[q]  # (sources by local index)
                 checked = t + q_maxd[q] >= T
                 used = 0
-                d_lo, d_hi = T, -1
-                for m in range(pm_off[p], pm_off[p + 1]):
-                    c = pc[r, m]
+                for x in range(psrc_off[q, k], psrc_off[q, k + 1]):  # the sources with synapses into thread k
+                    c = pc[r, pm_off[p] + psrc[x]]
                     if c > 0:
-                        n = pop_off[p] + m - pm_off[p]
-                        u, a, b = _row(row0 + user_of[n], float(c), t, T, checked, toff, k, mask, N, syn, acc)
-                        used += u
+                        used += _row(row0 + psrc[x], float(c), t, T, checked, toff, k, mask, N, syn, acc)
+                d_lo, d_hi = T, -1
+                for jn in range(pm_off[p + 1] - pm_off[p]):  # the span over every source that fired: done
+                    if pc[r, pm_off[p] + jn] > 0:  # when it reaches the projection's delays
+                        a, b = _span(row0 + jn, t, T, checked, syn)
                         d_lo, d_hi = min(d_lo, a), max(d_hi, b)
+                        if d_lo <= q_mind[q] and d_hi >= q_maxd[q]:
+                            break
                 _mark(t, d_lo, d_hi, tp * nt + k, P2, mask, tl_n)
                 sops[q] += used
         for oi in range(P):
