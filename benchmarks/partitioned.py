@@ -64,10 +64,11 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     one = statistics.median(x["cpu_s"] for x in rows[1])
     many = rows[args.threads]
+    wall_1, wall_n = (statistics.median(x["wall_s"] for x in rows[n]) for n in (1, args.threads))
     print(json.dumps(dict(
         summary=args.workload, threads=args.threads,
         cpu_1_s=one, cpu_n_s=statistics.median(x["cpu_s"] for x in many),
-        wall_speedup=round(statistics.median(x["wall_s"] for x in rows[1]) / statistics.median(x["wall_s"] for x in many), 2),
+        wall_speedup=round(wall_1 / wall_n, 2),
         est_speedup=round(one / statistics.median(max(x["thread_cpu_s"]) for x in many), 2),
         all_equal=all(x["equal"] for x in rows[1] + many),
         wait_frac=round(float(np.median([max(x["wait_s"]) / x["wall_s"] for x in many])), 3),

@@ -19,12 +19,20 @@ def _recurrent(rng, poisson: bool, d_min: int, n=(300, 170), bias=True, reset="z
     signs), and, with ``poisson``, a Poisson source into both with delays 1 and 2."""
     a, b = n
     pops = [
-        evsim.Population("A", a, evsim.LIF(a, 0.9, 1.0, reset=reset, v_reset=0.1, threshold_op=op, refractory=2,
-                                           bias=0.13 if bias else 0.0)),  # fmt: skip
+        evsim.Population(
+            "A",
+            a,
+            evsim.LIF(a, 0.9, 1.0, reset=reset, v_reset=0.1, threshold_op=op, refractory=2, bias=0.13 if bias else 0.0),
+        ),  # fmt: skip
         evsim.Population("B", b, evsim.LIF(b, 0.95, 1.0, reset=reset, v_reset=0.0, threshold_op=op)),
     ]
     projs = []
-    for src, tgt, ns, nt_, w in [("A", "A", a, a, 0.12), ("A", "B", a, b, 0.2), ("B", "A", b, a, -0.15), ("B", "B", b, b, 0.1)]:
+    for src, tgt, ns, nt_, w in [
+        ("A", "A", a, a, 0.12),
+        ("A", "B", a, b, 0.2),
+        ("B", "A", b, a, -0.15),
+        ("B", "B", b, b, 0.1),
+    ]:
         m = ns * 12
         pre, post = rng.integers(0, ns, m), rng.integers(0, nt_, m)
         wt = w * rng.uniform(0.2, 1.5, m) * np.where(rng.random(m) < 0.2, -1, 1)

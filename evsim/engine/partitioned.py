@@ -56,7 +56,11 @@ def block_steps(cn: CompiledNetwork) -> int:
         lo, hi = a["pop_off"][p], a["pop_off"][p + 1]
         if not (a["scan"][p] and a["plain"] is not None and a["plain"][p] in (1, 2) and a["ge"][p]):
             return 0
-        if a["reset_mode"][p] != RESET_ZERO or a["rdelay"][p] or np.any(a["prm"][lo:hi, V_RESET] >= a["prm"][lo:hi, V_TH]):
+        if (
+            a["reset_mode"][p] != RESET_ZERO
+            or a["rdelay"][p]
+            or np.any(a["prm"][lo:hi, V_RESET] >= a["prm"][lo:hi, V_TH])
+        ):
             return 0
     d_rec, d_ext = 1 << 30, 0
     for q in range(a["ip_off"].shape[0]):
@@ -263,7 +267,9 @@ def _run(
             for t0 in starts:
                 if stop[0]:
                     break
-                recs[k] = run_block(k, t0, min(t0 + d_blk, T), T, 0, T, net, pl["syn"], owns[k], recs[k], shared, *kinds)
+                recs[k] = run_block(
+                    k, t0, min(t0 + d_blk, T), T, 0, T, net, pl["syn"], owns[k], recs[k], shared, *kinds
+                )
                 w = time.perf_counter()
                 barrier.wait()
                 wait[k] += time.perf_counter() - w

@@ -57,8 +57,8 @@ def _span(row: int, t: int, T: int, checked: bool, syn: tuple) -> tuple:
         while b > a and t + delays[b - 1] >= T:
             b -= 1
         if b > a:
-            d_lo = min(d_lo, np.int64(delays[a]))
-            d_hi = max(d_hi, np.int64(delays[b - 1]))
+            d_lo = min(d_lo, int(delays[a]))
+            d_hi = max(d_hi, int(delays[b - 1]))
     return d_lo, d_hi
 
 
