@@ -164,7 +164,8 @@ def run(
     A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
     (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples
-    of a batch in parallel threads (the compiled loop releases the GIL); results do not depend on it.
+    of a batch in parallel threads (the compiled loop releases the GIL), and one sample without input events of a
+    network `evsim.engine.partitioned` takes (brunel-like) across threads; results do not depend on it.
 
     Resources (`evsim.control`, `evsim.limits`): ``record="all"`` keeps every spike of every population;
     ``"outputs"`` or a list of population names keeps those (outputs always) and only spike counts per neuron of

@@ -90,6 +90,19 @@ def fits(cn: CompiledNetwork, ev: Any, B: int, threads: int) -> bool:
     return plans["d_blk"] > 0
 
 
+def extra_bytes(cn: CompiledNetwork) -> int:
+    """Memory of the thread splits made for ``cn`` (the split synapse arrays, row pointers per thread)."""
+    plans = _plans.get(cn, {})
+    return sum(
+        x.nbytes
+        for pl in plans.values()
+        if isinstance(pl, dict)
+        for v in pl.values()
+        for x in (v if isinstance(v, tuple) else (v,))
+        if isinstance(x, np.ndarray)
+    )
+
+
 def _plan(cn: CompiledNetwork, nt: int) -> dict:
     """The thread split of ``cn`` for ``nt`` threads (made once): neuron ranges, split synapse rows."""
     plans = _plans.setdefault(cn, {})
