@@ -13,10 +13,11 @@ from evsim.engine import partitioned
 from evsim.simulation import _compiled
 
 
-def _recurrent(rng, poisson: bool, d_min: int, n=(300, 170), bias=True, reset="zero", op=">="):
+def _recurrent(rng, poisson: bool, d_min: int, n=(300, 170), bias=True, reset="zero", op=">=", levels=0):
     """Two LIF populations (one driven by a bias: stepped at every step; one quiet: stepped when input arrives),
     sparse random synapses between and within them with delays ``d_min .. d_min + 9`` (repeated pairs, mixed
-    signs), and, with ``poisson``, a Poisson source into both with delays 1 and 2."""
+    signs; ``levels``: rounded to multiples of 1 / levels), and, with ``poisson``, a Poisson source into both with
+    delays 1 and 2."""
     a, b = n
     pops = [
         evsim.Population(
@@ -36,6 +37,7 @@ def _recurrent(rng, poisson: bool, d_min: int, n=(300, 170), bias=True, reset="z
         m = ns * 12
         pre, post = rng.integers(0, ns, m), rng.integers(0, nt_, m)
         wt = w * rng.uniform(0.2, 1.5, m) * np.where(rng.random(m) < 0.2, -1, 1)
+        wt = np.round(wt * levels) / levels if levels else wt  # few distinct weights: the split weights as codes
         projs.append(evsim.Projection.from_synapses(f"{src}->{tgt}", src, tgt, pre, post, wt,
                                                     rng.integers(d_min, d_min + 10, m), ns))  # fmt: skip
     if poisson:
@@ -76,16 +78,18 @@ def test_threads_equal_one_thread(rng, poisson, d_min, steps, threads):
           evsim.run(net, steps=steps, seed=7, initial=v0, record="outputs", threads=threads))  # fmt: skip
 
 
-def test_quiet_network_keeps_the_one_thread_steps(rng):
+@pytest.mark.parametrize("levels", [0, 20])
+def test_quiet_network_keeps_the_one_thread_steps(rng, levels):
     """No bias: both populations quiet, stepped only at the steps with input (and the first); the threads step
     their part at the same steps (or a closed-form catch-up would differ in the last bits)."""
-    net = _recurrent(rng, True, 4, bias=False)
+    net = _recurrent(rng, True, 4, bias=False, levels=levels)
     v0 = {"A": rng.uniform(0.5, 1.2, 300), "B": rng.uniform(0, 1.05, 170)}
     r1 = evsim.run(net, steps=300, seed=3, initial=v0)
     assert r1.spikes["A"].counts.sum() > 0
     partitioned.last_stats.clear()
     _same(r1, evsim.run(net, steps=300, seed=3, initial=v0, threads=2))
     assert partitioned.last_stats
+    assert (partitioned._plans[_compiled(net)][2]["wtab"] is not None) == (levels > 0)
 
 
 @pytest.mark.parametrize("case", ["subtract", ">", "delay 1", "batch", "input"])

@@ -137,7 +137,8 @@ def _plan(cn: CompiledNetwork, nt: int) -> dict:
     nonempty = row_len > 0
     first = np.where(nonempty, d[np.minimum(rowptr[:-1], d.shape[0] - 1)], 1 << 40).astype(np.int64)
     last = np.where(nonempty, d[np.maximum(rowptr[1:] - 1, 0)], -1).astype(np.int64)
-    syn = (rp, targets[order], a["weights"][order], d[order], first, last)
+    wtab, codes = _weight_codes(a["weights"])
+    syn = (rp, targets[order], codes[order], d[order], first, last)
     del order
     psrc, psrc_off, q_mind = _poisson_sources(a, rp, nt)
     plain2 = np.repeat(a["plain"], nt)
@@ -153,6 +154,7 @@ def _plan(cn: CompiledNetwork, nt: int) -> dict:
         each2=plain2 if np.any(plain2 == 1) else None,
         uniform2=plain2 if np.any(plain2 == 2) else None,
         syn=syn,
+        wtab=wtab,
         pm_off=pm_off,
         psrc=psrc,
         psrc_off=psrc_off,
@@ -163,6 +165,18 @@ def _plan(cn: CompiledNetwork, nt: int) -> dict:
     )
     plans[nt] = plan
     return plan
+
+
+def _weight_codes(w: np.ndarray) -> tuple:
+    """``(table, codes)`` with ``table[codes] == w`` (the same floats) when ``w`` has at most 256 distinct values
+    (brunel: 2): the split copy then costs 1 byte per weight, not 8; else ``(None, w)``."""
+    tab = np.unique(w[: 1 << 16])  # (a sample first: most networks have many distinct weights)
+    if tab.shape[0] <= 256:
+        tab = np.unique(w)
+    if tab.shape[0] > 256:
+        return None, w
+    codes = np.searchsorted(tab, w).astype(np.uint8)
+    return tab, codes
 
 
 def _poisson_sources(a: dict, rp: np.ndarray, nt: int) -> tuple:
@@ -256,7 +270,7 @@ def _run(
         ))  # fmt: skip
         recs.append((np.empty(1024, np.int64), np.empty(1024, np.int32), np.empty(1024, np.int64)))
     starts = list(range(0, T, d_blk))
-    kinds = (pl["each2"], pl["uniform2"])
+    kinds = (pl["each2"], pl["uniform2"], pl["wtab"])
     stop = [False]
 
     def check() -> None:  # the barrier's action, once per block, in one thread: Ctrl-C, a budget, the limits

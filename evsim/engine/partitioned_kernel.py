@@ -30,9 +30,9 @@ from .stepped import _step_plain
 
 @njit_inline
 def _row(row: int, val: float, t: int, T: int, checked: bool, toff: int, k: int, mask: int, N: int, syn: tuple,
-         acc: np.ndarray) -> int:  # fmt: skip
+         acc: np.ndarray, wtab: np.ndarray | None) -> int:  # fmt: skip
     """One event (source row ``row``, value ``val``, sent at ``t``) along thread ``k``'s part of the row; returns
-    the synapses used."""
+    the synapses used. ``wtab``: the distinct weights, the split ``weights`` their codes (or None: the weights)."""
     rp, targets, weights, delays, _, _ = syn
     e0, e1 = rp[k, row], rp[k, row + 1]
     if checked:  # near the end: the synapses arriving in time (rows are sorted by delay)
@@ -40,7 +40,8 @@ def _row(row: int, val: float, t: int, T: int, checked: bool, toff: int, k: int,
             e1 -= 1
     for j in range(e1 - e0):  # (unsigned indices: no negative-index tests, as `evsim.engine.deliver._send`)
         e = np.uint64(e0 + j)
-        acc[np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += weights[e] * val
+        w = weights[e] if wtab is None else wtab[np.uint64(weights[e])]
+        acc[np.uint64(((t + delays[e]) & mask) * N + toff + targets[e])] += w * val
     return e1 - e0
 
 
@@ -71,12 +72,14 @@ def _mark(t: int, d_lo: int, d_hi: int, p2: int, P2: int, mask: int, tl_n: np.nd
 
 @njit
 def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple, syn: tuple, own: tuple, rec: tuple,
-              shared: tuple, each2: np.ndarray | None, uniform2: np.ndarray | None) -> tuple:  # fmt: skip
+              shared: tuple, each2: np.ndarray | None, uniform2: np.ndarray | None,
+              wtab: np.ndarray | None) -> tuple:  # fmt: skip
     """Thread ``k``: deliver every thread's spikes of the ``d_blk`` steps before ``t0``, draw its share of the
     Poisson counts of the block after this one, run steps ``t0 .. t1 - 1`` of its neurons. ``rec``: its spike
     record (returned, grown if needed); ``own[-1]``: ``[spikes recorded, neuron updates]``. ``each2``,
-    ``uniform2``: the plain kinds of the sub-populations, or None (arguments, not in ``net``: Numba prunes the
-    stepping loops of kinds no population has only for an argument that is None)."""
+    ``uniform2``: the plain kinds of the sub-populations, or None; ``wtab``: the distinct weights when the split
+    weights are their codes, else None (arguments, not in ``net``: Numba prunes the branches for an argument that
+    is None, not for a tuple's item)."""
     # fmt: off
     (N, P, nt, d_blk, R, mask, pop_off, pop_off2, bounds, order, is_input, always, out_ptr, out_proj, ip_off, tgt_pop,
      q_maxd, ge, prm, prmc, refractory, keep_i2, rec_mode2, user_of, pois) = net
@@ -107,7 +110,7 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
                     lo = bounds[p, j]
                     for x in range(lo, lo + spk_cnt[r, p, j]):
                         row = row0 + spk[r, x]  # (`fits`: the engine's order of the neurons is the network's)
-                        used += _row(row, 1.0, tt, T, checked, toff, k, mask, N, syn, acc)
+                        used += _row(row, 1.0, tt, T, checked, toff, k, mask, N, syn, acc, wtab)
                         a, b = _span(row, tt, T, checked, syn)
                         d_lo, d_hi = min(d_lo, a), max(d_hi, b)
                 _mark(tt, d_lo, d_hi, tp * nt + k, P2, mask, tl_n)
@@ -141,7 +144,7 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
                 for x in range(psrc_off[q, k], psrc_off[q, k + 1]):  # the sources with synapses into thread k
                     c = pc[r, pm_off[p] + psrc[x]]
                     if c > 0:
-                        used += _row(row0 + psrc[x], float(c), t, T, checked, toff, k, mask, N, syn, acc)
+                        used += _row(row0 + psrc[x], float(c), t, T, checked, toff, k, mask, N, syn, acc, wtab)
                 d_lo, d_hi = T, -1
                 for jn in range(pm_off[p + 1] - pm_off[p]):  # the span over every source that fired: done
                     if pc[r, pm_off[p] + jn] > 0:  # when it reaches the projection's delays
