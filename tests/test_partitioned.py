@@ -116,3 +116,13 @@ def test_budgets_stop_the_threads(rng):
         evsim.run(net, steps=2000, seed=1, threads=2, max_events=1000)
     with pytest.raises(evsim.BudgetExceeded):
         evsim.run(net, steps=10**6, seed=1, threads=2, max_seconds=0.2)
+
+
+@pytest.mark.parametrize("n, steps", [((2, 1), 60), ((40, 30), 2)])
+def test_small_populations_and_short_runs(rng, n, steps):
+    """Populations with fewer neurons than threads (a thread owns none), a run shorter than a block."""
+    net = _recurrent(rng, True, 4, n=n)
+    r1 = evsim.run(net, steps=steps, seed=5)
+    partitioned.last_stats.clear()
+    _same(r1, evsim.run(net, steps=steps, seed=5, threads=3))
+    assert partitioned.last_stats

@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..control import EVENTS, RUNNING, SPIKES, execute_chunks, new_ctls
+from ..errors import NumericalError
 from ..neurons import RESET_ZERO
 from . import CompiledNetwork, SampleRun
 from .gap import V_RESET, V_TH, _settle
 from .partitioned_kernel import run_block
 
+BLOCK_MAX = 64  # steps per block at most (shorter blocks are exact too; the shared buffers hold two blocks)
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # CompiledNetwork -> {threads: plan}
 last_stats: dict = {}  # of the last partitioned run: per thread CPU and barrier wait seconds, blocks (benchmarks)
 
@@ -76,7 +78,7 @@ def block_steps(cn: CompiledNetwork) -> int:
             d_ext = max(d_ext, int(d.max())) if a["poisson"][src] > 0 else d_ext
         else:
             d_rec = min(d_rec, int(d.min()))
-    return max(0, min(d_rec - d_ext, 1 << 20))
+    return max(0, min(d_rec - d_ext, BLOCK_MAX))
 
 
 def fits(cn: CompiledNetwork, ev: Any, B: int, threads: int) -> bool:
@@ -318,6 +320,8 @@ def _run(
     last_stats.clear()
     last_stats.update(cpu_s=cpu, wait_s=wait, blocks=len(starts), d_blk=d_blk, plan_s=t_build)
     for e in errors:
+        if isinstance(e, OverflowError):  # (as `evsim.engine.run_sample`)
+            raise NumericalError(str(e)) from None
         if e is not None:
             raise e
     if stop[0]:

@@ -165,6 +165,8 @@ def run_block(k: int, t0: int, t1: int, t_end: int, tb: int, T: int, net: tuple,
                 continue
             tl_n[sp] = 0
             lo, hi = pop_off2[p2], pop_off2[p2 + 1]
+            if hi == lo:  # (a population smaller than the number of threads)
+                continue
             if n_spk + hi - lo > rec_t.shape[0]:
                 rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_spk + hi - lo)
             _catch_up(p2, t, pop_off2, t_last, ref_until, prm, i, v)
