@@ -48,6 +48,12 @@ def _recurrent(rng, poisson: bool, d_min: int, n=(300, 170), bias=True, reset="z
     return evsim.Network(tuple(pops), tuple(projs), (), ("B",), dt=1e-3)
 
 
+@pytest.fixture(autouse=True)
+def _small_networks_too(monkeypatch):
+    """The networks here are smaller than `partitioned.MIN_SYNAPSES`: taken anyway."""
+    monkeypatch.setattr(partitioned, "MIN_SYNAPSES", 0)
+
+
 def _same(r1, r2):
     assert r1.spikes.keys() == r2.spikes.keys()
     for name in r1.spikes:
@@ -126,3 +132,9 @@ def test_small_populations_and_short_runs(rng, n, steps):
     partitioned.last_stats.clear()
     _same(r1, evsim.run(net, steps=steps, seed=5, threads=3))
     assert partitioned.last_stats
+
+
+def test_small_networks_run_on_one_thread(rng, monkeypatch):
+    monkeypatch.setattr(partitioned, "MIN_SYNAPSES", 65536)
+    net = _recurrent(rng, True, 4)
+    assert not partitioned.fits(_compiled(net), (np.zeros(0),), 1, 2)

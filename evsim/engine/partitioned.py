@@ -30,6 +30,9 @@ from . import CompiledNetwork, SampleRun
 from .gap import V_RESET, V_TH, _settle
 from .partitioned_kernel import run_block
 
+# smaller networks run on one thread: a block costs each thread ~50 us (the call, the barrier), more than its share
+# of the work (brunel at 2 threads, est. speed-up from CPU time: 25 k synapses 0.93x, 100 k 1.3x, 400 k 1.6x)
+MIN_SYNAPSES = 65536
 BLOCK_MAX = 64  # steps per block at most (shorter blocks are exact too; the shared buffers hold two blocks)
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # CompiledNetwork -> {threads: plan}
 last_stats: dict = {}  # of the last partitioned run: per thread CPU and barrier wait seconds, blocks (benchmarks)
@@ -82,9 +85,11 @@ def block_steps(cn: CompiledNetwork) -> int:
 
 
 def fits(cn: CompiledNetwork, ev: Any, B: int, threads: int) -> bool:
-    """Whether `run_partitioned` takes this run: several threads, one sample without input events, a network
-    `block_steps` accepts."""
+    """Whether `run_partitioned` takes this run: several threads, one sample without input events, a network of
+    at least `MIN_SYNAPSES` synapses that `block_steps` accepts."""
     if threads < 2 or B != 1 or not isinstance(ev, tuple) or ev[0].shape[0] != 0:
+        return False
+    if cn.arrays["targets"].shape[0] < MIN_SYNAPSES:
         return False
     plans = _plans.setdefault(cn, {})
     if "d_blk" not in plans:
