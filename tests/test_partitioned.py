@@ -138,3 +138,27 @@ def test_small_networks_run_on_one_thread(rng, monkeypatch):
     monkeypatch.setattr(partitioned, "MIN_SYNAPSES", 65536)
     net = _recurrent(rng, True, 4)
     assert not partitioned.fits(_compiled(net), (np.zeros(0),), 1, 2)
+
+
+def test_ctrl_c_stops_the_threads(rng):
+    import os
+    import signal
+    import threading
+    import time
+
+    net = _recurrent(rng, True, 4)
+    evsim.run(net, steps=20, threads=2)  # (kernels loaded)
+
+    def interrupt():  # once the partitioned run's threads are running
+        while not any(t.name.startswith("evsim-part") for t in threading.enumerate()):
+            time.sleep(0.01)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(evsim.RunInterrupted):
+        evsim.run(net, steps=10**6, seed=1, threads=2)
+    for t in threading.enumerate():  # the threads end (within a block; the supervisor may return before them)
+        if t.name.startswith("evsim-"):
+            t.join(60)
+            assert not t.is_alive()
