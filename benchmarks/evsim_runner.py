@@ -24,10 +24,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 sys.path.insert(1, str(Path(__file__).resolve().parent))  # evsim_exact, evsim_networks
 from common import emit, load, parser, rss_mb, workloads  # noqa: E402
-from evsim_networks import layered_network  # noqa: E402
+from evsim_networks import brunel_network, layered_network  # noqa: E402
 
 import evsim  # noqa: E402
-from evsim.engine import compile_network  # noqa: E402
+from evsim.engine import compile_network, partitioned  # noqa: E402
+from evsim.simulation import _compiled  # noqa: E402
 from evsim.network import ConvProjection  # noqa: E402
 
 
@@ -76,33 +77,20 @@ def implicit_conv(wl: dict) -> evsim.Network:
     return evsim.Network(dense.populations, (*dense.projections, *projs), dense.inputs, dense.outputs, dt=dense.dt)
 
 
-def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
-    """iaf_psc_delta semantics: decay, add this step's input, V >= theta, reset to V_reset, 2 ms refractory
-    (input discarded); the external drive is a Poisson source (mean 2 events per step per neuron, weight J,
-    delay one step as NEST's poisson_generator connection)."""
+def brunel(wl: dict, seed: int = 0, threads: int = 1) -> tuple[float, float, dict, int, dict]:
+    """The brunel network (`evsim_networks.brunel_network`) from the workload's arrays, timed; ``threads > 1``:
+    the one sample across threads (`evsim.engine.partitioned`; its split synapses counted in array_bytes)."""
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    nu, N = wl["neuron"], wl["N"]
-    beta = float(np.exp(-wl["dt_ms"] / nu["tau_m"]))
-    lif = evsim.LIF(
-        N, beta, nu["v_th"], reset="zero", v_reset=nu["v_reset"], threshold_op=">=", refractory=nu["t_ref_steps"]
-    )
-    p = wl["projections"][0]
-    pops = (
-        evsim.Population("ext", N, poisson_rate=wl["ext_rate_hz"] * wl["dt_ms"] * 1e-3),
-        evsim.Population("all", N, lif),
-    )
-    projs = (
-        evsim.Projection.from_synapses("ext->all", "ext", "all", np.arange(N), np.arange(N), wl["J"], 1, N),
-        evsim.Projection.from_synapses("all->all", "all", "all", p["pre"], p["post"], p["weight"], p["delay_steps"], N),
-    )
-    net = evsim.Network(pops, projs, (), ("all",), dt=wl["dt_ms"] * 1e-3)
+    N = wl["N"]
+    net = brunel_network(wl)
     cn = compile_network(net)
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0, array_bytes=cn.bytes_per_synapse())
-    evsim.run(net, steps=1)  # warm-up: load the cached kernels
+    evsim.run(net, steps=1, threads=threads)  # warm-up: load the cached kernels (and split the synapses)
+    mem["array_bytes"] += partitioned.extra_bytes(_compiled(net)) / net.n_synapses  # (evsim.run's compiled form)
     t1, c1 = time.perf_counter(), time.process_time()
-    res = evsim.run(net, steps=wl["T_steps"], seed=seed, initial={"all": wl["v0"]})
+    res = evsim.run(net, steps=wl["T_steps"], seed=seed, initial={"all": wl["v0"]}, threads=threads)
     wall_s, mem["cpu_s"] = time.perf_counter() - t1, time.process_time() - c1
     per_neuron = np.bincount(res.spikes["all"].indices, minlength=N)
     counts = {"E": int(per_neuron[: wl["NE"]].sum()), "I": int(per_neuron[wl["NE"] :].sum())}
@@ -124,9 +112,10 @@ def main() -> None:
     if wl["name"] in ("feedforward", "conv"):
         build_s, wall_s, counts, n_events, mem = feedforward(wl, args.from_nir, args.implicit)
     else:
-        build_s, wall_s, counts, n_events, mem = brunel(wl, args.seed)
+        build_s, wall_s, counts, n_events, mem = brunel(wl, args.seed, args.threads)
     name = "evsim (NIR)" if args.from_nir else "evsim (implicit)" if args.implicit else "evsim"
-    emit(name, args, wl, build_s, wall_s, counts, n_events, threads=1, **mem)
+    threads = args.threads if wl["name"].startswith("brunel") else 1
+    emit(name, args, wl, build_s, wall_s, counts, n_events, threads=threads, **mem)
 
 
 if __name__ == "__main__":

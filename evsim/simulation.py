@@ -20,7 +20,7 @@ from .control import (
     record_modes,
     run_chunked,
 )
-from .engine import CompiledNetwork, compile_network
+from .engine import CompiledNetwork, compile_network, partitioned
 from .engine.batch import Runs, as_runs, join_batch, new_batch, run_chunk
 from .engine.chunked_input import ChunkedInput
 from .engine.exact_compile import CompiledExact, compile_exact
@@ -206,7 +206,8 @@ def run(
     A network whose only sources are Poisson populations takes no ``x``, only ``steps``; sample ``b`` of a batch
     draws its Poisson events with seed ``seed + b``. ``initial={population: v0}`` sets initial membranes
     (default: the populations' ``v_init``, else 0), the same for every sample. ``threads > 1`` runs the samples
-    of a batch in parallel threads (the compiled loop releases the GIL); results do not depend on it.
+    of a batch in parallel threads (the compiled loop releases the GIL), and one sample without input events of a
+    network `evsim.engine.partitioned` takes (brunel-like) across threads; results do not depend on it.
 
     Resources (`evsim.control`, `evsim.limits`): ``record="all"`` keeps every spike of every population;
     ``"outputs"`` or a list of population names keeps those (outputs always) and only spike counts per neuron of
@@ -259,6 +260,14 @@ def run(
     max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
     check_run_memory(cn, T, B, rec_mode, max_spikes, int(threads))
     check_magnitudes(cn, [ev.extremes() if lazy else ev], T)
+    if partitioned.fits(cn, ev, B, int(threads)):  # one sample across threads (`evsim.engine.partitioned`)
+        runs, stopped = partitioned.run_partitioned(
+            cn, T, v0, int(seed), rec_mode, int(threads), max_events, max_spikes, max_seconds
+        )
+        if stopped is not None:
+            raise stopped
+        check_finite(cn, runs)
+        return _gather(cn, runs, _head(ev, 1), T, batched, rec_mode)
     # the compiled batch path (`evsim.engine.batch`): chunks of samples, each chunk one compiled call
     bt = new_batch(
         cn, T, ev.placeholder() if lazy else ev, v0, int(seed), rec_mode, new_ctls(B, max_events, max_spikes)
