@@ -82,19 +82,20 @@ def run_lockstep(bt: Any, lo: int, hi: int) -> tuple | None:
     return None if out[0] < 0 else out
 
 
+# what `_lockstep` reads of the network (`CompiledNetwork.arrays`), passed as one tuple ``net`` in this order
+NET = ("N", "P", "D", "pop_off", "order", "is_input", "reset_mode", "ge", "rdelay", "keep_i", "record_v", "rec_off",
+       "prmc", "refractory", "out_ptr", "out_proj", "ip_off", "tgt_pop", "rowptr", "delays", "q_maxd", "q_full",
+       "targets", "weights")  # fmt: skip
+
+
 def _args(bt: Any, lo: int, hi: int) -> tuple:
     """`_lockstep`'s arguments for samples ``lo .. hi - 1`` of ``bt``."""
     a = bt.cn.arrays
-    N, P, D = int(a["N"]), int(a["P"]), int(a["D"])
+    N, D = int(a["N"]), int(a["D"])
     group = max(1, min(hi - lo, GROUP_BYTES // (8 * N * (D + 5))))
-    ref = np.array([bool(np.any(a["refractory"][a["pop_off"][p] : a["pop_off"][p + 1]] > 0)) for p in range(P)])
     dense, first = (_NO_DENSE, -1) if bt.dense is None else (bt.dense[0].view(np.uint8), int(bt.dense[1]))
-    return (
-        lo, hi, group, bt.T, *bt.ev, dense, first, bt.i0, bt.v0, bt.ctls, bt.rec_mode, N, P, D, a["pop_off"],
-        a["order"], a["is_input"], a["reset_mode"], a["ge"], a["rdelay"], a["keep_i"], a["record_v"], a["rec_off"],
-        a["prmc"], a["refractory"], ref, a["out_ptr"], a["out_proj"], a["ip_off"], a["tgt_pop"], a["rowptr"],
-        a["delays"], a["q_maxd"], a["q_full"], a["targets"], a["weights"], *bt.out,
-    )  # fmt: skip
+    net = tuple(int(a[k]) if k in ("N", "P", "D") else a[k] for k in NET)
+    return (lo, hi, group, bt.T, *bt.ev, dense, first, bt.i0, bt.v0, bt.ctls, bt.rec_mode, net, bt.out)
 
 
 def available(bt: Any, lo: int, hi: int) -> bool:
@@ -123,42 +124,21 @@ def _lockstep(
     v0: np.ndarray,
     ctls: np.ndarray,
     rec_mode: np.ndarray,
-    N: int,
-    P: int,
-    D: int,
-    pop_off: np.ndarray,
-    order: np.ndarray,
-    is_input: np.ndarray,
-    reset_mode: np.ndarray,
-    ge: np.ndarray,
-    rdelay: np.ndarray,
-    keep_i: np.ndarray,
-    record_v: np.ndarray,
-    rec_off: np.ndarray,
-    prmc: np.ndarray,
-    refractory: np.ndarray,
-    has_ref: np.ndarray,
-    out_ptr: np.ndarray,
-    out_proj: np.ndarray,
-    ip_off: np.ndarray,
-    tgt_pop: np.ndarray,
-    rowptr: np.ndarray,
-    delays: np.ndarray,
-    q_maxd: np.ndarray,
-    q_full: np.ndarray,
-    targets: np.ndarray,
-    weights: np.ndarray,
-    out_i: np.ndarray,
-    out_v: np.ndarray,
-    out_upd: np.ndarray,
-    out_sops: np.ndarray,
-    out_vtrace: np.ndarray,
-    out_cnt: np.ndarray,
+    net: tuple,
+    outs: tuple,
 ) -> tuple:
     """`run_lockstep`'s kernel: groups of ``group`` samples, each group stepped together through the ``T`` steps.
     Returns ``(done, t, n, c, n_sp)`` as `evsim.engine.batch._run_batch`, or ``done = -1`` when a sample would
     stop early (nothing of ``ctls`` written then). The input: the events ``ev_*``, or with ``d_first >= 0`` the
-    dense array ``dense[b, t, j]`` of input neuron ``d_first + j`` (uint8; `reads_dense`)."""
+    dense array ``dense[b, t, j]`` of input neuron ``d_first + j`` (uint8; `reads_dense`). ``net``: the network's
+    arrays named in `NET`, ``outs``: `evsim.engine.batch.Batch.out`."""
+    N, P, D, pop_off, order, is_input, reset_mode, ge, rdelay, keep_i, record_v, rec_off, prmc, refractory = net[:14]
+    out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights = net[14:]
+    out_i, out_v, out_upd, out_sops, out_vtrace, out_cnt = outs
+    has_ref = np.zeros(P, dtype=np.bool_)  # populations with a refractory period
+    for p in range(P):
+        for n in range(pop_off[p], pop_off[p + 1]):
+            has_ref[p] |= refractory[n] > 0
     pop_of = np.empty(N, dtype=np.int64)
     for p in range(P):
         pop_of[pop_off[p] : pop_off[p + 1]] = p
