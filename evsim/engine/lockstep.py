@@ -156,7 +156,6 @@ def _lockstep(
     i = np.empty((G, N))
     v = np.empty((G, N))
     ref_until = np.empty((G, N), dtype=np.int64)
-    v_new = np.empty((G, N))
     fired = np.zeros((G, N), dtype=np.uint8)
     upd = np.zeros(G, dtype=np.int64)
     n_fired = np.zeros(G, dtype=np.int64)
@@ -231,8 +230,12 @@ def _lockstep(
                     rec_t, rec_n, rec_c = _grown(rec_t, rec_n, rec_c, n_rec + (g1 - g0) * (hi_p - lo_p))
                     rec_b = _grown_b(rec_b, rec_t.shape[0])
                 late = rdelay[p] and reset_mode[p] == 1
-                _update(acc, i, v, v_new, fired, ref_until, refractory, prmc, upd, n_fired, g1 - g0, s * N, lo_p,
-                        hi_p, t, keep_i[p], ge[p], reset_mode[p] == 1, late, has_ref[p])  # fmt: skip
+                if has_ref[p]:  # (two inlined copies: `_update` with a constant ``has_ref``)
+                    _update(acc, i, v, fired, ref_until, refractory, prmc, upd, n_fired, g1 - g0, s * N, lo_p, hi_p,
+                            t, keep_i[p], ge[p], reset_mode[p] == 1, late, True)  # fmt: skip
+                else:
+                    _update(acc, i, v, fired, ref_until, refractory, prmc, upd, n_fired, g1 - g0, s * N, lo_p, hi_p,
+                            t, keep_i[p], ge[p], reset_mode[p] == 1, late, False)  # fmt: skip
                 for gb in range(g1 - g0):
                     b = g0 + gb
                     out_upd[b] += upd[gb]
@@ -325,7 +328,6 @@ def _update(
     acc: np.ndarray,
     i: np.ndarray,
     v: np.ndarray,
-    v_new: np.ndarray,
     fired: np.ndarray,
     ref_until: np.ndarray,
     refractory: np.ndarray,
@@ -347,42 +349,38 @@ def _update(
     ``acc[:, b0 + n]`` (cleared); ``fired`` says who fired (before: at ``t - 1``, a late reset pending), ``upd[row]``
     the updates an event-driven engine counts (input, spike or late reset), ``n_fired[row]`` the spikes. The
     equations of `evsim.engine.stepped._step_plain` (kinds 1, 2: reset at once; 3, ``late``: `evsim.engine.step`'s
-    `_step_late`), operation for operation, in three passes that write one or two arrays each: LLVM vectorises
-    them (not a loop that writes five arrays it cannot prove disjoint, as the per-sample loop does)."""
+    `_step_late`), operation for operation, in one pass that LLVM vectorises. Call it with ``has_ref`` a constant
+    (``True`` / ``False`` in two calls): without a refractory period ``ref_until`` stays -1 and is not read (the
+    pass ~1.7x faster than with the flag read at run time)."""
     lu, hu = np.uint64(lo), np.uint64(hi)
     for g_ in range(n_g):  # (unsigned indices, every value loaded before it is used, selects rather than branches:
-        g = np.uint64(g_)  # what LLVM needs to vectorise these loops)
+        g = np.uint64(g_)  # what LLVM needs to vectorise this loop)
         bu = np.uint64(b0)
         c = 0
-        for n in range(lu, hu):  # the membrane before the threshold test (the late reset applied), the updates
-            x, v_g, i_g, pend, rf = acc[g, bu + n], v[g, n], i[g, n], fired[g, n] != 0, ref_until[g, n] >= t
+        c_f = 0
+        for n in range(lu, hu):
+            x, v_g, i_g, pend = acc[g, bu + n], v[g, n], i[g, n], fired[g, n] != 0
+            rf = (ref_until[g, n] >= t) if has_ref else False
             beta, g_i, g_x, v_bias = prmc[BETA, n], prmc[G_I, n], prmc[G_X, n], prmc[V_BIAS, n]
-            v_min, th = prmc[V_MIN, n], prmc[V_TH, n]
-            v_n = beta * v_g + g_i * i_g + g_x * x + v_bias
+            v_min, th, v_reset = prmc[V_MIN, n], prmc[V_TH, n], prmc[V_RESET, n]
+            alpha, in_gain, i_bias = prmc[ALPHA, n], prmc[IN_GAIN, n], prmc[I_BIAS, n]
+            v_n = beta * v_g + g_i * i_g + g_x * x + v_bias  # the membrane before the threshold test
             v_n = v_min if v_n < v_min else v_n
-            v_p = v_n - th
+            v_p = v_n - th  # (the late reset applied)
             v_p = v_min if v_p < v_min else v_p
             v_n = v_p if late & pend else v_n
-            v_new[g, n] = v_n
             f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
             c += f | (x != 0.0) | (late & pend)
-        upd[g_] = c
-        for n in range(lu, hu):  # the current; the input cleared
-            x, i_g, rf = acc[g, bu + n], i[g, n], ref_until[g, n] >= t
-            alpha, in_gain, i_bias = prmc[ALPHA, n], prmc[IN_GAIN, n], prmc[I_BIAS, n]
-            x_i = x if keep | (not rf) else 0.0
+            x_i = x if keep | (not rf) else 0.0  # the current; the input cleared
             i[g, n] = alpha * i_g + in_gain * x_i + i_bias
             acc[g, bu + n] = 0.0
-        c = 0
-        for n in range(lu, hu):  # the reset, the spikes (a late reset pending at the next step)
-            v_n, rf, th, v_reset = v_new[g, n], ref_until[g, n] >= t, prmc[V_TH, n], prmc[V_RESET, n]
-            f = ((v_n >= th) if pge else (v_n > th)) & (not rf)
-            after = (v_n - th) if subtract else v_reset
+            after = (v_n - th) if subtract else v_reset  # the reset, the spikes (a late reset pending at t + 1)
             v_n = v_n if late else (after if f else v_n)
             v[g, n] = v_reset if rf else v_n
             fired[g, n] = f
-            c += f
-        n_fired[g_] = c
+            c_f += f
+        upd[g_] = c
+        n_fired[g_] = c_f
         if has_ref:
             for n in range(lu, hu):
                 f, r, ru = fired[g, n] != 0, refractory[n], ref_until[g, n]
