@@ -35,7 +35,8 @@ from .gap import ALPHA, BETA, G_I, G_X, I_BIAS, IN_GAIN, V_BIAS, V_MIN, V_RESET,
 from .lockstep_deliver import _deliver
 from .record import _grown
 
-GROUP_BYTES = 1 << 20  # state of a lockstep group (ring included), at most: samples stepped together stay in cache
+GROUP_BYTES = 1 << 18  # state of a lockstep group (ring included), at most: samples stepped together stay in cache
+# (and its arrays in the heap: groups of 1 MiB, allocated by mmap, cost ~500 page faults a run of the digits batch)
 
 
 def eligible(cn: Any) -> bool:
