@@ -9,7 +9,8 @@ snnTorch are, `run_lockstep` steps every sample of the chunk through step ``t`` 
   does (same rows, same order of the additions: float64 sums bit for bit the same; `evsim.engine.lockstep_deliver`);
 * each population is updated for all the samples in one pass over ``[samples, n]`` (`_update`): the equations of
   `evsim.engine.step` / `evsim.engine.stepped` (``plain`` kinds 1, 2 and 3: the same operations in the same order),
-  written so that LLVM vectorises them (one array written per loop; the per-sample loop writes five and does not);
+  written so that LLVM vectorises them (unsigned indices, selects, no flag read at run time in the loop: `_update`
+  is inlined twice, with ``has_ref`` the constant True or False);
 * no per-sample set-up (`evsim.engine.loop.new_state`, the loop's own allocations): the chunk's state is allocated
   once.
 
