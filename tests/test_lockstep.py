@@ -206,3 +206,15 @@ def test_input_events_beyond_the_neurons_in_one_step(rng, monkeypatch):
     r = evsim.run(net, x, steps=6)
     assert calls
     _assert_same(r, _per_sample(monkeypatch, net, x, steps=6))
+
+
+def test_kernel_takes_the_network_as_one_tuple(rng):
+    """`_lockstep` takes the network's arrays as one tuple (`lockstep.NET`), not a copy of the loop's arguments."""
+    assert set(lockstep.NET) <= set(batch.NET_ARGS)
+    code = lockstep._lockstep.py_func.__code__
+    params = code.co_varnames[: code.co_argcount]
+    assert len(params) < 20
+    bt = batch.new_batch(_compiled(_net(rng)), 5, (np.zeros(0, np.int64),) * 2 + (np.zeros(0), np.zeros(3, np.int64)),
+                         None, 0, np.ones(6, np.int64), new_ctls(2, None, None))  # fmt: skip
+    args = lockstep._args(bt, 0, 2)
+    assert args[9] == -1 and len(args[params.index("net")]) == len(lockstep.NET)

@@ -133,15 +133,24 @@ def _add_rows(
             e6_, e7_ = np.uint64(sc_e[r + 6]), np.uint64(sc_e[r + 7])
             v0_, v1_, v2_, v3_ = sc_v[r], sc_v[r + 1], sc_v[r + 2], sc_v[r + 3]
             v4_, v5_, v6_, v7_ = sc_v[r + 4], sc_v[r + 5], sc_v[r + 6], sc_v[r + 7]
-            for j in range(nt):
-                a = acc[gu, base + j]
-                a = (((a + weights[e0_ + j] * v0_) + weights[e1_ + j] * v1_) + weights[e2_ + j] * v2_) + (
-                    weights[e3_ + j] * v3_
-                )
-                a = (((a + weights[e4_ + j] * v4_) + weights[e5_ + j] * v5_) + weights[e6_ + j] * v6_) + (
-                    weights[e7_ + j] * v7_
-                )
-                acc[gu, base + j] = a
+            ones = (v0_ == 1.0) & (v1_ == 1.0) & (v2_ == 1.0) & (v3_ == 1.0)
+            if ones & (v4_ == 1.0) & (v5_ == 1.0) & (v6_ == 1.0) & (v7_ == 1.0):
+                # (spikes, binary input: w * 1.0 is w, exactly; the multiplications left out, ~1.5x faster)
+                for j in range(nt):
+                    a = acc[gu, base + j]
+                    a = (((a + weights[e0_ + j]) + weights[e1_ + j]) + weights[e2_ + j]) + weights[e3_ + j]
+                    a = (((a + weights[e4_ + j]) + weights[e5_ + j]) + weights[e6_ + j]) + weights[e7_ + j]
+                    acc[gu, base + j] = a
+            else:
+                for j in range(nt):
+                    a = acc[gu, base + j]
+                    a = (((a + weights[e0_ + j] * v0_) + weights[e1_ + j] * v1_) + weights[e2_ + j] * v2_) + (
+                        weights[e3_ + j] * v3_
+                    )
+                    a = (((a + weights[e4_ + j] * v4_) + weights[e5_ + j] * v5_) + weights[e6_ + j] * v6_) + (
+                        weights[e7_ + j] * v7_
+                    )
+                    acc[gu, base + j] = a
             r += 8
         elif same >= 4:
             ea, eb, ec, ed = np.uint64(sc_e[r]), np.uint64(sc_e[r + 1]), np.uint64(sc_e[r + 2]), np.uint64(sc_e[r + 3])
