@@ -1,9 +1,12 @@
 """Numba's disk cache and evsim's guard against stale kernels (`evsim._jit.purge_stale_kernels`): a cached kernel
 is keyed on its own file only, so a change to a helper it inlines from another file is not seen by Numba."""
 
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from evsim._jit import purge_stale_kernels
 
@@ -36,25 +39,32 @@ print(g(10))
 """
 
 
-def _run(root, purge):
+def _run(root, purge, cache_dir=None):
     code = textwrap.dedent(RUN.format(root=str(root), purge=purge))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_DIR", None)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     return int(out.stdout.split()[-1])
 
 
-def test_a_changed_inlined_helper_reaches_the_cached_kernel_only_with_the_purge(tmp_path):
+@pytest.mark.parametrize("where", ["__pycache__", "NUMBA_CACHE_DIR"])
+def test_a_changed_inlined_helper_reaches_the_cached_kernel_only_with_the_purge(tmp_path, where):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "kernel.py").write_text(KERNEL)
     (pkg / "helper.py").write_text(HELPER.format(k=2))
-    assert _run(tmp_path, purge=True) == 21  # compiled and cached
-    assert list(pkg.glob("__pycache__/kernel.g-*.nbi"))
+    cache = tmp_path / "numba-cache" if where == "NUMBA_CACHE_DIR" else None
+    assert _run(tmp_path, True, cache) == 21  # compiled and cached
+    assert list((cache or pkg).glob("**/kernel.g-*.nbi"))
+    assert cache is None or not list(pkg.glob("__pycache__/*.nbi"))
     (pkg / "helper.py").write_text(HELPER.format(k=3))
-    assert _run(tmp_path, purge=False) == 21  # Numba alone: the stale kernel, from its cache
-    assert _run(tmp_path, purge=True) == 31  # the digest changed: caches deleted, recompiled
-    assert _run(tmp_path, purge=True) == 31
+    assert _run(tmp_path, False, cache) == 21  # Numba alone: the stale kernel, from its cache
+    assert _run(tmp_path, True, cache) == 31  # the digest changed: caches deleted, recompiled
+    assert _run(tmp_path, True, cache) == 31
 
 
 def test_purge_only_when_the_sources_change(tmp_path):
