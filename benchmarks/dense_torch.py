@@ -1,10 +1,15 @@
-"""evsim against dense PyTorch on the CPU (snnTorch's forward and a plain matmul loop), for the trained models.
+"""evsim against dense PyTorch on the CPU (the training framework's forward, and a plain matmul loop), for the
+trained models.
 
-    .venv/bin/python benchmarks/dense_torch.py [--models digits,feedforward] [--threads 1] [--runs 3]
+    .venv/bin/python benchmarks/dense_torch.py [--models digits,feedforward,cnn] [--threads 1] [--runs 3]
 
-Models: ``digits`` (examples/data/digits_snntorch.nir, its 300 test samples x 25 steps) and ``feedforward`` (the
-SPEC 700-256-256-20 classifier with delays 1..26 steps, ``--ff-samples`` one-second samples of 1 % input). Each
-evsim network is written as dense layers to an .npz that benchmarks/peers/torch_runner.py runs in the torch venv
+Models: ``digits`` (examples/data/digits_snntorch.nir, its 300 test samples x 25 steps), ``feedforward`` (the
+SPEC 700-256-256-20 classifier with delays 1..26 steps, ``--ff-samples`` one-second samples of 1 % input), both
+against snnTorch's forward and a matmul loop, and ``cnn`` (examples/data/cnn_sinabs.nir, the NIR paper's N-MNIST
+CNN, on the ten recordings of examples/data/nmnist_like binned to 1 ms frames x 300 steps as the README's
+quick tour runs them) against Sinabs' forward (`sinabs.from_nir`: its convolutions run every frame at once, its
+IAF neurons loop over time). Each evsim network is written as dense layers (the CNN: its NIR file's path) to an
+.npz that benchmarks/peers/torch_runner.py runs in the torch venv
 ($TORCH_VENV, default /work/venv-torch; the harness skips this workload when it is absent). Runs alternate: evsim
 (in this process, after a warm-up), then torch (a fresh process, after its own warm-up), ``--runs`` times; both
 at the same thread count (``torch.set_num_threads``, ``evsim.run(threads=)``). Batched: all samples in one call;
@@ -56,6 +61,25 @@ def feedforward(n: int) -> tuple:
     return net, x
 
 
+def cnn() -> tuple:
+    import evsim.data
+
+    net = evsim.load(CNN_NIR, dialect="sinabs")
+    ds = evsim.data.open(ROOT / "examples" / "data" / "nmnist_like")
+    pipe = evsim.data.InputPipeline(time_step=1e-3, steps=300, polarity="swap")
+    x = np.stack([evsim.data.raster(ev, pipe) for ev, _ in ds]).astype(np.float32)
+    return net, x.reshape(x.shape[0], x.shape[1], -1)
+
+
+CNN_NIR = ROOT / "examples" / "data" / "cnn_sinabs.nir"
+
+
+def sinabs_model(net: evsim.Network, x: np.ndarray) -> dict:
+    """What torch_runner needs to build the CNN with Sinabs: the NIR file, the input's shape, the layers' names."""
+    shape = net.population(net.inputs[0]).shape
+    return dict(x=x, nir=str(CNN_NIR), shape=np.array(shape), names=np.array(net.order[1:]))
+
+
 def dense_layers(net: evsim.Network, x: np.ndarray) -> dict:
     """The network as a chain of dense layers for torch_runner (raises on anything it cannot express)."""
     out: dict = dict(x=x)
@@ -101,7 +125,7 @@ def time_evsim(net, x: np.ndarray, batched: bool, threads: int, n_single: int) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="digits,feedforward")
+    ap.add_argument("--models", default="digits,feedforward,cnn")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ff-samples", type=int, default=10, help="feedforward: one-second samples (batched)")
@@ -114,10 +138,10 @@ def main() -> None:
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
-        net, x = digits() if model == "digits" else feedforward(args.ff_samples)
-        n_single = x.shape[0] if model == "digits" else args.ff_single
+        net, x = dict(digits=digits, cnn=cnn).get(model, lambda: feedforward(args.ff_samples))()
+        n_single = args.ff_single if model == "feedforward" else x.shape[0]
         npz = Path(args.workdir) / f"torch-{model}.npz"
-        np.savez(npz, **dense_layers(net, x))
+        np.savez(npz, **(sinabs_model(net, x) if model == "cnn" else dense_layers(net, x)))
         evsim.run(net, x[:1], threads=args.threads)  # warm-up: the Numba kernels
         rec: dict = {}
         for _ in range(args.runs):
@@ -148,9 +172,9 @@ def main() -> None:
                 evsim_wall_s=round(statistics.median(r["wall_s"] for r in ev), 4),
                 evsim_cpu_s=round(statistics.median(r["cpu_s"] for r in ev), 4),
                 torch=tv["torch"],
-                snntorch=tv.get("snntorch"),
             )
-            for mode in ("snntorch", "matmul"):
+            line.update({m: tv[m] for m in tv["modes"] if m in tv})  # (framework versions)
+            for mode in tv["modes"]:
                 tr = [r[f"{mode}-{setting}"] for r in rec["torch"]]
                 line[f"{mode}_wall_s"] = round(statistics.median(r["wall_s"] for r in tr), 4)
                 line[f"{mode}_cpu_s"] = round(statistics.median(r["cpu_s"] for r in tr), 4)

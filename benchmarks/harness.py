@@ -10,7 +10,8 @@ events/s over the peer's and the peer's whole job (process start to exit) over e
 resident set over the build per synapse (evsim and NEST) and evsim's synapse arrays per synapse.
 
 `--workload all` adds dense PyTorch on the trained models (benchmarks/dense_torch.py: snnTorch's forward and a
-plain matmul loop, batched and one sample at a time, in $TORCH_VENV), thread scaling (benchmarks/threads.py) and
+plain matmul loop on the digits and feedforward models, Sinabs' forward on the CNN, batched and one sample at a
+time, in $TORCH_VENV), thread scaling (benchmarks/threads.py) and
 the evsim-only workloads (the CNN as trained, multi-spike neurons and implicit convolutions, which no peer has; the
 limit microbenchmark; latency and start-up), run once each by their own scripts; evsim's feedforward speed is
 reported as a fraction of the limit.

@@ -1,4 +1,5 @@
-"""Dense PyTorch peer: a layered LIF network run by snnTorch's own forward and by a plain ``torch`` matmul loop.
+"""Dense PyTorch peer: a layered LIF network run by snnTorch's own forward and by a plain ``torch`` matmul loop;
+a NIR model run by Sinabs' own forward (``sinabs.from_nir``: the CNN).
 
     /work/venv-torch/bin/python benchmarks/peers/torch_runner.py --model FILE.npz --threads 1 [--repeats 3]
 
@@ -9,8 +10,12 @@ engineer tries first, the trained model on the CPU under ``torch.inference_mode(
 at once; 1 subtract the threshold at the next step, snnTorch's default ``reset_delay=True``), and the input
 ``x`` [B, T, n_in]. Modes: snntorch (``nn.Linear`` + ``snn.Leaky``, a ring of delayed currents when a layer has
 delays) and matmul (the same equations written with tensors); each batched (all B samples at once) and one
-sample at a time. Prints one JSON line: per mode, the median wall and process CPU seconds of the simulation
-(after a warm-up run), the spike count of every layer and the output spike counts per sample (for the check).
+sample at a time. A file with a ``nir`` entry (a NIR file's path) instead holds ``x`` [B, T, n], the input's
+``shape`` (C, H, W) and the spiking layers' ``names``: mode sinabs, the model as `sinabs.from_nir` builds it (its
+layers run all B*T frames at once, then its IAF neurons loop over time in plain tensors), batched and one sample
+at a time (a model built for batch size 1). Prints one JSON line: per mode, the median wall and process CPU
+seconds of the simulation (after a warm-up run), the spike count of every layer and the output spike counts per
+sample (for the check).
 """
 
 from __future__ import annotations
@@ -123,12 +128,50 @@ def run_snntorch(Ls: list[dict], x: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
+class SinabsModel:
+    """The NIR file's model as Sinabs builds it, for one batch size, counting the spikes of each named layer."""
+
+    def __init__(self, path: str, batch: int, names: list[str]) -> None:
+        import nir
+        from sinabs import from_nir
+        from sinabs.layers import StatefulLayer
+
+        self.model = from_nir(nir.read(path), batch_size=batch)
+        self.stateful = [m for m in self.model.modules() if isinstance(m, StatefulLayer)]
+        self.out: dict = {}
+        for name, mod in self.model.named_children():
+            if name in names:
+                mod.register_forward_hook(lambda m, i, o, name=name: self.out.__setitem__(name, o.detach()))
+        self.names = names
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x [B, T, C, H, W] -> the spikes of each named layer [T, B, n] (as `run_matmul` returns them)."""
+        for m in self.stateful:
+            m.reset_states()
+        B, T = x.shape[:2]
+        self.model(x.reshape(B * T, *x.shape[2:]))
+        return [self.out[k].reshape(B, T, -1).transpose(0, 1) for k in self.names]
+
+
+def sinabs_runs(z: dict, x: torch.Tensor, nx: torch.Tensor, repeats: int) -> dict:
+    import sinabs
+
+    names = [str(k) for k in z["names"]]
+    xs = x.reshape(x.shape[:2] + tuple(int(d) for d in z["shape"]))
+    batched, single = SinabsModel(str(z["nir"]), xs.shape[0], names), SinabsModel(str(z["nir"]), 1, names)
+    res = {"sinabs": sinabs.__version__, "modes": ["sinabs"]}
+    res["sinabs-batched"] = timed(lambda _, a: batched(a), None, xs, True, repeats)
+    res["sinabs-single"] = dict(timed(lambda _, a: single(a), None, xs[: nx.shape[0]], False, repeats),
+                                samples=int(nx.shape[0]))  # fmt: skip
+    return res
+
+
 def timed(fn, Ls, x: torch.Tensor, batched: bool, repeats: int) -> dict:
     def once():
         if batched:
             return fn(Ls, x)
         per = [fn(Ls, x[b : b + 1]) for b in range(x.shape[0])]
-        return [torch.cat([p[k] for p in per], dim=1) for k in range(len(Ls))]
+        return [torch.cat([p[k] for p in per], dim=1) for k in range(len(per[0]))]
 
     with torch.inference_mode():
         once()  # warm-up
@@ -158,11 +201,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     z = dict(np.load(args.model))
-    Ls = layers(z, dtype)
     x = torch.tensor(z["x"], dtype=dtype)
     nx = x[: args.single_samples] if args.single_samples else x
     res = dict(simulator="torch", torch=torch.__version__, threads=args.threads, dtype=args.dtype)
-    for mode in args.modes.split(","):
+    if "nir" in z:
+        print(json.dumps(dict(res, **sinabs_runs(z, x, nx, args.repeats))))
+        return
+    Ls = layers(z, dtype)
+    res["modes"] = args.modes.split(",")
+    for mode in res["modes"]:
         fn = run_snntorch if mode == "snntorch" else run_matmul
         if mode == "snntorch":
             import snntorch
