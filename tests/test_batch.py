@@ -117,3 +117,29 @@ def test_partial_result_across_chunks(rng):
     assert e.value.samples_done == 7
     np.testing.assert_array_equal(e.value.partial.output, full.output[:7])
     np.testing.assert_array_equal(e.value.partial.sops, full.sops[:7])
+
+
+def test_spikes_split_when_read_and_pickled_whole(rng):
+    """`Result.spikes` splits the run's records by population when first read: what it gives equals the reference,
+    reading one population does not split the input events, and a pickled result carries every population."""
+    import pickle
+
+    net = _mixed_net(rng)
+    x = (rng.random((4, 30, 6)) < 0.3).astype(np.uint8)
+    dense, T = as_dense_inputs(net, x)
+    res = evsim.run(net, x)
+    assert sorted(res.spikes) == sorted(net.order) and len(res.spikes) == len(net.order)
+    assert not res.spikes._built  # nothing split yet
+    h = res.spikes["h"]
+    assert res.spikes["h"] is h and "in" not in res.spikes._built
+    for b in range(4):
+        ref = reference.simulate(net, dense[b], T)
+        np.testing.assert_array_equal(h.dense(T, net.population("h").size, 4)[b], ref.spikes["h"])
+    back = pickle.loads(pickle.dumps(res))
+    assert isinstance(back.spikes, dict) and sorted(back.spikes) == sorted(res.spikes)
+    for name in net.order:
+        np.testing.assert_array_equal(back.spikes[name].times, res.spikes[name].times)
+        np.testing.assert_array_equal(back.spikes[name].indices, res.spikes[name].indices)
+    np.testing.assert_array_equal(back.spikes["in"].dense(T, 6, 4), x)
+    with pytest.raises(KeyError):
+        evsim.run(net, x, record="outputs").spikes["h"]

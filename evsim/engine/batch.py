@@ -97,8 +97,14 @@ def join_batch(bt: "Batch", parts: Sequence[Runs]) -> Runs:
 
 
 def net_args(cn: Any) -> tuple:
-    """The network's arguments of `run_discrete`, in its order."""
-    return tuple(cn.arrays[k] for k in NET_ARGS)
+    """The network's arguments of `run_discrete`, in its order (made once per network: ~50 arrays, ~10 us)."""
+    hit = _net_args.get(cn)
+    if hit is None:
+        hit = _net_args[cn] = tuple(cn.arrays[k] for k in NET_ARGS)
+    return hit
+
+
+_net_args: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @njit

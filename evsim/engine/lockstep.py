@@ -96,8 +96,13 @@ def _args(bt: Any, lo: int, hi: int) -> tuple:
     N, D = int(a["N"]), int(a["D"])
     group = max(1, min(hi - lo, GROUP_BYTES // (8 * N * (D + 5))))
     dense, first = (_NO_DENSE, -1) if bt.dense is None else (bt.dense[0].view(np.uint8), int(bt.dense[1]))
-    net = tuple(int(a[k]) if k in ("N", "P", "D") else a[k] for k in NET)
+    net = _net.get(bt.cn)
+    if net is None:  # (once per network: ~10 us a chunk otherwise)
+        net = _net[bt.cn] = tuple(int(a[k]) if k in ("N", "P", "D") else a[k] for k in NET)
     return (lo, hi, group, bt.T, *bt.ev, dense, first, bt.i0, bt.v0, bt.ctls, bt.rec_mode, net, bt.out)
+
+
+_net: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # network -> ``net``, the tuple of its arrays
 
 
 def available(bt: Any, lo: int, hi: int) -> bool:
