@@ -8,8 +8,10 @@ SPEC 700-256-256-20 classifier with delays 1..26 steps, ``--ff-samples`` one-sec
 against snnTorch's forward and a matmul loop, and ``cnn`` (examples/data/cnn_sinabs.nir, the NIR paper's N-MNIST
 CNN, on the ten recordings of examples/data/nmnist_like binned to 1 ms frames x 300 steps as the README's
 quick tour runs them) against Sinabs' forward (`sinabs.from_nir`: its convolutions run every frame at once, its
-IAF neurons loop over time). Each evsim network is written as dense layers (the CNN: its NIR file's path) to an
-.npz that benchmarks/peers/torch_runner.py runs in the torch venv
+IAF neurons loop over time), and ``snn-delays`` (examples/data/snn_delays_model.pt, learned delays, its 200 test
+samples x 50 steps) against its own forward (DCLS ``Dcls1d`` convolutions over time and SpikingJelly LIF nodes,
+validation/frameworks/snn_delays_forward.py). Each evsim network is written as dense layers (the CNN, SNN-delays:
+what rebuilds it) to an .npz that benchmarks/peers/torch_runner.py runs in the torch venv
 ($TORCH_VENV, default /work/venv-torch; the harness skips this workload when it is absent). Runs alternate: evsim
 (in this process, after a warm-up), then torch (a fresh process, after its own warm-up), ``--runs`` times; both
 at the same thread count (``torch.set_num_threads``, ``evsim.run(threads=)``). Batched: all samples in one call;
@@ -72,6 +74,18 @@ def cnn() -> tuple:
 
 
 CNN_NIR = ROOT / "examples" / "data" / "cnn_sinabs.nir"
+DELAYS = ROOT / "examples" / "data"
+
+
+def snn_delays() -> tuple:
+    net = evsim.load(DELAYS / "snn_delays_model.pt", config=DELAYS / "snn_delays_config.py")
+    with np.load(DELAYS / "snn_delays_reference.npz") as z:
+        return net, z["frames"].astype(np.float32)
+
+
+def snn_delays_model(net: evsim.Network, x: np.ndarray) -> dict:
+    """What torch_runner needs to rebuild the model as SNN-delays does: the checkpoint and its config (JSON)."""
+    return dict(x=x, snn_delays=str(DELAYS / "snn_delays_model.pt"), config=json.dumps(net.meta["config"]))
 
 
 def sinabs_model(net: evsim.Network, x: np.ndarray) -> dict:
@@ -116,16 +130,15 @@ def time_evsim(net, x: np.ndarray, batched: bool, threads: int, n_single: int) -
     else:
         res = [evsim.run(net, x[b], threads=threads, record="outputs") for b in range(n_single)]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = np.concatenate([np.atleast_3d(r.output.reshape((-1,) + r.output.shape[-2:])) for r in res])
-    spikes = []
-    for name in net.order[1:]:
-        spikes.append(int(sum(np.sum(r.spike_counts(name)) for r in res)))
-    return dict(wall_s=wall, cpu_s=cpu, spikes=spikes, out_counts=out.sum(axis=1).tolist())
+    spiking = [p.name for p in net.populations if p.neuron is not None and p.neuron.spiking]
+    spikes = [int(sum(np.sum(r.spike_counts(name)) for r in res)) for name in spiking]
+    last = np.concatenate([np.atleast_2d(r.spike_counts(spiking[-1])) for r in res])  # (the output, if it spikes)
+    return dict(wall_s=wall, cpu_s=cpu, spikes=spikes, out_counts=last.tolist())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="digits,feedforward,cnn")
+    ap.add_argument("--models", default="digits,feedforward,cnn,snn-delays")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ff-samples", type=int, default=10, help="feedforward: one-second samples (batched)")
@@ -138,10 +151,12 @@ def main() -> None:
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
-        net, x = dict(digits=digits, cnn=cnn).get(model, lambda: feedforward(args.ff_samples))()
+        make = dict(digits=digits, cnn=cnn, feedforward=lambda: feedforward(args.ff_samples))
+        net, x = dict(make, **{"snn-delays": snn_delays})[model]()
         n_single = args.ff_single if model == "feedforward" else x.shape[0]
         npz = Path(args.workdir) / f"torch-{model}.npz"
-        np.savez(npz, **(sinabs_model(net, x) if model == "cnn" else dense_layers(net, x)))
+        peer = dict(cnn=sinabs_model, **{"snn-delays": snn_delays_model}).get(model, dense_layers)
+        np.savez(npz, **peer(net, x))
         evsim.run(net, x[:1], threads=args.threads)  # warm-up: the Numba kernels
         rec: dict = {}
         for _ in range(args.runs):

@@ -56,6 +56,25 @@ def test_hidden_spikes_output_and_predictions_equal_pytorch(ref, result):
     assert np.mean(res.predictions() == ref["labels"]) == pytest.approx(float(ref["accuracy"]))
 
 
+def test_one_sample_at_a_time_equals_the_batch_and_compiles_each_layer_once(ref, result, monkeypatch):
+    """Sample by sample, a layered run gives the batch's spikes and output, and its layers' networks are compiled
+    once, not on every call (each call made new layer networks: compiled again, their kernels looked up again)."""
+    import evsim.simulation
+
+    net, res = result
+    compiled = []
+    real = evsim.simulation.compile_network
+    monkeypatch.setattr(evsim.simulation, "compile_network", lambda n, **kw: compiled.append(n) or real(n, **kw))
+    for b in (0, 1, 2):
+        one = evsim.run(net, ref["frames"][b].astype(np.float64))
+        for name in ("hidden1", "hidden2"):
+            sp = res.spikes[name]
+            np.testing.assert_array_equal(one.spikes[name].times, sp.times[sp.samples == b])
+            np.testing.assert_array_equal(one.spikes[name].indices, sp.indices[sp.samples == b])
+        np.testing.assert_array_equal(one.output, res.output[b])
+    assert len(compiled) == 0  # (the batch compiled the layers; the same networks come back)
+
+
 def test_model_structure_and_input_pipeline():
     net = evsim.load(MODEL, config=CONFIG)
     assert [p.name for p in net.populations] == ["input", "hidden1", "hidden2", "output"]

@@ -13,7 +13,10 @@ delays) and matmul (the same equations written with tensors); each batched (all 
 sample at a time. A file with a ``nir`` entry (a NIR file's path) instead holds ``x`` [B, T, n], the input's
 ``shape`` (C, H, W) and the spiking layers' ``names``: mode sinabs, the model as `sinabs.from_nir` builds it (its
 layers run all B*T frames at once, then its IAF neurons loop over time in plain tensors), batched and one sample
-at a time (a model built for batch size 1). Prints one JSON line: per mode, the median wall and process CPU
+at a time (a model built for batch size 1). A file with an ``snn_delays`` entry (a checkpoint's path) and its
+``config`` (JSON): mode snn_delays, the model rebuilt module for module as SNN-delays lays it out and run by its
+forward (validation/frameworks/snn_delays_forward.py: DCLS, SpikingJelly), the hidden layers' spikes compared.
+Prints one JSON line: per mode, the median wall and process CPU
 seconds of the simulation (after a warm-up run), the spike count of every layer and the output spike counts per
 sample (for the check).
 """
@@ -23,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -166,6 +171,29 @@ def sinabs_runs(z: dict, x: torch.Tensor, nx: torch.Tensor, repeats: int) -> dic
     return res
 
 
+def snn_delays_runs(z: dict, x: torch.Tensor, nx: torch.Tensor, repeats: int) -> dict:
+    from importlib.metadata import version
+
+    from spikingjelly.activation_based import functional
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation" / "frameworks"))
+    from snn_delays_forward import build, forward
+
+    cfg = json.loads(str(z["config"]))
+    model = build(cfg, torch.load(str(z["snn_delays"]), weights_only=True), torch.Generator().manual_seed(0))
+
+    def run(_, a: torch.Tensor) -> list[torch.Tensor]:  # a [B, T, n] -> the hidden layers' spikes [T, B, n]
+        functional.reset_net(model)
+        rec = forward(model, cfg, a.transpose(0, 1))
+        return [torch.from_numpy(rec[f"spikes{k}"]).transpose(0, 1) for k in range(cfg["n_hidden_layers"])]
+
+    res = {"snn_delays": f"dcls {version('dcls')}, spikingjelly {version('spikingjelly')}"}
+    res["modes"] = ["snn_delays"]
+    res["snn_delays-batched"] = timed(run, None, x, True, repeats)
+    res["snn_delays-single"] = dict(timed(run, None, nx, False, repeats), samples=int(nx.shape[0]))
+    return res
+
+
 def timed(fn, Ls, x: torch.Tensor, batched: bool, repeats: int) -> dict:
     def once():
         if batched:
@@ -204,8 +232,9 @@ def main() -> None:
     x = torch.tensor(z["x"], dtype=dtype)
     nx = x[: args.single_samples] if args.single_samples else x
     res = dict(simulator="torch", torch=torch.__version__, threads=args.threads, dtype=args.dtype)
-    if "nir" in z:
-        print(json.dumps(dict(res, **sinabs_runs(z, x, nx, args.repeats))))
+    if "nir" in z or "snn_delays" in z:
+        runs = sinabs_runs if "nir" in z else snn_delays_runs
+        print(json.dumps(dict(res, **runs(z, x, nx, args.repeats))))
         return
     Ls = layers(z, dtype)
     res["modes"] = args.modes.split(",")

@@ -77,7 +77,7 @@ def forward(model: torch.nn.Sequential, cfg: dict, x: torch.Tensor) -> dict:
         x = next(it)(x).permute(2, 0, 1)
         if k < L - 1:
             if cfg["use_batchnorm"]:
-                x = next(it)(x.unsqueeze(3)).squeeze()
+                x = next(it)(x.unsqueeze(3)).squeeze(3)
             spikes = next(it)(x)
             rec[f"spikes{k}"] = spikes.permute(1, 0, 2).numpy().astype(bool)
             x = next(it)(spikes)  # Dropout (identity at evaluation)
