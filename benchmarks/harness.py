@@ -204,12 +204,37 @@ def run_extra(name: str, args) -> list[dict]:
     return recs
 
 
+def torch_table(rs: list[dict]) -> list[str]:
+    """Dense PyTorch's records (benchmarks/dense_torch.py) as a table: per model, setting and peer mode, the wall
+    seconds of both and evsim's speed over the peer's (> 1: evsim faster), and whether the spikes agree."""
+    out = ["### Dense PyTorch on the CPU (benchmarks/dense_torch.py)", "",
+           "| model | setting | samples x steps | threads | peer | evsim wall s | peer wall s | evsim / peer | "
+           "spikes equal |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rs:
+        if "error" in r:
+            out.append(f"| {r.get('model', '?')} | error: {r['error'][:80]} | | | | | | | |")
+            continue
+        for mode in [k[: -len("_wall_s")] for k in r if k.endswith("_wall_s") and not k.startswith("evsim")]:
+            peer = f"{mode} {r.get(mode, '')}".strip()  # (with the framework's version)
+            out.append(
+                f"| {r['workload'].removeprefix('torch-')} | {r['setting']} | {r['samples']} x {r['steps']} | "
+                f"{r['threads']} | {peer} | {r['evsim_wall_s']} | {r[f'{mode}_wall_s']} | "
+                f"{r[f'evsim/{mode}']} | {r[f'{mode}_spikes_equal']} |"
+            )
+    return out + [""]
+
+
 def extras_summary(recs: dict[str, list[dict]], feedforward_evsim: float | None) -> str:
-    out = ["### evsim-only workloads", ""]
+    out = ["### Extra workloads (evsim alone, threads)", ""]
     for name, rs in recs.items():
+        if name == "torch":
+            out = torch_table(rs) + out
+            continue
         for r in rs:
             r = {k: v for k, v in r.items() if k not in ("checksum",)}
-            out.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("workload",)))
+            label = f" {r['model']}" if "model" in r else ""
+            fields = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("workload", "model"))
+            out.append(f"- **{name}**{label}: {fields}")
     limit = next((r["events_per_s"] for r in recs.get("limit", []) if r.get("simulator") == "limit"), None)
     if limit and feedforward_evsim:
         out += [

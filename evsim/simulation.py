@@ -441,7 +441,7 @@ def _gather(
     )
 
 
-def _output(net: Network, cn: Any, runs: Any, spikes: dict, T: int, B: int, duration: float | None) -> Any:
+def _output(net: Network, cn: Any, runs: Any, spikes: Mapping, T: int, B: int, duration: float | None) -> Any:
     """`Result.output` ``[B, T, n_out]``: membrane traces, or exact mode's counts over the run, built now; spike
     counts per step (`Spikes.dense` of the output populations) deferred until read (`Deferred`)."""
 
