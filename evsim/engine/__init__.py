@@ -143,6 +143,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
     ip_off = np.zeros(len(projs), dtype=np.int64)
     tgt_pop = np.zeros(len(projs), dtype=np.int64)
     q_maxd = np.zeros(len(projs), dtype=np.int64)
+    q_mind = np.zeros(len(projs), dtype=np.int64)  # (q_mind == q_maxd: every synapse of q has one delay)
     q_full = np.zeros(len(projs), dtype=np.bool_)  # every row: each target in order, one delay (`_full_rows`)
     ip_pos = 0
     conv_of = np.full(len(projs), -1, dtype=np.int64)
@@ -164,6 +165,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
             rowptr = kept_before[rowptr]
         ip_parts.append(rowptr)
         q_maxd[q_i] = q.max_delay
+        q_mind[q_i] = q.min_delay
         q_full[q_i] = _full_rows(rowptr, targets, delays, pops[tgt_pop[q_i]].size)
         ip_pos += rowptr.shape[0]
     src_of = [names.index(q.source) for q in projs]
@@ -229,6 +231,7 @@ def compile_network(net: Network, scan_max: int | None = None) -> CompiledNetwor
         tgt_pop=tgt_pop,
         rowptr=cat(ip_parts, np.int64),
         delays=delays,
+        q_mind=q_mind,
         q_maxd=q_maxd,
         q_full=q_full,
         q_sparse=~q_full if np.any(~q_full & (conv_of < 0)) else None,  # (None: `run_discrete` compiles less)

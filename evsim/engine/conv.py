@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import njit, njit_inline
+from .._jit import njit_inline
 from ..conv import ConvSpec
 from ..errors import NetworkError
 
@@ -57,7 +57,7 @@ def channel_last(pops: tuple, projs: tuple, pop_off: np.ndarray, record_v: np.nd
 
 
 def conv_arrays(specs: list[ConvSpec], hwc: list[bool]) -> dict:
-    """The engine's arrays for implicit convolutions ``specs`` (one row of ``conv_par`` each, see `_emit_conv`;
+    """The engine's arrays for implicit convolutions ``specs`` (one row of ``conv_par`` each, see `_send_conv`;
     ``hwc[k]``: the target of ``specs[k]`` is stored channel-last, `channel_last`):
 
     * ``conv_w``: each kernel scaled by its pooling factor and laid out ``[C_in, kh, kw, C_out / groups]`` (the
@@ -65,7 +65,7 @@ def conv_arrays(specs: list[ConvSpec], hwc: list[bool]) -> dict:
       kernel columns reversed (``ROW`` = 1) when the target is channel-last, of one group, with stride and
       dilation 1 along x: a spike's taps of one kernel row then reach one contiguous stretch of the target (its
       output columns times all channels) in the order of the reversed kernel row, delivered as one run of
-      contiguous adds (`_emit_conv`);
+      contiguous adds (`_send_conv`);
     * ``conv_tab`` (int32): per source neuron ``[C_in-row of its taps (c * kh), pooled y, pooled x, first target
       of its group (g * og * oh * ow)]`` (``-1`` first when pooling drops the neuron); per pooled row ``y`` the
       kernel rows that reach an output, ``[count, ky..., output row...]`` (``2 kh + 1`` entries), the same for
@@ -120,97 +120,6 @@ def _reach(n_in: int, k: int, stride: int, pad: int, dil: int, n_out: int) -> np
 
 
 @njit_inline
-def _emit_conv(
-    j: int,
-    val: float,
-    sl: int,
-    tp: int,
-    cps: np.ndarray,
-    kc: int,
-    w: np.ndarray,
-    tab: np.ndarray,
-    N: int,
-    P: int,
-    pop_off: np.ndarray,
-    scan: np.ndarray,
-    acc: np.ndarray,
-    mark: np.ndarray,
-    tl: np.ndarray,
-    tl_n: np.ndarray,
-) -> int:
-    """Deliver a spike of source neuron ``j`` through implicit convolution ``kc`` (parameters: row ``cps[kc]``,
-    see `conv_arrays`) into ring slot ``sl``; returns the number of synapses used (non-zero weights). Per tap
-    (kernel row and column that reach an output, from the tables), the ``og`` output channels: a stepped target
-    gets the adds with no test (a zero weight adds nothing), a listed one lists the neurons reached, output
-    channel by channel (the order of the explicit path's rows). (Rows and offsets, not array views: a view costs
-    reference counting on every event.)"""
-    kh, kw, og, s_c, s_y, s_x = cps[kc, 6], cps[kc, 7], cps[kc, OG], cps[kc, S_C], cps[kc, S_Y], cps[kc, S_X]
-    woff = cps[kc, WOFF]
-    sb = cps[kc, SRC] + 4 * j
-    tap_c = tab[sb]
-    if tap_c < 0:
-        return 0  # dropped by the pooling
-    rb = cps[kc, ROWS] + tab[sb + 1] * (2 * kh + 1)
-    cb = cps[kc, COLS] + tab[sb + 2] * (2 * kw + 1)
-    z = cps[kc, NNZ]
-    n = 0
-    if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
-        base = sl * N + pop_off[tp] + tab[sb + 3]
-        if cps[kc, ROW]:  # a kernel row's taps: one contiguous stretch (`conv_arrays`): one loop, not one per tap
-            nb = tab[cb]  # the kernel columns kx0 .. kx0 + nb - 1 reach output columns ox0 .. ox0 - nb + 1
-            kx0 = tab[cb + 1]
-            for a in range(tab[rb]):
-                tap_r = (tap_c + tab[rb + 1 + a]) * kw
-                wb = woff + (tap_r + kw - kx0 - nb) * og  # (reversed columns: kx0 + nb - 1 first)
-                tb = base + tab[rb + 1 + kh + a] * s_y + (tab[cb + 1 + kw] - nb + 1) * og
-                for j in range(nb * og):
-                    acc[np.uint64(tb + j)] += w[np.uint64(wb + j)] * val
-                for bb in range(nb):
-                    n += tab[z + tap_r + kx0 + bb]
-            if n > 0:
-                tl_n[sl * P + tp] = 1
-            return n
-        for a in range(tab[rb]):
-            tap_r = (tap_c + tab[rb + 1 + a]) * kw
-            t_r = base + tab[rb + 1 + kh + a] * s_y
-            for bb in range(tab[cb]):
-                tap = tap_r + tab[cb + 1 + bb]
-                wb = woff + tap * og
-                tb = t_r + tab[cb + 1 + kw + bb] * s_x
-                if s_c == 1:  # channel-last target: contiguous adds (SIMD)
-                    for co in range(og):
-                        acc[np.uint64(tb + co)] += w[np.uint64(wb + co)] * val  # (the explicit path's product)
-                else:
-                    for co in range(og):
-                        acc[np.uint64(tb + co * s_c)] += w[np.uint64(wb + co)] * val
-                n += tab[z + tap]
-        if n > 0:
-            tl_n[sl * P + tp] = 1
-        return n
-    toff = pop_off[tp]
-    slot_base = sl * N + toff
-    sp = sl * P + tp
-    for co in range(og):  # listed target: list the neurons reached, once each
-        for a in range(tab[rb]):
-            tap_r = (tap_c + tab[rb + 1 + a]) * kw
-            t_r = tab[sb + 3] + co * s_c + tab[rb + 1 + kh + a] * s_y
-            for bb in range(tab[cb]):
-                kx = tab[cb + 1 + bb]
-                wt = w[woff + (tap_r + (kw - 1 - kx if cps[kc, ROW] else kx)) * og + co]
-                if wt == 0.0:
-                    continue
-                tgt = t_r + tab[cb + 1 + kw + bb] * s_x
-                b2 = slot_base + tgt
-                if mark[b2] == 0:
-                    mark[b2] = 1
-                    tl[slot_base + tl_n[sp]] = toff + tgt
-                    tl_n[sp] += 1
-                acc[b2] += wt * val
-                n += 1
-    return n
-
-
-@njit_inline
 def _by_channel(
     rec_n: np.ndarray,
     rec_c: np.ndarray,
@@ -250,11 +159,11 @@ def _by_channel(
         rec_c[u(a + q)] = tmp_c[u(q)]
 
 
-@njit
+@njit_inline
 def _send_conv(
     src_n: np.ndarray,
     src_v: np.ndarray,
-    lo: int | np.int64,  # a call site passes np.int64: one Numba specialisation for both calls
+    lo: int | np.int64,  # (the call site passes np.int64)
     hi: int,
     t: int,
     T: int,
@@ -279,35 +188,92 @@ def _send_conv(
     tl_n: np.ndarray,
     sops: np.ndarray,
 ) -> None:
-    """The implicit-convolution part of a send, called by `run_discrete` after `_send` when the model has
-    convolutions (kept out of the explicit path's loop, which it slows down, and out of the loop's variant for
-    models without any, which then compiles faster)."""
+    """The implicit-convolution part of a send, done by `run_discrete` after `_send` when the model has
+    convolutions (``conv_par=None``: pruned, not compiled). Deliver each event ``src_n[k]`` (value ``src_v[k]``,
+    ``lo <= k < hi``) sent at step ``t`` through each implicit convolution ``kc`` out of its population
+    (parameters: row ``conv_par[kc]``, see `conv_arrays`) into the ring slot of ``t + delay``; count the synapses
+    used (non-zero weights) in ``sops``. Per tap (kernel row and column that reach an output, from the tables),
+    the ``og`` output channels: a stepped target gets the adds with no test (a zero weight adds nothing), a listed
+    one lists the neurons reached, output channel by channel (the order of the explicit path's rows).
+
+    Inlined into the loop, and the per-event work written out here, not in a helper called per event: Numba
+    counts references of every array passed to an inlined call (an atomic increment and decrement each), which
+    took ~40% of the implicit conv workload's loop. (Rows and offsets, not array views, for the same reason.)"""
+    cps, w, tab = conv_par, conv_w, conv_tab
     for k in range(lo, hi):
-        n = src_n[k]
-        src_p = pop_of[n]
-        local = user_of[n] - pop_off[src_p]  # (the tables are in the network's order)
+        src = src_n[k]
+        src_p = pop_of[src]
+        j = user_of[src] - pop_off[src_p]  # (the tables are in the network's order)
+        val = src_v[k]
         for qi in range(out_ptr[src_p], out_ptr[src_p + 1]):
             q = out_proj[qi]
             kc = conv_of[q]
             if kc < 0:
                 continue
             td = t + conv_delay[kc]
-            if td < T:
-                sops[q] += _emit_conv(
-                    local,
-                    src_v[k],
-                    td & mask,
-                    tgt_pop[q],
-                    conv_par,
-                    kc,
-                    conv_w,
-                    conv_tab,
-                    N,
-                    P,
-                    pop_off,
-                    scan,
-                    acc,
-                    mark,
-                    tl,
-                    tl_n,
-                )
+            if td >= T:
+                continue
+            sl = td & mask
+            tp = tgt_pop[q]
+            kh, kw, og, s_c, s_y, s_x = cps[kc, 6], cps[kc, 7], cps[kc, OG], cps[kc, S_C], cps[kc, S_Y], cps[kc, S_X]
+            woff = cps[kc, WOFF]
+            sb = cps[kc, SRC] + 4 * j
+            tap_c = tab[sb]
+            if tap_c < 0:
+                continue  # dropped by the pooling
+            rb = cps[kc, ROWS] + tab[sb + 1] * (2 * kh + 1)
+            cb = cps[kc, COLS] + tab[sb + 2] * (2 * kw + 1)
+            z = cps[kc, NNZ]
+            n = 0
+            if scan[tp]:  # stepped target: accumulate (unsigned indices: no negative-index tests)
+                base = sl * N + pop_off[tp] + tab[sb + 3]
+                if cps[kc, ROW]:  # a kernel row's taps: one contiguous stretch (`conv_arrays`): one loop, not one
+                    nb = tab[cb]  # per tap; the kernel columns kx0 .. kx0 + nb - 1 reach output columns ox0 ..
+                    kx0 = tab[cb + 1]  # ox0 - nb + 1
+                    for a in range(tab[rb]):
+                        tap_r = (tap_c + tab[rb + 1 + a]) * kw
+                        wb = woff + (tap_r + kw - kx0 - nb) * og  # (reversed columns: kx0 + nb - 1 first)
+                        tb = base + tab[rb + 1 + kh + a] * s_y + (tab[cb + 1 + kw] - nb + 1) * og
+                        for jj in range(nb * og):
+                            acc[np.uint64(tb + jj)] += w[np.uint64(wb + jj)] * val
+                        for bb in range(nb):
+                            n += tab[z + tap_r + kx0 + bb]
+                else:
+                    for a in range(tab[rb]):
+                        tap_r = (tap_c + tab[rb + 1 + a]) * kw
+                        t_r = base + tab[rb + 1 + kh + a] * s_y
+                        for bb in range(tab[cb]):
+                            tap = tap_r + tab[cb + 1 + bb]
+                            wb = woff + tap * og
+                            tb = t_r + tab[cb + 1 + kw + bb] * s_x
+                            if s_c == 1:  # channel-last target: contiguous adds (SIMD)
+                                for co in range(og):
+                                    acc[np.uint64(tb + co)] += w[np.uint64(wb + co)] * val  # (the explicit product)
+                            else:
+                                for co in range(og):
+                                    acc[np.uint64(tb + co * s_c)] += w[np.uint64(wb + co)] * val
+                            n += tab[z + tap]
+                if n > 0:
+                    tl_n[sl * P + tp] = 1
+            else:
+                toff = pop_off[tp]
+                slot_base = sl * N + toff
+                sp = sl * P + tp
+                for co in range(og):  # listed target: list the neurons reached, once each
+                    for a in range(tab[rb]):
+                        tap_r = (tap_c + tab[rb + 1 + a]) * kw
+                        t_r = tab[sb + 3] + co * s_c + tab[rb + 1 + kh + a] * s_y
+                        for bb in range(tab[cb]):
+                            kx = tab[cb + 1 + bb]
+                            wt = w[woff + (tap_r + (kw - 1 - kx if cps[kc, ROW] else kx)) * og + co]
+                            if wt == 0.0:
+                                continue
+                            tgt = t_r + tab[cb + 1 + kw + bb] * s_x
+                            b2 = slot_base + tgt
+                            if mark[b2] == 0:
+                                mark[b2] = 1
+                                tl[slot_base + tl_n[sp]] = toff + tgt
+                                tl_n[sp] += 1
+                            acc[b2] += wt * val
+                            n += 1
+            sops[q] += n

@@ -44,17 +44,46 @@ def _rows_by_neuron(N: int, pop_off: np.ndarray, out_ptr: np.ndarray, out_proj: 
 
 
 @njit
+def delay_runs(rowptr: np.ndarray, dk: np.ndarray, doff: np.ndarray) -> tuple:
+    """The CSR rows cut into runs of one delay (rows are sorted by delay, so a delay's synapses in a row are
+    consecutive): row ``r``'s runs are ``rptr[r]:rptr[r + 1]``, run ``u`` holds synapses ``rstart[u]:rstart[u + 1]``
+    of delay ``(rdk[u], rdoff[u])``. Delivery then computes an arrival time and its bucket once per run, and reads
+    only targets and weights per synapse."""
+    nrows = rowptr.shape[0] - 1
+    nsyn = rowptr[nrows] if nrows >= 0 else 0
+    rptr = np.zeros(max(nrows, 0) + 1, np.int64)
+    nruns = 0
+    for r in range(nrows):
+        for e in range(rowptr[r], rowptr[r + 1]):
+            if e == rowptr[r] or dk[e] != dk[e - 1] or doff[e] != doff[e - 1]:
+                nruns += 1
+        rptr[r + 1] = nruns
+    rstart = np.empty(nruns + 1, np.int64)
+    rdk, rdoff = np.empty(nruns, np.int64), np.empty(nruns)
+    u = 0
+    for r in range(nrows):
+        for e in range(rowptr[r], rowptr[r + 1]):
+            if e == rowptr[r] or dk[e] != dk[e - 1] or doff[e] != doff[e - 1]:
+                rstart[u], rdk[u], rdoff[u] = e, dk[e], doff[e]
+                u += 1
+    rstart[nruns] = nsyn
+    return rptr, rstart, rdk, rdoff
+
+
+@njit
 def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_t: np.ndarray, ev_n: np.ndarray,
                   ev_val: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, nrow_ptr: np.ndarray,
                   nrow: np.ndarray, nrow_q: np.ndarray, q_toff: np.ndarray, rowptr: np.ndarray,
-                  targets: np.ndarray, weights: np.ndarray, dk: np.ndarray,
-                  doff: np.ndarray, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray, cnext: np.ndarray,
+                  targets: np.ndarray, weights: np.ndarray, rptr: np.ndarray, rstart: np.ndarray,
+                  rdk: np.ndarray, rdoff: np.ndarray, coff: np.ndarray, ctgt: np.ndarray, cw: np.ndarray,
+                  cnext: np.ndarray,
                   cfill: np.ndarray, cfree: np.ndarray, bhead: np.ndarray, btail: np.ndarray, bcnt: np.ndarray,
                   cc: np.ndarray, need_c: int, sops: np.ndarray, ctl: np.ndarray, nrec: int,
                   st: np.ndarray) -> None:  # fmt: skip
     """Send the step's input events (from ``st[IE]``; times in seconds, put on the grid here; ``ev_val`` of length
-    1: every event's value) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged by (offset, neuron). Stops
-    with ROOM when fewer than ``need_c`` chunks are free, STOP on the run control."""
+    1: every event's value) and its ``st[NSP]`` sorted spikes (from ``st[K_]``), merged by (offset, neuron), along
+    the rows' runs of one delay (`delay_runs`). Stops with ROOM when fewer than ``need_c`` chunks are free, STOP on
+    the run control."""
     n_ev = ev_t.shape[0]
     one = ev_val.shape[0] == 1
     ie, k, nsp, since = st[IE], st[K_], st[NSP], st[SINCE]
@@ -86,22 +115,28 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_t: np.ndarray
             q = nrow_q[kk]
             toff = q_toff[q]
             row = nrow[kk]
-            used = 0
-            for e in range(rowptr[row], rowptr[row + 1]):
-                s2 = cur + dk[e]
-                o2 = o + doff[e]
+            e = e0 = rowptr[row]
+            for u in range(rptr[row], rptr[row + 1]):  # the row's runs of one delay, in order of delay
+                s2 = cur + rdk[u]
+                o2 = o + rdoff[u]
                 if o2 >= h:
                     o2 -= h
                     s2 += 1
                 if s2 > end_s or (s2 == end_s and o2 >= end_o):
-                    break  # rows are sorted by delay: the rest arrive later still
-                b = s2 & mask  # append to bucket b (`evsim.engine.queue`: chunked, append-only)
-                if b != lb or j == CHUNK:
-                    if lb >= 0:  # close the run
+                    break  # the rest of the row arrives later still
+                b = s2 & mask  # append the run to bucket b (`evsim.engine.queue`: chunked, append-only)
+                if b != lb:
+                    if lb >= 0:  # close the bucket's run
                         cfill[c] = j
                         bcnt[lb] += run
-                    c = btail[b]
-                    if c < 0 or cfill[c] == CHUNK:
+                    lb, c, j, run = b, btail[b], CHUNK, 0
+                    if c >= 0:
+                        j = cfill[c]
+                e1 = rstart[u + 1]
+                while e < e1:
+                    if j == CHUNK:  # a new chunk (the bucket's tail, if any, is full)
+                        if c >= 0:
+                            cfill[c] = j
                         nfree -= 1
                         c2 = cfree[nfree]
                         cfill[c2] = 0
@@ -111,14 +146,16 @@ def _deliver_step(cur: int, end_s: int, end_o: float, h: float, ev_t: np.ndarray
                         else:
                             cnext[c] = c2
                         btail[b] = c2
-                        c = c2
-                    lb, j, run = b, cfill[c], 0
-                coff[c, j] = o2
-                ctgt[c, j] = toff + targets[e]
-                cw[c, j] = weights[e] * x
-                j += 1
-                run += 1
-                used += 1
+                        c, j = c2, 0
+                    m = min(e1 - e, CHUNK - j)
+                    for i in range(m):
+                        coff[c, j + i] = o2
+                        ctgt[c, j + i] = toff + targets[e + i]
+                        cw[c, j + i] = weights[e + i] * x
+                    j += m
+                    run += m
+                    e += m
+            used = e - e0
             sops[q] += used
             since += used
             ring += used

@@ -77,6 +77,7 @@ from .exact_deliver import (
     WSZ,
     _deliver_step,
     _rows_by_neuron,
+    delay_runs,
 )
 from .exact_open import _arrival, count_step, direct_rows, fill_step, input_end
 from .queue import CHUNK, CRING, calendar, grown_calendar, pair_push
@@ -311,6 +312,7 @@ def run_exact_steps(
     arrivals taken straight from the events (`evsim.engine.exact_open`)."""
     pop_of, nrow_ptr, nrow, nrow_q, q_toff = _rows_by_neuron(N, pop_off, out_ptr, out_proj, ip_off, tgt_pop)
     coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc = calendar(D, max(64, 2 * D))
+    rptr, rstart, rdk, rdoff = delay_runs(rowptr, dk, doff)
     need_c = min(max_out, D) + max_out // CHUNK + 2  # chunks one event's delivery can open
     sops = np.zeros(ip_off.shape[0], dtype=np.int64)
     sf = np.zeros((N, 5))
@@ -368,8 +370,8 @@ def run_exact_steps(
             counts[n] += 1
     st[K_], st[NSP] = 0, nsp
     while True:
-        _deliver_step(0, end_s, end_o, h, ev_t[:0], ev_n[:0], ev_val, sp_o, sp_n, nrow_ptr, nrow,
-                      nrow_q, q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
+        _deliver_step(0, end_s, end_o, h, ev_t[:0], ev_n[:0], ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q, q_toff,
+                      rowptr, targets, weights, rptr, rstart, rdk, rdoff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
                       btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
         if st[STATUS] != ROOM:
             break
@@ -435,8 +437,8 @@ def run_exact_steps(
         st[K_] = 0
         while True:
             _deliver_step(cur, end_s, end_o, h, ev_t[:n_del], ev_n, ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q,
-                          q_toff, rowptr, targets, weights, dk, doff, coff, ctgt, cw, cnext, cfill, cfree, bhead,
-                          btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+                          q_toff, rowptr, targets, weights, rptr, rstart, rdk, rdoff, coff, ctgt, cw, cnext, cfill,
+                          cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
             if st[STATUS] != ROOM:
                 break
             coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)

@@ -14,8 +14,8 @@ population in zero-delay order, the populations with something due:
   closed form (`evsim.neurons.advance`), the summed input is added, threshold and reset are applied, and, when
   the neuron has a constant drive, its next input-free crossing is predicted and pushed on the wake heap.
 
-Where each stage lives (inlined into the loop with `njit_inline`, except the once-per-call ones, `_send_conv` and
-`_grown`):
+Where each stage lives (inlined into the loop with `njit_inline`, except `_grown`, called only when the record
+must grow):
 
 ====================  ==============================================================================
 stage                 function
@@ -115,6 +115,7 @@ def run_discrete(
     tgt_pop: np.ndarray,
     rowptr: np.ndarray,
     delays: np.ndarray,
+    q_mind: np.ndarray,
     q_maxd: np.ndarray,
     q_full: np.ndarray,
     q_sparse: np.ndarray | None,
@@ -203,8 +204,8 @@ def run_discrete(
     unit = ~is_input & ~multi  # populations whose events all have the value 1 (single spikes)
     # what `_send` needs, passed as two tuples
     # fmt: off
-    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_maxd, q_full, targets, weights,
-           conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
+    syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_mind, q_maxd, q_full, targets,
+           weights, conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     nrn = (i, v, t_last, ref_until, pending, wake_t)  # (for `_update_listed`)
