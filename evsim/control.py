@@ -147,27 +147,27 @@ def execute(
 def _supervise(
     worker: Callable[[], None], n: int, stop: threading.Event, ctls: Any, max_seconds: float | None
 ) -> BaseException | None:
-    """Run ``worker`` in ``n`` threads (at least one) and wait for them, in short timeouts; on Ctrl-C or past
-    ``max_seconds``, stop every sample (``ctls``) and return the reason (None when they all finished)."""
+    """Run ``worker`` in ``n`` threads (at least one; `evsim.pool`: kept between runs) and wait for them, in short
+    timeouts; on Ctrl-C or past ``max_seconds``, stop every sample (``ctls``) and return the reason (None when they
+    all finished)."""
     from .errors import RunInterrupted
+    from .pool import POOL
 
-    workers = [threading.Thread(target=worker, name=f"evsim-run-{k}", daemon=True) for k in range(max(1, n))]
+    jobs = []
     t0 = time.monotonic()
     reason: BaseException | None = None
     try:
-        for w in workers:
-            w.start()
-        for w in workers:
-            while w.is_alive():
-                w.join(POLL_S)
+        for _ in range(max(1, n)):
+            jobs.append(POOL.submit(worker))
+        for job in jobs:
+            while not job.done.wait(POLL_S):
                 if max_seconds is not None and reason is None and time.monotonic() - t0 > max_seconds:
                     reason = BudgetExceeded("wall-clock budget exceeded (max_seconds; CLI --max-seconds)")
                     _stop_all(stop, ctls)
     except KeyboardInterrupt:
         _stop_all(stop, ctls)
-        for w in workers:  # each stops within one step of its loop (Ctrl-C may come before all have started)
-            if w.ident is not None:
-                w.join()
+        for job in jobs:  # each stops within one step of its loop (or at once if it had not started)
+            job.done.wait()
         reason = RunInterrupted("interrupted")
     return reason
 

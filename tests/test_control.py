@@ -16,6 +16,7 @@ import pytest
 
 import evsim
 from evsim import reference
+from evsim.pool import POOL
 
 from conftest import EXAMPLES, REPO
 
@@ -118,8 +119,8 @@ def test_ctrl_c_in_process_stops_within_a_step_and_keeps_finished_samples(rng):
     x = _x(rng, B=3000, T=200, n=50)
     evsim.run(net, x[:1])  # the kernels loaded (from Numba's cache) before the timed part
 
-    def interrupt():  # once the run's worker thread is running
-        while not any(t.name.startswith("evsim-run") for t in threading.enumerate()):
+    def interrupt():  # once a worker thread runs the run
+        while not POOL.busy:
             time.sleep(0.01)
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGINT)
@@ -262,8 +263,8 @@ def test_exact_ctrl_c_stops_a_long_sample_and_keeps_the_finished_ones():
     evsim.run(net, x[:2], duration=0.005)  # the kernels loaded (from Numba's cache) before the timed part
     sent = []
 
-    def interrupt():  # once the run's worker thread is running
-        while not any(t.name.startswith("evsim-run") for t in threading.enumerate()):
+    def interrupt():  # once a worker thread runs the run
+        while not POOL.busy:
             time.sleep(0.01)
         time.sleep(0.5)
         sent.append(time.perf_counter())
@@ -277,3 +278,35 @@ def test_exact_ctrl_c_stops_a_long_sample_and_keeps_the_finished_ones():
     ref = evsim.run(net, x[:1], duration=1e4)
     np.testing.assert_array_equal(e.value.partial.output, ref.output)
     np.testing.assert_array_equal(e.value.partial.sops, ref.sops)
+
+
+def test_worker_threads_are_kept_between_runs_nest_and_survive_a_fork(rng):
+    """`evsim.pool`: runs reuse its threads (same results as one thread); a job that waits for a job of its own
+    gets a thread of its own; a forked child runs with threads of its own (the parent's do not exist there)."""
+    net, x = _net(rng), _x(rng, B=8)
+    ref = evsim.run(net, x, threads=1)
+    evsim.run(net, x, threads=2)
+    started = POOL._threads
+    for _ in range(3):
+        np.testing.assert_array_equal(evsim.run(net, x, threads=2).output, ref.output)
+    assert POOL._threads == started and POOL.busy == 0
+
+    inner: list = []
+    outer = POOL.submit(lambda: inner.append(POOL.submit(lambda: None).done.wait(10)))
+    assert outer.done.wait(10) and inner == [True]
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a run with 2 threads, its output's sum to the parent
+        try:
+            os.write(w, str(int(evsim.run(net, x, threads=2).output.sum())).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    t0 = time.monotonic()
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() - t0 > 60:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail("a run in a forked child hung (it waited for the parent's threads)")
+        time.sleep(0.05)
+    assert os.read(r, 64).decode() == str(int(ref.output.sum()))

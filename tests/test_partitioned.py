@@ -146,6 +146,8 @@ def test_ctrl_c_stops_the_threads(rng):
     import threading
     import time
 
+    from evsim.pool import POOL
+
     net = _recurrent(rng, True, 4)
     evsim.run(net, steps=20, threads=2)  # (kernels loaded)
 
@@ -159,6 +161,10 @@ def test_ctrl_c_stops_the_threads(rng):
     with pytest.raises(evsim.RunInterrupted):
         evsim.run(net, steps=10**6, seed=1, threads=2)
     for t in threading.enumerate():  # the threads end (within a block; the supervisor may return before them)
-        if t.name.startswith("evsim-"):
+        if t.name.startswith("evsim-part"):
             t.join(60)
             assert not t.is_alive()
+    t0 = time.monotonic()
+    while POOL.busy and time.monotonic() - t0 < 60:  # and the pool's (kept between runs) are idle again
+        time.sleep(0.01)
+    assert POOL.busy == 0
