@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit_inline
+from .prefetch import prefetch
 
 
 @njit_inline
@@ -51,7 +52,7 @@ def _send(
     full rows (``q_full``: only their path is compiled)."""
     # fmt: off
     (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_mind, q_maxd, q_full, targets,
-     weights, conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of) = syn  # see run_discrete
+     weights, conv_of, scan, unit, user_of) = syn  # see run_discrete
     # fmt: on
     acc, mark, tl, tl_n, sops = ring
     k = lo
@@ -80,6 +81,10 @@ def _send(
                     val = src_v[kk]
                     row = row0 + user_of[src_n[kk]]  # (rows in the network's order of the sources)
                     e0, e1 = rowptr[row], rowptr[row + 1]
+                    if kk + 1 < k_end:  # the next row's start asked for now: its cache misses overlap this row
+                        e_next = rowptr[row0 + user_of[src_n[kk + 1]]]
+                        prefetch(targets, e_next)
+                        prefetch(weights, e_next)
                     if checked:
                         e = e0
                         while e < e1 and t + delays[e] < T:  # (rows are sorted by delay)
@@ -95,6 +100,10 @@ def _send(
                             if sparse is None or q_full[q]:  # every target in order: contiguous adds (SIMD; w*1 == w)
                                 for j in range(e1 - e0):
                                     acc[np.uint64(b + j)] += weights[np.uint64(e0 + j)] * val
+                            elif unit_p:  # spikes of a single-spike population: value 1, no multiplication
+                                for j in range(e1 - e0):
+                                    e = np.uint64(e0 + j)
+                                    acc[np.uint64(b + targets[e])] += weights[e]
                             else:
                                 for j in range(e1 - e0):
                                     e = np.uint64(e0 + j)

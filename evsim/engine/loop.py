@@ -193,19 +193,11 @@ def run_discrete(
     n_updates = 0
     sops = np.empty(ip_off.shape[0], dtype=np.int64)
     sops[:] = 0
-    has_conv = np.empty(P, dtype=np.bool_)
-    has_conv[:] = False
-    for q in range(conv_of.shape[0]):
-        if conv_of[q] >= 0:
-            for p in range(P):
-                for qi in range(out_ptr[p], out_ptr[p + 1]):
-                    if out_proj[qi] == q:
-                        has_conv[p] = True
     unit = ~is_input & ~multi  # populations whose events all have the value 1 (single spikes)
     # what `_send` needs, passed as two tuples
     # fmt: off
     syn = (pop_of, pop_off, out_ptr, out_proj, ip_off, tgt_pop, rowptr, delays, q_mind, q_maxd, q_full, targets,
-           weights, conv_of, conv_par, conv_w, conv_tab, conv_delay, has_conv, scan, unit, user_of)
+           weights, conv_of, scan, unit, user_of)
     # fmt: on
     ring = (acc, mark, tl, tl_n, sops)
     nrn = (i, v, t_last, ref_until, pending, wake_t)  # (for `_update_listed`)
