@@ -55,7 +55,23 @@ from .exact_neuron import (
     _lt,
     predict,
 )
-from .queue import ARRIVE, BSIZE, FSIZE, NFREE, NRING, WAKE, bucket_pop, grown_pool, open_step, schedule
+from .queue import (
+    ARRIVE,
+    BSIZE,
+    FSIZE,
+    NFREE,
+    NRING,
+    Q_KIND,
+    Q_OFF,
+    Q_SEQ,
+    Q_TGT,
+    Q_W,
+    WAKE,
+    bucket_pop,
+    grown_pool,
+    open_step,
+    schedule,
+)
 from .record import grown
 
 # counters beyond the queue's (`evsim.engine.queue`: 0..4)
@@ -386,8 +402,8 @@ def run_exact(
             else:
                 e = hev[0]
                 cnt[BSIZE] = bucket_pop(hev, hoff, htie, cnt[BSIZE])
-                o, n, kind, x = qf[e, 0], qi[e, 1], qi[e, 4], qf[e, 1]
-            seq = qi[e, 2] if kind == WAKE else 0
+                o, n, kind, x = qf[e, Q_OFF], qi[e, Q_TGT], qi[e, Q_KIND], qf[e, Q_W]
+            seq = qi[e, Q_SEQ] if kind == WAKE else 0
             free[cnt[NFREE]] = e
             cnt[NFREE] += 1
             if cur == end_s and o >= end_o:
@@ -412,10 +428,10 @@ def run_exact(
                     pb += 1
                 elif src == 2:
                     e2 = hev[0]
-                    if qi[e2, 4] != ARRIVE or qi[e2, 1] != n or qf[e2, 0] != o:
+                    if qi[e2, Q_KIND] != ARRIVE or qi[e2, Q_TGT] != n or qf[e2, Q_OFF] != o:
                         break
                     cnt[BSIZE] = bucket_pop(hev, hoff, htie, cnt[BSIZE])
-                    x += qf[e2, 1]
+                    x += qf[e2, Q_W]
                 else:
                     break
                 free[cnt[NFREE]] = e2

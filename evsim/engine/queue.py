@@ -140,18 +140,21 @@ def heap_pop(heap: np.ndarray, size: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------------------------
 ARRIVE, WAKE, EMIT = 0, 1, 2
 NFREE, BSIZE, FSIZE, SEQ, NRING = range(5)
+# an event's fields: ``qi[e, Q_STEP]`` etc. (int64), ``qf[e, Q_OFF]``, ``qf[e, Q_W]`` (float64)
+Q_STEP, Q_TGT, Q_SEQ, Q_NEXT, Q_KIND = range(5)
+Q_OFF, Q_W = range(2)
 
 
 @njit
 def _before(qi: np.ndarray, qf: np.ndarray, a: int, b: int) -> bool:
     """Whether event ``a`` comes before ``b`` in the far heap: by (step, off, target, seq)."""
-    if qi[a, 0] != qi[b, 0]:
-        return qi[a, 0] < qi[b, 0]
-    if qf[a, 0] != qf[b, 0]:
-        return qf[a, 0] < qf[b, 0]
-    if qi[a, 1] != qi[b, 1]:
-        return qi[a, 1] < qi[b, 1]
-    return qi[a, 2] < qi[b, 2]
+    if qi[a, Q_STEP] != qi[b, Q_STEP]:
+        return qi[a, Q_STEP] < qi[b, Q_STEP]
+    if qf[a, Q_OFF] != qf[b, Q_OFF]:
+        return qf[a, Q_OFF] < qf[b, Q_OFF]
+    if qi[a, Q_TGT] != qi[b, Q_TGT]:
+        return qi[a, Q_TGT] < qi[b, Q_TGT]
+    return qi[a, Q_SEQ] < qi[b, Q_SEQ]
 
 
 @njit
@@ -223,7 +226,7 @@ def bucket_pop(hev: np.ndarray, hoff: np.ndarray, htie: np.ndarray, size: int) -
 
 @njit_inline
 def _tie(qi: np.ndarray, e: int) -> int:
-    return (qi[e, 1] << 32) | (qi[e, 2] & 0xFFFFFFFF)
+    return (qi[e, Q_TGT] << 32) | (qi[e, Q_SEQ] & 0xFFFFFFFF)
 
 
 @njit_inline
@@ -251,18 +254,18 @@ def schedule(
     e = free[cnt[NFREE]]
     seq = cnt[SEQ]
     cnt[SEQ] += 1
-    qi[e, 0] = step
-    qi[e, 1] = target
-    qi[e, 2] = seq
-    qi[e, 4] = kind
-    qf[e, 0] = off
-    qf[e, 1] = weight
+    qi[e, Q_STEP] = step
+    qi[e, Q_TGT] = target
+    qi[e, Q_SEQ] = seq
+    qi[e, Q_KIND] = kind
+    qf[e, Q_OFF] = off
+    qf[e, Q_W] = weight
     D = head.shape[0]  # (head[b] = first event of bucket b's list, number of events in it)
     if step == cur:
         cnt[BSIZE] = bucket_push(hev, hoff, htie, cnt[BSIZE], e, off, _tie(qi, e))
     elif step < cur + D:
         b = step & (D - 1)
-        qi[e, 3] = head[b, 0]
+        qi[e, Q_NEXT] = head[b, 0]
         head[b, 0] = e
         head[b, 1] += 1
         cnt[NRING] += 1
@@ -291,18 +294,18 @@ def open_step(
     head[b, 0] = -1
     cnt[NRING] -= head[b, 1]
     head[b, 1] = 0
-    while e >= 0 or (cnt[FSIZE] > 0 and qi[fheap[0], 0] == cur):
+    while e >= 0 or (cnt[FSIZE] > 0 and qi[fheap[0], Q_STEP] == cur):
         if e < 0:  # then the far heap's events due now
             e = fheap[0]
             cnt[FSIZE] = far_pop(fheap, cnt[FSIZE], qi, qf)
             nxt = -1
         else:
-            nxt = qi[e, 3]
+            nxt = qi[e, Q_NEXT]
         bev[k] = e
-        boff[k] = qf[e, 0]
+        boff[k] = qf[e, Q_OFF]
         btie[k] = _tie(qi, e)
-        bw[k] = qf[e, 1]
-        bkind[k] = qi[e, 4]
+        bw[k] = qf[e, Q_W]
+        bkind[k] = qi[e, Q_KIND]
         k += 1
         e = nxt
     if k > 1:
