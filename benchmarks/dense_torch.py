@@ -130,7 +130,7 @@ def time_evsim(net, x: np.ndarray, batched: bool, threads: int, n_single: int) -
     else:
         res = [evsim.run(net, x[b], threads=threads, record="outputs") for b in range(n_single)]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    spiking = [p.name for p in net.populations if p.neuron is not None and p.neuron.spiking]
+    spiking = [k for k in net.order if (p := net.population(k)).neuron is not None and p.neuron.spiking]
     spikes = [int(sum(np.sum(r.spike_counts(name)) for r in res)) for name in spiking]
     last = np.concatenate([np.atleast_2d(r.spike_counts(spiking[-1])) for r in res])  # (the output, if it spikes)
     return dict(wall_s=wall, cpu_s=cpu, spikes=spikes, out_counts=last.tolist())
@@ -157,7 +157,8 @@ def main() -> None:
         npz = Path(args.workdir) / f"torch-{model}.npz"
         peer = dict(cnn=sinabs_model, **{"snn-delays": snn_delays_model}).get(model, dense_layers)
         np.savez(npz, **peer(net, x))
-        evsim.run(net, x[:1], threads=args.threads)  # warm-up: the Numba kernels
+        for warm in (x, x[0]):  # warm-up: the Numba kernels of both settings (loaded from the disk cache)
+            evsim.run(net, warm, threads=args.threads, record="outputs")
         rec: dict = {}
         for _ in range(args.runs):
             for batched in (True, False):
