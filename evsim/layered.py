@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import InputError, NetworkError
 from .network import Network, Population
-from .simulation import EventStream, Result, Spikes, _normalise
+from .simulation import EventStream, Result, Spikes, _normalise, per_network
 
 DECODINGS = ("sum", "mean", "max", "spike_count", "last")
 
@@ -78,24 +78,22 @@ def _layers(net: Network) -> list[Network]:
     """Each projection of the chain ``net`` as a network of its own (source as an input population, target), made
     once per network: `evsim.run` keeps the compiled form of a network it has seen (a new one each call compiled
     the layers again: ~2 ms per call of the 3-layer SNN-delays example, ~20% of one sample's run)."""
-    hit = _layer_cache.get(id(net))
-    if hit is None or hit[0] is not net:
+
+    def make(net: Network) -> list[Network]:
         subs = []
         for q in net.projections:
             src = net.population(q.source)
-            subs.append(
-                Network(
-                    (Population(q.source, src.size, shape=src.shape), net.population(q.target)),
-                    (q,),
-                    (q.source,),
-                    (q.target,),
-                    dt=net.dt,
-                )
+            sub = Network(
+                (Population(q.source, src.size, shape=src.shape), net.population(q.target)),
+                (q,),
+                (q.source,),
+                (q.target,),
+                dt=net.dt,
             )
-        if len(_layer_cache) > 8:
-            _layer_cache.clear()
-        hit = _layer_cache[id(net)] = (net, subs)
-    return hit[1]
+            subs.append(sub)
+        return subs
+
+    return per_network(_layer_cache, net, make)
 
 
 _layer_cache: dict[int, tuple[Network, list[Network]]] = {}

@@ -201,14 +201,20 @@ class Result:
 _cache: dict[int, tuple[Network, Any]] = {}
 
 
-def _compiled(net: Network) -> Any:  # CompiledNetwork, or CompiledExact for an exact-time network
-    hit = _cache.get(id(net))
+def per_network(cache: dict[int, tuple[Network, Any]], net: Network, make: Callable[[Network], Any]) -> Any:
+    """``make(net)``, kept in ``cache`` for the network object ``net`` (by identity: a `Network` holds arrays and
+    is not hashable) among the 8 used last: a new entry evicts the one used least recently."""
+    hit = cache.pop(id(net), None)
     if hit is None or hit[0] is not net:
-        hit = (net, compile_exact(net) if net.exact else compile_network(net))
-        if len(_cache) > 8:
-            _cache.clear()
-        _cache[id(net)] = hit
+        hit = (net, make(net))
+        if len(cache) >= 8:
+            del cache[next(iter(cache))]
+    cache[id(net)] = hit  # (last in order: used most recently)
     return hit[1]
+
+
+def _compiled(net: Network) -> Any:  # CompiledNetwork, or CompiledExact for an exact-time network
+    return per_network(_cache, net, lambda n: compile_exact(n) if n.exact else compile_network(n))
 
 
 def run(

@@ -143,3 +143,23 @@ def test_spikes_split_when_read_and_pickled_whole(rng):
     np.testing.assert_array_equal(back.spikes["in"].dense(T, 6, 4), x)
     with pytest.raises(KeyError):
         evsim.run(net, x, record="outputs").spikes["h"]
+
+
+def test_compiled_networks_kept_for_the_eight_used_last(rng):
+    """`evsim.simulation.per_network`: a network used again is made again only after eight others were used since
+    (a new entry evicts the one used least recently; a full cache used to be emptied whole)."""
+    from evsim.simulation import per_network
+
+    cache: dict = {}
+    made: list = []
+    nets = [_mixed_net(rng) for _ in range(10)]
+
+    def make(n):
+        made.append(n)
+        return len(made)
+
+    assert [per_network(cache, n, make) for n in nets[:8]] == list(range(1, 9))
+    assert per_network(cache, nets[0], make) == 1  # kept, and now the one used last
+    assert per_network(cache, nets[8], make) == 9  # evicts nets[1], the least recently used
+    assert per_network(cache, nets[0], make) == 1 and len(made) == 9
+    assert per_network(cache, nets[1], make) == 10 and len(cache) == 8
