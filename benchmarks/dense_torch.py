@@ -1,7 +1,7 @@
 """evsim against dense PyTorch on the CPU (the training framework's forward, and a plain matmul loop), for the
 trained models.
 
-    .venv/bin/python benchmarks/dense_torch.py [--models digits,feedforward,cnn] [--threads 1] [--runs 3]
+    .venv/bin/python benchmarks/dense_torch.py [--models digits,feedforward,cnn,snn-delays] [--threads 1] [--runs 3]
 
 Models: ``digits`` (examples/data/digits_snntorch.nir, its 300 test samples x 25 steps), ``feedforward`` (the
 SPEC 700-256-256-20 classifier with delays 1..26 steps, ``--ff-samples`` one-second samples of 1 % input), both
@@ -151,11 +151,16 @@ def main() -> None:
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     for model in args.models.split(","):
-        make = dict(digits=digits, cnn=cnn, feedforward=lambda: feedforward(args.ff_samples))
-        net, x = dict(make, **{"snn-delays": snn_delays})[model]()
+        models = {  # name: (the network and its input, what torch_runner needs to run it)
+            "digits": (digits, dense_layers),
+            "feedforward": (lambda: feedforward(args.ff_samples), dense_layers),
+            "cnn": (cnn, sinabs_model),
+            "snn-delays": (snn_delays, snn_delays_model),
+        }
+        load, peer = models[model]
+        net, x = load()
         n_single = args.ff_single if model == "feedforward" else x.shape[0]
         npz = Path(args.workdir) / f"torch-{model}.npz"
-        peer = dict(cnn=sinabs_model, **{"snn-delays": snn_delays_model}).get(model, dense_layers)
         np.savez(npz, **peer(net, x))
         for warm in (x, x[0]):  # warm-up: the Numba kernels of both settings (loaded from the disk cache)
             evsim.run(net, warm, threads=args.threads, record="outputs")

@@ -16,9 +16,8 @@ layers run all B*T frames at once, then its IAF neurons loop over time in plain 
 at a time (a model built for batch size 1). A file with an ``snn_delays`` entry (a checkpoint's path) and its
 ``config`` (JSON): mode snn_delays, the model rebuilt module for module as SNN-delays lays it out and run by its
 forward (validation/frameworks/snn_delays_forward.py: DCLS, SpikingJelly), the hidden layers' spikes compared.
-Prints one JSON line: per mode, the median wall and process CPU
-seconds of the simulation (after a warm-up run), the spike count of every layer and the output spike counts per
-sample (for the check).
+Prints one JSON line: per mode, the median wall and process CPU seconds of the simulation (after a warm-up run),
+the spike count of every layer and the output spike counts per sample (for the check).
 """
 
 from __future__ import annotations
