@@ -313,3 +313,29 @@ def test_exact_inputs_sorted_stably_or_passed_through():
     ts = np.sort(t)
     ((gt, gn, gv),), _, _ = normalise_exact(net, (ts, np.zeros(5, np.int64), v), None, 0.01)
     assert gt is ts and gn.dtype == np.int64 and np.array_equal(gv, v)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.uint32, np.int64, np.uint64])
+def test_exact_input_indices_of_any_integer_type_give_one_answer(dtype):
+    """Indices are read as int64 in the same pass that checks them (no separate cast), whatever their type; an int64
+    array is passed through as it is, read-only too; a value out of range is refused in every type."""
+    from evsim.exact.inputs import normalise_exact
+
+    ms = 1e-3
+    pops = (evsim.Population("in", 5), evsim.Population("n", 5, exact.LIF(5, tau_m=10 * ms, v_th=1.5)))
+    proj = evsim.Projection.from_synapses("p", "in", "n", np.arange(5), np.arange(5), 1.0, 1 * ms, 5)
+    net = evsim.Network(pops, (proj,), ("in",), ("n",), dt=1e-4)
+    t = np.sort(np.random.default_rng(3).uniform(0, 0.02, 200))
+    idx = np.random.default_rng(4).integers(0, 5, 200)
+    ref = evsim.run(net, evsim.EventStream(t, idx), duration=0.03)
+    typed = idx.astype(dtype)
+    typed.flags.writeable = False
+    ((gt, gn, _),), _, _ = normalise_exact(net, (t, typed), None, 0.03)
+    assert gn.dtype == np.int64 and np.array_equal(gn, idx) and (gn is typed) == (dtype == np.int64)
+    res = evsim.run(net, evsim.EventStream(t, typed), duration=0.03)
+    assert np.array_equal(res.spikes["n"].times, ref.spikes["n"].times)
+    assert np.array_equal(res.spikes["n"].indices, ref.spikes["n"].indices) and len(ref.spikes["n"].times) > 10
+    bad = typed.copy()
+    bad[7] = 5
+    with pytest.raises(evsim.InputError, match=r"input 'in': event indices must be integers in \[0, 5\)"):
+        evsim.run(net, (t, bad), duration=0.03)

@@ -168,8 +168,10 @@ def run_sample_exact(
     v0: np.ndarray | None = None,
     ctl: np.ndarray | None = None,
     rec_mode: np.ndarray | None = None,
+    ordered: bool = False,
 ):  # type: ignore[no-untyped-def]
-    """Run one sample over ``[0, duration)`` seconds; ``ev_t`` input times in seconds (sorted), ``ev_n`` global
+    """Run one sample over ``[0, duration)`` seconds; ``ev_t`` input times in seconds (``ordered``: known to be
+    sorted; else they are checked, and sorted stably when they are not), ``ev_n`` global
     neuron indices. ``ctl``, ``rec_mode``: run control and recording as in `evsim.engine.run_sample` (steps are
     the ``n_steps(cn, duration)`` grid steps). Returns a `evsim.engine.SampleRun` with spike times in seconds."""
     from . import SampleRun
@@ -186,7 +188,7 @@ def run_sample_exact(
     if not cn.steps:  # the general loop takes the events on the grid
         ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
         ordered = _to_grid(ev_t, h, ev_s, ev_o)
-    else:
+    elif not ordered:
         ordered = _sorted(ev_t)
     if not ordered:
         s_, o_ = to_grid(ev_t, h)

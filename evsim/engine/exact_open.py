@@ -106,19 +106,20 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
                a_t: np.ndarray, a_o: np.ndarray, a_w: np.ndarray, ctgt: np.ndarray, cnext: np.ndarray,
                cfill: np.ndarray, bhead: np.ndarray, wh_s: np.ndarray, wh_n: np.ndarray, st: np.ndarray,
                reg: np.ndarray, si: np.ndarray, touched: np.ndarray, stamp: np.ndarray, cntn: np.ndarray,
-               dense: bool) -> tuple[int, int]:  # fmt: skip
+               dense: bool, lo: int, hi: int) -> tuple[int, int]:  # fmt: skip
     """Count step ``cur``'s arrivals per target: its bucket's, then those of input events ``[ie0, ie1)`` (written
     to ``a_t, a_o, a_w``: target, offset, weight; room for them made by the caller); pop the wakes due. Returns
     ``(touched neurons, input arrivals)``; ``st[WSZ]`` the wake heap's new size.
 
     The touched neurons are listed as they are first reached (``stamp[n] == cur`` marks them), or, in a ``dense``
     step (one with many arrivals), in index order by a scan of all neurons after counting (their state is then
-    read in memory order, and counting needs no mark)."""
+    read in memory order, and counting needs no mark). ``[lo, hi)``: the neurons that can have arrivals or wakes
+    (those of every non-input population; the dense scan's range)."""
     D = bhead.shape[0]
     b = cur & (D - 1)
     nt = 0
     if dense:
-        cntn[:] = 0
+        cntn[lo:hi] = 0
     c = bhead[b]
     while c >= 0:
         for j in range(cfill[c]):
@@ -163,17 +164,17 @@ def count_step(cur: int, ie0: int, ie1: int, ev_t: np.ndarray, ev_n: np.ndarray,
                 nt += 1
             cntn[t] += 1
     if dense:
-        nt = _dense_touched(cur, cntn, stamp, touched)
+        nt = _dense_touched(cur, cntn, stamp, touched, lo, hi)
     return nt, a
 
 
 @njit_inline
-def _dense_touched(cur: int, cntn: np.ndarray, stamp: np.ndarray, touched: np.ndarray) -> int:
-    """List the neurons with arrivals (``cntn[n] > 0``) or a wake due (``stamp[n] == cur``) in ``touched``, in index
-    order; returns their number. Branch-free: every neuron is written at the cursor, which moves only past those
-    listed (a branch per neuron is mispredicted about as often as not in a dense step)."""
+def _dense_touched(cur: int, cntn: np.ndarray, stamp: np.ndarray, touched: np.ndarray, lo: int, hi: int) -> int:
+    """List the neurons of ``[lo, hi)`` with arrivals (``cntn[n] > 0``) or a wake due (``stamp[n] == cur``) in
+    ``touched``, in index order; returns their number. Branch-free: every neuron is written at the cursor, which
+    moves only past those listed (a branch per neuron is mispredicted about as often as not in a dense step)."""
     nt = 0
-    for n in range(cntn.shape[0]):
+    for n in range(lo, hi):
         touched[nt] = n
         nt += (cntn[n] > 0) | (stamp[n] == cur)
     return nt

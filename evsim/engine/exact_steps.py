@@ -377,6 +377,10 @@ def run_exact_steps(
             break
         coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
     n_ev = ev_t.shape[0]
+    n_lo, n_hi = N, 0  # the neurons that can have arrivals or wakes: those of the non-input populations
+    for n in range(N):
+        if not is_input_n[n]:
+            n_lo, n_hi = min(n_lo, n), n + 1
     direct = in_dk >= 0
     dptr, dtgt, dw, dq = direct_rows(N, is_input_n & direct, nrow_ptr, nrow, nrow_q, q_toff, rowptr, targets, weights)
     max_in = max(np.max(dptr[1:] - dptr[:-1]), 1)
@@ -398,10 +402,10 @@ def run_exact_steps(
         na = (ie1 - ie0) * max_in
         if na > a_t.shape[0]:
             a_t, a_o, a_w = _grown(a_t, na), _grown(a_o, na), _grown(a_w, na)
-        dense = bcnt[cur & (D - 1)] + na > N >> 3  # (na: the input arrivals' bound)
+        dense = bcnt[cur & (D - 1)] + na > (n_hi - n_lo) >> 3  # (na: the input arrivals' bound)
         nt, na = count_step(cur, ie0, ie1, ev_t, ev_n, ev_val, h, in_doff, dptr, dtgt, dw, dq, sops, a_t, a_o, a_w,
-                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn,
-                            dense)  # fmt: skip
+                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn, dense,
+                            n_lo, n_hi)  # fmt: skip
         m = bcnt[cur & (D - 1)] + na
         if m > so.shape[0]:
             so, sw = _grown(so, m), _grown(sw, m)

@@ -83,8 +83,12 @@ def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np
     if idx.size and not np.issubdtype(idx.dtype, np.integer):
         raise InputError(f"input {name!r}: event indices must be integers in [0, {n})")
     times = np.ascontiguousarray(times)
-    idx = np.ascontiguousarray(idx) if idx.dtype.itemsize == 8 else idx.astype(np.int64)
-    bad = _check(times, idx.view(np.int64) if idx.dtype != np.int64 else idx, float(dur), n)
+    idx = np.ascontiguousarray(idx)
+    if idx.dtype.kind == "u" and idx.dtype.itemsize == 8:
+        idx = idx.view(np.int64)  # (a value over 2**63 reads as negative: out of range)
+    idx64 = np.empty(0 if idx.dtype == np.int64 else idx.shape[0], np.int64)
+    bad = _check(times, idx, idx64, float(dur), n)  # (and the indices as int64, when they are not)
+    idx = idx if idx.dtype == np.int64 else idx64
     if bad == 1:
         raise InputError(f"input {name!r}: event times must be finite seconds >= 0")
     if bad == 2:
@@ -97,24 +101,25 @@ def _events(net: Network, name: str, e: Any, dur: float) -> tuple[np.ndarray, np
         v = np.ascontiguousarray(np.broadcast_to(np.asarray(vals, dtype=np.float64), times.shape))
         if not np.all(np.isfinite(v)):
             raise InputError(f"input {name!r}: event values contain NaN or Inf")
-    return times, idx.astype(np.int64, copy=False), v, bad == 0
+    return times, idx, v, bad == 0
 
 
 @njit
-def _check(t: np.ndarray, idx: np.ndarray, dur: float, n: int) -> int:
-    """One pass over a port's events: 1 a time not finite or negative, 2 one not before ``dur`` (the first fault in
-    that order), 3 an index outside ``[0, n)``; else 0 when the times are sorted, -1 when they are not."""
-    t_bad = idx_bad = False
-    late = False
-    ordered = True
-    for j in range(t.shape[0]):
+def _check(t: np.ndarray, idx: np.ndarray, out: np.ndarray, dur: float, n: int) -> int:
+    """One pass over a port's events, writing the indices to ``out`` as int64 (unless ``out`` is empty): 1 a time
+    not finite or negative, 2 one not before ``dur`` (the first fault in that order), 3 an index outside ``[0, n)``;
+    else 0 when the times are sorted, -1 when they are not. Branch-free, so that it runs in SIMD lanes."""
+    t_bad = late = idx_bad = unordered = False
+    m = t.shape[0]
+    cast = out.shape[0] == m
+    for j in range(m):
         x = t[j]
-        if not (x >= 0 and x < np.inf):  # (NaN fails both)
-            t_bad = True
-        elif x >= dur:
-            late = True
-        if idx[j] < 0 or idx[j] >= n:
-            idx_bad = True
-        if j > 0 and x < t[j - 1]:
-            ordered = False
-    return 1 if t_bad else 2 if late else 3 if idx_bad else 0 if ordered else -1
+        t_bad |= not (x >= 0.0 and x < np.inf)  # (NaN fails both)
+        late |= x >= dur
+        k = np.int64(idx[j])
+        idx_bad |= (k < 0) | (k >= n)
+        if cast:  # (a loop invariant: the loop is compiled twice, with and without)
+            out[j] = k
+    for j in range(1, m):
+        unordered |= t[j] < t[j - 1]
+    return 1 if t_bad else 2 if late else 3 if idx_bad else -1 if unordered else 0

@@ -38,7 +38,7 @@ def run_exact_network(
     from .inputs import normalise_exact
     from .poisson import has_poisson, poisson_events
 
-    samples, _, batched = normalise_exact(net, x, steps, duration)
+    samples, _, batched = normalise_exact(net, x, steps, duration)  # (each sample's events sorted by time)
     rec_mode = record_modes(net, record)
     max_spikes = default_max_spikes() if max_spikes is None else int(max_spikes)
     if int(threads) != threads or threads < 1:
@@ -54,7 +54,7 @@ def run_exact_network(
         if poisson:  # drawn here, one sample at a time; kept in `samples` for the result's spikes of the sources
             samples[b] = _merge(samples[b], poisson_events(net, dur, int(seed) + b))
         ev_t, ev_n, ev_val = samples[b]
-        return run_sample_exact(cn, dur, ev_t, ev_n, ev_val, v0=v0, ctl=ctl, rec_mode=rec_mode)
+        return run_sample_exact(cn, dur, ev_t, ev_n, ev_val, v0=v0, ctl=ctl, rec_mode=rec_mode, ordered=True)
 
     def gather(runs: list) -> Any:
         return _gather(cn, runs, samples[: len(runs)], 1, batched, rec_mode, dur)
