@@ -182,3 +182,38 @@ def test_refractory_case_is_sensitive_to_float_sums():
     end_of_refractory = ((t0 + 0.7e-3) + 0.1e-3) + 2e-3
     arrival = (t0 + 0.2e-3) + 2.6e-3
     assert arrival < end_of_refractory  # by 4.3e-19 s: a plain float engine would discard it
+
+
+# ------------------------------------------------------------------ the kernels' expm1
+def test_expm1_within_one_ulp_everywhere():
+    """`evsim.exact.expm1` (inlined in the kernels instead of libm's) against NumPy's long double expm1: below one
+    ulp on its short path (|x| < 1/8), across the reductions (k = +-1, larger k, huge), and libm's special values."""
+    from numba import njit
+
+    from evsim.exact.expm1 import expm1
+
+    if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        pytest.skip("NumPy's long double is no wider than double on this platform: no reference to measure ulps by")
+
+    @njit
+    def over(xs, out):
+        for j in range(xs.shape[0]):
+            out[j] = expm1(xs[j])
+
+    rng = np.random.default_rng(7)
+    mag = 10 ** rng.uniform(-18, math.log10(700.0), 300_000)
+    edges = np.array([0.125, 0.34657359027997264, 1.0397207708399179, 38.816242111356935, 20 * math.log(2)])
+    near = (edges[:, None] * (1 + np.linspace(-1e-12, 1e-12, 9))[None, :]).ravel()
+    xs = np.concatenate([mag, -mag, rng.uniform(-0.125, 0.125, 100_000), near, -near])
+    got = np.empty_like(xs)
+    over(xs, got)
+    ref = np.expm1(xs.astype(np.longdouble))
+    ok = np.isfinite(np.expm1(xs)) & (np.expm1(xs) != 0)
+    ulps = np.abs(got[ok] - ref[ok]) / np.spacing(np.abs(np.expm1(xs[ok])))
+    assert float(ulps.max()) < 1.0
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -745.0, 1e-300, -1e-300, -50.0])
+    out = np.empty_like(special)
+    over(special, out)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(out, np.expm1(special))
+    assert math.copysign(1.0, out[1]) == -1.0  # (-0.0 stays -0.0)

@@ -37,6 +37,7 @@ import numpy as np
 
 from .._jit import njit, njit_inline
 from ..control import halted
+from ..exact.expm1 import expm1
 from .exact_neuron import (
     CUR,
     FIRED,
@@ -205,7 +206,7 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
                     ts, to = rs, ro
                 dt = (cur - ts) * h + (o - to)
                 if dt > 0.0:  # `evolve` with no current, written out (v_inf computed once per neuron)
-                    v = v + (v - vinf) * math.expm1(-lam * dt) if lam > 0.0 else v + bb * dt
+                    v = v + (v - vinf) * expm1(-lam * dt) if lam > 0.0 else v + bb * dt
                 v += jv * x
                 ts, to = cur, o
                 if v >= th:  # fire: reset, refractory period (for ever if it fires once)

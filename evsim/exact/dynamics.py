@@ -9,7 +9,8 @@ them)::
 
 whose solution is ``v(t) = v_inf + (v0 - v_inf) exp(-lam t) + c J0 phi(t)`` with ``v_inf = (b + c i_inf) / lam``
 (``v0 + (b + c i_inf) t`` when ``lam = 0``) and ``phi(t) = (exp(-ls t) - exp(-lam t)) / (lam - ls)`` (``t exp(-lam
-t)`` when ``lam == ls``), evaluated with ``expm1`` so that no term cancels (`evolve`).
+t)`` when ``lam == ls``), evaluated with ``expm1`` (`evsim.exact.expm1`, inlined) so that no term cancels
+(`evolve`).
 
 ``v(t)`` is a constant plus at most two exponentials (or a line plus one): its derivative changes sign at most once,
 at a time `first_crossing` computes in closed form. So the first threshold crossing after ``t = 0`` is bracketed
@@ -31,6 +32,7 @@ import math
 import numpy as np
 
 from .._jit import njit
+from .expm1 import expm1
 
 
 @njit
@@ -40,7 +42,7 @@ def phi(t: float, lam: float, ls: float) -> float:
     m = min(lam, ls)
     if d == 0.0:
         return t * math.exp(-m * t)
-    return math.exp(-m * t) * (-math.expm1(-d * t)) / d
+    return math.exp(-m * t) * (-expm1(-d * t)) / d
 
 
 @njit
@@ -53,7 +55,7 @@ def evolve(
     j0 = i - i_inf
     be = b + c * i_inf
     if lam > 0.0:
-        v1 = v + (v - be / lam) * math.expm1(-lam * t)  # = v_inf + (v - v_inf) exp(-lam t), no cancellation
+        v1 = v + (v - be / lam) * expm1(-lam * t)  # = v_inf + (v - v_inf) exp(-lam t), no cancellation
     else:
         v1 = v + be * t
     if j0 != 0.0:
