@@ -81,6 +81,7 @@ from .exact_deliver import (
     delay_runs,
 )
 from .exact_open import _arrival, count_step, direct_rows, fill_step, input_end
+from .borrow import borrow as b
 from .queue import CHUNK, CRING, calendar, grown_calendar, pair_push
 
 
@@ -144,9 +145,10 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
 @njit
 def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: np.ndarray, so: np.ndarray,
                sw: np.ndarray, mid: np.ndarray, sp_o: np.ndarray, sp_n: np.ndarray, quiet: np.ndarray,
-               delta: np.ndarray, prm: np.ndarray, ref_k: np.ndarray, once: np.ndarray, sf: np.ndarray,
-               si: np.ndarray, h: float, end_s: int, end_o: float, wh_s: np.ndarray, wh_n: np.ndarray,
-               reg: np.ndarray, ctl: np.ndarray, sops: np.ndarray, nrec: int, st: np.ndarray) -> None:  # fmt: skip
+               v_inf: np.ndarray, delta: np.ndarray, prm: np.ndarray, ref_k: np.ndarray, once: np.ndarray,
+               sf: np.ndarray, si: np.ndarray, h: float, end_s: int, end_o: float, wh_s: np.ndarray,
+               wh_n: np.ndarray, reg: np.ndarray, ctl: np.ndarray, sops: np.ndarray, nrec: int,
+               st: np.ndarray) -> None:  # fmt: skip
     """Integrate the touched neurons ``st[K_]..nt - 1`` of step ``cur``, each through its arrivals in time order
     (from arrival ``st[J_]`` for the first); spikes go to ``sp_o, sp_n`` (``st[NSP]`` of them). Stops with ROOM
     when the spike buffer or the wake heap is full, with STOP when the run control says so."""
@@ -178,7 +180,7 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
             break
         if quiet[n]:  # the common case: no prediction; the state in locals (the same steps as `_bring`, `_spike`)
             th, jv, vr, lam, bb = prm[n, V_TH], prm[n, JUMP_V], prm[n, V_RESET], prm[n, LAM], prm[n, B]
-            vinf = bb / lam if lam > 0.0 else 0.0
+            vinf = v_inf[n]
             v, ts, to, rs, ro = sf[n, V], si[n, T_STEP], sf[n, T_OFF], si[n, R_STEP], sf[n, R_OFF]
             jm = i2 = mid[n]  # the bucket's arrivals [j, jm), the input arrivals [i2, a1): the least offset first,
             # the bucket's first at equal offsets (they were sent first); simultaneous arrivals are one input, summed
@@ -205,7 +207,7 @@ def _integrate(cur: int, nt: int, touched: np.ndarray, start: np.ndarray, cntn: 
                     v = vr
                     ts, to = rs, ro
                 dt = (cur - ts) * h + (o - to)
-                if dt > 0.0:  # `evolve` with no current, written out (v_inf computed once per neuron)
+                if dt > 0.0:  # `evolve` with no current, written out
                     v = v + (v - vinf) * expm1(-lam * dt) if lam > 0.0 else v + bb * dt
                 v += jv * x
                 ts, to = cur, o
@@ -325,9 +327,11 @@ def run_exact_steps(
     # quiet: delta synapses, no held current, resting and reset potentials below threshold: the neuron can cross
     # only at an input, and needs no prediction
     quiet = np.zeros(N, dtype=np.bool_)
+    v_inf = np.zeros(N)  # a quiet neuron's resting potential (its state relaxes to it)
     for n in range(N):
         lam, be = prm[n, LAM], prm[n, B]
         rest = be / lam if lam > 0.0 else (np.inf if be > 0.0 else -np.inf)
+        v_inf[n] = be / lam if lam > 0.0 else 0.0
         quiet[n] = delta[n] and prm[n, I_INF] == 0.0 and rest < prm[n, V_TH] and prm[n, V_RESET] < prm[n, V_TH]
     rec_s, rec_o, rec_n = np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64)
     nrec = 0
@@ -404,18 +408,19 @@ def run_exact_steps(
         if na > a_t.shape[0]:
             a_t, a_o, a_w = _grown(a_t, na), _grown(a_o, na), _grown(a_w, na)
         dense = bcnt[cur & (D - 1)] + na > (n_hi - n_lo) >> 3  # (na: the input arrivals' bound)
-        nt, na = count_step(cur, ie0, ie1, ev_t, ev_n, ev_val, h, in_doff, dptr, dtgt, dw, dq, sops, a_t, a_o, a_w,
-                            ctgt, cnext, cfill, bhead, wh_s, wh_n, st, reg, si, touched, stamp, cntn, dense,
-                            n_lo, n_hi)  # fmt: skip
+        nt, na = count_step(cur, ie0, ie1, b(ev_t), b(ev_n), b(ev_val), h, in_doff, b(dptr), b(dtgt), b(dw), b(dq),
+                            b(sops), b(a_t), b(a_o), b(a_w), b(ctgt), b(cnext), b(cfill), b(bhead), b(wh_s), b(wh_n),
+                            b(st), b(reg), b(si), b(touched), b(stamp), b(cntn), dense, n_lo, n_hi)  # fmt: skip
         m = bcnt[cur & (D - 1)] + na
         if m > so.shape[0]:
             so, sw = _grown(so, m), _grown(sw, m)
-        fill_step(cur, nt, na, a_t, a_o, a_w, coff, ctgt, cw, cnext, cfill, cfree, bhead, btail, bcnt, cc, touched,
-                  cntn, start, mid, so, sw)  # fmt: skip
+        fill_step(cur, nt, na, b(a_t), b(a_o), b(a_w), b(coff), b(ctgt), b(cw), b(cnext), b(cfill), b(cfree),
+                  b(bhead), b(btail), b(bcnt), b(cc), b(touched), b(cntn), b(start), b(mid), b(so), b(sw))  # fmt: skip
         st[K_], st[J_], st[NSP] = 0, -1, 0
         while True:
-            _integrate(cur, nt, touched, start, cntn, so, sw, mid, sp_o, sp_n, quiet, delta, prm, ref_k, once, sf, si,
-                       h, end_s, end_o, wh_s, wh_n, reg, ctl, sops, nrec, st)  # fmt: skip
+            _integrate(cur, nt, b(touched), b(start), b(cntn), b(so), b(sw), b(mid), b(sp_o), b(sp_n), b(quiet),
+                       b(v_inf), b(delta), b(prm), b(ref_k), b(once), b(sf), b(si), h, end_s, end_o, b(wh_s),
+                       b(wh_n), b(reg), b(ctl), b(sops), nrec, b(st))  # fmt: skip
             if st[STATUS] != ROOM:
                 break
             if st[WSZ] + 1 >= wh_s.shape[0]:
@@ -441,9 +446,10 @@ def run_exact_steps(
                 counts[n] += 1
         st[K_] = 0
         while True:
-            _deliver_step(cur, end_s, end_o, h, ev_t[:n_del], ev_n, ev_val, sp_o, sp_n, nrow_ptr, nrow, nrow_q,
-                          q_toff, rowptr, targets, weights, rptr, rstart, rdk, rdoff, coff, ctgt, cw, cnext, cfill,
-                          cfree, bhead, btail, bcnt, cc, need_c, sops, ctl, nrec, st)  # fmt: skip
+            _deliver_step(cur, end_s, end_o, h, b(ev_t[:n_del]), b(ev_n), b(ev_val), b(sp_o), b(sp_n), b(nrow_ptr),
+                          b(nrow), b(nrow_q), b(q_toff), b(rowptr), b(targets), b(weights), b(rptr), b(rstart),
+                          b(rdk), b(rdoff), b(coff), b(ctgt), b(cw), b(cnext), b(cfill), b(cfree), b(bhead),
+                          b(btail), b(bcnt), b(cc), need_c, b(sops), b(ctl), nrec, b(st))  # fmt: skip
             if st[STATUS] != ROOM:
                 break
             coff, ctgt, cw, cnext, cfill, cfree = grown_calendar(coff, ctgt, cw, cnext, cfill, cfree, cc, need_c)
