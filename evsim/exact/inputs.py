@@ -117,7 +117,7 @@ def _check(t: np.ndarray, idx: np.ndarray, out: np.ndarray, dur: float, n: int) 
         t_bad |= not (x >= 0.0 and x < np.inf)  # (NaN fails both)
         late |= x >= dur
         k = np.int64(idx[j])
-        idx_bad |= (k < 0) | (k >= n)
+        idx_bad |= bool(k < 0) | bool(k >= n)
         if cast:  # (a loop invariant: the loop is compiled twice, with and without)
             out[j] = k
     for j in range(1, m):
