@@ -202,9 +202,11 @@ def test_expm1_within_one_ulp_everywhere():
 
     rng = np.random.default_rng(7)
     mag = 10 ** rng.uniform(-18, math.log10(700.0), 300_000)
-    edges = np.array([0.125, 0.34657359027997264, 1.0397207708399179, 38.816242111356935, 20 * math.log(2)])
+    edges = np.array([1 / 64, 0.125, 0.34657359027997264, 1.0397207708399179, 38.816242111356935, 20 * math.log(2)])
     near = (edges[:, None] * (1 + np.linspace(-1e-12, 1e-12, 9))[None, :]).ravel()
-    xs = np.concatenate([mag, -mag, rng.uniform(-0.125, 0.125, 100_000), near, -near])
+    xs = np.concatenate(
+        [mag, -mag, rng.uniform(-0.125, 0.125, 100_000), rng.uniform(-1 / 64, 1 / 64, 100_000), near, -near]
+    )
     got = np.empty_like(xs)
     over(xs, got)
     ref = np.expm1(xs.astype(np.longdouble))

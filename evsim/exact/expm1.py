@@ -4,11 +4,12 @@ Numba compiles ``math.expm1`` to a call into libm (through a helper of its own).
 loop holds is spilled around such a call: in the exact step loop's integration of one arrival (`evsim.engine.
 exact_steps`), about a dozen stores and loads per arrival, measured at ~5% of feedforward-precise besides the call.
 For ``|x| < 1/8`` (most calls: ``-dt / tau_m`` between two inputs of a neuron) it is ``x + x**2 P(x)`` with P
-Taylor's polynomial to ``x**10`` evaluated by Estrin's scheme (no division, short dependency chains); elsewhere the
-algorithm of FreeBSD's ``s_expm1.c`` (Sun Microsystems 1993, as in musl and in glibc's generic code): ``x = k ln2 +
-r`` with ``|r| <= ln2 / 2``, a rational approximation of ``expm1(r)`` with a remez polynomial of degree 5 in
-``r**2``, and a reconstruction that keeps the error of ``ln2``'s two-part representation. Its error is below one
-unit in the last place everywhere (tests/test_exact_analytic.py measures it against long double)."""
+Taylor's polynomial evaluated by Estrin's scheme (no division, short dependency chains), of degree 10, or 5 for
+``|x| < 1/64`` (the usual gap between two inputs); elsewhere the algorithm of FreeBSD's ``s_expm1.c`` (Sun
+Microsystems 1993, as in musl and in glibc's generic code): ``x = k ln2 + r`` with ``|r| <= ln2 / 2``, a rational
+approximation of ``expm1(r)`` with a remez polynomial of degree 5 in ``r**2``, and a reconstruction that keeps the
+error of ``ln2``'s two-part representation. Its error is below one unit in the last place everywhere
+(tests/test_exact_analytic.py measures it against long double)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def expm1(x: float) -> float:
             return x
         x2 = x * x
         x4 = x2 * x2
+        if ax < 0.015625:  # |x| < 1/64 (a step between two inputs): x**8 / 8! and beyond are below 1e-17 x
+            return x + x2 * ((T2 + T3 * x) + (T4 + T5 * x) * x2 + (T6 + T7 * x) * x4)
         p = (T2 + T3 * x) + (T4 + T5 * x) * x2 + ((T6 + T7 * x) + (T8 + T9 * x) * x2) * x4
         p += ((T10 + T11 * x) + T12 * x2) * (x4 * x4)
         return x + x2 * p
