@@ -27,9 +27,12 @@ def _lif(n: int, nu: dict, t_ref_ms: float, v0: object = 0.0) -> object:
     return evsim.exact.from_nest("iaf_psc_delta_ps", n, params)
 
 
-def _warm_up(net: evsim.Network) -> None:
-    """One short run, so that the timed run finds the Numba kernels compiled (or loaded from the cache)."""
-    evsim.run(net, evsim.EventStream(np.array([1e-4]), np.array([0])), duration=1e-3)
+def _warm_up(net: evsim.Network, x: evsim.EventStream) -> None:
+    """One short run, so that the timed run finds the Numba kernels compiled (or loaded from the cache): with an
+    event of the input's index type (the input check is compiled per type) and its spikes split by population."""
+    res = evsim.run(net, evsim.EventStream(np.array([1e-4]), np.zeros(1, x.indices.dtype)), duration=1e-3)
+    for name in res.spikes:
+        len(res.spikes[name])
 
 
 def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
@@ -40,7 +43,7 @@ def feedforward(wl: dict) -> tuple[float, float, dict, int, dict]:
     build_s = time.perf_counter() - t0
     mem = dict(build_rss_mb=rss_mb() - rss0)
     x = evsim.EventStream(wl["input_times_ms"] * 1e-3, wl["input_index"])
-    _warm_up(net)
+    _warm_up(net, x)
     t1 = time.perf_counter()
     res = evsim.run(net, x, duration=wl["sim_time_ms"] * 1e-3)
     counts = {name: len(res.spikes[name]) for name in names}  # (split by population when read: timed)
@@ -75,7 +78,7 @@ def brunel(wl: dict, seed: int = 0) -> tuple[float, float, dict, int, dict]:
     mem = dict(build_rss_mb=rss_mb() - rss0)
     T_s = wl["sim_time_ms"] * 1e-3
     drive = poisson_drive(N, wl["ext_rate_hz"], T_s, seed)
-    _warm_up(net)
+    _warm_up(net, drive)
     t1 = time.perf_counter()
     res = evsim.run(net, drive, duration=T_s)
     spikes = res.spikes["all"]  # (split by population when read: timed)
