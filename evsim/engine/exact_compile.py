@@ -16,6 +16,7 @@ import numpy as np
 from .._jit import njit
 from ..errors import EvsimError, NetworkError
 from ..exact.dynamics import coefficients, psp_peak
+from ..exact.inputs import nondecreasing
 from ..exact.neurons import ExactNeuron
 from ..network import Network, Projection
 from .exact import run_exact
@@ -44,15 +45,6 @@ def _to_grid(t: np.ndarray, h: float, k_out: np.ndarray, off_out: np.ndarray) ->
         if j > 0 and (k < k_out[j - 1] or (k == k_out[j - 1] and off < off_out[j - 1])):
             ordered = False
     return ordered
-
-
-@njit
-def _sorted(t: np.ndarray) -> bool:
-    """Whether times ``t`` are nondecreasing (then so are their `grid_point` pairs)."""
-    for j in range(1, t.shape[0]):
-        if t[j] < t[j - 1]:
-            return False
-    return True
 
 
 def resolution(net: Network) -> float:
@@ -189,7 +181,7 @@ def run_sample_exact(
         ev_s, ev_o = np.empty(ev_t.shape[0], np.int64), np.empty(ev_t.shape[0])
         ordered = _to_grid(ev_t, h, ev_s, ev_o)
     elif not ordered:
-        ordered = _sorted(ev_t)
+        ordered = nondecreasing(ev_t)
     if not ordered:
         s_, o_ = to_grid(ev_t, h)
         order = np.lexsort((o_, s_))  # (stable: equal times keep their order)

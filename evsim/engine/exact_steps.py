@@ -331,7 +331,7 @@ def run_exact_steps(
     for n in range(N):
         lam, be = prm[n, LAM], prm[n, B]
         rest = be / lam if lam > 0.0 else (np.inf if be > 0.0 else -np.inf)
-        v_inf[n] = be / lam if lam > 0.0 else 0.0
+        v_inf[n] = rest if lam > 0.0 else 0.0
         quiet[n] = delta[n] and prm[n, I_INF] == 0.0 and rest < prm[n, V_TH] and prm[n, V_RESET] < prm[n, V_TH]
     rec_s, rec_o, rec_n = np.empty(1024, np.int64), np.empty(1024), np.empty(1024, np.int64)
     nrec = 0

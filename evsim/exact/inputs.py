@@ -109,7 +109,7 @@ def _check(t: np.ndarray, idx: np.ndarray, out: np.ndarray, dur: float, n: int) 
     """One pass over a port's events, writing the indices to ``out`` as int64 (unless ``out`` is empty): 1 a time
     not finite or negative, 2 one not before ``dur`` (the first fault in that order), 3 an index outside ``[0, n)``;
     else 0 when the times are sorted, -1 when they are not. Branch-free, so that it runs in SIMD lanes."""
-    t_bad = late = idx_bad = unordered = False
+    t_bad = late = idx_bad = False
     m = t.shape[0]
     cast = out.shape[0] == m
     for j in range(m):
@@ -118,8 +118,16 @@ def _check(t: np.ndarray, idx: np.ndarray, out: np.ndarray, dur: float, n: int) 
         late |= x >= dur
         k = np.int64(idx[j])
         idx_bad |= bool(k < 0) | bool(k >= n)
-        if cast:  # (a loop invariant: the loop is compiled twice, with and without)
+        if cast:  # (a loop invariant: LLVM makes two loops, with and without)
             out[j] = k
-    for j in range(1, m):
+    return 1 if t_bad else 2 if late else 3 if idx_bad else 0 if nondecreasing(t) else -1
+
+
+@njit
+def nondecreasing(t: np.ndarray) -> bool:
+    """Whether times ``t`` are sorted (then so are their `evsim.engine.exact_neuron.grid_point` pairs); one
+    branch-free pass (SIMD)."""
+    unordered = False
+    for j in range(1, t.shape[0]):
         unordered |= t[j] < t[j - 1]
-    return 1 if t_bad else 2 if late else 3 if idx_bad else -1 if unordered else 0
+    return not unordered
