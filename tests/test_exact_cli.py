@@ -146,3 +146,45 @@ def test_info_exact_shows_seconds_and_no_discrete_settings(capsys):
     text = capsys.readouterr().out
     assert "dialect     nir, exact time (calendar steps of 0.0001 s)\n" in text
     assert "delay (s)" in text and "reset_delay" not in text
+
+
+def test_ctrl_c_keeps_the_finished_samples_in_out(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the second batch: the first batch and the samples of the second that finished (``RunInterrupted``'s
+    partial result) are printed and written to --out, exit 130, as in discrete mode; they equal `evsim.run`'s."""
+    out = tmp_path / "r.npz"
+    real = evsim.run
+    calls = []
+
+    def interrupted(net, x, **kw):
+        calls.append(len(x))
+        if len(calls) < 2:
+            return real(net, x, **kw)
+        e = evsim.RunInterrupted()
+        e.partial, e.samples_done = real(net, x[:2], **kw), 2  # 2 of the batch of 3 finished
+        raise e
+
+    monkeypatch.setattr(evsim, "run", interrupted)
+    argv = ["run", MODEL, "--mode", "exact", "--input", SHD, "--duration", "0.002", "--samples", "8", "--batch", "3"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 130
+    cap = capsys.readouterr()
+    assert cap.err.strip().splitlines()[-1] == f"evsim: interrupted after 5 samples; {out} holds them"
+    assert "5 sample(s) x 0.002 s" in cap.out and calls == [3, 3]
+    net = evsim.load(MODEL, mode="exact")
+    with h5py.File(SHD) as f:
+        evs = [evsim.EventStream(f["spikes/times"][k], f["spikes/units"][k].astype(np.int64)) for k in range(5)]
+    evs = [evsim.EventStream(e.times[e.times < 0.002], e.indices[e.times < 0.002]) for e in evs]
+    res = real(net, evs, duration=0.002)
+    got = np.load(out)
+    np.testing.assert_array_equal(got["first_spike_times"], res.first_spike_times("3"))
+    np.testing.assert_array_equal(got["sops"], res.sops)
+    np.testing.assert_array_equal(got["spikes/3/times"], res.spikes["3"].times)
+    np.testing.assert_array_equal(got["spikes/3/samples"], res.spikes["3"].samples)
+
+
+def test_ctrl_c_without_out_is_one_line(capsys, monkeypatch):
+    def interrupted(net, x, **kw):
+        raise evsim.RunInterrupted()
+
+    monkeypatch.setattr(evsim, "run", interrupted)
+    assert main(["run", MODEL, "--mode", "exact", "--input", SHD, "--duration", "0.002", "--samples", "2"]) == 130
+    assert capsys.readouterr().err.strip() == "evsim: interrupted"

@@ -69,26 +69,43 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
     items = exact_inputs(net, ds, _pipeline(args, net), getattr(args, "duration", None), args.samples)
     out_name = net.outputs[0]
     record = "all" if args.record == "all" else "outputs"
-    firsts, counts, sops, durs, labels, spikes = [], [], [], [], [], []
+    firsts, counts, sops, durs, spikes = [], [], [], [], []
+    labels: list[Any] = []
     n_run = 0
-    while True:
-        chunk = list(itertools.islice(items, max(int(args.batch), 1)))
-        if not chunk:
-            break
-        for dur in sorted({d for _, d, _ in chunk}):  # one evsim.run per duration (usually one)
-            part = [c for c in chunk if c[1] == dur]
-            res = evsim.run(
-                net, [s for s, _, _ in part], duration=dur, threads=args.threads, record=record,
-                max_seconds=args.max_seconds, max_events=args.max_events, seed=args.seed + n_run,
-                progress=args.progress and sys.stderr.isatty(),
-            )  # fmt: skip
-            firsts.append(res.first_spike_times(out_name))
-            counts.append(res.spike_counts(out_name))
-            sops.append(np.atleast_1d(res.sops))
-            durs += [dur] * len(part)
-            labels += [lab for _, _, lab in part]
-            spikes.append((n_run, res.spikes if args.out else {}))
-            n_run += len(part)
+
+    def take(res: Any, part: list, dur: float) -> None:
+        nonlocal n_run
+        firsts.append(res.first_spike_times(out_name))
+        counts.append(res.spike_counts(out_name))
+        sops.append(np.atleast_1d(res.sops))
+        durs.extend([dur] * len(part))
+        labels.extend(lab for _, _, lab in part)
+        spikes.append((n_run, res.spikes if args.out else {}))
+        n_run += len(part)
+
+    interrupted = False
+    try:
+        while True:
+            chunk = list(itertools.islice(items, max(int(args.batch), 1)))
+            if not chunk:
+                break
+            for dur in sorted({d for _, d, _ in chunk}):  # one evsim.run per duration (usually one)
+                part = [c for c in chunk if c[1] == dur]
+                try:
+                    res = evsim.run(
+                        net, [s for s, _, _ in part], duration=dur, threads=args.threads, record=record,
+                        max_seconds=args.max_seconds, max_events=args.max_events, seed=args.seed + n_run,
+                        progress=args.progress and sys.stderr.isatty(),
+                    )  # fmt: skip
+                except evsim.RunInterrupted as e:  # the first samples_done of part finished
+                    if e.samples_done:
+                        take(e.partial, part[: e.samples_done], dur)
+                    raise
+                take(res, part, dur)
+    except KeyboardInterrupt:  # Ctrl-C: what finished is printed and written to --out, as in discrete mode
+        if not n_run or not args.out:
+            raise
+        interrupted = True
     if not n_run:
         raise InputError(f"{args.input}: holds no sample")
     wall = time.perf_counter() - t0
@@ -119,6 +136,9 @@ def run_command(args: argparse.Namespace, net: Any, t_load: float, print_model: 
     if args.out:
         _write(args.out, first, by_first, by_count, count, sop, np.asarray(durs), lab, spikes)
         print(f"wrote    {args.out} (spike times in seconds)")
+    if interrupted:
+        print(f"evsim: interrupted after {n_run} samples; {args.out} holds them", file=sys.stderr)
+        return 130
     return 0
 
 
